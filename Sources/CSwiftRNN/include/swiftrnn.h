@@ -1,0 +1,109 @@
+/*
+ * swiftrnn.h — the C ABI of the swiftrnn Swift core (library libswiftrnn_capi.so).
+ *
+ * Conventions, for every function below:
+ *   - Arrays are float32 (or int64 for indices), C-contiguous, row-major; shapes are passed as int64.
+ *   - The return value is an srnn_status. On failure a NUL-terminated message is written to
+ *     `err` (at most `err_cap` bytes, truncated if longer) and no output buffer is left half-written
+ *     in a way that matters: callers must treat outputs as undefined after a failure.
+ *   - Nothing traps across this boundary: bad sizes, overflowing size arithmetic and out-of-range
+ *     indices come back as status codes. Buffers must really hold the sizes passed (the caller's job).
+ *   - No Swift object crosses it: only pointers to plain data.
+ *   - Functions are thread-safe for distinct output buffers; they never touch global mutable state
+ *     except the thread-count setting.
+ */
+#ifndef SWIFTRNN_H
+#define SWIFTRNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SRNN_ABI_VERSION 1
+
+/* Status codes; the CPython extension maps each to the built-in exception named here. */
+typedef enum srnn_status {
+    SRNN_OK = 0,
+    SRNN_VALUE_ERROR = 1,    /* ValueError: a size, shape or value is invalid */
+    SRNN_INDEX_ERROR = 2,    /* IndexError: an index is out of range */
+    SRNN_OVERFLOW_ERROR = 3, /* OverflowError: size arithmetic overflows */
+    SRNN_MEMORY_ERROR = 4,   /* MemoryError: a workspace could not be allocated */
+    SRNN_TYPE_ERROR = 5,     /* TypeError */
+    SRNN_RUNTIME_ERROR = 6   /* RuntimeError: anything else */
+} srnn_status;
+
+typedef enum srnn_nonlinearity {
+    SRNN_TANH = 0,
+    SRNN_RELU = 1
+} srnn_nonlinearity;
+
+/* Library facts, for `python -m swiftrnn info` and import-time checks. */
+int32_t srnn_abi_version(void);
+/* "avx2+fma" on x86-64 builds with FMA code generation, "portable" otherwise. */
+const char *srnn_simd_level(void);
+
+/* Threads the kernels may use (>= 1). Process-wide. */
+void srnn_set_num_threads(int32_t n);
+int32_t srnn_get_num_threads(void);
+
+/*
+ * Embedding lookup. weight is (num_embeddings, embedding_dim); indices has n entries; out is
+ * (n, embedding_dim). An index outside [0, num_embeddings) is SRNN_INDEX_ERROR and out is untouched.
+ * If max_norm > 0 (pass a negative value for "no max_norm"), the looked-up rows of `weight` whose
+ * norm_type-norm exceeds max_norm are first rescaled in place to max_norm / (norm + 1e-7), as
+ * torch.embedding_renorm_ does.
+ */
+int32_t srnn_embedding_forward(float *weight, int64_t num_embeddings, int64_t embedding_dim,
+                               const int64_t *indices, int64_t n, double max_norm, double norm_type,
+                               float *out, char *err, size_t err_cap);
+
+/* Linear: out (m, out_features) = x (m, in_features) · weightᵀ (+ bias). bias may be NULL. */
+int32_t srnn_linear_forward(const float *x, int64_t m, int64_t in_features, const float *weight,
+                            const float *bias, int64_t out_features, float *out, char *err, size_t err_cap);
+
+/*
+ * Softmax (or log-softmax if `log` != 0) of x viewed as (outer, dim, inner) along the middle axis.
+ */
+int32_t srnn_softmax(const float *x, int64_t outer, int64_t dim, int64_t inner, int32_t log, float *out,
+                     char *err, size_t err_cap);
+
+/* Elman RNN description (torch.nn.RNN's constructor arguments). */
+typedef struct srnn_rnn_desc {
+    int64_t input_size;
+    int64_t hidden_size;
+    int64_t num_layers;
+    int32_t nonlinearity;  /* srnn_nonlinearity */
+    int32_t has_bias;      /* 0 or 1 */
+    int32_t bidirectional; /* 0 or 1 */
+    int32_t batch_first;   /* 0: x is (L, N, input_size); 1: x is (N, L, input_size) */
+} srnn_rnn_desc;
+
+/* Number of parameter arrays srnn_rnn_forward expects (torch's state_dict order), or -1 if invalid. */
+int64_t srnn_rnn_num_params(const srnn_rnn_desc *desc);
+
+/*
+ * Elman RNN forward, h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), over all layers and directions.
+ *   params:  num_params pointers in torch's state_dict order: for each layer l, for each direction
+ *            (forward, then _reverse): weight_ih (H, in_l), weight_hh (H, H), and if has_bias
+ *            bias_ih (H), bias_hh (H); in_0 = input_size, in_l = D*H for l > 0.
+ *   x:       (L, N, input_size), or (N, L, input_size) if batch_first.
+ *   h0:      (D*num_layers, N, H), or NULL for zeros.
+ *   dropout_masks: NULL, or (num_layers - 1) masks of (L, N, D*H) each (time-major), multiplied into
+ *            the output of every layer but the last before it feeds the next one (already scaled by
+ *            1/(1-p)).
+ *   output:  (L, N, D*H), or (N, L, D*H) if batch_first.
+ *   hn:      (D*num_layers, N, H).
+ * seq_len must be >= 1; batch may be 0.
+ */
+int32_t srnn_rnn_forward(const srnn_rnn_desc *desc, const float *const *params, int64_t num_params,
+                         const float *x, int64_t seq_len, int64_t batch, const float *h0,
+                         const float *dropout_masks, float *output, float *hn, char *err, size_t err_cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SWIFTRNN_H */
