@@ -8,7 +8,6 @@ outputs compared with rtol=1e-4, atol=2e-5.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -26,7 +25,7 @@ TF = torch.nn.functional
 F = nn.functional
 
 torch.set_num_threads(1)
-warnings.filterwarnings("ignore", message="dropout option adds dropout")
+pytestmark = pytest.mark.filterwarnings("ignore:dropout option adds dropout:UserWarning")
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -94,6 +93,37 @@ def test_rnn_live(cfg):
     assert_float32_output("hn", hn)
     assert_close(f"output {kwargs} unbatched={unbatched}", out, to_np(ref_out))
     assert_close(f"hn {kwargs} unbatched={unbatched}", hn, to_np(ref_hn))
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 64), st.integers(1, 80), st.integers(1, 2), st.booleans(), st.integers(0, 40),
+       st.integers(1, 4), st.sampled_from([1, 2, 4]), st.integers(0, 2**31 - 1))
+def test_rnn_and_linear_live_larger_sizes(in_size, hidden, layers, bidir, batch, seq, threads, seed):
+    """Sizes that exercise the SIMD tails, blocking and threading of the kernels."""
+    import swiftrnn
+
+    torch.manual_seed(seed)
+    ref = tnn.RNN(in_size, hidden, num_layers=layers, bidirectional=bidir)
+    ours = nn.RNN(in_size, hidden, num_layers=layers, bidirectional=bidir)
+    copy_state(ref, ours)
+    x = torch.randn(seq, batch, in_size)
+    lin_ref = tnn.Linear(in_size, hidden)
+    lin = nn.Linear(in_size, hidden)
+    copy_state(lin_ref, lin)
+    saved = swiftrnn.get_num_threads()
+    try:
+        swiftrnn.set_num_threads(threads)
+        out, hn = ours(x.numpy())
+        lin_out = lin(x.numpy())
+    finally:
+        swiftrnn.set_num_threads(saved)
+    with torch.no_grad():
+        ref_out, ref_hn = ref(x)
+        ref_lin = lin_ref(x)
+    name = f"RNN({in_size}, {hidden}, num_layers={layers}, bidirectional={bidir}) x{tuple(x.shape)} threads={threads}"
+    assert_close(name + " output", out, to_np(ref_out))
+    assert_close(name + " hn", hn, to_np(ref_hn))
+    assert_close(f"Linear({in_size}, {hidden}) x{tuple(x.shape)} threads={threads}", lin_out, to_np(ref_lin))
 
 
 @SMALL
@@ -227,7 +257,7 @@ def softmax_inputs(draw):
     scale = draw(st.sampled_from([1.0, 10.0, 1000.0]))
     specials = draw(st.lists(st.sampled_from([-math.inf, math.inf, math.nan, 1000.0, -1000.0]), max_size=3))
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn(*shape, generator=g) * scale
+    x = torch.randn(shape, generator=g) * scale
     flat = x.view(-1)
     for i, v in enumerate(specials):
         if flat.numel():

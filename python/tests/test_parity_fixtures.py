@@ -130,6 +130,63 @@ def test_rnn_dropout_case_is_deterministic_in_eval_mode():
         assert_close("dropout_eval.hn", hn, a["hn"])
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_results_do_not_depend_on_thread_count(threads):
+    saved = swiftrnn.get_num_threads()
+    try:
+        swiftrnn.set_num_threads(threads)
+        assert swiftrnn.get_num_threads() == threads
+        for name in ("odd_sizes", "odd_sizes_relu_bf", "larger"):
+            case = next(c for c in RNN_CASES if c["name"] == name)
+            a = case_arrays("rnn", case)
+            rnn = make_rnn(case, a)
+            out, hn = rnn(a["x"], a["h0"]) if case["with_h0"] else rnn(a["x"])
+            assert_close(f"{name}.output[threads={threads}]", out, a["output"])
+            assert_close(f"{name}.hn[threads={threads}]", hn, a["hn"])
+        for case in fixture_cases("linear"):
+            if case["kwargs"]["in_features"] == 37:
+                a = case_arrays("linear", case)
+                lin = nn.Linear(**case["kwargs"])
+                lin.load_state_dict({k: a["p." + k] for k in case["state_dict_keys"]})
+                assert_close(f"{case['name']}.output[threads={threads}]", lin(a["x"]), a["output"])
+    finally:
+        swiftrnn.set_num_threads(saved)
+
+
+def test_rnn_train_and_eval_modes():
+    rnn = nn.RNN(3, 4, num_layers=2, dropout=0.5)
+    assert rnn.training is True  # torch modules start in training mode
+    assert rnn.eval() is rnn and rnn.training is False
+    assert rnn.train() is rnn and rnn.training is True
+    assert rnn.train(False) is rnn and rnn.training is False
+
+
+@pytest.mark.parametrize("case", [c for c in RNN_CASES if c["kwargs"].get("num_layers", 1) == 1][:4],
+                         ids=lambda c: c["name"])
+def test_rnn_dropout_has_no_effect_with_one_layer_in_training_mode(case):
+    # torch applies dropout between layers only, so a 1-layer RNN is deterministic even in train mode.
+    a = case_arrays("rnn", case)
+    with pytest.warns(UserWarning, match="dropout"):  # torch warns: dropout expects num_layers > 1
+        rnn = nn.RNN(**case["kwargs"], dropout=0.5)
+    rnn.load_state_dict({k: a["p." + k] for k in case["state_dict_keys"]})
+    rnn.train()
+    out, hn = rnn(a["x"], a["h0"]) if case["with_h0"] else rnn(a["x"])
+    assert_close(f"{case['name']}.output[train, dropout=0.5]", out, a["output"])
+    assert_close(f"{case['name']}.hn[train, dropout=0.5]", hn, a["hn"])
+
+
+def test_rnn_dropout_is_random_in_training_mode():
+    case = next(c for c in RNN_CASES if c["name"] == "dropout_eval")
+    a = case_arrays("rnn", case)
+    rnn = make_rnn(case, a)
+    rnn.train()
+    outs = [rnn(a["x"], a["h0"])[0] for _ in range(3)]
+    assert not all(np.array_equal(outs[0], o) for o in outs[1:]), "dropout in train mode should be random"
+    assert any(not np.allclose(o, a["output"], atol=1e-3) for o in outs)
+    rnn.eval()
+    assert_close("dropout_eval.output[after train]", rnn(a["x"], a["h0"])[0], a["output"])
+
+
 def test_rnn_load_state_dict_accepts_lists_and_float64():
     case = next(c for c in RNN_CASES if c["name"] == "l2_tanh_b_bi_tf_h0")
     a = case_arrays("rnn", case)
@@ -312,6 +369,11 @@ def test_module_metadata_matches_torch(case):
         assert np.asarray(v).dtype == np.float32, k
     for attr, expected in case["attributes"].items():
         assert getattr(m, attr) == expected, f"{case['repr']}.{attr}: {getattr(m, attr)!r} != {expected!r}"
+    # Parameters are attributes too (module.weight, rnn.weight_hh_l0_reverse, ...).
+    for n, shape in case["param_shapes"].items():
+        assert list(np.shape(getattr(m, n))) == shape, n
+    if case["kind"] == "Linear" and not case["kwargs"].get("bias", True):
+        assert m.bias is None
 
 
 # ----------------------------------------------------------------------------------------------

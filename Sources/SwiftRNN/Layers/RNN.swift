@@ -39,7 +39,10 @@ public struct RNNConfig: Equatable, Sendable {
         guard inputSize >= 0 else { throw .invalidArgument("input_size must be non-negative, got \(inputSize)") }
         guard hiddenSize > 0 else { throw .invalidArgument("hidden_size must be greater than zero, got \(hiddenSize)") }
         guard numLayers > 0 else { throw .invalidArgument("num_layers must be greater than zero, got \(numLayers)") }
-        _ = try checkedProduct(numDirections, hiddenSize, max(inputSize, numDirections * hiddenSize), what: "the RNN's weight size")
+        // Every later size computation (D·H, the weights in bytes) stays within Int once this passes.
+        let outWidth = try checkedProduct(numDirections, hiddenSize, what: "num_directions x hidden_size")
+        _ = try checkedProduct(numDirections, hiddenSize, max(inputSize, outWidth), MemoryLayout<Float>.stride,
+                               what: "the RNN's weights in bytes")
     }
 
     /// torch's parameter names in state_dict order, e.g. `weight_ih_l0`, `bias_hh_l1_reverse`.

@@ -74,6 +74,19 @@ PyArrayObject *srnn_as_indices(PyObject *obj, const char *what) {
     if (a == NULL) return NULL;
     int t = PyArray_TYPE(a);
     int empty_sequence = PyArray_SIZE(a) == 0 && (PyList_Check(obj) || PyTuple_Check(obj));
+    if (t == NPY_OBJECT && PyArray_SIZE(a) > 0) {
+        /* NumPy keeps Python ints beyond 64 bits as objects: those are indices out of any range. */
+        PyObject *first = PyArray_GETITEM(a, PyArray_DATA(a)); /* a fresh array: its first element */
+        int huge_int = first != NULL && PyLong_Check(first) && !PyBool_Check(first);
+        if (huge_int) {
+            PyErr_Format(PyExc_IndexError, "%s: index %S is out of range (it does not fit in 64 bits)", what, first);
+            Py_DECREF(first);
+            Py_DECREF(a);
+            return NULL;
+        }
+        Py_XDECREF(first);
+        PyErr_Clear();
+    }
     if ((!PyTypeNum_ISINTEGER(t) || PyTypeNum_ISBOOL(t)) && !empty_sequence) {
         PyErr_Format(PyExc_TypeError, "%s must be integers (any integer dtype), got dtype %s", what, dtype_name(a));
         Py_DECREF(a);

@@ -63,8 +63,12 @@ class Embedding(Module):
             if padding_idx < 0:
                 padding_idx += self.num_embeddings
         self.padding_idx = padding_idx
-        self.max_norm = check_float(max_norm, "max_norm", optional=True)
-        self.norm_type = check_float(norm_type, "norm_type")
+        # Stored as given (torch's repr shows max_norm=2, not 2.0); checked to be real numbers.
+        if check_float(max_norm, "max_norm", optional=True) is not None and max_norm < 0:
+            raise ValueError(f"max_norm must be non-negative, got {max_norm}")
+        self.max_norm = max_norm
+        check_float(norm_type, "norm_type")
+        self.norm_type = norm_type
         self.scale_grad_by_freq = check_bool(scale_grad_by_freq, "scale_grad_by_freq")
         self.sparse = check_bool(sparse, "sparse")
         self._freeze = check_bool(_freeze, "_freeze")
