@@ -29,7 +29,7 @@ PROG = "python -m swiftrnn"
 DEMO_TEXT = "北京冬奥的进度条已经过半，不少外国运动员在完成自己的比赛后踏上归途。"
 
 # Part 4 of the demo: a character model trained on the built-in corpus. A few seconds on 2 cores.
-DEMO_TRAIN_STEPS = 300
+DEMO_TRAIN_STEPS = 120
 DEMO_PROMPTS = ("上善", "天下皆知", "道")
 
 

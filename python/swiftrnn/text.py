@@ -31,7 +31,7 @@ JIEBA_INSTALL_HINT = "pip install 'swiftrnn[jieba]'"
 _DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 _BUILTIN_CORPUS = "daodejing.txt"
 #: Where the built-in corpus comes from (details in swiftrnn/data/README.md).
-BUILTIN_CORPUS_SOURCE = "Laozi, Dao De Jing (道德经), chapters 1-11, received text; public domain"
+BUILTIN_CORPUS_SOURCE = "Laozi, Dao De Jing (道德经), chapters 1-12, 33 and 81; public domain"
 
 
 def _check_mode(mode: Any) -> str:
