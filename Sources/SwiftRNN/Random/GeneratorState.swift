@@ -96,9 +96,9 @@ extension GeneratorState {
         bytes.storeBytes(of: Int32(engine.left).littleEndian, toByteOffset: TorchLayout.left, as: Int32.self)
         bytes.storeBytes(of: Int32(1).littleEndian, toByteOffset: TorchLayout.seeded, as: Int32.self)
         bytes.storeBytes(of: UInt64(engine.next).littleEndian, toByteOffset: TorchLayout.next, as: UInt64.self)
+        let words = engine.state.span
         for j in 0..<MT19937.stateCount {
-            bytes.storeBytes(of: UInt64(engine.state[j]).littleEndian,
-                             toByteOffset: TorchLayout.state + 8 * j, as: UInt64.self)
+            bytes.storeBytes(of: UInt64(words[j]).littleEndian, toByteOffset: TorchLayout.state + 8 * j, as: UInt64.self)
         }
         if let y = nextDoubleNormal {
             bytes.storeBytes(of: y.bitPattern.littleEndian, toByteOffset: TorchLayout.normalY, as: UInt64.self)

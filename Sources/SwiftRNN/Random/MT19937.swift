@@ -47,8 +47,7 @@ public struct MT19937: Sendable {
                 + "(need 1 <= left <= 624 and 0 <= next <= 625 - left)")
         }
         self.seed = seed
-        state = InlineArray(repeating: 0)
-        for j in 0..<Self.stateCount { state[j] = words[j] }
+        state = InlineArray { words[$0] }
         self.left = left
         self.next = next
     }
@@ -56,7 +55,8 @@ public struct MT19937: Sendable {
     /// Copies the 624 state words into `out` (which must hold at least 624).
     public func copyState(into out: UnsafeMutableBufferPointer<UInt32>) {
         guard out.count >= Self.stateCount else { fatalError("copyState(into:) needs room for 624 words") }
-        for j in 0..<Self.stateCount { out[j] = state[j] }
+        let words = state.span  // a span: element reads through the InlineArray getter copy it whole
+        for j in 0..<Self.stateCount { out[j] = words[j] }
     }
 
     /// The next 32-bit output.
