@@ -274,11 +274,11 @@ struct GeneratorTests {
     @Test("manualSeed resets the stream and the cached normal, and returns the generator")
     func manualSeed() {
         let g = Generator(seed: 1)
-        let first = g.randn([3])
+        let first = g.randn([3]).scalars
         #expect(g.state.nextDoubleNormal != nil)
         #expect(g.manualSeed(1) === g)
         #expect(g.state.nextDoubleNormal == nil)
-        #expect(g.randn([3]) == first)
+        #expect(g.randn([3]).scalars == first)
         #expect(g.initialSeed == 1)
         #expect(Generator().initialSeed == 67_280_421_310_721)
     }
@@ -287,10 +287,10 @@ struct GeneratorTests {
     func concurrentCallsAreContiguous() async {
         let g = Generator(seed: 9)
         let chunks = await withTaskGroup(of: [Float].self) { group in
-            for _ in 0..<8 { group.addTask { g.rand([500]) } }
+            for _ in 0..<8 { group.addTask { g.rand([500]).scalars } }
             return await group.reduce(into: []) { $0.append($1) }
         }
-        let sequential = Generator(seed: 9).rand([4000])
+        let sequential = Generator(seed: 9).rand([4000]).scalars
         let expected = (0..<8).map { Array(sequential[($0 * 500)..<($0 * 500 + 500)]) }
         #expect(chunks.allSatisfy { expected.contains($0) })
         #expect(Set(chunks.map { fnv1a64($0) }).count == 8)
@@ -299,11 +299,40 @@ struct GeneratorTests {
     @Test("shapes multiply out; randint validates")
     func shapes() throws {
         let g = Generator(seed: 0)
-        #expect(g.rand([2, 3, 4]).count == 24)
+        #expect(g.rand([2, 3, 4]).shape == [2, 3, 4])
         #expect(g.randn([]).count == 1)
-        #expect(g.rand([3, 0]).isEmpty)
+        #expect(g.rand([3, 0]).count == 0)
         #expect(try g.randint(low: 0, high: 10, shape: [5]).allSatisfy { (0..<10).contains($0) })
         #expect(throws: RandomError.self) { try g.randint(low: 3, high: 3, shape: [2]) }
+    }
+
+    @Test("layers built with a generator hold torch's initial parameters")
+    func layerInitialisers() throws {
+        // modules/0 in the fixtures: torch.manual_seed(0), then Linear(3, 5), Linear(64, 32), Linear(10, 4,
+        // bias=False), Linear(0, 4), RNN(8, 16, 2, bidirectional), RNN(4, 3, bias=False), RNN(5, 7, 3),
+        // Embedding(10, 4, padding_idx=2), Embedding(3, 4), Embedding(50, 16, padding_idx=-1).
+        let script = try #require(randomScripts.first { $0.name == "modules/0" })
+        let g = Generator(seed: 0)
+        var outputs: [[Tensor]] = []
+        outputs.append(try Linear(inFeatures: 3, outFeatures: 5, generator: g).parametersForTest)
+        outputs.append(try Linear(inFeatures: 64, outFeatures: 32, generator: g).parametersForTest)
+        outputs.append(try Linear(inFeatures: 10, outFeatures: 4, bias: false, generator: g).parametersForTest)
+        outputs.append(try Linear(inFeatures: 0, outFeatures: 4, generator: g).parametersForTest)
+        outputs.append(try RNN(inputSize: 8, hiddenSize: 16, numLayers: 2, bidirectional: true, generator: g).parameters)
+        outputs.append(try RNN(inputSize: 4, hiddenSize: 3, bias: false, generator: g).parameters)
+        outputs.append(try RNN(inputSize: 5, hiddenSize: 7, numLayers: 3, generator: g).parameters)
+        outputs.append([try Embedding(numEmbeddings: 10, embeddingDim: 4, paddingIdx: 2, generator: g).weight])
+        outputs.append([try Embedding(numEmbeddings: 3, embeddingDim: 4, generator: g).weight])
+        outputs.append([try Embedding(numEmbeddings: 50, embeddingDim: 16, paddingIdx: -1, generator: g).weight])
+        outputs.append([g.randn([7])])
+        #expect(outputs.count == script.steps.count)
+        for (step, tensors) in zip(script.steps, outputs) {
+            #expect(tensors.count == step.expected.count)
+            for (tensor, expected) in zip(tensors, step.expected) {
+                let problem = mismatch(.float(tensor.scalars), expected)
+                #expect(problem == nil, "\(step.op): \(problem ?? "")")
+            }
+        }
     }
 
     @Test("the default generator starts from a nondeterministic seed")
@@ -312,6 +341,10 @@ struct GeneratorTests {
         #expect(Generator.nondeterministicSeed() != Generator.nondeterministicSeed())
         _ = Generator.default.initialSeed
     }
+}
+
+extension Linear {
+    var parametersForTest: [Tensor] { bias.map { [weight, $0] } ?? [weight] }
 }
 
 // MARK: - C ABI

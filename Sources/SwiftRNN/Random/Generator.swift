@@ -5,8 +5,8 @@ import Synchronization
 /// torch gives. The state is a `GeneratorState` behind a `Mutex`: concurrent calls are serialised,
 /// each call's draws are contiguous in the stream.
 ///
-/// Shapes are row-major; results are flat arrays of `shape.product` elements. A negative dimension
-/// or an element count that overflows `Int` traps.
+/// `rand` and `randn` return tensors; `randint` returns the int64 values as a flat row-major array.
+/// A negative dimension or an element count that overflows `Int` traps.
 public final class Generator: Sendable {
     private let box: Mutex<GeneratorState>
 
@@ -61,18 +61,16 @@ public final class Generator: Sendable {
         try box.withLock { (state) throws(E) -> Result in try body(&state) }
     }
 
-    // MARK: tensors as flat arrays
+    // MARK: new tensors
 
     /// `torch.rand(shape)`: uniform [0, 1) floats.
-    public func rand(_ shape: [Int]) -> [Float] {
-        // Cannot throw: [0, 1) is a valid range.
-        (try? makeArray(shape, Float(0)) { (state, buffer) throws(RandomError) in try state.fillUniform(buffer) }) ?? []
+    public func rand(_ shape: [Int]) -> Tensor {
+        floatTensor(shape) { (state, buffer) throws(RandomError) in try state.fillUniform(buffer) }
     }
 
     /// `torch.randn(shape)`: standard normal floats.
-    public func randn(_ shape: [Int]) -> [Float] {
-        // Cannot throw: std 1 is valid.
-        (try? makeArray(shape, Float(0)) { (state, buffer) throws(RandomError) in try state.fillNormal(buffer) }) ?? []
+    public func randn(_ shape: [Int]) -> Tensor {
+        floatTensor(shape) { (state, buffer) throws(RandomError) in try state.fillNormal(buffer) }
     }
 
     /// `torch.randint(low, high, shape)`: int64 values in [low, high). Throws unless low < high (for a
@@ -122,6 +120,18 @@ public final class Generator: Sendable {
         }
         try outcome.get()
         return result
+    }
+
+    /// A tensor filled by a fill that cannot fail (its arguments are constants known to be valid).
+    private func floatTensor(_ shape: [Int],
+                             _ fill: (inout GeneratorState, UnsafeMutableBufferPointer<Float>) throws(RandomError) -> Void)
+        -> Tensor
+    {
+        do {
+            return try Tensor(shape: shape, scalars: makeArray(shape, Float(0), fill))
+        } catch {
+            fatalError("unreachable: \(error)")
+        }
     }
 
     static func elementCount(_ shape: [Int]) -> Int {
