@@ -112,4 +112,6 @@ int32_t srnn_rnn_forward(const srnn_rnn_desc *desc, const float *const *params, 
 }
 #endif
 
+#include "swiftrnn_random.h"
+
 #endif /* SWIFTRNN_H */
