@@ -55,7 +55,11 @@ def unique_in_order(tokens: List[str]) -> List[str]:
 # --- demo -------------------------------------------------------------------------------------
 
 def demo(train_steps: int = DEMO_TRAIN_STEPS) -> None:
-    np.set_printoptions(precision=4, suppress=True)
+    with np.printoptions(precision=4, suppress=True):  # not np.set_printoptions: leave the caller's alone
+        _demo(train_steps)
+
+
+def _demo(train_steps: int) -> None:
     swiftrnn.manual_seed(0)
 
     print("== 1. Word embeddings: nn.Embedding(num_embeddings=len(unique_words), embedding_dim=4)")

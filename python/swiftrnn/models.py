@@ -34,6 +34,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from . import nn
+from . import random as _random
 from .text import TOKENIZERS, Vocab, _atomic_write_bytes
 
 __all__ = ["RNNLanguageModel", "TORCH_EQUIVALENT"]
@@ -364,7 +365,8 @@ class RNNLanguageModel(nn.Module):
         Each next token is the most likely one when ``greedy``; otherwise it is sampled from
         ``softmax(logits / temperature)``, restricted to the ``top_k`` most likely tokens when
         ``top_k`` is given. Sampling uses ``numpy.random.default_rng(seed)``: the same seed gives the
-        same tokens; ``seed=None`` draws fresh entropy. Runs in eval mode (no dropout).
+        same tokens. ``seed=None`` takes a seed from swiftrnn's default generator (so
+        ``swiftrnn.manual_seed`` makes it reproducible) and advances it. Runs in eval mode (no dropout).
 
         Raises:
             ValueError: an empty prompt, ``max_new_tokens`` < 0, ``temperature`` <= 0, ``top_k`` < 1.
@@ -389,7 +391,12 @@ class RNNLanguageModel(nn.Module):
         out[:P] = prompt
         if max_new_tokens == 0:
             return out
-        rng = None if greedy else np.random.default_rng(seed)
+        if greedy:
+            rng = None
+        else:
+            if seed is None:  # from swiftrnn's default generator, so swiftrnn.manual_seed makes it reproducible
+                seed = int(_random.randint(0, 2**62, ()))
+            rng = np.random.default_rng(seed)
         inv_t = 1.0 / float(temperature)
         was_training = self.training
         self.eval()

@@ -140,6 +140,15 @@ def test_seeded_sampling_is_reproducible_and_seeds_differ():
     assert not np.array_equal(a, m.generate([1], 200, seed=43))
 
 
+def test_unseeded_sampling_follows_swiftrnn_manual_seed():
+    m = small()
+    swiftrnn.manual_seed(5)
+    a = m.generate([1], 100)
+    b = m.generate([1], 100)
+    swiftrnn.manual_seed(5)
+    assert np.array_equal(a, m.generate([1], 100)) and not np.array_equal(a, b)
+
+
 def test_top_k_1_is_greedy():
     m = small()
     assert np.array_equal(m.generate([2], 30, top_k=1, seed=0), m.generate([2], 30, greedy=True))
@@ -369,6 +378,18 @@ def test_saved_weights_load_into_the_pytorch_equivalent(tmp_path, kw):
     logits, h = m(ids)
     assert_close("logits vs torch", logits, t_logits.numpy())
     assert_close("h vs torch", h, t_h.numpy())
+
+
+def test_same_seed_same_initial_weights_as_pytorch():
+    torch = pytest.importorskip("torch")
+    swiftrnn.manual_seed(123)
+    m = RNNLanguageModel(40, embedding_dim=8, hidden_size=16, num_layers=2)
+    scope = {}
+    exec(TORCH_EQUIVALENT, scope)
+    torch.manual_seed(123)
+    tm = scope["TorchRNNLanguageModel"](40, embedding_dim=8, hidden_size=16, num_layers=2)
+    for k, v in tm.state_dict().items():
+        assert_close(k, m.state_dict()[k], v.numpy(), rtol=0, atol=0)
 
 
 def test_pytorch_weights_load_into_the_swiftrnn_model():
