@@ -200,7 +200,7 @@ class RNNLanguageModel(nn.Module):
     # --- training -----------------------------------------------------------------------------
     def fit(self, ids: Any, steps: Optional[int] = None, epochs: Optional[int] = None, seq_len: int = 64,
             batch_size: int = 16, lr: float = 3e-3, clip: Optional[float] = 1.0, seed: int = 0,
-            progress: bool = True) -> List[float]:
+            progress: bool = True, time_limit: Optional[float] = None) -> List[float]:
         """Trains on one long sequence of token ids to predict each next token; returns the loss of every step.
 
         Each step: a batch of ``batch_size`` windows of ``seq_len + 1`` consecutive ids (inputs are the
@@ -223,6 +223,8 @@ class RNNLanguageModel(nn.Module):
 
         Args:
             progress: show a progress bar (step, loss, tokens/s) on stderr; only when stderr is a terminal.
+            time_limit: stop early, after the first step that ends ``time_limit`` seconds or more after
+                the start (the returned list is then shorter). None: no limit.
 
         Raises:
             ValueError: bad arguments, or fewer than ``seq_len + 1`` ids.
@@ -244,6 +246,9 @@ class RNNLanguageModel(nn.Module):
             raise ValueError(f"clip must be a positive number or None (no clipping), got {clip!r}")
         if not _is_int(seed):
             raise ValueError(f"seed must be an integer, got {seed!r}")
+        if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, numbers.Real)
+                                       or not time_limit > 0):
+            raise ValueError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
         n = len(ids)
         if n < seq_len + 1:
             raise ValueError(f"fit needs at least seq_len + 1 = {seq_len + 1} token ids, got {n}; "
@@ -292,6 +297,8 @@ class RNNLanguageModel(nn.Module):
                 losses.append(float(loss))
                 tokens += x.size
                 bar.update(step, losses[-1], tokens)
+                if time_limit is not None and time.perf_counter() - bar.start >= time_limit:
+                    break
         finally:
             bar.close()
             self.train(was_training)

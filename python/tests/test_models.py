@@ -444,6 +444,13 @@ def test_fit_epochs_visit_every_window_once_per_epoch():
 
 
 @needs_training
+def test_fit_time_limit_stops_early():
+    ids = np.arange(200) % 12
+    losses = small().fit(ids, steps=10_000, seq_len=8, progress=False, time_limit=0.05)
+    assert 1 <= len(losses) < 10_000
+
+
+@needs_training
 def test_fit_restores_the_mode():
     m = small()
     m.eval()
@@ -458,6 +465,7 @@ def test_fit_restores_the_mode():
     ({"seq_len": 100}, ValueError, "at least seq_len \\+ 1 = 101"),
     ({"lr": 0}, ValueError, "lr"),
     ({"clip": -1}, ValueError, "clip"),
+    ({"time_limit": 0}, ValueError, "time_limit"),
     ({"ids": [1, 2, 99] * 30}, IndexError, "99"),
 ])
 def test_fit_validates_arguments(kw, exc, match):
