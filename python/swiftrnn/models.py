@@ -211,10 +211,11 @@ class RNNLanguageModel(nn.Module):
         How windows are drawn (from ``numpy.random.default_rng(seed)``, so a seed fixes the batches):
             - ``steps=S``: every step draws ``batch_size`` start positions independently and uniformly
               from ``[0, len(ids) - seq_len - 1]`` (windows may overlap and repeat).
-            - ``epochs=E``: each epoch cuts the sequence into non-overlapping windows of ``seq_len``
-              targets, starting at a random offset below the leftover ``(len(ids) - 1) % seq_len``, so
-              every prediction (but at most that leftover) is trained once per epoch; the windows are
-              shuffled and taken ``batch_size`` at a time (the last batch may be smaller).
+            - ``epochs=E``: each epoch cuts the sequence into ``(len(ids) - 1) // seq_len``
+              non-overlapping windows of ``seq_len`` targets, the first starting at a random offset in
+              ``[0, (len(ids) - 1) % seq_len]``, so every prediction but at most that leftover is trained
+              once per epoch; the windows are shuffled and taken ``batch_size`` at a time (the last batch
+              of an epoch may be smaller).
             - neither: one epoch. Both: ValueError.
 
         Weights are initialised by the constructor (``swiftrnn.manual_seed`` makes that reproducible);
