@@ -7,7 +7,7 @@ from . import _native
 from ._version import __version__
 from . import random
 from .random import initial_seed, manual_seed
-from . import nn
+from . import nn, optim
 
 
 def set_num_threads(n: int) -> None:
@@ -20,4 +20,4 @@ def get_num_threads() -> int:
     return _native.get_num_threads()
 
 
-__all__ = ["__version__", "nn", "random", "manual_seed", "initial_seed", "set_num_threads", "get_num_threads"]
+__all__ = ["__version__", "nn", "optim", "random", "manual_seed", "initial_seed", "set_num_threads", "get_num_threads"]

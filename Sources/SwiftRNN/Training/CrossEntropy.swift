@@ -1,0 +1,236 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Cross-entropy over class logits with torch's options: per-class weights, ignore_index, label smoothing
+// and the three reductions. The forward also writes the softmax probabilities its backward uses
+// (llm.c's crossentropy_softmax_backward), so exp runs once per logit per training step.
+//
+// For a position with target t (not ignored), lp = log_softmax(x), w = weight (all ones if none),
+// W = Σ_c w_c, ε = label smoothing, C = classes:
+//   loss = (1 − ε) · (−w_t lp_t) + (ε / C) · (−Σ_c w_c lp_c)
+//   ∂loss/∂x_c = (1 − ε) w_t (p_c − [c = t]) + (ε / C) (W p_c − w_c)
+// 'mean' divides the sum over positions by Σ w_t over the positions not ignored (NaN if there are
+// none, as torch); 'sum' adds up; 'none' keeps one loss per position (0 where ignored).
+
+/// How the per-position losses are combined, as torch's `reduction=`.
+public enum LossReduction: Int32, Sendable {
+    case none = 0
+    case mean = 1
+    case sum = 2
+}
+
+/// Cross-entropy forward. `logits` is viewed as (outer, classes, inner) with the classes along the
+/// middle axis (torch's (N, C), (C,) and (N, C, d1, ...) inputs); `targets` holds outer·inner class
+/// indices, each in `0..<classes` or equal to `ignoreIndex`; `weight` is (classes) or nil.
+///
+/// Writes `loss`: outer·inner values for `.none`, else one. If `probabilities` is given it receives
+/// softmax(logits) along the classes, shaped like logits, for `crossEntropyBackward`.
+/// Throws `.indexOutOfRange` for a target outside the classes (nothing written), `.invalidArgument`
+/// for a label smoothing outside [0, 1] or zero classes with positions to score.
+public func crossEntropyForward(logits: UnsafePointer<Float>, outer: Int, classes C: Int, inner: Int,
+                                targets: UnsafePointer<Int64>, weight: UnsafePointer<Float>?, ignoreIndex: Int64,
+                                reduction: LossReduction, labelSmoothing: Double,
+                                loss: UnsafeMutablePointer<Float>,
+                                probabilities: UnsafeMutablePointer<Float>?) throws(SwiftRNNError) {
+    let positions = try checkCrossEntropyArguments(outer: outer, classes: C, inner: inner, targets: targets,
+                                                   ignoreIndex: ignoreIndex, labelSmoothing: labelSmoothing)
+    let eps = labelSmoothing
+    let rowBuffer = try Workspace(count: inner > 1 ? C : 0, what: "cross-entropy row")
+    let expBuffer = try Workspace(count: probabilities == nil || inner > 1 ? C : 0, what: "cross-entropy exponentials")
+    var nllTotal = 0.0, smoothTotal = 0.0, weightTotal = 0.0
+
+    for o in 0..<outer {
+        for i in 0..<inner {
+            let pos = o * inner + i
+            let base = o * C * inner + i
+            // The logits row, contiguous (gathered if the classes are strided).
+            let row: UnsafePointer<Float>
+            if inner == 1 {
+                row = logits + base
+            } else {
+                for c in 0..<C { rowBuffer.pointer[c] = logits[base + c * inner] }
+                row = UnsafePointer(rowBuffer.pointer)
+            }
+            let e = (probabilities != nil && inner == 1) ? probabilities! + base : expBuffer.pointer
+            let maxv = rowMax(row, count: C)
+            let sum = expShifted(row, minus: maxv, count: C, into: e)
+            let logSum = logf(sum)
+            if let probabilities {
+                let inv = 1 / sum
+                if inner == 1 {
+                    for c in 0..<C { e[c] *= inv }
+                } else {
+                    for c in 0..<C { probabilities[base + c * inner] = e[c] * inv }
+                }
+            }
+
+            let t = targets[pos]
+            if t == ignoreIndex {
+                if reduction == .none { loss[pos] = 0 }
+                continue
+            }
+            let wt = weight.map { Double($0[Int(t)]) } ?? 1
+            let lpT = Double((row[Int(t)] - maxv) - logSum)
+            let nll = -wt * lpT
+            var smooth = 0.0
+            if eps > 0 {
+                if let weight {
+                    for c in 0..<C { smooth -= Double(weight[c]) * Double((row[c] - maxv) - logSum) }
+                } else {
+                    for c in 0..<C { smooth -= Double((row[c] - maxv) - logSum) }
+                }
+            }
+            if reduction == .none {
+                loss[pos] = Float((1 - eps) * nll + eps / Double(C) * smooth)
+            } else {
+                nllTotal += nll
+                smoothTotal += smooth
+                weightTotal += wt
+            }
+        }
+    }
+    switch reduction {
+    case .none: break
+    case .sum: loss[0] = Float((1 - eps) * nllTotal + (positions > 0 ? eps / Double(C) * smoothTotal : 0))
+    case .mean: loss[0] = Float(((1 - eps) * nllTotal + (positions > 0 ? eps / Double(C) * smoothTotal : 0)) / weightTotal)
+    }
+}
+
+/// Cross-entropy backward: accumulates (+=) into `gradLogits` (shaped like the logits) the gradient
+/// of the loss, given the probabilities the forward wrote and the gradient of the loss (`gradLoss`:
+/// one value for `.mean` / `.sum`, outer·inner values for `.none`). The other arguments are the
+/// forward's. Ignored positions get no gradient.
+public func crossEntropyBackward(probabilities: UnsafePointer<Float>, outer: Int, classes C: Int, inner: Int,
+                                 targets: UnsafePointer<Int64>, weight: UnsafePointer<Float>?, ignoreIndex: Int64,
+                                 reduction: LossReduction, labelSmoothing: Double,
+                                 gradLoss: UnsafePointer<Float>,
+                                 gradLogits: UnsafeMutablePointer<Float>) throws(SwiftRNNError) {
+    _ = try checkCrossEntropyArguments(outer: outer, classes: C, inner: inner, targets: targets,
+                                       ignoreIndex: ignoreIndex, labelSmoothing: labelSmoothing)
+    let eps = labelSmoothing
+    var weightSum = 0.0  // W
+    if let weight { for c in 0..<C { weightSum += Double(weight[c]) } } else { weightSum = Double(C) }
+    var denominator = 1.0
+    if reduction == .mean {
+        denominator = 0
+        for pos in 0..<(outer * inner) where targets[pos] != ignoreIndex {
+            denominator += weight.map { Double($0[Int(targets[pos])]) } ?? 1
+        }
+    }
+    for o in 0..<outer {
+        for i in 0..<inner {
+            let pos = o * inner + i
+            let t = targets[pos]
+            if t == ignoreIndex { continue }
+            let upstream = reduction == .none ? Double(gradLoss[pos]) : Double(gradLoss[0]) / denominator
+            let wt = weight.map { Double($0[Int(t)]) } ?? 1
+            // g_c = a · p_c − b · w_c − [c = t] · d
+            let a = Float(upstream * ((1 - eps) * wt + eps / Double(C) * weightSum))
+            let b = Float(upstream * eps / Double(C))
+            let d = Float(upstream * (1 - eps) * wt)
+            let base = o * C * inner + i
+            if inner == 1 {
+                let p = probabilities + base, g = gradLogits + base
+                if let weight {
+                    for c in 0..<C { g[c] += a * p[c] - b * weight[c] }
+                } else {
+                    for c in 0..<C { g[c] += a * p[c] - b }
+                }
+            } else {
+                for c in 0..<C {
+                    let k = base + c * inner
+                    gradLogits[k] += a * probabilities[k] - b * (weight?[c] ?? 1)
+                }
+            }
+            gradLogits[base + Int(t) * inner] -= d
+        }
+    }
+}
+
+/// Shared checks; returns the number of positions not ignored.
+func checkCrossEntropyArguments(outer: Int, classes C: Int, inner: Int, targets: UnsafePointer<Int64>,
+                                ignoreIndex: Int64, labelSmoothing: Double) throws(SwiftRNNError) -> Int {
+    guard outer >= 0, C >= 0, inner >= 0 else {
+        throw .invalidArgument("negative size: outer=\(outer), classes=\(C), inner=\(inner)")
+    }
+    _ = try checkedProduct(outer, C, inner, what: "the cross-entropy input")
+    guard labelSmoothing >= 0 && labelSmoothing <= 1 else {
+        throw .invalidArgument("label_smoothing must be between 0.0 and 1.0, got \(labelSmoothing)")
+    }
+    var positions = 0
+    for pos in 0..<(outer * inner) {
+        let t = targets[pos]
+        if t == ignoreIndex { continue }
+        guard t >= 0 && t < C else {
+            throw .indexOutOfRange("target \(t) is out of range for \(C) classes: expected 0 to \(C - 1) or ignore_index (\(ignoreIndex))")
+        }
+        positions += 1
+    }
+    return positions
+}
+
+/// The largest element; NaN if any element is NaN.
+@inline(__always)
+func rowMax(_ x: UnsafePointer<Float>, count n: Int) -> Float {
+    var m = -Float.infinity
+    for c in 0..<n {
+        let v = x[c]
+        if v.isNaN { return v }
+        if v > m { m = v }
+    }
+    return m
+}
+
+/// e[c] = exp(x[c] − shift) for c < n; returns Σ e[c] (eight interleaved partial sums, then combined:
+/// the order depends on n only).
+func expShifted(_ x: UnsafePointer<Float>, minus shift: Float, count n: Int,
+                into e: UnsafeMutablePointer<Float>) -> Float {
+    var acc = SIMD8<Float>()
+    var c = 0
+    let s = SIMD8<Float>(repeating: shift)
+    let xr = UnsafeRawPointer(x), er = UnsafeMutableRawPointer(e)
+    while c + 8 <= n {
+        let v = vectorExp(xr.loadUnaligned(fromByteOffset: c * 4, as: SIMD8<Float>.self) - s)
+        er.storeBytes(of: v, toByteOffset: c * 4, as: SIMD8<Float>.self)
+        acc += v
+        c += 8
+    }
+    if c < n {
+        var tail = SIMD8<Float>(repeating: -.infinity)
+        for k in 0..<(n - c) { tail[k] = x[c + k] - shift }
+        let v = vectorExp(tail)
+        for k in 0..<(n - c) { e[c + k] = v[k] }
+        acc += v
+    }
+    return acc.sum()
+}
+
+/// exp of eight floats (Cephes' expf: range reduction by ln 2 in two parts, degree-6 polynomial),
+/// within about 1 ulp of libm. exp(−inf) = 0, below about −87.3 flushes to 0, NaN stays NaN.
+@inline(__always)
+func vectorExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let upper = SIMD8<Float>(repeating: 88.3762626647949)
+    let lower = SIMD8<Float>(repeating: -87.3365447504) // exp(lower) is the smallest normal float
+    let xc = x.clamped(lowerBound: lower, upperBound: upper)
+    let n = (xc * 1.44269504088896341 + 0.5).rounded(.down)
+    var r = xc - n * 0.693359375
+    r = r - n * -2.12194440e-4
+    var p = SIMD8<Float>(repeating: 1.9875691500e-4)
+    p = SIMD8(repeating: 1.3981999507e-3).addingProduct(p, r)
+    p = SIMD8(repeating: 8.3334519073e-3).addingProduct(p, r)
+    p = SIMD8(repeating: 4.1665795894e-2).addingProduct(p, r)
+    p = SIMD8(repeating: 1.6666665459e-1).addingProduct(p, r)
+    p = SIMD8(repeating: 5.0000001201e-1).addingProduct(p, r)
+    p = (r + 1).addingProduct(p, r * r)
+    let bits = (SIMD8<Int32>(n) &+ 127) &<< 23
+    var result = p * unsafeBitCast(bits, to: SIMD8<Float>.self)
+    result.replace(with: 0, where: x .< lower)
+    result.replace(with: .infinity, where: x .> upper)
+    result.replace(with: .nan, where: x .!= x)
+    return result
+}
