@@ -177,13 +177,25 @@ func checkCrossEntropyArguments(outer: Int, classes C: Int, inner: Int, targets:
 /// The largest element; NaN if any element is NaN.
 @inline(__always)
 func rowMax(_ x: UnsafePointer<Float>, count n: Int) -> Float {
+    typealias F = SIMD8<Float>
+    var best = F(repeating: -.infinity)
+    var nan = SIMDMask<SIMD8<Int32>>()
+    var c = 0
+    let raw = UnsafeRawPointer(x)
+    while c + 8 <= n {
+        let v = raw.loadUnaligned(fromByteOffset: c * 4, as: F.self)
+        nan .|= v .!= v
+        best.replace(with: v, where: v .> best)
+        c += 8
+    }
     var m = -Float.infinity
-    for c in 0..<n {
-        let v = x[c]
+    for k in 0..<8 where best[k] > m { m = best[k] }
+    for k in c..<n {
+        let v = x[k]
         if v.isNaN { return v }
         if v > m { m = v }
     }
-    return m
+    return any(nan) ? .nan : m
 }
 
 /// e[c] = exp(x[c] − shift) for c < n; returns Σ e[c] (eight interleaved partial sums, then combined:
@@ -210,27 +222,38 @@ func expShifted(_ x: UnsafePointer<Float>, minus shift: Float, count n: Int,
     return acc.sum()
 }
 
-/// exp of eight floats (Cephes' expf: range reduction by ln 2 in two parts, degree-6 polynomial),
-/// within about 1 ulp of libm. exp(−inf) = 0, below about −87.3 flushes to 0, NaN stays NaN.
+/// exp of eight floats: n = round(x / ln 2), r = x − n·ln 2 (in two parts, exact high part),
+/// exp(r) by a degree-6 polynomial (Cephes' expf coefficients), times 2ⁿ; within about 1 ulp of libm.
+/// exp(−inf) = 0, arguments below about −87.3 flush to 0, above 88.7 give +inf, NaN stays NaN.
+/// Only SIMD arithmetic and bit casts: no float-to-integer conversion calls.
 @inline(__always)
 func vectorExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    let upper = SIMD8<Float>(repeating: 88.3762626647949)
-    let lower = SIMD8<Float>(repeating: -87.3365447504) // exp(lower) is the smallest normal float
-    let xc = x.clamped(lowerBound: lower, upperBound: upper)
-    let n = (xc * 1.44269504088896341 + 0.5).rounded(.down)
-    var r = xc - n * 0.693359375
-    r = r - n * -2.12194440e-4
-    var p = SIMD8<Float>(repeating: 1.9875691500e-4)
-    p = SIMD8(repeating: 1.3981999507e-3).addingProduct(p, r)
-    p = SIMD8(repeating: 8.3334519073e-3).addingProduct(p, r)
-    p = SIMD8(repeating: 4.1665795894e-2).addingProduct(p, r)
-    p = SIMD8(repeating: 1.6666665459e-1).addingProduct(p, r)
-    p = SIMD8(repeating: 5.0000001201e-1).addingProduct(p, r)
+    typealias F = SIMD8<Float>
+    typealias I = SIMD8<Int32>
+    let lower = F(repeating: -87.33654), upper = F(repeating: 88.72283)
+    let tooSmall = x .< lower, tooLarge = x .> upper
+    let xc = x.replacing(with: 0, where: tooSmall .| tooLarge .| (x .!= x))
+    // Adding 1.5·2²³ rounds to an integer (to nearest even) held in the low mantissa bits.
+    let magic = F(repeating: 12582912)
+    let shifted = xc * F(repeating: 1.4426950408889634) + magic
+    let n = shifted - magic
+    let ni = unsafeBitCast(shifted, to: I.self) &- 0x4B40_0000
+    var r = xc.addingProduct(n, F(repeating: -0.693359375))   // ln 2's high part: n·hi is exact
+    r = r.addingProduct(n, F(repeating: 2.12194440e-4))       // and its low part
+    var p = F(repeating: 1.9875691500e-4)
+    p = F(repeating: 1.3981999507e-3).addingProduct(p, r)
+    p = F(repeating: 8.3334519073e-3).addingProduct(p, r)
+    p = F(repeating: 4.1665795894e-2).addingProduct(p, r)
+    p = F(repeating: 1.6666665459e-1).addingProduct(p, r)
+    p = F(repeating: 5.0000001201e-1).addingProduct(p, r)
     p = (r + 1).addingProduct(p, r * r)
-    let bits = (SIMD8<Int32>(n) &+ 127) &<< 23
-    var result = p * unsafeBitCast(bits, to: SIMD8<Float>.self)
-    result.replace(with: 0, where: x .< lower)
-    result.replace(with: .infinity, where: x .> upper)
-    result.replace(with: .nan, where: x .!= x)
+    // 2ⁿ in two factors, so n = 128 (x near the top of the range) does not overflow the exponent.
+    let n1 = ni &>> 1, n2 = ni &- n1
+    let s1 = unsafeBitCast((n1 &+ 127) &<< 23, to: F.self)
+    let s2 = unsafeBitCast((n2 &+ 127) &<< 23, to: F.self)
+    var result = (p * s1) * s2
+    result.replace(with: 0, where: tooSmall)
+    result.replace(with: .infinity, where: tooLarge)
+    result.replace(with: x, where: x .!= x)
     return result
 }

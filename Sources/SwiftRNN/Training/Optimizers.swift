@@ -8,7 +8,7 @@ import Darwin
 
 // Optimizer updates over plain buffers, following torch.optim's single-tensor (CPU) code paths step by
 // step, with hyperparameters rounded to float where torch passes them to its float kernels, and fused
-// multiply-adds where torch's vectorised kernels use them (add with alpha, lerp). The state (momentum
+// multiply-adds where torch's vectorised kernels use them (add with alpha, lerp, addcmul). The state (momentum
 // buffers, moments) is plain float buffers the caller owns.
 
 /// One `torch.optim.SGD` step for one parameter of `count` floats (torch's `_single_tensor_sgd`):
@@ -55,27 +55,69 @@ public func adamStep(parameter p: UnsafeMutablePointer<Float>, gradient: UnsafeP
     let s = Double(step)
     let biasCorrection1 = 1 - pow(beta1, s)
     let biasCorrection2Sqrt = pow(1 - pow(beta2, s), 0.5)
-    let negStepSize = Float(-(lr / biasCorrection1))
-    let w1 = Float(1 - beta1), b2 = Float(beta2), w2 = Float(1 - beta2)
-    let bc2 = Float(biasCorrection2Sqrt), epsF = Float(eps)
-    let decay = Float(1 - lr * weightDecay), wd = Float(weightDecay)
-    for i in 0..<count {
-        var g = maximize ? -gradient[i] : gradient[i]
-        if weightDecay != 0 {
-            if decoupledWeightDecay { p[i] *= decay } else { g = g.addingProduct(p[i], wd) }
-        }
-        let mi = m[i].addingProduct(w1, g - m[i])  // torch's lerp for a weight below 0.5
-        m[i] = mi
-        let vi = v[i] * b2 + (w2 * g) * g
-        v[i] = vi
-        var second = vi
-        if let vmax {
-            let mx = vmax[i] >= vi || vmax[i].isNaN ? vmax[i] : vi
-            vmax[i] = mx
+    let k = AdamConstants(negStepSize: Float(-(lr / biasCorrection1)), w1: Float(1 - beta1), b2: Float(beta2),
+                          w2: Float(1 - beta2), bc2: Float(biasCorrection2Sqrt), eps: Float(eps),
+                          decay: Float(1 - lr * weightDecay), wd: Float(weightDecay))
+    // One specialised loop per flag combination, eight lanes at a time (the same per-element
+    // arithmetic as the scalar tail).
+    switch (weightDecay != 0 ? (decoupledWeightDecay ? 2 : 1) : 0, maximize, vmax != nil) {
+    case (0, false, false): adamLoop(p, gradient, count, m, v, vmax, k, decay: 0, negate: false, amsgrad: false)
+    case (1, false, false): adamLoop(p, gradient, count, m, v, vmax, k, decay: 1, negate: false, amsgrad: false)
+    case (2, false, false): adamLoop(p, gradient, count, m, v, vmax, k, decay: 2, negate: false, amsgrad: false)
+    default: adamLoop(p, gradient, count, m, v, vmax, k, decay: weightDecay != 0 ? (decoupledWeightDecay ? 2 : 1) : 0,
+                      negate: maximize, amsgrad: vmax != nil)
+    }
+}
+
+struct AdamConstants {
+    var negStepSize, w1, b2, w2, bc2, eps, decay, wd: Float
+}
+
+/// The Adam update of `count` elements; `decay`: 0 none, 1 L2 (into the gradient), 2 decoupled.
+@inline(__always)
+func adamLoop(_ p: UnsafeMutablePointer<Float>, _ gradient: UnsafePointer<Float>, _ count: Int,
+              _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+              _ vmax: UnsafeMutablePointer<Float>?, _ k: AdamConstants, decay: Int, negate: Bool, amsgrad: Bool) {
+    typealias F = SIMD8<Float>
+    @inline(__always) func update(_ p: F, _ g: F, _ m: F, _ v: F, _ vmax: F) -> (p: F, m: F, v: F, vmax: F) {
+        var g = negate ? -g : g
+        var p = p
+        if decay == 2 { p = p * F(repeating: k.decay) } else if decay == 1 { g = g.addingProduct(p, F(repeating: k.wd)) }
+        let mi = m.addingProduct(F(repeating: k.w1), g - m)  // torch's lerp for a weight below 0.5
+        let vi = (v * F(repeating: k.b2)).addingProduct(F(repeating: k.w2) * g, g)  // torch's addcmul: one FMA
+        var second = vi, mx = vmax
+        if amsgrad {
+            // torch.maximum: NaN in either wins.
+            mx = vmax.replacing(with: vi, where: vi .> vmax .| (vi .!= vi))
             second = mx
         }
-        let denom = second.squareRoot() / bc2 + epsF
-        p[i] = (negStepSize * mi) / denom + p[i]
+        let denom = lanewiseSquareRoot(second) / F(repeating: k.bc2) + F(repeating: k.eps)
+        return ((F(repeating: k.negStepSize) * mi) / denom + p, mi, vi, mx)
+    }
+    var i = 0
+    while i < count {
+        let lanes = min(8, count - i)
+        var pv = F(), gv = F(), mv = F(), vv = F(), xv = F()
+        if lanes == 8 {
+            pv = loadLanes(p + i); gv = loadLanes(gradient + i); mv = loadLanes(m + i); vv = loadLanes(v + i)
+            if amsgrad { xv = loadLanes(vmax! + i) }
+        } else {
+            for t in 0..<lanes {
+                pv[t] = p[i + t]; gv[t] = gradient[i + t]; mv[t] = m[i + t]; vv[t] = v[i + t]
+                if amsgrad { xv[t] = vmax![i + t] }
+            }
+        }
+        let r = update(pv, gv, mv, vv, xv)
+        if lanes == 8 {
+            storeLanes(r.p, p + i); storeLanes(r.m, m + i); storeLanes(r.v, v + i)
+            if amsgrad { storeLanes(r.vmax, vmax! + i) }
+        } else {
+            for t in 0..<lanes {
+                p[i + t] = r.p[t]; m[i + t] = r.m[t]; v[i + t] = r.v[t]
+                if amsgrad { vmax![i + t] = r.vmax[t] }
+            }
+        }
+        i += 8
     }
 }
 
