@@ -178,6 +178,22 @@ public func srnn_cross_entropy_backward(_ probs: UnsafePointer<Float>?, _ outer:
     }
 }
 
+@_cdecl("srnn_cross_entropy_backward_in_place")
+public func srnn_cross_entropy_backward_in_place(_ probs: UnsafeMutablePointer<Float>?, _ outer: Int64, _ classes: Int64,
+                                                 _ inner: Int64, _ targets: UnsafePointer<Int64>?,
+                                                 _ weight: UnsafePointer<Float>?, _ ignoreIndex: Int64, _ reduction: Int32,
+                                                 _ labelSmoothing: Double, _ gradLoss: UnsafePointer<Float>?,
+                                                 _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
+    guarded(err, cap) { () throws(SwiftRNNError) in
+        let r = try lossReduction(reduction)
+        guard try checkCrossEntropySizes(outer, classes, inner) else { return }
+        try require(probs, "probs"); try require(targets, "targets"); try require(gradLoss, "grad_loss")
+        try crossEntropyBackwardInPlace(probabilities: probs!, outer: Int(outer), classes: Int(classes),
+                                        inner: Int(inner), targets: targets!, weight: weight, ignoreIndex: ignoreIndex,
+                                        reduction: r, labelSmoothing: labelSmoothing, gradLoss: gradLoss!)
+    }
+}
+
 @_cdecl("srnn_sgd_step")
 public func srnn_sgd_step(_ param: UnsafeMutablePointer<Float>?, _ grad: UnsafePointer<Float>?, _ n: Int64,
                           _ momentumBuffer: UnsafeMutablePointer<Float>?, _ bufferIsNew: Int32,

@@ -226,6 +226,27 @@ func checkFiniteDifferences(_ name: String, _ analytic: Tensor, entries: Int = 1
         }
     }
 
+    @Test func crossEntropyInPlaceBackwardEqualsAccumulatingIntoZeros() throws {
+        // (N, C, d) logits with class weights, smoothing, 'none' and an ignored position.
+        var r = TestRandom(state: 11)
+        let logits = r.tensor([2, 3, 4], 3), weight = r.tensor([3], 0.4).scalars.map { $0 + 1 }
+        let targets: [Int64] = [0, 2, 1, -1, 2, 2, 0, 1], gradLoss = r.tensor([2, 4]).scalars
+        var probs = [Float](repeating: 0, count: 24), loss = [Float](repeating: 0, count: 8)
+        var accumulated = [Float](repeating: 0, count: 24)
+        try logits.scalars.withUnsafeBufferPointer { lp in
+            try crossEntropyForward(logits: lp.baseAddress!, outer: 2, classes: 3, inner: 4, targets: targets, weight: weight,
+                                    ignoreIndex: -1, reduction: .none, labelSmoothing: 0.1, loss: &loss, probabilities: &probs)
+        }
+        try crossEntropyBackward(probabilities: probs, outer: 2, classes: 3, inner: 4, targets: targets, weight: weight,
+                                 ignoreIndex: -1, reduction: .none, labelSmoothing: 0.1, gradLoss: gradLoss,
+                                 gradLogits: &accumulated)
+        try crossEntropyBackwardInPlace(probabilities: &probs, outer: 2, classes: 3, inner: 4, targets: targets,
+                                        weight: weight, ignoreIndex: -1, reduction: .none, labelSmoothing: 0.1,
+                                        gradLoss: gradLoss)
+        #expect(probs == accumulated)
+        #expect(loss[3] == 0 && probs[3] == 0 && probs[7] == 0 && probs[11] == 0)  // the ignored position
+    }
+
     @Test func vectorExpIsCloseToLibm() {
         var worst: Float = 0
         var x: Float = -87

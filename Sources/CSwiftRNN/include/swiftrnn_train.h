@@ -88,6 +88,15 @@ int32_t srnn_cross_entropy_backward(const float *probs, int64_t outer, int64_t c
                                     float *grad_logits, char *err, size_t err_cap);
 
 /*
+ * srnn_cross_entropy_backward that turns the forward's probs into the gradient in place (the rows of
+ * ignored positions become zeros): for a caller with no further use for the probabilities.
+ */
+int32_t srnn_cross_entropy_backward_in_place(float *probs, int64_t outer, int64_t classes, int64_t inner,
+                                             const int64_t *targets, const float *weight, int64_t ignore_index,
+                                             int32_t reduction, double label_smoothing, const float *grad_loss,
+                                             char *err, size_t err_cap);
+
+/*
  * One torch.optim.SGD step for one parameter of n floats. momentum_buffer (n floats) is needed when
  * momentum != 0; buffer_is_new = 1 on its first step (it is then set to the gradient).
  */

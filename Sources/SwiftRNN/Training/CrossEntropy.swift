@@ -110,6 +110,27 @@ public func crossEntropyBackward(probabilities: UnsafePointer<Float>, outer: Int
                                  reduction: LossReduction, labelSmoothing: Double,
                                  gradLoss: UnsafePointer<Float>,
                                  gradLogits: UnsafeMutablePointer<Float>) throws(SwiftRNNError) {
+    try crossEntropyGradient(probabilities: probabilities, outer: outer, classes: C, inner: inner, targets: targets,
+                             weight: weight, ignoreIndex: ignoreIndex, reduction: reduction,
+                             labelSmoothing: labelSmoothing, gradLoss: gradLoss, into: gradLogits, overwrite: false)
+}
+
+/// `crossEntropyBackward` that turns the forward's `probabilities` into the gradient in place (rows of
+/// ignored positions become zeros), for a caller that has no further use for them: no second buffer.
+public func crossEntropyBackwardInPlace(probabilities: UnsafeMutablePointer<Float>, outer: Int, classes C: Int,
+                                        inner: Int, targets: UnsafePointer<Int64>, weight: UnsafePointer<Float>?,
+                                        ignoreIndex: Int64, reduction: LossReduction, labelSmoothing: Double,
+                                        gradLoss: UnsafePointer<Float>) throws(SwiftRNNError) {
+    try crossEntropyGradient(probabilities: UnsafePointer(probabilities), outer: outer, classes: C, inner: inner,
+                             targets: targets, weight: weight, ignoreIndex: ignoreIndex, reduction: reduction,
+                             labelSmoothing: labelSmoothing, gradLoss: gradLoss, into: probabilities, overwrite: true)
+}
+
+/// g (+)= upstream · ∂loss/∂logits from the probabilities p; `g` may be `p` itself when `overwrite`.
+func crossEntropyGradient(probabilities: UnsafePointer<Float>, outer: Int, classes C: Int, inner: Int,
+                          targets: UnsafePointer<Int64>, weight: UnsafePointer<Float>?, ignoreIndex: Int64,
+                          reduction: LossReduction, labelSmoothing: Double, gradLoss: UnsafePointer<Float>,
+                          into gradLogits: UnsafeMutablePointer<Float>, overwrite: Bool) throws(SwiftRNNError) {
     _ = try checkCrossEntropyArguments(outer: outer, classes: C, inner: inner, targets: targets,
                                        ignoreIndex: ignoreIndex, labelSmoothing: labelSmoothing)
     let eps = labelSmoothing
@@ -126,25 +147,30 @@ public func crossEntropyBackward(probabilities: UnsafePointer<Float>, outer: Int
         for i in 0..<inner {
             let pos = o * inner + i
             let t = targets[pos]
-            if t == ignoreIndex { continue }
+            let base = o * C * inner + i
+            if t == ignoreIndex {
+                if overwrite { for c in 0..<C { gradLogits[base + c * inner] = 0 } }
+                continue
+            }
             let upstream = reduction == .none ? Double(gradLoss[pos]) : Double(gradLoss[0]) / denominator
             let wt = weight.map { Double($0[Int(t)]) } ?? 1
             // g_c = a · p_c − b · w_c − [c = t] · d
             let a = Float(upstream * ((1 - eps) * wt + eps / Double(C) * weightSum))
             let b = Float(upstream * eps / Double(C))
             let d = Float(upstream * (1 - eps) * wt)
-            let base = o * C * inner + i
             if inner == 1 {
                 let p = probabilities + base, g = gradLogits + base
-                if let weight {
-                    for c in 0..<C { g[c] += a * p[c] - b * weight[c] }
-                } else {
-                    for c in 0..<C { g[c] += a * p[c] - b }
+                switch (weight, overwrite) {
+                case (let w?, false): for c in 0..<C { g[c] += a * p[c] - b * w[c] }
+                case (let w?, true): for c in 0..<C { g[c] = a * p[c] - b * w[c] }
+                case (nil, false): for c in 0..<C { g[c] += a * p[c] - b }
+                case (nil, true): for c in 0..<C { g[c] = a * p[c] - b }
                 }
             } else {
                 for c in 0..<C {
                     let k = base + c * inner
-                    gradLogits[k] += a * probabilities[k] - b * (weight?[c] ?? 1)
+                    let v = a * probabilities[k] - b * (weight?[c] ?? 1)
+                    gradLogits[k] = overwrite ? v : gradLogits[k] + v
                 }
             }
             gradLogits[base + Int(t) * inner] -= d

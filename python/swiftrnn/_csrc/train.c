@@ -398,7 +398,8 @@ fail:
 /*
  * cross_entropy_backward(probs, target, weight or None, ignore_index, reduction, label_smoothing, grad_loss)
  *   -> grad w.r.t. the logits (shaped like probs)
- * probs, target, weight: what the forward returned; grad_loss: a scalar for mean/sum, shaped like target for none.
+ * probs, target, weight: what the forward returned; grad_loss: a scalar for mean/sum, shaped like target for
+ * none. probs is turned into the gradient in place and returned (the caller's saved state ends here).
  */
 static PyObject *cross_entropy_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 7) return PyErr_Format(PyExc_TypeError, "cross_entropy_backward takes 7 arguments, got %zd", nargs);
@@ -407,7 +408,7 @@ static PyObject *cross_entropy_backward(PyObject *self, PyObject *const *args, P
     if (as_int64(args[3], &ignore_index) < 0 || as_double(args[5], &smoothing) < 0) return NULL;
     long r = PyLong_AsLong(args[4]);
     if (r == -1 && PyErr_Occurred()) return NULL;
-    PyArrayObject *probs = srnn_parameter(args[0], "the saved probabilities", 0);
+    PyArrayObject *probs = srnn_parameter(args[0], "the saved probabilities", 1);
     if (probs == NULL) return NULL;
     if (!PyArray_Check(args[1]) || PyArray_TYPE((PyArrayObject *)args[1]) != NPY_INT64)
         return PyErr_Format(PyExc_TypeError, "the saved targets must be an int64 array");
@@ -431,18 +432,17 @@ static PyObject *cross_entropy_backward(PyObject *self, PyObject *const *args, P
         Py_DECREF(gl);
         return NULL;
     }
-    PyArrayObject *grad = (PyArrayObject *)PyArray_ZEROS(PyArray_NDIM(probs), PyArray_DIMS(probs), NPY_FLOAT32, 0);
-    if (grad == NULL) { Py_DECREF(gl); return NULL; }
     char err[SRNN_ERR_CAP];
     int32_t status;
-    CALL_CORE(status, srnn_cross_entropy_backward((const float *)PyArray_DATA(probs), outer, classes, inner,
-                                                  (const int64_t *)PyArray_DATA(target),
-                                                  weight ? (const float *)PyArray_DATA(weight) : NULL, ignore_index,
-                                                  (int32_t)r, smoothing, (const float *)PyArray_DATA(gl),
-                                                  (float *)PyArray_DATA(grad), err, sizeof err));
+    CALL_CORE(status, srnn_cross_entropy_backward_in_place((float *)PyArray_DATA(probs), outer, classes, inner,
+                                                           (const int64_t *)PyArray_DATA(target),
+                                                           weight ? (const float *)PyArray_DATA(weight) : NULL,
+                                                           ignore_index, (int32_t)r, smoothing,
+                                                           (const float *)PyArray_DATA(gl), err, sizeof err));
     Py_DECREF(gl);
-    if (status != SRNN_OK) { Py_DECREF(grad); return srnn_raise(status, err); }
-    return (PyObject *)grad;
+    if (status != SRNN_OK) return srnn_raise(status, err);
+    Py_INCREF(probs);
+    return (PyObject *)probs;
 }
 
 /* An optimizer state buffer: writable C-contiguous float32 of exactly n elements. Borrowed. */

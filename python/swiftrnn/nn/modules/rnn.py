@@ -143,7 +143,11 @@ class RNN(Module):
             L, N = (x.shape[0], 1) if x.ndim == 2 else (
                 (x.shape[1], x.shape[0]) if self.batch_first else (x.shape[0], x.shape[1]))
             D = 2 if self.bidirectional else 1
-            saved = np.empty((self.num_layers, L, N, D * self.hidden_size), dtype=np.float32)
+            shape = (self.num_layers, L, N, D * self.hidden_size)
+            # The buffer of the last backward's forward, if it fits: no fresh pages every step.
+            spare = self.__dict__.get("_spare_saved")
+            saved = spare if spare is not None and spare.shape == shape else np.empty(shape, dtype=np.float32)
+            object.__setattr__(self, "_spare_saved", None)
         output, hn = _native.rnn_forward(x, h0, self._flat, self._desc, masks, saved)
         self._save_for_backward((x, h0, masks, saved))
         return output, hn
@@ -172,6 +176,7 @@ class RNN(Module):
                                                    grad_hn, tuple(grads))
         _commit_grads(fresh)
         self._release_saved()
+        object.__setattr__(self, "_spare_saved", saved)
         return grad_input, grad_h0
 
     def _dropout_masks(self, input: Any) -> Optional[np.ndarray]:
