@@ -201,3 +201,26 @@ def test_random_clipping_follows_torch(max_norm, norm_type, seed):
     assert_close("total norm", np.asarray(stotal), to_np(ttotal), 1e-6, 1e-7)
     for i, (tp, sp) in enumerate(zip(tparams, sparams)):
         assert_close(f"grad{i}", sp.grad, to_np(tp.grad), 1e-6, 1e-7)
+
+
+@pytest.mark.parametrize("kind, kw", [("Adam", {"lr": 0.01, "amsgrad": True}), ("AdamW", {"lr": 0.01}),
+                                      ("SGD", {"lr": 0.1, "momentum": 0.9})])
+def test_torch_optimizer_state_dict_loads_and_training_continues_identically(kind, kw):
+    torch.manual_seed(7)
+    tparams = [torch.nn.Parameter(torch.randn(3, 2)), torch.nn.Parameter(torch.randn(4))]
+    topt = getattr(torch.optim, kind)(tparams, **kw)
+    for _ in range(3):
+        for p in tparams:
+            p.grad = torch.randn(p.shape)
+        topt.step()
+    sparams = [nn.Parameter(to_np(p)) for p in tparams]
+    sopt = getattr(optim, kind)(sparams, **kw)
+    sopt.load_state_dict(topt.state_dict())
+    for _ in range(3):
+        for tp, sp in zip(tparams, sparams):
+            tp.grad = torch.randn(tp.shape)
+            sp.grad = to_np(tp.grad)
+        topt.step()
+        sopt.step()
+    for i, (tp, sp) in enumerate(zip(tparams, sparams)):
+        assert_close(f"{kind} p{i}", sp, to_np(tp), 1e-5, 1e-7)
