@@ -1,0 +1,116 @@
+// Elementwise activations over float buffers, eight lanes at a time.
+//
+// Every element goes through the same SIMD8 code, the tail included (it is copied into a padded
+// vector), so an element's result never depends on its position in the buffer or on the count.
+
+/// In place: x[i] = tanh(x[i]) over `n` elements.
+///
+/// Within 2 ulp of Glibc's `tanhf` over the whole float range (measured exhaustively: see
+/// KernelTests); ±0 keep their sign, ±Inf give ±1, NaN stays NaN. `n == 0` does nothing.
+public func tanhInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+    var i = 0
+    while i + 8 <= n {
+        storeF8(tanh8(loadF8(x + i)), x + i)
+        i += 8
+    }
+    if i < n {
+        let rest = n - i
+        storePartialF8(tanh8(loadPartialF8(x + i, rest)), x + i, rest)
+    }
+}
+
+/// In place: x[i] = max(x[i], 0) over `n` elements; NaN stays NaN and -0 stays -0, as torch's relu.
+public func reluInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+    var i = 0
+    while i + 8 <= n {
+        let v = loadF8(x + i)
+        storeF8(v.replacing(with: 0, where: v .< 0), x + i)
+        i += 8
+    }
+    while i < n {
+        if x[i] < 0 { x[i] = 0 }
+        i += 1
+    }
+}
+
+/// tanh of eight floats (see `tanhInPlace` for the accuracy).
+///
+/// With a = |x|:
+/// - a < 0.625: tanh(a) = a + a³·q(a²), q a degree-4 minimax fit (relative error 4e-9);
+/// - 0.625 <= a < 9.5: tanh(a) = t / (t + 2) with t = expm1(2a) = 2ⁿ·(1 + p(r)) - 1, r = 2a - n·ln2,
+///   |r| <= ln2/2; the division is corrected for the rounding of t + 2 (Fast2Sum) and its own
+///   rounding (an FMA residual), so the result is off by little more than t's error;
+/// - a >= 9.5 (and +Inf): 1, which is tanhf's value from a ≈ 9.011 on.
+/// The sign of x is put back last (so tanh(-0) = -0); NaN lanes return x unchanged.
+@inline(__always)
+func tanh8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    typealias F = SIMD8<Float>
+    let signMask = SIMD8<UInt32>(repeating: 0x8000_0000)
+    let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
+    let a = unsafeBitCast(bits & ~signMask, to: F.self)
+
+    // Small branch.
+    let z = a * a
+    var q = F(repeating: -0.005704888608306646)
+    q = F(repeating: 0.02063899114727974).addingProduct(q, z)
+    q = F(repeating: -0.05373968183994293).addingProduct(q, z)
+    q = F(repeating: 0.13331441581249237).addingProduct(q, z)
+    q = F(repeating: -0.3333328068256378).addingProduct(q, z)
+    let small = a.addingProduct(a * z, q)
+
+    // Large branch: t = expm1(y), y = 2a clamped to keep 2ⁿ finite.
+    let y = (a + a).replacing(with: 19, where: .!(a .< 9.5))                // NaN too: no NaN → Int
+    let n = (y * F(repeating: 1.4426950408889634)).rounded(.toNearestOrEven)
+    var r = y.addingProduct(n, F(repeating: -0.693145751953125))      // ln2's high bits: exact
+    r = r.addingProduct(n, F(repeating: -1.4286068203094172e-06))      // ln2's low part
+    var e = F(repeating: 0.0001982410904020071)
+    e = F(repeating: 0.0013933246955275536).addingProduct(e, r)
+    e = F(repeating: 0.0083334194496274).addingProduct(e, r)
+    e = F(repeating: 0.041666481643915176).addingProduct(e, r)
+    e = F(repeating: 0.1666666567325592).addingProduct(e, r)
+    let r2 = r * r
+    let p = r.addingProduct(r2, F(repeating: 0.5).addingProduct(e, r))   // expm1(r)
+    let scale = unsafeBitCast((SIMD8<Int32>(n) &+ 127) &<< 23, to: F.self)                  // 2ⁿ
+    let t = (scale - 1).addingProduct(scale, p)                         // 2ⁿ·p + (2ⁿ - 1)
+    let s = t + 2
+    let sErr = (t - s) + 2                                               // t + 2 - s, exact: t >= 2
+    let q0 = t / s
+    let residual = t.addingProduct(-q0, s)                               // t - q0·s, exact
+    let large = q0 + (residual - q0 * sErr) / s                          // ≈ t / (t + 2)
+
+    var result = large.replacing(with: small, where: a .< 0.625)
+    result = unsafeBitCast(unsafeBitCast(result, to: SIMD8<UInt32>.self) | (bits & signMask), to: F.self)
+    return result.replacing(with: x, where: x .!= x)
+}
+
+typealias F8 = SIMD8<Float>
+
+@inline(__always)
+func loadF8(_ p: UnsafePointer<Float>) -> F8 { UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
+
+@inline(__always)
+func loadF8(_ p: UnsafeMutablePointer<Float>) -> F8 { UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
+
+@inline(__always)
+func storeF8(_ v: F8, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: F8.self)
+}
+
+/// The first `count` (< 8) lanes from memory, the others zero.
+@inline(__always)
+func loadPartialF8(_ p: UnsafePointer<Float>, _ count: Int) -> F8 {
+    var v = F8()
+    for t in 0..<count { v[t] = p[t] }
+    return v
+}
+
+@inline(__always)
+func loadPartialF8(_ p: UnsafeMutablePointer<Float>, _ count: Int) -> F8 {
+    loadPartialF8(UnsafePointer(p), count)
+}
+
+/// Stores the first `count` (< 8) lanes.
+@inline(__always)
+func storePartialF8(_ v: F8, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+    for t in 0..<count { p[t] = v[t] }
+}

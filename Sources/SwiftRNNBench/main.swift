@@ -1,0 +1,191 @@
+// The core's kernels alone: SGEMM GFLOP/s at the RNN shapes (1 and 2 threads, op(B) packed per call
+// and pre-packed) and tanh throughput.
+//
+//   swift run -c release SwiftRNNBench            the tables
+//   swift run -c release SwiftRNNBench tanh-ulp   exhaustive max-ulp of tanhInPlace vs Glibc tanhf
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SwiftRNN
+
+func now() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+/// Best time per call of `body` over several batches of about 20 ms each.
+func bestTime(_ body: () -> Void) -> Double {
+    body()
+    var reps = 1
+    var t0 = now()
+    body()
+    var dt = now() - t0
+    while dt < 0.02 {
+        reps *= 2
+        t0 = now()
+        for _ in 0..<reps { body() }
+        dt = now() - t0
+    }
+    var best = dt / Double(reps)
+    for _ in 0..<6 {
+        t0 = now()
+        for _ in 0..<reps { body() }
+        best = min(best, (now() - t0) / Double(reps))
+    }
+    return best
+}
+
+/// Deterministic values in [-1, 1).
+func fill(_ p: UnsafeMutablePointer<Float>, _ count: Int, seed: UInt64) {
+    var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    for i in 0..<count {
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17
+        p[i] = Float(s >> 40) / Float(1 << 23) - 1
+    }
+}
+
+func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
+func fmt(_ x: Double, _ digits: Int = 1) -> String {
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let r = (x * scale).rounded() / scale
+    var s = "\(r)"
+    if let dot = s.firstIndex(of: ".") {
+        let decimals = s.distance(from: dot, to: s.endIndex) - 1
+        if decimals < digits { s += String(repeating: "0", count: digits - decimals) }
+    }
+    return s
+}
+
+func gemmTable() {
+    let shapes: [(Int, Int, Int, String)] = [
+        (1, 4, 4, "RNN(4,4) N1 step"),
+        (16, 128, 128, "RNN(128,128) N16 step"),
+        (32, 256, 128, "RNN(128,256) N32 input proj"),
+        (32, 256, 256, "RNN(128,256) N32 step"),
+        (64, 512, 256, "RNN(256,512) N64 input proj"),
+        (64, 512, 512, "RNN(256,512) N64 step"),
+        (3200, 512, 256, "T50xN64 input proj"),
+        (1024, 1024, 1024, "1024^3"),
+    ]
+    print("SGEMM GFLOP/s, C(m x n) = A(m x k) . W^T, W (n x k) row-major (transB)")
+    print("  per-call: sgemm (packs W each call); packed: sgemmPacked (W packed once)")
+    print(pad("m x n x k", 16) + pad("1T per-call", 13) + pad("1T packed", 11) + pad("2T per-call", 13)
+          + pad("2T packed", 11) + pad("1T us", 10) + "   workload")
+    for (m, n, k, label) in shapes {
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
+        let w = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedBCount(k: k, n: n))
+        defer { a.deallocate(); w.deallocate(); c.deallocate(); packed.deallocate() }
+        fill(a, m * k, seed: 1)
+        fill(w, n * k, seed: 2)
+        packB(transB: true, k: k, n: n, b: w, ldb: k, into: packed)
+        let flops = 2.0 * Double(m) * Double(n) * Double(k)
+        var row = pad("\(m)x\(n)x\(k)", 16)
+        var oneThreadTime = 0.0
+        for threads in [1, 2] {
+            setNumThreads(threads)
+            let tCall = bestTime {
+                sgemm(transA: false, transB: true, m: m, n: n, k: k, a: a, lda: k, b: w, ldb: k,
+                      accumulate: false, c: c, ldc: n)
+            }
+            let tPacked = bestTime {
+                sgemmPacked(transA: false, m: m, n: n, k: k, a: a, lda: k, packedB: packed,
+                            accumulate: false, c: c, ldc: n)
+            }
+            if threads == 1 { oneThreadTime = tPacked }
+            row += pad(fmt(flops / tCall / 1e9), 13) + pad(fmt(flops / tPacked / 1e9), 11)
+        }
+        row += pad(fmt(oneThreadTime * 1e6, 2), 10) + "   " + label
+        print(row)
+    }
+    setNumThreads(1)
+
+    print("\nSGEMM GFLOP/s, other layouts, 1 thread (per-call)")
+    print(pad("m x n x k", 16) + pad("NN", 9) + pad("TN", 9) + pad("NT", 9) + pad("TT", 9))
+    for (m, n, k) in [(64, 512, 512), (512, 512, 512), (32, 256, 256), (5, 512, 512)] {
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
+        let b = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+        defer { a.deallocate(); b.deallocate(); c.deallocate() }
+        fill(a, m * k, seed: 3)
+        fill(b, n * k, seed: 4)
+        let flops = 2.0 * Double(m) * Double(n) * Double(k)
+        var row = pad("\(m)x\(n)x\(k)", 16)
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let t = bestTime {
+                sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: ta ? m : k, b: b, ldb: tb ? k : n,
+                      accumulate: false, c: c, ldc: n)
+            }
+            row += pad(fmt(flops / t / 1e9), 9)
+        }
+        print(row)
+    }
+}
+
+func tanhTable() {
+    print("\ntanh throughput (1 thread), values in [-6, 6)")
+    for count in [256, 4096, 32768] {
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        let src = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { x.deallocate(); src.deallocate() }
+        fill(src, count, seed: 5)
+        for i in 0..<count { src[i] *= 6 }
+        let tVec = bestTime {
+            x.update(from: src, count: count)
+            tanhInPlace(x, count: count)
+        }
+        let tCopy = bestTime { x.update(from: src, count: count) }
+        let tLibm = bestTime {
+            x.update(from: src, count: count)
+            for i in 0..<count { x[i] = tanhf(x[i]) }
+        }
+        let perVec = max(tVec - tCopy, 1e-12) / Double(count) * 1e9
+        let perLibm = max(tLibm - tCopy, 1e-12) / Double(count) * 1e9
+        print("  n=\(pad("\(count)", 6)):  tanhInPlace \(pad(fmt(perVec, 3), 7)) ns/elem   "
+              + "Glibc tanhf \(pad(fmt(perLibm, 3), 7)) ns/elem   (\(fmt(perLibm / perVec))x)")
+    }
+}
+
+/// Exhaustive: every float bit pattern, tanhInPlace vs tanhf, in ulps of tanhf's result.
+func tanhUlp() {
+    let chunk = 1 << 16
+    let x = UnsafeMutablePointer<Float>.allocate(capacity: chunk)
+    defer { x.deallocate() }
+    var worst = 0.0
+    var worstInput: Float = 0
+    var mismatchedSpecials = 0
+    var pattern: UInt64 = 0
+    while pattern < 1 << 32 {
+        for i in 0..<chunk { x[i] = Float(bitPattern: UInt32(pattern) &+ UInt32(i)) }
+        tanhInPlace(x, count: chunk)
+        for i in 0..<chunk {
+            let input = Float(bitPattern: UInt32(pattern) &+ UInt32(i))
+            let ref = tanhf(input), got = x[i]
+            if ref.isNaN || got.isNaN || ref.isInfinite || ref == 0 {
+                if !(ref.isNaN && got.isNaN) && ref.bitPattern != got.bitPattern { mismatchedSpecials += 1 }
+                continue
+            }
+            let err = Double(abs(got - ref)) / Double(ref.ulp)
+            if err > worst { worst = err; worstInput = input }
+        }
+        pattern += UInt64(chunk)
+    }
+    print("tanhInPlace vs Glibc tanhf over all 2^32 floats: max \(worst) ulp (at x = \(worstInput)); "
+          + "special-value mismatches (NaN/0/±Inf): \(mismatchedSpecials)")
+}
+
+let args = CommandLine.arguments.dropFirst()
+if args.contains("tanh-ulp") {
+    tanhUlp()
+} else {
+    gemmTable()
+    tanhTable()
+}
