@@ -228,6 +228,42 @@ private let transFlags: [(Bool, Bool)] = [(false, false), (false, true), (true, 
         }
     }
 
+    @Test("a fused activation equals sgemm followed by tanhInPlace / reluInPlace, bit for bit", arguments: [
+        (1, 4, 4), (3, 37, 20), (7, 64, 300), (32, 256, 256), (2, 8, 0),
+    ])
+    func fusedActivation(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        for (transA, transB) in transFlags {
+            var problem = GEMMProblem(transA: transA, transB: transB, m: m, n: n, k: k, pad: 1, seed: 21)
+            problem.a = problem.a.map { $0 * 3 }  // spread values over tanh's curve
+            for accumulate in [false, true] {
+                for activation in [GEMMActivation.tanh, .relu] {
+                    var expected = problem.run(accumulate: accumulate)
+                    for i in 0..<m {
+                        expected.withUnsafeMutableBufferPointer { e in
+                            if activation == .tanh { tanhInPlace(e.baseAddress! + i * problem.ldc, count: n) }
+                            else { reluInPlace(e.baseAddress! + i * problem.ldc, count: n) }
+                        }
+                    }
+                    var fused = problem.c, fusedPacked = problem.c
+                    var packed = [Float](repeating: 0, count: max(1, packedBCount(k: k, n: n)))
+                    problem.b.withUnsafeBufferPointer { b in
+                        packed.withUnsafeMutableBufferPointer { p in
+                            packB(transB: transB, k: k, n: n, b: b.baseAddress!, ldb: problem.ldb, into: p.baseAddress!)
+                        }
+                        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: problem.a, lda: problem.lda,
+                              b: b.baseAddress!, ldb: problem.ldb, accumulate: accumulate, c: &fused, ldc: problem.ldc,
+                              activation: activation)
+                    }
+                    sgemmPacked(transA: transA, m: m, n: n, k: k, a: problem.a, lda: problem.lda, packedB: packed,
+                                accumulate: accumulate, c: &fusedPacked, ldc: problem.ldc, activation: activation)
+                    #expect(fused.map(\.bitPattern) == expected.map(\.bitPattern), "sgemm \(activation) acc=\(accumulate)")
+                    #expect(fusedPacked.map(\.bitPattern) == expected.map(\.bitPattern), "sgemmPacked \(activation)")
+                }
+            }
+        }
+    }
+
     @Test("PackedMatrix multiplies like sgemm")
     func packedMatrix() throws {
         let problem = GEMMProblem(transA: false, transB: true, m: 9, n: 70, k: 33, pad: 1, seed: 3)
@@ -271,9 +307,12 @@ private func ulps(_ got: Float, _ ref: Float) -> Double {
                            -.greatestFiniteMagnitude, 0.625, -0.625, 9.5, -9.5, 9.01, 9.02]
         var pattern: UInt64 = 0
         while pattern < 1 << 32 { xs.append(Float(bitPattern: UInt32(pattern))); pattern += 4093 }
-        for (lo, hi) in [(Float(0x1p-14), Float(0x1p-10)), (0.6, 0.65), (8.9, 10.1), (0.01, 0.03)] {
-            var x = lo
-            while x < hi { xs.append(x); xs.append(-x); x = x.nextUp.nextUp.nextUp }
+        for (lo, hi, step) in [(Float(0x1p-14), Float(0x1p-10), UInt32(61)), (0.6, 0.65, 3), (8.9, 10.1, 5),
+                               (0.01, 0.03, 11)] {
+            var bits = lo.bitPattern
+            while bits < hi.bitPattern {
+                xs.append(Float(bitPattern: bits)); xs.append(-Float(bitPattern: bits)); bits += step
+            }
         }
         for i in 0..<100_000 { xs.append(Float(bitPattern: UInt32(i * 83))) }  // denormals
         return xs
@@ -317,11 +356,12 @@ private func ulps(_ got: Float, _ ref: Float) -> Double {
         }
     }
 
-    @Test("relu: negatives to 0, NaN stays NaN, others unchanged")
+    @Test("relu: negatives and -0 to +0, NaN stays NaN, others unchanged (as torch.relu)")
     func relu() {
-        var xs: [Float] = [-1, 2, .nan, -.infinity, .infinity, 0, -3, 4, 5, -6, 0.5]
+        var xs: [Float] = [-1, 2, .nan, -.infinity, .infinity, 0, -3, 4, 5, -6, 0.5, -0.0, -0.0]
         reluInPlace(&xs, count: xs.count)
         #expect(xs[0] == 0 && xs[1] == 2 && xs[2].isNaN && xs[3] == 0 && xs[4] == .infinity)
-        #expect(Array(xs[5...]) == [0, 0, 4, 5, 0, 0.5])
+        #expect(Array(xs[5...]) == [0, 0, 4, 5, 0, 0.5, 0, 0])
+        #expect(xs[11].sign == .plus && xs[12].sign == .plus)  // both the SIMD body and the tail
     }
 }

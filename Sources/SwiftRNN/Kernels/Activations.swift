@@ -19,27 +19,31 @@ public func tanhInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
     }
 }
 
-/// In place: x[i] = max(x[i], 0) over `n` elements; NaN stays NaN and -0 stays -0, as torch's relu.
+/// In place: x[i] = max(x[i], 0) over `n` elements; NaN stays NaN and -0 becomes +0, as torch's relu.
 public func reluInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
     var i = 0
     while i + 8 <= n {
-        let v = loadF8(x + i)
-        storeF8(v.replacing(with: 0, where: v .< 0), x + i)
+        storeF8(relu8(loadF8(x + i)), x + i)
         i += 8
     }
     while i < n {
-        if x[i] < 0 { x[i] = 0 }
+        if x[i] <= 0 { x[i] = 0 }
         i += 1
     }
 }
+
+/// max(x, 0) lane-wise: NaN stays NaN, -0 becomes +0.
+@inline(__always)
+func relu8(_ x: SIMD8<Float>) -> SIMD8<Float> { x.replacing(with: 0, where: x .<= 0) }
 
 /// tanh of eight floats (see `tanhInPlace` for the accuracy).
 ///
 /// With a = |x|:
 /// - a < 0.625: tanh(a) = a + a³·q(a²), q a degree-4 minimax fit (relative error 4e-9);
 /// - 0.625 <= a < 9.5: tanh(a) = t / (t + 2) with t = expm1(2a) = 2ⁿ·(1 + p(r)) - 1, r = 2a - n·ln2,
-///   |r| <= ln2/2; the division is corrected for the rounding of t + 2 (Fast2Sum) and its own
-///   rounding (an FMA residual), so the result is off by little more than t's error;
+///   |r| <= ln2/2; the quotient t·(1/s), s = t + 2 rounded, gets one Newton correction that also
+///   takes in the rounding error of t + 2 (Fast2Sum) and uses an exact FMA residual, so the result
+///   is off by little more than t's own error;
 /// - a >= 9.5 (and +Inf): 1, which is tanhf's value from a ≈ 9.011 on.
 /// The sign of x is put back last (so tanh(-0) = -0); NaN lanes return x unchanged.
 @inline(__always)
@@ -60,7 +64,10 @@ func tanh8(_ x: SIMD8<Float>) -> SIMD8<Float> {
 
     // Large branch: t = expm1(y), y = 2a clamped to keep 2ⁿ finite.
     let y = (a + a).replacing(with: 19, where: .!(a .< 9.5))                // NaN too: no NaN → Int
-    let n = (y * F(repeating: 1.4426950408889634)).rounded(.toNearestOrEven)
+    // n = round(y / ln2) by the 1.5·2²³ trick: kf's low mantissa bits hold n as an integer.
+    let magic = F(repeating: 12582912)
+    let kf = magic.addingProduct(y, F(repeating: 1.4426950408889634))
+    let n = kf - magic
     var r = y.addingProduct(n, F(repeating: -0.693145751953125))      // ln2's high bits: exact
     r = r.addingProduct(n, F(repeating: -1.4286068203094172e-06))      // ln2's low part
     var e = F(repeating: 0.0001982410904020071)
@@ -70,13 +77,15 @@ func tanh8(_ x: SIMD8<Float>) -> SIMD8<Float> {
     e = F(repeating: 0.1666666567325592).addingProduct(e, r)
     let r2 = r * r
     let p = r.addingProduct(r2, F(repeating: 0.5).addingProduct(e, r))   // expm1(r)
-    let scale = unsafeBitCast((SIMD8<Int32>(n) &+ 127) &<< 23, to: F.self)                  // 2ⁿ
+    let kBits = unsafeBitCast(kf, to: SIMD8<UInt32>.self)
+    let scale = unsafeBitCast((kBits &<< 23) &+ (127 << 23), to: F.self)                     // 2ⁿ
     let t = (scale - 1).addingProduct(scale, p)                         // 2ⁿ·p + (2ⁿ - 1)
     let s = t + 2
     let sErr = (t - s) + 2                                               // t + 2 - s, exact: t >= 2
-    let q0 = t / s
+    let inv = 1 / s
+    let q0 = t * inv
     let residual = t.addingProduct(-q0, s)                               // t - q0·s, exact
-    let large = q0 + (residual - q0 * sErr) / s                          // ≈ t / (t + 2)
+    let large = q0.addingProduct(residual - q0 * sErr, inv)              // ≈ t / (t + 2)
 
     var result = large.replacing(with: small, where: a .< 0.625)
     result = unsafeBitCast(unsafeBitCast(result, to: SIMD8<UInt32>.self) | (bits & signMask), to: F.self)

@@ -23,7 +23,7 @@ let gemmNR = 16
 /// Rows of the main micro-kernel.
 let gemmMR = 6
 /// k block: a 16-column panel slice of kc rows is 16 KB, kept in L1 while the rows of A pass by.
-let gemmKC = 256
+let gemmKC = 512
 /// Rows of op(A) per block (a multiple of `gemmMR`): mc × kc floats of A stay in L2 across panels.
 let gemmMC = 120
 
@@ -37,6 +37,15 @@ import Darwin
 
 // MARK: - Public entry points
 
+/// A function applied to every element of C once its reduction is complete, while it is still in
+/// registers (a fused epilogue): `sgemm(..., activation: .tanh)` gives bit for bit
+/// `sgemm(...)` followed by `tanhInPlace` on C, without the second pass over memory.
+public enum GEMMActivation: Sendable {
+    case identity
+    case tanh
+    case relu
+}
+
 /// C (m×n, row stride ldc) = (accumulate ? C : 0) + op(A) · op(B).
 ///
 /// op(A) is m×k: A row-major with row stride `lda`, or, if `transA`, A is k×m (row stride `lda`)
@@ -48,16 +57,18 @@ import Darwin
 /// or on the thread count (see the top of this file). Sizes of zero are allowed (nothing is read;
 /// with k == 0 and `accumulate == false` C is zeroed). Uses the kernel thread pool for large
 /// problems (`setNumThreads`), and per-thread scratch memory for packing op(B) that is allocated once
-/// and reused.
+/// and reused. `activation` is applied to each finished element (see `GEMMActivation`).
 public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                  accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                  accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int,
+                  activation: GEMMActivation = .identity) {
     if m <= 0 || n <= 0 { return }
-    if k <= 0 { if !accumulate { zeroRows(m: m, n: n, c: c, ldc: ldc) }; return }
+    if k <= 0 { emptyReduction(m: m, n: n, accumulate: accumulate, c: c, ldc: ldc, activation: activation); return }
     let opA = OperandA(base: a, rs: transA ? 1 : lda, cs: transA ? lda : 1)
     let opB = OperandB(base: b, rs: transB ? 1 : ldb, cs: transB ? ldb : 1)
     if m * n * k <= 2048 || m * k <= 64 && n <= 16 {
-        sgemmDirect(m: m, n: n, k: k, a: opA, b: opB, accumulate: accumulate, c: c, ldc: ldc)
+        sgemmDirect(m: m, n: n, k: k, a: opA, b: opB, accumulate: accumulate, c: c, ldc: ldc,
+                    activation: activation)
         return
     }
     let panels = (n + gemmNR - 1) / gemmNR
@@ -75,24 +86,28 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
             if full > 0 {
                 gemmBlocked(m: m, n: full * gemmNR, k: k, a: opA,
                             b: Panels(base: b + j0, rs: ldb, panelStride: gemmNR),
-                            accumulate: accumulate, c: cSlice, ldc: ldc)
+                            accumulate: accumulate, c: cSlice, ldc: ldc, activation: activation)
             }
             let rest = width - full * gemmNR
             if rest > 0 {
                 let jr = j0 + full * gemmNR
                 sgemmDirect(m: m, n: rest, k: k, a: opA, b: OperandB(base: b + jr, rs: ldb, cs: 1),
-                            accumulate: accumulate, c: c + jr, ldc: ldc)
+                            accumulate: accumulate, c: c + jr, ldc: ldc, activation: activation)
             }
             return
         }
         let sliceB = OperandB(base: opB.base + j0 * opB.cs, rs: opB.rs, cs: opB.cs)
-        guard let scratch = kernelScratch(floats: (q1 - q0) * gemmNR * k) else {
-            sgemmDirect(m: m, n: width, k: k, a: opA, b: sliceB, accumulate: accumulate, c: cSlice, ldc: ldc)
+        let bFloats = (q1 - q0) * gemmNR * k
+        let packA = gemmShouldPackA(m: m, panels: q1 - q0, a: opA)
+        guard let scratch = kernelScratch(floats: bFloats + (packA ? gemmPackedABlock : 0)) else {
+            sgemmDirect(m: m, n: width, k: k, a: opA, b: sliceB, accumulate: accumulate, c: cSlice, ldc: ldc,
+                        activation: activation)
             return
         }
         packPanels(k: k, n: width, b: sliceB, into: scratch)
         gemmBlocked(m: m, n: width, k: k, a: opA, b: Panels(base: scratch, rs: gemmNR, panelStride: gemmNR * k),
-                    accumulate: accumulate, c: cSlice, ldc: ldc)
+                    accumulate: accumulate, c: cSlice, ldc: ldc, activation: activation,
+                    aScratch: packA ? scratch + bFloats : nil)
     }
 }
 
@@ -111,21 +126,23 @@ public func packB(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: In
 }
 
 /// C (m×n) = (accumulate ? C : 0) + op(A) · op(B), with op(B) (k×n) packed by `packB`.
-/// Bit-identical to `sgemm` with the unpacked op(B), for every m.
+/// Bit-identical to `sgemm` with the unpacked op(B), for every m; `activation` as in `sgemm`.
 public func sgemmPacked(transA: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                         packedB: UnsafePointer<Float>, accumulate: Bool,
-                        c: UnsafeMutablePointer<Float>, ldc: Int) {
+                        c: UnsafeMutablePointer<Float>, ldc: Int, activation: GEMMActivation = .identity) {
     if m <= 0 || n <= 0 { return }
-    if k <= 0 { if !accumulate { zeroRows(m: m, n: n, c: c, ldc: ldc) }; return }
+    if k <= 0 { emptyReduction(m: m, n: n, accumulate: accumulate, c: c, ldc: ldc, activation: activation); return }
     let opA = OperandA(base: a, rs: transA ? 1 : lda, cs: transA ? lda : 1)
     let panels = (n + gemmNR - 1) / gemmNR
     let threads = gemmThreads(m: m, n: n, k: k, panels: panels)
     parallelFor(threads) { t in
         let (q0, q1) = splitPanels(panels, threads, t)
         let j0 = q0 * gemmNR
+        // Without scratch memory for op(A), run unpacked: same results, a little slower.
+        let aScratch = gemmShouldPackA(m: m, panels: q1 - q0, a: opA) ? kernelScratch(floats: gemmPackedABlock) : nil
         gemmBlocked(m: m, n: min(n, q1 * gemmNR) - j0, k: k, a: opA,
                     b: Panels(base: packedB + q0 * gemmNR * k, rs: gemmNR, panelStride: gemmNR * k),
-                    accumulate: accumulate, c: c + j0, ldc: ldc)
+                    accumulate: accumulate, c: c + j0, ldc: ldc, activation: activation, aScratch: aScratch)
     }
 }
 
@@ -159,12 +176,13 @@ public struct PackedMatrix: @unchecked Sendable {
 
     /// C (m×n) = (accumulate ? C : 0) + op(A) · self; as `sgemmPacked`.
     public func multiply(transA: Bool, m: Int, a: UnsafePointer<Float>, lda: Int,
-                         accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                         accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int,
+                         activation: GEMMActivation = .identity) {
         if let p = storage.pointer {
             sgemmPacked(transA: transA, m: m, n: n, k: k, a: a, lda: lda, packedB: p,
-                        accumulate: accumulate, c: c, ldc: ldc)
-        } else if !accumulate, k == 0 {
-            zeroRows(m: m, n: n, c: c, ldc: ldc)
+                        accumulate: accumulate, c: c, ldc: ldc, activation: activation)
+        } else if n > 0 {
+            emptyReduction(m: m, n: n, accumulate: accumulate, c: c, ldc: ldc, activation: activation)
         }
     }
 }
@@ -287,30 +305,51 @@ func transpose8x8(_ r0: F8, _ r1: F8, _ r2: F8, _ r3: F8, _ r4: F8, _ r5: F8, _ 
 
 // MARK: - Blocked driver
 
+/// Floats of scratch `gemmBlocked` needs to pack blocks of op(A).
+let gemmPackedABlock = gemmMC * gemmKC
+
+/// Whether packing op(A) pays: each packed block is reused by every panel, and it turns strided or
+/// transposed rows (and rows 4 KB apart, which alias in L1) into one contiguous stream.
+@inline(__always)
+func gemmShouldPackA(m: Int, panels: Int, a: OperandA) -> Bool {
+    m >= gemmMR && (a.cs != 1 ? panels >= 2 : panels >= 8)
+}
+
 /// C[0..<m][0..<n] over panels of op(B) covering columns 0..<n (panel q = columns 16q..<16q+16;
-/// columns past n in the last panel are computed from padding and not stored).
+/// columns past n in the last panel are computed from padding and not stored). With `aScratch`
+/// (`gemmPackedABlock` floats), blocks of op(A) are first packed into 6-row micro-panels.
 func gemmBlocked(m: Int, n: Int, k: Int, a: OperandA, b: Panels, accumulate: Bool,
-                 c: UnsafeMutablePointer<Float>, ldc: Int) {
+                 c: UnsafeMutablePointer<Float>, ldc: Int, activation: GEMMActivation,
+                 aScratch: UnsafeMutablePointer<Float>? = nil) {
     let panels = (n + gemmNR - 1) / gemmNR
     var pc = 0
     while pc < k {
         let kc = min(gemmKC, k - pc)
         let load = accumulate || pc > 0
+        let epilogue = pc + kc == k ? activation : .identity
         let ak = a.base + pc * a.cs
         let bk = b.base + pc * b.rs
         var ic = 0
         while ic < m {
             let mc = min(gemmMC, m - ic)
             let full = mc / gemmMR * gemmMR
+            // Row ir of the block starts at aBlock + (ir - ic)·aStep (ir - ic a multiple of 6).
+            let aBlock: UnsafePointer<Float>, aStep: Int, rsA: Int, csA: Int
+            if let aScratch {
+                packABlock(rows: mc, kc: kc, a: OperandA(base: ak + ic * a.rs, rs: a.rs, cs: a.cs), into: aScratch)
+                (aBlock, aStep, rsA, csA) = (UnsafePointer(aScratch), kc, 1, gemmMR)
+            } else {
+                (aBlock, aStep, rsA, csA) = (ak + ic * a.rs, a.rs, a.rs, a.cs)
+            }
             if full > 0 {
                 for q in 0..<panels {
                     let cols = min(gemmNR, n - q * gemmNR)
                     let bq = bk + q * b.panelStride
                     var ir = ic
                     while ir < ic + full {
-                        kernel6x1(kc: kc, a: ak + ir * a.rs, rsA: a.rs, csA: a.cs, b: bq, rsB: b.rs,
+                        kernel6x1(kc: kc, a: aBlock + (ir - ic) * aStep, rsA: rsA, csA: csA, b: bq, rsB: b.rs,
                                   panelStride: b.panelStride, c: c + ir * ldc + q * gemmNR, ldc: ldc,
-                                  cols: cols, load: load)
+                                  cols: cols, load: load, epilogue: epilogue)
                         ir += gemmMR
                     }
                 }
@@ -322,10 +361,10 @@ func gemmBlocked(m: Int, n: Int, k: Int, a: OperandA, b: Panels, accumulate: Boo
                 var q = 0
                 while q < panels {
                     let g = min(group, panels - q)
-                    edgeKernel(rows: rows, panels: g, kc: kc, a: ak + ir * a.rs, rsA: a.rs, csA: a.cs,
+                    edgeKernel(rows: rows, panels: g, kc: kc, a: aBlock + (ir - ic) * aStep, rsA: rsA, csA: csA,
                                b: bk + q * b.panelStride, rsB: b.rs, panelStride: b.panelStride,
                                c: c + ir * ldc + q * gemmNR, ldc: ldc, cols: min(g * gemmNR, n - q * gemmNR),
-                               load: load)
+                               load: load, epilogue: epilogue)
                     q += g
                 }
             }
@@ -335,15 +374,42 @@ func gemmBlocked(m: Int, n: Int, k: Int, a: OperandA, b: Panels, accumulate: Boo
     }
 }
 
+/// Packs rows 0..<rows, k steps 0..<kc of op(A) into micro-panels of 6 rows: micro-panel u holds
+/// rows 6u..<6u+6 as kc×6 (the last one may have fewer rows; its unused slots are not read).
+/// Row r (a multiple of 6) then starts at dst + r·kc, with row stride 1 and k stride 6.
+@inline(__always)
+func packABlock(rows: Int, kc: Int, a: OperandA, into dst: UnsafeMutablePointer<Float>) {
+    var r0 = 0
+    while r0 < rows {
+        let h = min(gemmMR, rows - r0)
+        let out = dst + r0 * kc
+        let src = a.base + r0 * a.rs
+        if a.rs == 1 {
+            // Transposed A: each k step's rows are contiguous.
+            for p in 0..<kc {
+                let s = src + p * a.cs
+                for r in 0..<h { out[p * gemmMR + r] = s[r] }
+            }
+        } else {
+            for r in 0..<h {
+                let s = src + r * a.rs
+                for p in 0..<kc { out[p * gemmMR + r] = s[p * a.cs] }
+            }
+        }
+        r0 += gemmMR
+    }
+}
+
 // MARK: - Micro-kernels
 
 /// A tile of R rows × P panels (16·P columns) of C: R·2P accumulators (at most 12), one FMA chain
 /// per element over the kc steps. `cols` (≤ 16·P) columns are loaded/stored; `load` starts the
-/// chains from C instead of +0. R and P are constants in each specialisation below.
+/// chains from C instead of +0; `epilogue` is applied before the store. R and P are constants in
+/// each specialisation below.
 @inline(__always)
 func microKernel(_ R: Int, _ P: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int,
                  b: UnsafePointer<Float>, rsB: Int, panelStride: Int,
-                 c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool) {
+                 c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool, epilogue: GEMMActivation) {
     let V = 2 * P
     var acc = InlineArray<12, F8>(repeating: F8())
     let full = cols == 8 * V
@@ -373,6 +439,7 @@ func microKernel(_ R: Int, _ P: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int,
         ap += csA
         bp += rsB
     }
+    if epilogue != .identity { applyActivation(epilogue, to: &acc, count: R * V) }
     for r in 0..<R {
         for v in 0..<V {
             let cv = c + r * ldc + v * 8
@@ -388,19 +455,20 @@ func microKernel(_ R: Int, _ P: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int,
 
 @inline(never)
 func kernel6x1(kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int, b: UnsafePointer<Float>, rsB: Int,
-               panelStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool) {
+               panelStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool,
+               epilogue: GEMMActivation) {
     microKernel(6, 1, kc: kc, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, panelStride: panelStride,
-                c: c, ldc: ldc, cols: cols, load: load)
+                c: c, ldc: ldc, cols: cols, load: load, epilogue: epilogue)
 }
 
 /// Leftover rows (1...5) × `panels` panels: (5|4, 1), (3, 1...2), (2, 1...3), (1, 1...4).
 @inline(never)
 func edgeKernel(rows: Int, panels: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int,
                 b: UnsafePointer<Float>, rsB: Int, panelStride: Int,
-                c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool) {
+                c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool, epilogue: GEMMActivation) {
     @inline(__always) func run(_ R: Int, _ P: Int) {
         microKernel(R, P, kc: kc, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, panelStride: panelStride,
-                    c: c, ldc: ldc, cols: cols, load: load)
+                    c: c, ldc: ldc, cols: cols, load: load, epilogue: epilogue)
     }
     switch (rows, panels) {
     case (5, _): run(5, 1)
@@ -421,7 +489,7 @@ func edgeKernel(rows: Int, panels: Int, kc: Int, a: UnsafePointer<Float>, rsA: I
 
 /// The same FMA chains without packing: each row × 8 columns in one SIMD8 accumulator.
 func sgemmDirect(m: Int, n: Int, k: Int, a: OperandA, b: OperandB, accumulate: Bool,
-                 c: UnsafeMutablePointer<Float>, ldc: Int) {
+                 c: UnsafeMutablePointer<Float>, ldc: Int, activation: GEMMActivation) {
     for i in 0..<m {
         let ai = a.base + i * a.rs
         let ci = c + i * ldc
@@ -447,12 +515,39 @@ func sgemmDirect(m: Int, n: Int, k: Int, a: OperandA, b: OperandB, accumulate: B
                     bp += b.rs
                 }
             }
+            acc = activate(activation, acc)
             if w == 8 { storeF8(acc, ci + j) } else { storePartialF8(acc, ci + j, w) }
             j += 8
         }
     }
 }
 
-func zeroRows(m: Int, n: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+/// k == 0: C = activation(accumulate ? C : 0).
+func emptyReduction(m: Int, n: Int, accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int,
+                    activation: GEMMActivation) {
+    for i in 0..<m {
+        let row = c + i * ldc
+        if !accumulate { row.update(repeating: 0, count: n) }
+        switch activation {
+        case .identity: break
+        case .tanh: tanhInPlace(row, count: n)
+        case .relu: reluInPlace(row, count: n)
+        }
+    }
+}
+
+/// The epilogue on one vector.
+@inline(__always)
+func activate(_ activation: GEMMActivation, _ v: F8) -> F8 {
+    switch activation {
+    case .identity: return v
+    case .tanh: return tanh8(v)
+    case .relu: return relu8(v)
+    }
+}
+
+/// The epilogue on a micro-tile's accumulators (out of line: it is not part of the k loop).
+@inline(never)
+func applyActivation(_ activation: GEMMActivation, to acc: inout InlineArray<12, F8>, count: Int) {
+    for i in 0..<count { acc[i] = activate(activation, acc[i]) }
 }

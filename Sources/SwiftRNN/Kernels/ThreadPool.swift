@@ -37,9 +37,17 @@ func parallelFor(_ count: Int, _ body: (Int) -> Void) {
     }
 }
 
-/// The pool behind `parallelFor`. Workers sleep on `wake` and take task numbers under `mutex`.
+/// The pool behind `parallelFor`: a fork-join over persistent workers. The caller hands a job to
+/// workers 0..<helpers by bumping each one's `go` counter, runs tasks itself (task numbers come
+/// from an atomic counter), then waits until every helper has acknowledged: no helper can still be
+/// looking at a job once `run` returns, so the next job may reuse the fields. Idle workers spin on
+/// their counter for a short while (so back-to-back calls, one per RNN time step, skip the
+/// wake-up), then sleep on `wake`.
 final class KernelThreadPool: @unchecked Sendable {
     static let shared = KernelThreadPool()
+
+    /// How long an idle worker (or a caller waiting for its helpers) spins before sleeping.
+    private static let spinSeconds = 100e-6
 
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let wake: UnsafeMutablePointer<pthread_cond_t>
@@ -47,15 +55,20 @@ final class KernelThreadPool: @unchecked Sendable {
     /// Held by the one caller that owns the pool for a job; others run their job serially.
     private let busy: UnsafeMutablePointer<pthread_mutex_t>
 
-    // All of the following are guarded by `mutex`.
-    private var workers = 0
-    private var generation = 0
+    private final class Slot {
+        let go = Atomic<Int>(0)
+    }
+    /// One per possible worker, made up front so that workers never race with the array's growth.
+    private let slots: [Slot] = (0..<maxKernelThreads).map { _ in Slot() }
+    private let nextTask = Atomic<Int>(0)
+    private let acknowledged = Atomic<Int>(0)
+    // Written by the caller before it bumps the helpers' `go` (release), read by them after (acquire).
     private var job: ((Int) -> Void)?
-    private var nextTask = 0
     private var taskCount = 0
-    private var unfinished = 0
-    /// How many workers may take part in the current job (threads - 1).
-    private var helpers = 0
+    // Guarded by `mutex`.
+    private var workers = 0
+    private var sleepers = 0
+    private var callerWaiting = false
 
     private init() {
         mutex = .allocate(capacity: 1)
@@ -69,58 +82,86 @@ final class KernelThreadPool: @unchecked Sendable {
     }
 
     /// Runs the job on `threads` threads (caller included). Returns false, having run nothing, when
-    /// the pool is busy or a worker thread cannot be started.
+    /// the pool is busy or no worker thread can be started.
     func run(count: Int, threads: Int, _ body: (Int) -> Void) -> Bool {
         guard pthread_mutex_trylock(busy) == 0 else { return false }
         defer { pthread_mutex_unlock(busy) }
         pthread_mutex_lock(mutex)
-        while workers < threads - 1 {
-            if !startWorker() { break }
-            workers += 1
-        }
+        while workers < min(threads - 1, slots.count), startWorker(index: workers) { workers += 1 }
         let helpers = min(workers, threads - 1)
-        if helpers == 0 { pthread_mutex_unlock(mutex); return false }
+        pthread_mutex_unlock(mutex)
+        if helpers == 0 { return false }
         withoutActuallyEscaping(body) { body in
             job = body
-            nextTask = 0
             taskCount = count
-            unfinished = count
-            self.helpers = helpers
-            generation &+= 1
-            pthread_cond_broadcast(wake)
-            takeTasks()
-            while unfinished > 0 { pthread_cond_wait(done, mutex) }
+            nextTask.store(0, ordering: .relaxed)
+            acknowledged.store(0, ordering: .relaxed)
+            for i in 0..<helpers { slots[i].go.wrappingAdd(1, ordering: .releasing) }
+            pthread_mutex_lock(mutex)
+            if sleepers > 0 { pthread_cond_broadcast(wake) }
+            pthread_mutex_unlock(mutex)
+            takeTasks(body)
+            if !spin(until: { acknowledged.load(ordering: .acquiring) == helpers }) {
+                pthread_mutex_lock(mutex)
+                callerWaiting = true
+                while acknowledged.load(ordering: .acquiring) != helpers { pthread_cond_wait(done, mutex) }
+                callerWaiting = false
+                pthread_mutex_unlock(mutex)
+            }
             job = nil
         }
-        pthread_mutex_unlock(mutex)
         return true
     }
 
-    /// Runs tasks until none is left. Called and returns with `mutex` held.
-    private func takeTasks() {
-        while nextTask < taskCount, let body = job {
-            let t = nextTask
-            nextTask += 1
-            pthread_mutex_unlock(mutex)
-            body(t)
-            pthread_mutex_lock(mutex)
-            unfinished -= 1
-            if unfinished == 0 { pthread_cond_signal(done) }
-        }
-    }
-
-    private func workerLoop(index: Int) {
-        pthread_mutex_lock(mutex)
-        var seen = generation
+    private func takeTasks(_ body: (Int) -> Void) {
         while true {
-            while generation == seen { pthread_cond_wait(wake, mutex) }
-            seen = generation
-            if index < helpers { takeTasks() }
+            let t = nextTask.wrappingAdd(1, ordering: .relaxed).oldValue
+            if t >= taskCount { return }
+            body(t)
         }
     }
 
-    private func startWorker() -> Bool {
-        let box = Unmanaged.passRetained(WorkerStart(pool: self, index: workers))
+    /// Spins (yielding the CPU now and then) until `condition` holds (true) or `spinSeconds` pass (false).
+    private func spin(until condition: () -> Bool) -> Bool {
+        var deadline = 0.0
+        var i = 0
+        while true {
+            if condition() { return true }
+            i += 1
+            if i & 255 == 0 {
+                let t = monotonicSeconds()
+                if deadline == 0 { deadline = t + Self.spinSeconds } else if t > deadline { return false }
+                sched_yield()
+            }
+        }
+    }
+
+    /// `seen`: the worker's `go` count when it was created (read before any job could bump it).
+    private func workerLoop(index: Int, seen: Int) {
+        let slot = slots[index]
+        var seen = seen
+        while true {
+            if !spin(until: { slot.go.load(ordering: .acquiring) != seen }) {
+                pthread_mutex_lock(mutex)
+                while slot.go.load(ordering: .acquiring) == seen {
+                    sleepers += 1
+                    pthread_cond_wait(wake, mutex)
+                    sleepers -= 1
+                }
+                pthread_mutex_unlock(mutex)
+            }
+            seen = slot.go.load(ordering: .acquiring)
+            if let body = job { takeTasks(body) }
+            acknowledged.wrappingAdd(1, ordering: .releasing)
+            pthread_mutex_lock(mutex)
+            if callerWaiting { pthread_cond_signal(done) }
+            pthread_mutex_unlock(mutex)
+        }
+    }
+
+    private func startWorker(index: Int) -> Bool {
+        let seen = slots[index].go.load(ordering: .relaxed)
+        let box = Unmanaged.passRetained(WorkerStart(pool: self, index: index, seen: seen))
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         defer { pthread_attr_destroy(&attr) }
@@ -132,7 +173,7 @@ final class KernelThreadPool: @unchecked Sendable {
         #endif
         let rc = pthread_create(&tid, &attr, { arg in
             let start = Unmanaged<WorkerStart>.fromOpaque(arg!).takeRetainedValue()
-            start.pool.workerLoop(index: start.index)
+            start.pool.workerLoop(index: start.index, seen: start.seen)
             return nil
         }, box.toOpaque())
         if rc != 0 { box.release(); return false }
@@ -140,8 +181,15 @@ final class KernelThreadPool: @unchecked Sendable {
     }
 }
 
+private func monotonicSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
 private final class WorkerStart {
     let pool: KernelThreadPool
     let index: Int
-    init(pool: KernelThreadPool, index: Int) { self.pool = pool; self.index = index }
+    let seen: Int
+    init(pool: KernelThreadPool, index: Int, seen: Int) { self.pool = pool; self.index = index; self.seen = seen }
 }
