@@ -85,6 +85,12 @@ typedef struct srnn_rnn_desc {
 int64_t srnn_rnn_num_params(const srnn_rnn_desc *desc);
 
 /*
+ * The shape of parameter `index` in state_dict order: writes its dims into shape[0..ndim) and returns
+ * ndim (1 or 2), or -1 if desc or index is invalid.
+ */
+int32_t srnn_rnn_param_shape(const srnn_rnn_desc *desc, int64_t index, int64_t shape[2]);
+
+/*
  * Elman RNN forward, h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), over all layers and directions.
  *   params:  num_params pointers in torch's state_dict order: for each layer l, for each direction
  *            (forward, then _reverse): weight_ih (H, in_l), weight_hh (H, H), and if has_bias
@@ -105,5 +111,7 @@ int32_t srnn_rnn_forward(const srnn_rnn_desc *desc, const float *const *params, 
 #ifdef __cplusplus
 }
 #endif
+
+#include "swiftrnn_random.h"
 
 #endif /* SWIFTRNN_H */

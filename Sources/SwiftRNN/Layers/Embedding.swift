@@ -1,0 +1,135 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Embedding: out[i] = weight[indices[i]], with torch's optional max_norm renormalisation.
+
+/// Looks up `count` rows of `weight` (numEmbeddings, embeddingDim) into `out` (count, embeddingDim).
+///
+/// Every index is checked first: one outside `0..<numEmbeddings` throws `.indexOutOfRange` and
+/// nothing is written (neither `out` nor `weight`). If `maxNorm` is given, each distinct looked-up
+/// row whose `normType`-norm exceeds it is first scaled in place by `maxNorm / (norm + 1e-7)`,
+/// exactly as `torch.embedding_renorm_` does.
+public func embeddingForward(weight: UnsafeMutablePointer<Float>, numEmbeddings: Int, embeddingDim: Int,
+                             indices: UnsafePointer<Int64>, count: Int,
+                             maxNorm: Double?, normType: Double,
+                             out: UnsafeMutablePointer<Float>) throws(SwiftRNNError) {
+    for i in 0..<count {
+        let ix = indices[i]
+        if ix < 0 || ix >= numEmbeddings {
+            throw .indexOutOfRange("index \(ix) is out of range for Embedding(\(numEmbeddings), \(embeddingDim)): valid indices are 0 to \(numEmbeddings - 1)" + (numEmbeddings == 0 ? " (the table is empty)" : ""))
+        }
+    }
+    if let maxNorm {
+        embeddingRenorm(weight: weight, embeddingDim: embeddingDim, indices: indices, count: count,
+                        maxNorm: maxNorm, normType: normType)
+    }
+    for i in 0..<count {
+        (out + i * embeddingDim).update(from: weight + Int(indices[i]) * embeddingDim, count: embeddingDim)
+    }
+}
+
+/// torch.embedding_renorm_: each distinct index's row, if its norm exceeds maxNorm, is scaled by
+/// maxNorm / (norm + 1e-7). The norm is computed in float as torch reports it; the scale is applied
+/// in float. Indices must already be valid.
+func embeddingRenorm(weight: UnsafeMutablePointer<Float>, embeddingDim: Int, indices: UnsafePointer<Int64>,
+                     count: Int, maxNorm: Double, normType: Double) {
+    let sorted = UnsafeBufferPointer(start: indices, count: count).sorted()
+    var previous: Int64 = -1
+    for ix in sorted where ix != previous {
+        previous = ix
+        let row = weight + Int(ix) * embeddingDim
+        let norm = Double(Float(pNorm(row, count: embeddingDim, p: normType)))
+        if norm > maxNorm {
+            let scale = Float(maxNorm / (norm + 1e-7))
+            for j in 0..<embeddingDim { row[j] *= scale }
+        }
+    }
+}
+
+/// The p-norm of a vector, accumulated in double: p = inf is max |x|, -inf min |x|, 0 counts nonzeros.
+func pNorm(_ x: UnsafePointer<Float>, count n: Int, p: Double) -> Double {
+    if n == 0 { return 0 }
+    if p == .infinity { return (0..<n).reduce(0.0) { max($0, Double(abs(x[$1]))) } }
+    if p == -.infinity { return (0..<n).reduce(Double.infinity) { min($0, Double(abs(x[$1]))) } }
+    if p == 0 { return Double((0..<n).reduce(0) { $0 + (x[$1] != 0 ? 1 : 0) }) }
+    var s = 0.0
+    if p == 2 {
+        for i in 0..<n { s += Double(x[i]) * Double(x[i]) }
+        return s.squareRoot()
+    }
+    if p == 1 {
+        for i in 0..<n { s += Double(abs(x[i])) }
+        return s
+    }
+    for i in 0..<n { s += pow(Double(abs(x[i])), p) }
+    return pow(s, 1 / p)
+}
+
+/// A lookup table of vectors, `torch.nn.Embedding`.
+public struct Embedding: Sendable {
+    /// (numEmbeddings, embeddingDim). Rows are renormalised in place by lookups when `maxNorm` is set.
+    public var weight: Tensor
+    /// The row that stands for padding (already normalised to be non-negative), or nil.
+    public let paddingIdx: Int?
+    /// If set, looked-up rows with a larger `normType`-norm are rescaled to this norm.
+    public let maxNorm: Double?
+    /// The p of the p-norm used with `maxNorm`.
+    public let normType: Double
+
+    public var numEmbeddings: Int { weight.shape[0] }
+    public var embeddingDim: Int { weight.shape[1] }
+
+    /// Wraps an existing table. `paddingIdx` may be negative (counted from the end, as in torch);
+    /// throws `.invalidArgument` if the weight is not 2-d or `paddingIdx` is out of range.
+    /// The padding row is not zeroed: like torch's `from_pretrained`, the weight is taken as given.
+    public init(weight: Tensor, paddingIdx: Int? = nil, maxNorm: Double? = nil, normType: Double = 2) throws(SwiftRNNError) {
+        guard weight.rank == 2 else {
+            throw .invalidArgument("Embedding expects a 2-d weight (num_embeddings, embedding_dim), got shape \(describeShape(weight.shape))")
+        }
+        self.weight = weight
+        self.paddingIdx = try normalizedPaddingIndex(paddingIdx, numEmbeddings: weight.shape[0])
+        self.maxNorm = maxNorm
+        self.normType = normType
+    }
+
+    /// Looks up `indices`, read as an array of `shape` (default `[indices.count]`); returns
+    /// (*shape, embeddingDim). Mutating because `maxNorm` renormalises rows of `weight`.
+    public mutating func callAsFunction(_ indices: [Int], shape: [Int]? = nil) throws(SwiftRNNError) -> Tensor {
+        let shape = shape ?? [indices.count]
+        guard try Tensor.elementCount(shape) == indices.count else {
+            throw .invalidArgument("\(indices.count) indices do not fill the shape \(describeShape(shape))")
+        }
+        let dim = embeddingDim, rows = numEmbeddings, maxNorm = maxNorm, normType = normType
+        var out = Tensor(zeros: shape + [dim])
+        let idx = indices.map { Int64($0) }
+        var failure: SwiftRNNError?
+        weight.scalars.withUnsafeMutableBufferPointer { w in
+            idx.withUnsafeBufferPointer { ip in
+                out.scalars.withUnsafeMutableBufferPointer { op in
+                    do throws(SwiftRNNError) {
+                        try embeddingForward(weight: w.nonNullBase, numEmbeddings: rows, embeddingDim: dim,
+                                             indices: ip.nonNullBase, count: idx.count, maxNorm: maxNorm,
+                                             normType: normType, out: op.nonNullBase)
+                    } catch { failure = error }
+                }
+            }
+        }
+        if let failure { throw failure }
+        return out
+    }
+}
+
+/// torch's rule: a padding index in [-numEmbeddings, numEmbeddings) is valid; negative ones count
+/// from the end. One source of truth for the Swift API and the C ABI.
+public func normalizedPaddingIndex(_ paddingIdx: Int?, numEmbeddings: Int) throws(SwiftRNNError) -> Int? {
+    guard let p = paddingIdx else { return nil }
+    guard p >= -numEmbeddings && p < numEmbeddings else {
+        throw .invalidArgument("padding_idx must be within num_embeddings: expected -\(numEmbeddings) <= padding_idx < \(numEmbeddings), got \(p)")
+    }
+    return p < 0 ? p + numEmbeddings : p
+}

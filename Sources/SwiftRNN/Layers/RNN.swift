@@ -1,0 +1,254 @@
+// Elman RNN: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), stacked layers, optional reverse direction.
+
+/// The activation of an Elman RNN.
+public enum Nonlinearity: Int32, Sendable {
+    case tanh = 0
+    case relu = 1
+}
+
+/// The constructor arguments of `torch.nn.RNN` that fix the shapes.
+public struct RNNConfig: Equatable, Sendable {
+    public var inputSize: Int
+    public var hiddenSize: Int
+    public var numLayers: Int
+    public var nonlinearity: Nonlinearity
+    public var bias: Bool
+    public var batchFirst: Bool
+    public var bidirectional: Bool
+
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, nonlinearity: Nonlinearity = .tanh,
+                bias: Bool = true, batchFirst: Bool = false, bidirectional: Bool = false) {
+        self.inputSize = inputSize
+        self.hiddenSize = hiddenSize
+        self.numLayers = numLayers
+        self.nonlinearity = nonlinearity
+        self.bias = bias
+        self.batchFirst = batchFirst
+        self.bidirectional = bidirectional
+    }
+
+    /// 2 if bidirectional, else 1.
+    public var numDirections: Int { bidirectional ? 2 : 1 }
+    /// Parameter arrays per layer and direction: weight_ih, weight_hh (+ bias_ih, bias_hh).
+    public var paramsPerDirection: Int { bias ? 4 : 2 }
+    /// How many parameter arrays `rnnForward` takes.
+    public var parameterCount: Int { numLayers * numDirections * paramsPerDirection }
+
+    /// Throws `.invalidArgument` for sizes torch rejects.
+    public func validate() throws(SwiftRNNError) {
+        guard inputSize >= 0 else { throw .invalidArgument("input_size must be non-negative, got \(inputSize)") }
+        guard hiddenSize > 0 else { throw .invalidArgument("hidden_size must be greater than zero, got \(hiddenSize)") }
+        guard numLayers > 0 else { throw .invalidArgument("num_layers must be greater than zero, got \(numLayers)") }
+        // Every later size computation (D·H, the weights in bytes) stays within Int once this passes.
+        let outWidth = try checkedProduct(numDirections, hiddenSize, what: "num_directions x hidden_size")
+        _ = try checkedProduct(numDirections, hiddenSize, max(inputSize, outWidth), MemoryLayout<Float>.stride,
+                               what: "the RNN's weights in bytes")
+    }
+
+    /// torch's parameter names in state_dict order, e.g. `weight_ih_l0`, `bias_hh_l1_reverse`.
+    public var parameterNames: [String] {
+        var names: [String] = []
+        for layer in 0..<numLayers {
+            for direction in 0..<numDirections {
+                let suffix = "_l\(layer)" + (direction == 1 ? "_reverse" : "")
+                names += ["weight_ih", "weight_hh"].map { $0 + suffix }
+                if bias { names += ["bias_ih", "bias_hh"].map { $0 + suffix } }
+            }
+        }
+        return names
+    }
+
+    /// The shape of each parameter, in state_dict order.
+    public var parameterShapes: [[Int]] {
+        var shapes: [[Int]] = []
+        let h = hiddenSize
+        for layer in 0..<numLayers {
+            let layerInput = layer == 0 ? inputSize : numDirections * h
+            for _ in 0..<numDirections {
+                shapes += [[h, layerInput], [h, h]]
+                if bias { shapes += [[h], [h]] }
+            }
+        }
+        return shapes
+    }
+}
+
+/// Runs an Elman RNN over a whole sequence: every layer, both directions.
+///
+/// - `parameters`: `config.parameterCount` pointers in torch's state_dict order (see `RNNConfig.parameterShapes`).
+/// - `x`: (seqLen, batch, inputSize), or (batch, seqLen, inputSize) if `config.batchFirst`.
+/// - `h0`: (numDirections·numLayers, batch, hiddenSize), or nil for zeros.
+/// - `dropoutMasks`: nil, or numLayers − 1 time-major masks of (seqLen, batch, D·H), multiplied into
+///   every layer's output except the last before it feeds the next layer (training-mode dropout).
+/// - `output`: (seqLen, batch, D·H), or (batch, seqLen, D·H) if batchFirst; `hn` is shaped like h0.
+///
+/// One workspace allocation per call, none per time step. Each sequence's result depends only on its
+/// own inputs: the batch dimension never changes a reduction order.
+public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<UnsafePointer<Float>>,
+                       x: UnsafePointer<Float>, seqLen: Int, batch: Int, h0: UnsafePointer<Float>?,
+                       dropoutMasks: UnsafePointer<Float>?,
+                       output: UnsafeMutablePointer<Float>, hn: UnsafeMutablePointer<Float>) throws(SwiftRNNError) {
+    try config.validate()
+    guard parameters.count == config.parameterCount else {
+        throw .invalidArgument("RNN expects \(config.parameterCount) parameter arrays, got \(parameters.count)")
+    }
+    guard seqLen > 0 else { throw .invalidArgument("the sequence length must be at least 1, got \(seqLen)") }
+    guard batch >= 0 else { throw .invalidArgument("the batch size must be non-negative, got \(batch)") }
+
+    let H = config.hiddenSize, D = config.numDirections, L = seqLen, N = batch
+    let outWidth = D * H
+    let rows = try checkedProduct(L, N, what: "seq_len x batch")
+    let projCount = try checkedProduct(rows, H, what: "the input projection")
+    let layerCount = try checkedProduct(rows, outWidth, what: "a layer's output")
+    _ = try checkedProduct(rows, max(config.inputSize, 1), what: "the input")
+    if rows == 0 { return }  // batch 0: empty output and hn, as torch
+
+    // xproj holds one direction's input projection; two layer buffers ping-pong between layers.
+    let xproj = try Workspace(count: projCount, what: "RNN input projection")
+    let layerBuffers = try Workspace(count: config.numLayers > 1 ? 2 * layerCount : 0, what: "RNN layer output")
+
+    var input = UnsafePointer(x)
+    var inputWidth = config.inputSize
+    var inputBatchFirst = config.batchFirst
+    for layer in 0..<config.numLayers {
+        let isLast = layer == config.numLayers - 1
+        let layerOut = isLast ? output : layerBuffers.pointer + (layer % 2) * layerCount
+        let outBatchFirst = isLast && config.batchFirst
+        for direction in 0..<D {
+            let p = (layer * D + direction) * config.paramsPerDirection
+            let wIH = parameters[p], wHH = parameters[p + 1]
+            let bIH = config.bias ? parameters[p + 2] : nil
+            let bHH = config.bias ? parameters[p + 3] : nil
+            let hnSlot = hn + (layer * D + direction) * N * H
+
+            // The input projection of every time step at once: rows in the input's storage order.
+            let proj = xproj.pointer
+            if let bIH, let bHH {
+                for j in 0..<H { proj[j] = bIH[j] + bHH[j] }
+                for r in 1..<rows { (proj + r * H).update(from: proj, count: H) }
+            }
+            sgemm(transA: false, transB: true, m: rows, n: H, k: inputWidth, a: input, lda: inputWidth,
+                  b: wIH, ldb: inputWidth, accumulate: config.bias, c: proj, ldc: H)
+
+            // A time step's rows, as (pointer to row 0, row stride), in either layout.
+            func projRows(_ t: Int) -> (UnsafeMutablePointer<Float>, Int) {
+                inputBatchFirst ? (proj + t * H, L * H) : (proj + t * N * H, H)
+            }
+            func outRows(_ t: Int) -> (UnsafeMutablePointer<Float>, Int) {
+                outBatchFirst ? (layerOut + t * outWidth + direction * H, L * outWidth)
+                              : (layerOut + t * N * outWidth + direction * H, outWidth)
+            }
+
+            var previous: (UnsafePointer<Float>, Int)? = h0.map { ($0 + (layer * D + direction) * N * H, H) }
+            for step in 0..<L {
+                let t = direction == 0 ? step : L - 1 - step
+                let (src, srcStride) = projRows(t)
+                let (dst, dstStride) = outRows(t)
+                for n in 0..<N { (dst + n * dstStride).update(from: src + n * srcStride, count: H) }
+                if let (h, hStride) = previous {
+                    sgemm(transA: false, transB: true, m: N, n: H, k: H, a: h, lda: hStride,
+                          b: wHH, ldb: H, accumulate: true, c: dst, ldc: dstStride)
+                }
+                for n in 0..<N {
+                    switch config.nonlinearity {
+                    case .tanh: tanhInPlace(dst + n * dstStride, count: H)
+                    case .relu: reluInPlace(dst + n * dstStride, count: H)
+                    }
+                }
+                previous = (UnsafePointer(dst), dstStride)
+            }
+            let (last, lastStride) = previous!
+            for n in 0..<N { (hnSlot + n * H).update(from: last + n * lastStride, count: H) }
+        }
+        if !isLast, let dropoutMasks {
+            let mask = dropoutMasks + layer * layerCount
+            for i in 0..<layerCount { layerOut[i] *= mask[i] }
+        }
+        input = UnsafePointer(layerOut)
+        inputWidth = outWidth
+        inputBatchFirst = false
+    }
+}
+
+/// An Elman RNN, `torch.nn.RNN`, holding its parameters as tensors in torch's state_dict order.
+public struct RNN: Sendable {
+    public let config: RNNConfig
+    /// The parameters in state_dict order; names and shapes in `config.parameterNames` / `parameterShapes`.
+    public var parameters: [Tensor]
+
+    /// Throws `.invalidArgument` for invalid sizes or parameters of the wrong count or shape.
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, nonlinearity: Nonlinearity = .tanh,
+                bias: Bool = true, batchFirst: Bool = false, bidirectional: Bool = false,
+                parameters: [Tensor]) throws(SwiftRNNError) {
+        let config = RNNConfig(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers,
+                               nonlinearity: nonlinearity, bias: bias, batchFirst: batchFirst,
+                               bidirectional: bidirectional)
+        try config.validate()
+        let shapes = config.parameterShapes, names = config.parameterNames
+        guard parameters.count == shapes.count else {
+            throw .invalidArgument("RNN expects \(shapes.count) parameters (\(names.joined(separator: ", "))), got \(parameters.count)")
+        }
+        for (i, (p, shape)) in zip(parameters, shapes).enumerated() where p.shape != shape {
+            throw .invalidArgument("expected \(names[i]) of shape \(describeShape(shape)), got \(describeShape(p.shape))")
+        }
+        self.config = config
+        self.parameters = parameters
+    }
+
+    /// The parameter called `name` (torch's name, e.g. "weight_hh_l1_reverse"), or nil.
+    public func parameter(named name: String) -> Tensor? {
+        config.parameterNames.firstIndex(of: name).map { parameters[$0] }
+    }
+
+    /// Runs the RNN. x is (L, N, inputSize) — (N, L, inputSize) if batchFirst — or unbatched
+    /// (L, inputSize); h0 is (D·numLayers, N, H), or (D·numLayers, H) unbatched, or nil for zeros.
+    /// Returns output (L, N, D·H) (batch-first / unbatched as x) and hn shaped like h0.
+    public func callAsFunction(_ x: Tensor, h0: Tensor? = nil) throws(SwiftRNNError) -> (output: Tensor, hn: Tensor) {
+        let c = config
+        guard x.rank == 2 || x.rank == 3 else {
+            throw .invalidArgument("RNN expects a 2-d (unbatched) or 3-d input, got shape \(describeShape(x.shape))")
+        }
+        let unbatched = x.rank == 2
+        let L = unbatched ? x.shape[0] : (c.batchFirst ? x.shape[1] : x.shape[0])
+        let N = unbatched ? 1 : (c.batchFirst ? x.shape[0] : x.shape[1])
+        guard x.shape[x.rank - 1] == c.inputSize else {
+            throw .invalidArgument("expected input with \(c.inputSize) features in its last dimension, got shape \(describeShape(x.shape))")
+        }
+        let hShape = unbatched ? [c.numDirections * c.numLayers, c.hiddenSize] : [c.numDirections * c.numLayers, N, c.hiddenSize]
+        if let h0, h0.shape != hShape {
+            throw .invalidArgument("expected h0 of shape \(describeShape(hShape)), got \(describeShape(h0.shape))")
+        }
+        var outShape = x.shape
+        outShape[outShape.count - 1] = c.numDirections * c.hiddenSize
+        var output = Tensor(zeros: outShape)
+        var hn = Tensor(zeros: hShape)
+        var failure: SwiftRNNError?
+        withParameterPointers(parameters[...], collected: []) { pointers in
+            pointers.withUnsafeBufferPointer { pp in
+                x.scalars.withUnsafeBufferPointer { xp in
+                    withOptionalPointer(h0?.scalars) { hp in
+                        output.scalars.withUnsafeMutableBufferPointer { op in
+                            hn.scalars.withUnsafeMutableBufferPointer { hnp in
+                                do throws(SwiftRNNError) {
+                                    try rnnForward(config: c, parameters: pp, x: xp.nonNullBase, seqLen: L, batch: N,
+                                                   h0: hp, dropoutMasks: nil, output: op.nonNullBase, hn: hnp.nonNullBase)
+                                } catch { failure = error }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let failure { throw failure }
+        return (output, hn)
+    }
+}
+
+/// Calls `body` with a pointer to each tensor's elements, all valid for the duration of the call.
+func withParameterPointers<R>(_ tensors: ArraySlice<Tensor>, collected: [UnsafePointer<Float>],
+                              _ body: ([UnsafePointer<Float>]) -> R) -> R {
+    guard let first = tensors.first else { return body(collected) }
+    return first.scalars.withUnsafeBufferPointer { p in
+        withParameterPointers(tensors.dropFirst(), collected: collected + [p.nonNullBase], body)
+    }
+}

@@ -1,0 +1,177 @@
+// The C ABI: @_cdecl functions declared in Sources/CSwiftRNN/include/swiftrnn.h.
+// Each one only converts C arguments, calls the core and turns a thrown SwiftRNNError into a status
+// code plus message. No logic of its own, no Swift object crosses the boundary, nothing traps.
+import CSwiftRNN
+import SwiftRNN
+
+/// Writes `message` (truncated, NUL-terminated) into the caller's buffer.
+func writeMessage(_ message: String, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) {
+    guard let err, cap > 0 else { return }
+    var utf8 = Array(message.utf8.prefix(cap - 1))
+    // Never cut a multi-byte UTF-8 sequence in half.
+    while let last = utf8.last, last & 0xC0 == 0x80 || (last & 0x80 != 0 && utf8.count == cap - 1) {
+        utf8.removeLast()
+        if last & 0xC0 != 0x80 { break }
+    }
+    utf8.withUnsafeBufferPointer { b in
+        for (i, byte) in b.enumerated() { err[i] = CChar(bitPattern: byte) }
+    }
+    err[utf8.count] = 0
+}
+
+/// The status code for an error, with its message written to `err`.
+func fail(_ error: SwiftRNNError, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
+    writeMessage(error.description, err, cap)
+    switch error {
+    case .invalidArgument: return Int32(SRNN_VALUE_ERROR.rawValue)
+    case .indexOutOfRange: return Int32(SRNN_INDEX_ERROR.rawValue)
+    case .overflow: return Int32(SRNN_OVERFLOW_ERROR.rawValue)
+    case .outOfMemory: return Int32(SRNN_MEMORY_ERROR.rawValue)
+    }
+}
+
+let ok = Int32(SRNN_OK.rawValue)
+
+/// Runs `body`, mapping a thrown error to its status code.
+@inline(__always)
+func guarded(_ err: UnsafeMutablePointer<CChar>?, _ cap: Int, _ body: () throws(SwiftRNNError) -> Void) -> Int32 {
+    do throws(SwiftRNNError) { try body(); return ok } catch { return fail(error, err, cap) }
+}
+
+/// Rejects a null pointer for a buffer that must exist.
+func require(_ p: UnsafeRawPointer?, _ name: String) throws(SwiftRNNError) {
+    if p == nil { throw .invalidArgument("\(name) must not be NULL") }
+}
+
+@_cdecl("srnn_abi_version")
+public func srnn_abi_version() -> Int32 { SRNN_ABI_VERSION }
+
+private let simdLevel: StaticString = {
+    #if arch(x86_64)
+    return "avx2+fma"
+    #else
+    return "portable"
+    #endif
+}()
+
+@_cdecl("srnn_simd_level")
+public func srnn_simd_level() -> UnsafePointer<CChar> {
+    UnsafeRawPointer(simdLevel.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+@_cdecl("srnn_set_num_threads")
+public func srnn_set_num_threads(_ n: Int32) { setNumThreads(Int(n)) }
+
+@_cdecl("srnn_get_num_threads")
+public func srnn_get_num_threads() -> Int32 { Int32(clamping: getNumThreads()) }
+
+@_cdecl("srnn_embedding_forward")
+public func srnn_embedding_forward(_ weight: UnsafeMutablePointer<Float>?, _ numEmbeddings: Int64, _ embeddingDim: Int64,
+                                   _ indices: UnsafePointer<Int64>?, _ n: Int64, _ maxNorm: Double, _ normType: Double,
+                                   _ out: UnsafeMutablePointer<Float>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
+    guarded(err, cap) { () throws(SwiftRNNError) in
+        guard numEmbeddings >= 0, embeddingDim >= 0, n >= 0 else {
+            throw .invalidArgument("negative size: num_embeddings=\(numEmbeddings), embedding_dim=\(embeddingDim), n=\(n)")
+        }
+        _ = try checkedProduct(Int(n), Int(embeddingDim), what: "the embedding output")
+        if n == 0 { return }
+        try require(weight, "weight"); try require(indices, "indices"); try require(out, "out")
+        try embeddingForward(weight: weight!, numEmbeddings: Int(numEmbeddings), embeddingDim: Int(embeddingDim),
+                             indices: indices!, count: Int(n), maxNorm: maxNorm >= 0 ? maxNorm : nil,
+                             normType: normType, out: out!)
+    }
+}
+
+@_cdecl("srnn_linear_forward")
+public func srnn_linear_forward(_ x: UnsafePointer<Float>?, _ m: Int64, _ inFeatures: Int64, _ weight: UnsafePointer<Float>?,
+                                _ bias: UnsafePointer<Float>?, _ outFeatures: Int64, _ out: UnsafeMutablePointer<Float>?,
+                                _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
+    guarded(err, cap) { () throws(SwiftRNNError) in
+        guard m >= 0, inFeatures >= 0, outFeatures >= 0 else {
+            throw .invalidArgument("negative size: m=\(m), in_features=\(inFeatures), out_features=\(outFeatures)")
+        }
+        _ = try checkedProduct(Int(m), Int(max(inFeatures, outFeatures)), what: "the linear input/output")
+        _ = try checkedProduct(Int(inFeatures), Int(outFeatures), what: "the linear weight")
+        if m == 0 || outFeatures == 0 { return }
+        try require(out, "out")
+        if inFeatures > 0 { try require(x, "x"); try require(weight, "weight") }
+        let dangling = UnsafePointer<Float>(bitPattern: MemoryLayout<Float>.alignment)!
+        linearForward(x: x ?? dangling, m: Int(m), inFeatures: Int(inFeatures), weight: weight ?? dangling,
+                      bias: bias, outFeatures: Int(outFeatures), out: out!)
+    }
+}
+
+@_cdecl("srnn_softmax")
+public func srnn_softmax(_ x: UnsafePointer<Float>?, _ outer: Int64, _ dim: Int64, _ inner: Int64, _ log: Int32,
+                         _ out: UnsafeMutablePointer<Float>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
+    guarded(err, cap) { () throws(SwiftRNNError) in
+        guard outer >= 0, dim >= 0, inner >= 0 else {
+            throw .invalidArgument("negative size: outer=\(outer), dim=\(dim), inner=\(inner)")
+        }
+        if try checkedProduct(Int(outer), Int(dim), Int(inner), what: "the softmax input") == 0 { return }
+        try require(x, "x"); try require(out, "out")
+        softmaxForward(x!, outer: Int(outer), dim: Int(dim), inner: Int(inner), log: log != 0, out: out!)
+    }
+}
+
+/// The core's configuration for a C descriptor; throws for values outside the enums.
+func rnnConfig(_ desc: UnsafePointer<srnn_rnn_desc>?) throws(SwiftRNNError) -> RNNConfig {
+    guard let d = desc?.pointee else { throw .invalidArgument("desc must not be NULL") }
+    guard let nonlinearity = Nonlinearity(rawValue: d.nonlinearity) else {
+        throw .invalidArgument("unknown nonlinearity code \(d.nonlinearity): expected 0 (tanh) or 1 (relu)")
+    }
+    guard Int64(Int.min) <= d.input_size, d.input_size <= Int64(Int.max) else { throw .overflow("input_size does not fit in Int") }
+    return RNNConfig(inputSize: Int(d.input_size), hiddenSize: Int(d.hidden_size), numLayers: Int(d.num_layers),
+                     nonlinearity: nonlinearity, bias: d.has_bias != 0, batchFirst: d.batch_first != 0,
+                     bidirectional: d.bidirectional != 0)
+}
+
+@_cdecl("srnn_rnn_num_params")
+public func srnn_rnn_num_params(_ desc: UnsafePointer<srnn_rnn_desc>?) -> Int64 {
+    guard let config = try? rnnConfig(desc), (try? config.validate()) != nil else { return -1 }
+    return Int64(config.parameterCount)
+}
+
+@_cdecl("srnn_rnn_param_shape")
+public func srnn_rnn_param_shape(_ desc: UnsafePointer<srnn_rnn_desc>?, _ index: Int64,
+                                 _ shape: UnsafeMutablePointer<Int64>?) -> Int32 {
+    guard let config = try? rnnConfig(desc), (try? config.validate()) != nil,
+          index >= 0, index < config.parameterCount, let shape else { return -1 }
+    let dims = config.parameterShapes[Int(index)]
+    for (i, d) in dims.enumerated() { shape[i] = Int64(d) }
+    return Int32(dims.count)
+}
+
+@_cdecl("srnn_rnn_forward")
+public func srnn_rnn_forward(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: UnsafePointer<UnsafePointer<Float>?>?,
+                             _ numParams: Int64, _ x: UnsafePointer<Float>?, _ seqLen: Int64, _ batch: Int64,
+                             _ h0: UnsafePointer<Float>?, _ dropoutMasks: UnsafePointer<Float>?,
+                             _ output: UnsafeMutablePointer<Float>?, _ hn: UnsafeMutablePointer<Float>?,
+                             _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
+    guarded(err, cap) { () throws(SwiftRNNError) in
+        let config = try rnnConfig(desc)
+        try config.validate()
+        guard numParams == config.parameterCount else {
+            throw .invalidArgument("RNN expects \(config.parameterCount) parameter arrays, got \(numParams)")
+        }
+        try require(params, "params")
+        var pointers: [UnsafePointer<Float>] = []
+        pointers.reserveCapacity(Int(numParams))
+        for i in 0..<Int(numParams) {
+            guard let p = params![i] else { throw .invalidArgument("parameter \(config.parameterNames[i]) is NULL") }
+            pointers.append(p)
+        }
+        guard seqLen > 0 else { throw .invalidArgument("the sequence length must be at least 1, got \(seqLen)") }
+        guard batch >= 0 else { throw .invalidArgument("the batch size must be non-negative, got \(batch)") }
+        if batch == 0 { return }
+        try require(x, "x"); try require(output, "output"); try require(hn, "hn")
+        var failure: SwiftRNNError?
+        pointers.withUnsafeBufferPointer { pp in
+            do throws(SwiftRNNError) {
+                try rnnForward(config: config, parameters: pp, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
+                               dropoutMasks: dropoutMasks, output: output!, hn: hn!)
+            } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+}

@@ -1,0 +1,206 @@
+"""swiftrnn vs PyTorch (when importable) vs plain NumPy on the RNN / Embedding workloads of the speed issue.
+
+Each workload runs every implementation in turn, interleaved, in this one process, NumPy arrays in and
+NumPy arrays out; the table shows median times, the ratio PyTorch time / swiftrnn time, and GFLOP/s.
+The single-core SGEMM peak (swiftrnn's Linear on 1024^3) is measured in the same run.
+
+    python benchmarks/compare.py              # 1 thread, plus the 2-thread scaling row
+    python benchmarks/compare.py --quick      # fewer repetitions
+    python benchmarks/compare.py --markdown   # a table to paste into the README
+
+Run it with a Python where swiftrnn is installed (and torch, for the PyTorch column).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+import swiftrnn
+from swiftrnn import nn
+
+try:
+    import torch
+except ImportError:  # the PyTorch column is left empty
+    torch = None
+
+
+def rnn_flops(input_size: int, hidden: int, layers: int, directions: int, L: int, N: int) -> float:
+    total = 0
+    for layer in range(layers):
+        layer_in = input_size if layer == 0 else directions * hidden
+        total += directions * 2 * L * N * hidden * (layer_in + hidden)
+    return float(total)
+
+
+def numpy_rnn(params: Dict[str, np.ndarray], x: np.ndarray, layers: int, directions: int,
+              batch_first: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """A plain NumPy Elman RNN (tanh), float32, the reference a NumPy user would write."""
+    if batch_first:
+        x = x.transpose(1, 0, 2)
+    L, N, _ = x.shape
+    inp, hn = x, []
+    for layer in range(layers):
+        outs = []
+        for d in range(directions):
+            sfx = f"_l{layer}" + ("_reverse" if d else "")
+            w_ih, w_hh = params["weight_ih" + sfx], params["weight_hh" + sfx]
+            b = params["bias_ih" + sfx] + params["bias_hh" + sfx]
+            proj = inp @ w_ih.T + b
+            h = np.zeros((N, w_hh.shape[0]), dtype=np.float32)
+            out = np.empty((L, N, w_hh.shape[0]), dtype=np.float32)
+            for t in (range(L) if d == 0 else range(L - 1, -1, -1)):
+                h = np.tanh(proj[t] + h @ w_hh.T)
+                out[t] = h
+            outs.append(out)
+            hn.append(h)
+        inp = np.concatenate(outs, axis=-1) if directions == 2 else outs[0]
+    if batch_first:
+        inp = inp.transpose(1, 0, 2)
+    return inp, np.stack(hn)
+
+
+def measure(fns: Dict[str, Callable[[], object]], budget: float) -> Dict[str, float]:
+    """Median seconds per call of each function, calls interleaved round-robin within `budget` seconds."""
+    for f in fns.values():  # warm up (and first-touch allocations)
+        f()
+        f()
+    times: Dict[str, List[float]] = {k: [] for k in fns}
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < 5 or (time.perf_counter() - start < budget and rounds < 20000):
+        for name, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - t0)
+        rounds += 1
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    return f"{seconds * 1e3:.2f} ms"
+
+
+def rnn_workload(label: str, input_size: int, hidden: int, layers: int, L: int, N: int, budget: float,
+                 bidirectional: bool = False, batch_first: bool = False, threads: int = 1):
+    swiftrnn.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    ours = nn.RNN(input_size, hidden, layers, batch_first=batch_first, bidirectional=bidirectional).eval()
+    params = ours.state_dict()
+    x = rng.standard_normal((N, L, input_size) if batch_first else (L, N, input_size)).astype(np.float32)
+    D = 2 if bidirectional else 1
+    fns: Dict[str, Callable[[], object]] = {"swiftrnn": lambda: ours(x)}
+    if torch is not None:
+        torch.set_num_threads(threads)
+        ref = torch.nn.RNN(input_size, hidden, layers, batch_first=batch_first, bidirectional=bidirectional)
+        ref.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})
+        ref.eval()
+
+        def torch_call():
+            with torch.no_grad():
+                out, hn = ref(torch.from_numpy(x))
+                return out.numpy(), hn.numpy()
+        fns["torch"] = torch_call
+        # Same weights, same numbers: a benchmark of wrong results would be worthless.
+        got, want = ours(x)[0], torch_call()[0]
+        assert np.allclose(got, want, rtol=1e-4, atol=2e-5), f"{label}: swiftrnn and torch disagree"
+    fns["numpy"] = lambda: numpy_rnn(params, x, layers, D, batch_first)
+    t = measure(fns, budget)
+    flops = rnn_flops(input_size, hidden, layers, D, L, N)
+    return label, t, flops
+
+
+def embedding_workload(budget: float):
+    swiftrnn.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    ours = nn.Embedding(10000, 128)
+    idx = rng.integers(0, 10000, size=(32, 5))
+    weight = ours.weight
+    fns: Dict[str, Callable[[], object]] = {"swiftrnn": lambda: ours(idx)}
+    if torch is not None:
+        torch.set_num_threads(1)
+        ref = torch.nn.Embedding(10000, 128)
+        ref.load_state_dict({"weight": torch.from_numpy(weight.copy())})
+
+        def torch_call():
+            with torch.no_grad():
+                return ref(torch.from_numpy(idx)).numpy()
+        fns["torch"] = torch_call
+    fns["numpy"] = lambda: weight[idx]
+    return "Embedding(10000,128), (32,5) indices", measure(fns, budget), 0.0
+
+
+def sgemm_peak(budget: float) -> Tuple[float, Optional[float]]:
+    """GFLOP/s of swiftrnn's Linear (x Wᵀ) at 1024^3 on one thread, and NumPy's matmul for comparison."""
+    swiftrnn.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((1024, 1024)).astype(np.float32)
+    w = rng.standard_normal((1024, 1024)).astype(np.float32)
+    t = measure({"swiftrnn": lambda: nn.functional.linear(a, w), "numpy": lambda: a @ w.T}, budget)
+    flops = 2.0 * 1024 ** 3
+    return flops / t["swiftrnn"] / 1e9, flops / t["numpy"] / 1e9
+
+
+TARGETS = {  # ratio = PyTorch time / swiftrnn time, from the speed issue
+    "RNN(128,256) T5 N32": 2.0,
+    "RNN(4,4) T3 N1": 20.0,
+    "RNN(128,128) T100 N16": 2.5,
+    "RNN(256,512,2) T50 N64": 1.5,
+    "RNN(64,128,2,bidir,batch_first) T32 N8": 2.0,
+    "Embedding(10000,128), (32,5) indices": 8.0,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="shorter time budget per workload")
+    parser.add_argument("--markdown", action="store_true", help="print only the markdown table")
+    args = parser.parse_args()
+    budget = 0.7 if args.quick else 2.5
+
+    peak, numpy_peak = sgemm_peak(budget)
+    rows = [
+        rnn_workload("RNN(128,256) T5 N32", 128, 256, 1, 5, 32, budget),
+        rnn_workload("RNN(4,4) T3 N1", 4, 4, 1, 3, 1, budget),
+        rnn_workload("RNN(128,128) T100 N16", 128, 128, 1, 100, 16, budget),
+        rnn_workload("RNN(256,512,2) T50 N64", 256, 512, 2, 50, 64, budget),
+        rnn_workload("RNN(64,128,2,bidir,batch_first) T32 N8", 64, 128, 2, 32, 8, budget,
+                     bidirectional=True, batch_first=True),
+        embedding_workload(budget),
+    ]
+    two = rnn_workload("RNN(256,512,2) T50 N64, 2 threads", 256, 512, 2, 50, 64, budget, threads=2)
+    swiftrnn.set_num_threads(1)
+
+    header = "| workload | swiftrnn | PyTorch | NumPy | PyTorch / swiftrnn | target | swiftrnn GFLOP/s |"
+    lines = [header, "|---|---|---|---|---|---|---|"]
+    for label, t, flops in rows:
+        ratio = t["torch"] / t["swiftrnn"] if "torch" in t else None
+        target = TARGETS.get(label)
+        verdict = "" if ratio is None or target is None else (" met" if ratio >= target else " **missed**")
+        gflops = f"{flops / t['swiftrnn'] / 1e9:.1f}" if flops else "-"
+        if label.startswith("RNN(256,512,2)") and flops:
+            gflops += f" ({100 * flops / t['swiftrnn'] / 1e9 / peak:.0f}% of peak)"
+        lines.append(f"| {label} | {fmt_time(t['swiftrnn'])} | {fmt_time(t['torch']) if 'torch' in t else '-'} | "
+                     f"{fmt_time(t['numpy'])} | {f'{ratio:.2f}x' if ratio else '-'} | "
+                     f">= {target}x{verdict} | {gflops} |")
+    one = rows[3][1]["swiftrnn"]
+    scale = one / two[1]["swiftrnn"]
+    lines.append(f"| 2 threads vs 1, RNN(256,512,2) T50 N64 | {fmt_time(two[1]['swiftrnn'])} | "
+                 f"{fmt_time(two[1]['torch']) if 'torch' in two[1] else '-'} | - | {scale:.2f}x (swiftrnn 1 -> 2 threads) | "
+                 f">= 1.7x{' met' if scale >= 1.7 else ' **missed**'} | {two[2] / two[1]['swiftrnn'] / 1e9:.1f} |")
+    table = "\n".join(lines)
+    if args.markdown:
+        print(table)
+        return
+    print(f"swiftrnn {swiftrnn.__version__}, torch {torch.__version__ if torch else 'not installed'}, numpy {np.__version__}")
+    print(f"single-core SGEMM 1024^3: swiftrnn {peak:.1f} GFLOP/s, NumPy {numpy_peak:.1f} GFLOP/s\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

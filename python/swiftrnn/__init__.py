@@ -1,0 +1,25 @@
+"""swiftrnn: recurrent networks with a fast Swift core, used like ``torch.nn`` and returning NumPy arrays.
+
+    >>> from swiftrnn import nn
+    >>> rnn = nn.RNN(128, 256)
+"""
+from . import _native
+from ._version import __version__
+from . import random
+from .random import (Generator, get_rng_state, initial_seed, manual_seed, ones, rand, randint, randn, seed,
+                     set_rng_state, zeros)
+from . import nn
+
+
+def set_num_threads(n: int) -> None:
+    """Sets how many threads swiftrnn's kernels may use (1 to 4096). Process-wide."""
+    _native.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """How many threads swiftrnn's kernels may use."""
+    return _native.get_num_threads()
+
+
+__all__ = ["__version__", "nn", "random", "Generator", "manual_seed", "initial_seed", "seed", "get_rng_state",
+           "set_rng_state", "rand", "randn", "randint", "zeros", "ones", "set_num_threads", "get_num_threads"]

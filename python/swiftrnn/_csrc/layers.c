@@ -1,0 +1,280 @@
+/* Embedding, Linear, softmax and RNN forward: normalise, validate, allocate, call the core without the GIL. */
+#include "native.h"
+
+#define CALL_CORE(status, call)        \
+    do {                               \
+        Py_BEGIN_ALLOW_THREADS         \
+        status = (call);               \
+        Py_END_ALLOW_THREADS           \
+    } while (0)
+
+/* embedding_forward(weight, indices, max_norm or None, norm_type) -> (*indices.shape, dim) */
+static PyObject *embedding_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) return PyErr_Format(PyExc_TypeError, "embedding_forward takes 4 arguments, got %zd", nargs);
+    PyArrayObject *weight = srnn_parameter(args[0], "Embedding.weight", 1);
+    if (weight == NULL) return NULL;
+    if (PyArray_NDIM(weight) != 2) return PyErr_Format(PyExc_ValueError, "Embedding.weight must be 2-d");
+    double max_norm = -1.0, norm_type = PyFloat_AsDouble(args[3]);
+    if (norm_type == -1.0 && PyErr_Occurred()) return NULL;
+    if (args[2] != Py_None) {
+        max_norm = PyFloat_AsDouble(args[2]);
+        if (max_norm == -1.0 && PyErr_Occurred()) return NULL;
+    }
+    PyArrayObject *idx = srnn_as_indices(args[1], "Embedding indices");
+    if (idx == NULL) return NULL;
+
+    npy_intp rows = PyArray_DIM(weight, 0), dim = PyArray_DIM(weight, 1);
+    int nd = PyArray_NDIM(idx);
+    npy_intp out_dims[NPY_MAXDIMS + 1];
+    if (nd + 1 > NPY_MAXDIMS) {
+        Py_DECREF(idx);
+        return PyErr_Format(PyExc_ValueError, "indices have %d dimensions; at most %d are supported", nd, NPY_MAXDIMS - 1);
+    }
+    for (int i = 0; i < nd; i++) out_dims[i] = PyArray_DIM(idx, i);
+    out_dims[nd] = dim;
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(nd + 1, out_dims, NPY_FLOAT32);
+    if (out == NULL) { Py_DECREF(idx); return NULL; }
+
+    char err[SRNN_ERR_CAP];
+    int32_t status;
+    float *w = (float *)PyArray_DATA(weight);
+    const int64_t *ip = (const int64_t *)PyArray_DATA(idx);
+    float *op = (float *)PyArray_DATA(out);
+    npy_intp n = PyArray_SIZE(idx);
+    if (max_norm >= 0) {
+        /* max_norm rewrites rows of the shared weight: keep the GIL so threads never race on it. */
+        status = srnn_embedding_forward(w, rows, dim, ip, n, max_norm, norm_type, op, err, sizeof err);
+    } else {
+        CALL_CORE(status, srnn_embedding_forward(w, rows, dim, ip, n, max_norm, norm_type, op, err, sizeof err));
+    }
+    Py_DECREF(idx);
+    if (status != SRNN_OK) { Py_DECREF(out); return srnn_raise(status, err); }
+    return (PyObject *)out;
+}
+
+/* linear_forward(x, weight, bias or None) -> (*x.shape[:-1], out_features) */
+static PyObject *linear_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) return PyErr_Format(PyExc_TypeError, "linear_forward takes 3 arguments, got %zd", nargs);
+    PyArrayObject *weight = srnn_parameter(args[1], "Linear.weight", 0);
+    if (weight == NULL) return NULL;
+    if (PyArray_NDIM(weight) != 2) return PyErr_Format(PyExc_ValueError, "Linear.weight must be 2-d");
+    npy_intp out_f = PyArray_DIM(weight, 0), in_f = PyArray_DIM(weight, 1);
+    PyArrayObject *bias = NULL;
+    if (args[2] != Py_None) {
+        bias = srnn_parameter(args[2], "Linear.bias", 0);
+        if (bias == NULL) return NULL;
+        if (PyArray_NDIM(bias) != 1 || PyArray_DIM(bias, 0) != out_f)
+            return PyErr_Format(PyExc_ValueError, "Linear.bias must have shape (%zd,)", (Py_ssize_t)out_f);
+    }
+    PyArrayObject *x = srnn_as_float32(args[0], "Linear input");
+    if (x == NULL) return NULL;
+    int nd = PyArray_NDIM(x);
+    if (nd == 0 || PyArray_DIM(x, nd - 1) != in_f) {
+        char got[256];
+        srnn_format_shape(PyArray_DIMS(x), nd, got, sizeof got);
+        Py_DECREF(x);
+        return PyErr_Format(PyExc_ValueError,
+                            "Linear(in_features=%zd, out_features=%zd) expects input of shape (*, %zd), got %s",
+                            (Py_ssize_t)in_f, (Py_ssize_t)out_f, (Py_ssize_t)in_f, got);
+    }
+    npy_intp dims[NPY_MAXDIMS];
+    npy_intp m = 1;
+    for (int i = 0; i < nd - 1; i++) { dims[i] = PyArray_DIM(x, i); m *= dims[i]; }
+    dims[nd - 1] = out_f;
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(nd, dims, NPY_FLOAT32);
+    if (out == NULL) { Py_DECREF(x); return NULL; }
+    char err[SRNN_ERR_CAP];
+    int32_t status;
+    CALL_CORE(status, srnn_linear_forward((const float *)PyArray_DATA(x), m, in_f, (const float *)PyArray_DATA(weight),
+                                          bias ? (const float *)PyArray_DATA(bias) : NULL, out_f,
+                                          (float *)PyArray_DATA(out), err, sizeof err));
+    Py_DECREF(x);
+    if (status != SRNN_OK) { Py_DECREF(out); return srnn_raise(status, err); }
+    return (PyObject *)out;
+}
+
+/* softmax(x, dim, log) -> array shaped like x */
+static PyObject *softmax(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) return PyErr_Format(PyExc_TypeError, "softmax takes 3 arguments, got %zd", nargs);
+    long long dim = PyLong_AsLongLong(args[1]);
+    if (dim == -1 && PyErr_Occurred()) return NULL;
+    int log = PyObject_IsTrue(args[2]);
+    if (log < 0) return NULL;
+    PyArrayObject *x = srnn_as_float32(args[0], log ? "log_softmax input" : "softmax input");
+    if (x == NULL) return NULL;
+    int nd = PyArray_NDIM(x);
+    int span = nd == 0 ? 1 : nd; /* a 0-d input takes dim 0 or -1, as in torch */
+    if (dim < -span || dim >= span) {
+        Py_DECREF(x);
+        return PyErr_Format(PyExc_IndexError, "dim %lld is out of range for a %d-d input (expected %d to %d)",
+                            dim, nd, -span, span - 1);
+    }
+    if (dim < 0) dim += span;
+    int64_t outer = 1, d = 1, inner = 1;
+    for (int i = 0; i < nd; i++) {
+        if (i < dim) outer *= PyArray_DIM(x, i);
+        else if (i == dim) d = PyArray_DIM(x, i);
+        else inner *= PyArray_DIM(x, i);
+    }
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(nd, PyArray_DIMS(x), NPY_FLOAT32);
+    if (out == NULL) { Py_DECREF(x); return NULL; }
+    char err[SRNN_ERR_CAP];
+    int32_t status;
+    CALL_CORE(status, srnn_softmax((const float *)PyArray_DATA(x), outer, d, inner, log,
+                                   (float *)PyArray_DATA(out), err, sizeof err));
+    Py_DECREF(x);
+    if (status != SRNN_OK) { Py_DECREF(out); return srnn_raise(status, err); }
+    return (PyObject *)out;
+}
+
+/* Reads the 7 ints of an RNN description tuple:
+ * (input_size, hidden_size, num_layers, nonlinearity, bias, batch_first, bidirectional). */
+static int parse_rnn_desc(PyObject *t, srnn_rnn_desc *d) {
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 7) {
+        PyErr_SetString(PyExc_TypeError, "the RNN description must be a tuple of 7 ints");
+        return -1;
+    }
+    long long v[7];
+    for (int i = 0; i < 7; i++) {
+        v[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(t, i));
+        if (v[i] == -1 && PyErr_Occurred()) return -1;
+    }
+    d->input_size = v[0]; d->hidden_size = v[1]; d->num_layers = v[2];
+    d->nonlinearity = (int32_t)v[3]; d->has_bias = v[4] != 0; d->batch_first = v[5] != 0; d->bidirectional = v[6] != 0;
+    return 0;
+}
+
+#define SRNN_MAX_PARAMS 4096
+
+/* rnn_forward(x, h0 or None, params tuple, desc tuple, dropout_masks or None) -> (output, hn) */
+static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) return PyErr_Format(PyExc_TypeError, "rnn_forward takes 5 arguments, got %zd", nargs);
+    srnn_rnn_desc desc;
+    if (parse_rnn_desc(args[3], &desc) < 0) return NULL;
+    int64_t num_params = srnn_rnn_num_params(&desc);
+    if (num_params < 0 || num_params > SRNN_MAX_PARAMS)
+        return PyErr_Format(PyExc_ValueError, "invalid RNN sizes: input_size=%lld, hidden_size=%lld, num_layers=%lld",
+                            (long long)desc.input_size, (long long)desc.hidden_size, (long long)desc.num_layers);
+    PyObject *params = args[2];
+    if (!PyTuple_Check(params) || PyTuple_GET_SIZE(params) != num_params)
+        return PyErr_Format(PyExc_ValueError, "the RNN expects a tuple of %lld parameter arrays", (long long)num_params);
+    const float *pointers[64];
+    const float **pp = pointers;
+    if (num_params > 64) {
+        pp = PyMem_Malloc(sizeof(float *) * (size_t)num_params);
+        if (pp == NULL) return PyErr_NoMemory();
+    }
+    PyArrayObject *x = NULL, *h0 = NULL, *masks = NULL, *out = NULL, *hn = NULL;
+    for (int64_t i = 0; i < num_params; i++) {
+        PyArrayObject *p = srnn_parameter(PyTuple_GET_ITEM(params, i), "an RNN parameter", 0);
+        if (p == NULL) goto fail;
+        int64_t shape[2];
+        int32_t nd = srnn_rnn_param_shape(&desc, i, shape);
+        int same = nd == PyArray_NDIM(p);
+        for (int k = 0; same && k < nd; k++) same = shape[k] == PyArray_DIM(p, k);
+        if (!same) {
+            char got[128], want[128];
+            npy_intp expected[2] = {(npy_intp)shape[0], nd == 2 ? (npy_intp)shape[1] : 0};
+            srnn_format_shape(PyArray_DIMS(p), PyArray_NDIM(p), got, sizeof got);
+            srnn_format_shape(expected, nd, want, sizeof want);
+            PyErr_Format(PyExc_ValueError, "RNN parameter %lld (state_dict order) has shape %s; expected %s",
+                         (long long)i, got, want);
+            goto fail;
+        }
+        pp[i] = (const float *)PyArray_DATA(p);
+    }
+
+    x = srnn_as_float32(args[0], "RNN input");
+    if (x == NULL) goto fail;
+    int xnd = PyArray_NDIM(x);
+    char got[256], want[256];
+    if (xnd != 2 && xnd != 3) {
+        srnn_format_shape(PyArray_DIMS(x), xnd, got, sizeof got);
+        PyErr_Format(PyExc_ValueError, "RNN expects a 2-d (unbatched) or 3-d (batched) input, got a %d-d input of shape %s",
+                     xnd, got);
+        goto fail;
+    }
+    int unbatched = xnd == 2;
+    npy_intp L = unbatched ? PyArray_DIM(x, 0) : PyArray_DIM(x, desc.batch_first ? 1 : 0);
+    npy_intp N = unbatched ? 1 : PyArray_DIM(x, desc.batch_first ? 0 : 1);
+    npy_intp H = desc.hidden_size, D = desc.bidirectional ? 2 : 1;
+    if (PyArray_DIM(x, xnd - 1) != desc.input_size) {
+        srnn_format_shape(PyArray_DIMS(x), xnd, got, sizeof got);
+        PyErr_Format(PyExc_ValueError, "RNN(input_size=%lld) expects input with %lld features in its last dimension, got shape %s",
+                     (long long)desc.input_size, (long long)desc.input_size, got);
+        goto fail;
+    }
+    if (L == 0) {
+        srnn_format_shape(PyArray_DIMS(x), xnd, got, sizeof got);
+        PyErr_Format(PyExc_ValueError, "the sequence length must be at least 1, got input of shape %s", got);
+        goto fail;
+    }
+    npy_intp hdims[3] = {D * desc.num_layers, N, H};
+    npy_intp hdims_unbatched[2] = {D * desc.num_layers, H};
+    npy_intp *hshape = unbatched ? hdims_unbatched : hdims;
+    int hnd = unbatched ? 2 : 3;
+    if (args[1] != Py_None) {
+        h0 = srnn_as_float32(args[1], "h0");
+        if (h0 == NULL) goto fail;
+        int same = PyArray_NDIM(h0) == hnd;
+        for (int k = 0; same && k < hnd; k++) same = PyArray_DIM(h0, k) == hshape[k];
+        if (!same) {
+            srnn_format_shape(hshape, hnd, want, sizeof want);
+            srnn_format_shape(PyArray_DIMS(h0), PyArray_NDIM(h0), got, sizeof got);
+            PyErr_Format(PyExc_ValueError, "expected h0 of shape %s (num_layers * num_directions, %sH_out), got %s", want,
+                         unbatched ? "" : "batch, ", got);
+            goto fail;
+        }
+    }
+    if (args[4] != Py_None) {
+        masks = (PyArrayObject *)args[4];
+        Py_INCREF(masks);
+        npy_intp expect = (npy_intp)(desc.num_layers - 1) * L * N * D * H;
+        if (srnn_parameter((PyObject *)masks, "the dropout masks", 0) == NULL) goto fail;
+        if (PyArray_SIZE(masks) != expect) {
+            PyErr_Format(PyExc_ValueError, "the dropout masks must hold %zd elements", (Py_ssize_t)expect);
+            goto fail;
+        }
+    }
+
+    npy_intp odims[3];
+    for (int k = 0; k < xnd; k++) odims[k] = PyArray_DIM(x, k);
+    odims[xnd - 1] = D * H;
+    out = (PyArrayObject *)PyArray_SimpleNew(xnd, odims, NPY_FLOAT32);
+    hn = (PyArrayObject *)PyArray_SimpleNew(hnd, hshape, NPY_FLOAT32);
+    if (out == NULL || hn == NULL) goto fail;
+
+    char err[SRNN_ERR_CAP];
+    int32_t status;
+    CALL_CORE(status, srnn_rnn_forward(&desc, pp, num_params, (const float *)PyArray_DATA(x), L, N,
+                                       h0 ? (const float *)PyArray_DATA(h0) : NULL,
+                                       masks ? (const float *)PyArray_DATA(masks) : NULL,
+                                       (float *)PyArray_DATA(out), (float *)PyArray_DATA(hn), err, sizeof err));
+    if (status != SRNN_OK) { srnn_raise(status, err); goto fail; }
+    Py_DECREF(x);
+    Py_XDECREF(h0);
+    Py_XDECREF(masks);
+    if (pp != pointers) PyMem_Free(pp);
+    return Py_BuildValue("(NN)", out, hn);
+
+fail:
+    Py_XDECREF(x);
+    Py_XDECREF(h0);
+    Py_XDECREF(masks);
+    Py_XDECREF(out);
+    Py_XDECREF(hn);
+    if (pp != pointers) PyMem_Free(pp);
+    return NULL;
+}
+
+PyMethodDef srnn_layer_methods[] = {
+    {"embedding_forward", (PyCFunction)(void (*)(void))embedding_forward, METH_FASTCALL,
+     "embedding_forward(weight, indices, max_norm, norm_type) -> array (*indices.shape, embedding_dim)"},
+    {"linear_forward", (PyCFunction)(void (*)(void))linear_forward, METH_FASTCALL,
+     "linear_forward(x, weight, bias) -> array (*, out_features)"},
+    {"softmax", (PyCFunction)(void (*)(void))softmax, METH_FASTCALL,
+     "softmax(x, dim, log) -> array shaped like x"},
+    {"rnn_forward", (PyCFunction)(void (*)(void))rnn_forward, METH_FASTCALL,
+     "rnn_forward(x, h0, params, desc, dropout_masks) -> (output, hn)"},
+    {NULL, NULL, 0, NULL},
+};

@@ -1,0 +1,52 @@
+/*
+ * Shared declarations of the swiftrnn._native extension (one module built from every .c file here).
+ * The extension is thin: it normalises Python inputs to C-contiguous NumPy arrays, validates shapes,
+ * allocates outputs, releases the GIL around one call into the Swift core (swiftrnn.h) and maps the
+ * core's status codes to Python exceptions.
+ */
+#ifndef SWIFTRNN_NATIVE_H
+#define SWIFTRNN_NATIVE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#define PY_ARRAY_UNIQUE_SYMBOL SRNN_NUMPY_API
+#ifndef SRNN_MODULE_MAIN
+#define NO_IMPORT_ARRAY
+#endif
+#include <numpy/arrayobject.h>
+
+#include "swiftrnn.h"
+
+/* Size of the buffer the core writes its error messages into. */
+#define SRNN_ERR_CAP 512
+
+/* Sets the Python exception that `status` stands for, with `message`; returns NULL. */
+PyObject *srnn_raise(int32_t status, const char *message);
+
+/* Writes a shape as Python prints a tuple, e.g. "(4, 2, 3)", "(5,)". */
+void srnn_format_shape(const npy_intp *dims, int ndim, char *buf, size_t cap);
+
+/*
+ * A new reference to `obj` as a C-contiguous, aligned float32 array: any real floating dtype is cast,
+ * non-contiguous input copied, nested lists and objects with __array__ accepted. Integer, bool,
+ * complex, string and object data raise TypeError naming `what`.
+ */
+PyArrayObject *srnn_as_float32(PyObject *obj, const char *what);
+
+/*
+ * A new reference to `obj` as a C-contiguous int64 array of indices: Python ints, lists and arrays of
+ * any integer dtype. Float, bool, complex, string and object data raise TypeError. Unsigned values
+ * beyond int64 raise IndexError.
+ */
+PyArrayObject *srnn_as_indices(PyObject *obj, const char *what);
+
+/* A module-owned parameter: must be a C-contiguous float32 ndarray (TypeError otherwise). Borrowed. */
+PyArrayObject *srnn_parameter(PyObject *obj, const char *what, int writable);
+
+/* The method tables of each source file, merged by module.c. */
+extern PyMethodDef srnn_layer_methods[];
+extern PyMethodDef srnn_random_methods[];
+
+#endif

@@ -1,0 +1,6 @@
+from .linear import Linear
+from .module import Module
+from .rnn import RNN
+from .sparse import Embedding
+
+__all__ = ["Module", "Embedding", "RNN", "Linear"]

@@ -1,0 +1,203 @@
+"""The Module base class: parameters, submodules, state_dict, train/eval and repr as in torch.nn.Module."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
+
+import numpy as np
+
+__all__ = ["Module"]
+
+
+class _IncompatibleKeys(NamedTuple):
+    missing_keys: List[str]
+    unexpected_keys: List[str]
+
+
+def _as_float32(value: Any, what: str) -> np.ndarray:
+    """A new C-contiguous float32 copy of a parameter value: NumPy array, nested list or torch tensor."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor, without importing torch
+        value = value.detach().cpu().numpy()
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"{what}: expected an array of real numbers, got {type(value).__name__} ({e})") from None
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"{what}: expected an array of real numbers, got dtype {arr.dtype}")
+    return np.array(arr, dtype=np.float32, order="C", copy=True)
+
+
+def _addindent(s: str, spaces: int) -> str:
+    lines = s.split("\n")
+    if len(lines) == 1:
+        return s
+    return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
+
+
+class Module:
+    """Base class of swiftrnn's layers, shaped like ``torch.nn.Module``.
+
+    Parameters are C-contiguous float32 NumPy arrays, registered under torch's names and reachable as
+    attributes (``rnn.weight_ih_l0``). Assigning a parameter attribute checks its shape and stores a
+    float32 copy; ``load_state_dict`` copies into the existing arrays in place.
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # --- attributes -------------------------------------------------------------------------
+    def register_parameter(self, name: str, value: Optional[np.ndarray]) -> None:
+        """Adds a parameter (a float32 array, or None for an absent one such as a disabled bias)."""
+        self._parameters[name] = None if value is None else _as_float32(value, name)
+        self._parameters_changed()
+
+    def _parameters_changed(self) -> None:
+        """Hook for modules that cache views of their parameters."""
+
+    def __getattr__(self, name: str) -> Any:
+        d = self.__dict__
+        if "_parameters" in d and name in d["_parameters"]:
+            return d["_parameters"][name]
+        if "_modules" in d and name in d["_modules"]:
+            return d["_modules"][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        params = self.__dict__.get("_parameters")
+        if params is not None and name in params:
+            current = params[name]
+            if current is None:
+                if value is not None:
+                    raise AttributeError(f"{type(self).__name__} was built without {name}; it cannot be set")
+                return
+            new = _as_float32(value, name)
+            if new.shape != current.shape:
+                raise ValueError(f"expected {name} of shape {current.shape}, got {new.shape}")
+            params[name] = new
+            self._parameters_changed()
+        elif isinstance(value, Module):
+            if "_modules" not in self.__dict__:
+                raise AttributeError("cannot assign a submodule before Module.__init__() is called")
+            self._modules[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name in self._parameters or name in self._modules:
+            raise AttributeError(f"cannot delete {name}: parameters and submodules are fixed")
+        object.__delattr__(self, name)
+
+    def __dir__(self) -> List[str]:
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules))
+
+    # --- calling ----------------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # --- traversal --------------------------------------------------------------------------
+    def named_modules(self, prefix: str = "") -> Iterator[Tuple[str, "Module"]]:
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(prefix + ("." if prefix else "") + name)
+
+    def modules(self) -> Iterator["Module"]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[Tuple[str, "Module"]]:
+        yield from self._modules.items()
+
+    def children(self) -> Iterator["Module"]:
+        yield from self._modules.values()
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[Tuple[str, np.ndarray]]:
+        """(name, array) pairs in torch's order: own parameters first, then each submodule's."""
+        modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for module_prefix, module in modules:
+            for name, p in module._parameters.items():
+                if p is not None:
+                    yield module_prefix + ("." if module_prefix else "") + name, p
+
+    def parameters(self, recurse: bool = True) -> Iterator[np.ndarray]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    # --- state ------------------------------------------------------------------------------
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """An ordered mapping of parameter names to copies of the arrays, in torch's key order.
+
+        Unlike torch's, the arrays are copies: changing them does not change the module.
+        """
+        return OrderedDict((name, p.copy()) for name, p in self.named_parameters())
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> _IncompatibleKeys:
+        """Copies parameters from ``state_dict`` (NumPy arrays, lists or torch tensors) into this module.
+
+        All or nothing: every value is converted and checked first, and on any error (a missing or
+        unexpected key when ``strict``, a wrong shape, a non-numeric value) nothing changes.
+
+        Raises:
+            KeyError: missing or unexpected keys with ``strict=True`` (the message lists them).
+            ValueError: a value whose shape differs from the parameter's (the message names the key).
+            TypeError: a value that is not an array of real numbers.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"expected a mapping of parameter names to arrays, got {type(state_dict).__name__}")
+        own = OrderedDict(self.named_parameters())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append("missing key(s): " + ", ".join(repr(k) for k in missing))
+            if unexpected:
+                parts.append("unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
+            raise KeyError(f"error loading state_dict for {type(self).__name__}: " + "; ".join(parts))
+        staged: Dict[str, np.ndarray] = {}
+        for name, target in own.items():
+            if name not in state_dict:
+                continue
+            value = _as_float32(state_dict[name], name)
+            if value.shape != target.shape:
+                raise ValueError(f"size mismatch for {name}: expected shape {target.shape}, got {value.shape}")
+            staged[name] = value
+        for name, value in staged.items():  # nothing below can fail
+            np.copyto(own[name], value)
+        return _IncompatibleKeys(missing, unexpected)
+
+    # --- mode -------------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        """Sets training mode (dropout active) on this module and its children; returns self."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"training mode must be a bool, got {type(mode).__name__}")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> "Module":
+        """Sets evaluation mode; returns self."""
+        return self.train(False)
+
+    # --- repr -------------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
+        for name, child in self._modules.items():
+            lines.append(f"({name}): " + _addindent(repr(child), 2))
+        main = type(self).__name__ + "("
+        if lines:
+            if len(lines) == 1 and not self._modules:
+                main += lines[0]
+            else:
+                main += "\n  " + "\n  ".join(lines) + "\n"
+        return main + ")"

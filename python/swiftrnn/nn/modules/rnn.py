@@ -1,0 +1,156 @@
+"""nn.RNN: a multi-layer Elman RNN, h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)."""
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any, List, Optional, Tuple
+
+import numpy as np
+
+from ... import _native
+from ... import random as _random
+from ._checks import check_bool, check_factory_kwargs, check_size
+from .module import Module
+
+__all__ = ["RNN"]
+
+_NONLINEARITY_CODES = {"tanh": 0, "relu": 1}
+
+
+class RNN(Module):
+    r"""A multi-layer Elman RNN with tanh or ReLU, as ``torch.nn.RNN``.
+
+    For each element of the input sequence each layer computes
+
+    .. math:: h_t = \tanh(x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh})
+
+    Args:
+        input_size (int): features of the input x.
+        hidden_size (int): features of the hidden state h (> 0).
+        num_layers (int): stacked recurrent layers. Default: 1.
+        nonlinearity (str): ``'tanh'`` or ``'relu'``. Default: ``'tanh'``.
+        bias (bool): if False, no ``b_ih`` / ``b_hh``. Default: True.
+        batch_first (bool): if True, input and output are ``(N, L, *)`` instead of ``(L, N, *)``;
+            h0 and hn are not affected. Default: False.
+        dropout (float): in training mode, dropout with this probability on the outputs of each
+            layer except the last. Default: 0. (The masks come from swiftrnn's generator; they are
+            not torch's masks.)
+        bidirectional (bool): if True, a reverse direction too (D = 2). Default: False.
+
+    Call: ``output, hn = rnn(input, h0=None)``
+
+    Shape (L: sequence length, N: batch, D: 2 if bidirectional else 1, H: hidden_size):
+        - input: ``(L, N, input_size)``, ``(N, L, input_size)`` if batch_first, or unbatched
+          ``(L, input_size)``; any real float dtype (cast to float32), nested lists or torch tensors.
+        - h0: ``(D * num_layers, N, H)``, or ``(D * num_layers, H)`` unbatched; zeros if omitted.
+        - output: ``(L, N, D * H)`` (``(N, L, D * H)`` if batch_first, ``(L, D * H)`` unbatched): the
+          last layer's h_t for every t.
+        - hn: shaped like h0: every layer's final hidden state.
+
+    Attributes:
+        weight_ih_l[k] (np.ndarray): ``(H, input_size)`` for k = 0, else ``(H, D * H)``.
+        weight_hh_l[k] (np.ndarray): ``(H, H)``.
+        bias_ih_l[k], bias_hh_l[k] (np.ndarray): ``(H,)``.
+        ``..._reverse``: the same for the reverse direction. All initialised from U(-k, k), k = 1/sqrt(H).
+
+    Raises:
+        ValueError: an input that is not 2-d or 3-d, whose last dimension is not input_size, with
+            sequence length 0, or an h0 of the wrong shape (the message gives expected and actual shapes).
+        TypeError: integer, bool, complex or non-numeric input.
+
+    Example::
+
+        >>> from swiftrnn import nn
+        >>> import numpy as np
+        >>> rnn = nn.RNN(input_size=128, hidden_size=256)
+        >>> output, hn = rnn(np.random.randn(5, 32, 128), np.zeros((1, 32, 256)))
+        >>> output.shape, hn.shape
+        ((5, 32, 256), (1, 32, 256))
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        check_factory_kwargs(device, dtype)
+        if nonlinearity not in _NONLINEARITY_CODES:
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+        if (isinstance(dropout, bool) or not isinstance(dropout, numbers.Real)
+                or not 0 <= dropout <= 1):
+            raise ValueError("dropout should be a number in range [0, 1] representing the probability of "
+                             f"an element being zeroed, got {dropout!r}")
+        self.mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+        self.input_size = check_size(input_size, "input_size")
+        self.hidden_size = check_size(hidden_size, "hidden_size", minimum=1)
+        self.num_layers = check_size(num_layers, "num_layers", minimum=1)
+        self.nonlinearity = nonlinearity
+        self.bias = check_bool(bias, "bias")
+        self.batch_first = check_bool(batch_first, "batch_first")
+        self.dropout = float(dropout)
+        self.bidirectional = check_bool(bidirectional, "bidirectional")
+        self.proj_size = 0
+        if dropout > 0 and self.num_layers == 1:
+            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+                          f"expects num_layers greater than 1, but got dropout={dropout} and "
+                          f"num_layers={self.num_layers}", stacklevel=2)
+        self._desc = (self.input_size, self.hidden_size, self.num_layers, _NONLINEARITY_CODES[nonlinearity],
+                      int(self.bias), int(self.batch_first), int(self.bidirectional))
+
+        num_directions = 2 if self.bidirectional else 1
+        H = self.hidden_size
+        params: List[Tuple[str, np.ndarray]] = []
+        for layer in range(self.num_layers):
+            layer_input = self.input_size if layer == 0 else num_directions * H
+            for direction in range(num_directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
+                params.append(("weight_ih" + suffix, np.empty((H, layer_input), dtype=np.float32)))
+                params.append(("weight_hh" + suffix, np.empty((H, H), dtype=np.float32)))
+                if self.bias:
+                    params.append(("bias_ih" + suffix, np.empty((H,), dtype=np.float32)))
+                    params.append(("bias_hh" + suffix, np.empty((H,), dtype=np.float32)))
+        _random._init_rnn_([p for _, p in params], H)
+        for name, p in params:
+            self.register_parameter(name, p)
+
+    def _parameters_changed(self) -> None:
+        # The native call takes the parameters as one tuple in state_dict order; rebuilt only when an
+        # array is replaced (load_state_dict copies in place and keeps it valid).
+        object.__setattr__(self, "_flat", tuple(p for p in self._parameters.values() if p is not None))
+
+    @property
+    def all_weights(self) -> List[List[np.ndarray]]:
+        """The parameters grouped per layer and direction, as torch's ``all_weights``."""
+        per = 4 if self.bias else 2
+        flat = self._flat
+        return [list(flat[i:i + per]) for i in range(0, len(flat), per)]
+
+    def forward(self, input: Any, hx: Optional[Any] = None) -> Tuple[np.ndarray, np.ndarray]:
+        masks = None
+        if self.training and self.dropout > 0 and self.num_layers > 1:
+            masks = self._dropout_masks(input)
+        return _native.rnn_forward(input, hx, self._flat, self._desc, masks)
+
+    def _dropout_masks(self, input: Any) -> Optional[np.ndarray]:
+        shape = np.shape(input)
+        if len(shape) == 3:
+            L, N = (shape[1], shape[0]) if self.batch_first else (shape[0], shape[1])
+        elif len(shape) == 2:
+            L, N = shape[0], 1
+        else:
+            return None  # the native call reports the bad shape
+        D = 2 if self.bidirectional else 1
+        return _random._dropout_mask((self.num_layers - 1, L, N, D * self.hidden_size), self.dropout)
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if self.batch_first is not False:
+            s += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional is not False:
+            s += f", bidirectional={self.bidirectional}"
+        return s

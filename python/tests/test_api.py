@@ -1,0 +1,117 @@
+"""The Module machinery and package-level API beyond per-layer numerics."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import swiftrnn
+from swiftrnn import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(10, 4)
+        self.rnn = nn.RNN(4, 8, batch_first=True)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, ids):
+        out, _ = self.rnn(self.embedding(ids))
+        return self.fc(out)
+
+
+def test_submodules_give_prefixed_state_dict_keys_in_torch_order():
+    net = Net()
+    assert list(net.state_dict()) == [
+        "embedding.weight", "rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0",
+        "fc.weight", "fc.bias"]
+    assert net(np.array([[1, 2, 3]])).shape == (1, 3, 10)
+
+
+def test_nested_repr_has_torch_layout():
+    assert repr(Net()) == ("Net(\n  (embedding): Embedding(10, 4)\n  (rnn): RNN(4, 8, batch_first=True)\n"
+                           "  (fc): Linear(in_features=8, out_features=10, bias=True)\n)")
+
+
+def test_train_and_eval_return_self_and_recurse():
+    net = Net()
+    assert net.eval() is net
+    assert not net.training and not net.rnn.training
+    assert net.train() is net and net.fc.training
+    with pytest.raises(TypeError):
+        net.train("yes")
+
+
+def test_load_state_dict_round_trip_between_models():
+    a, b = Net(), Net()
+    b.load_state_dict(a.state_dict())
+    ids = np.array([[3, 1, 4, 1, 5]])
+    np.testing.assert_array_equal(a(ids), b(ids))
+
+
+def test_parameters_are_float32_arrays_updated_in_place_by_load_state_dict():
+    rnn = nn.RNN(3, 5)
+    before = rnn.weight_ih_l0
+    rnn.load_state_dict({k: np.ones_like(v) for k, v in rnn.state_dict().items()})
+    assert rnn.weight_ih_l0 is before and before.dtype == np.float32 and before.flags.c_contiguous
+    assert (before == 1).all()
+
+
+def test_assigning_a_parameter_checks_its_shape_and_is_used():
+    lin = nn.Linear(2, 3, bias=False)
+    with pytest.raises(ValueError, match=r"\(3, 2\).*\(2, 2\)"):
+        lin.weight = np.zeros((2, 2))
+    lin.weight = np.eye(3, 2, dtype=np.float64)
+    assert lin.weight.dtype == np.float32
+    np.testing.assert_array_equal(lin(np.array([1.0, 2.0])), [1, 2, 0])
+    with pytest.raises(AttributeError):
+        lin.bias = np.zeros(3)  # built without bias
+
+
+def test_rnn_uses_replaced_parameter_arrays():
+    rnn = nn.RNN(1, 1, bias=False, nonlinearity="relu")
+    rnn.weight_ih_l0 = [[2.0]]
+    rnn.weight_hh_l0 = [[0.0]]
+    out, _ = rnn(np.array([[1.0], [3.0]]))
+    np.testing.assert_array_equal(out, [[2.0], [6.0]])
+
+
+def test_manual_seed_makes_init_reproducible():
+    swiftrnn.manual_seed(123)
+    a = nn.RNN(3, 4).state_dict()
+    swiftrnn.manual_seed(123)
+    b = nn.RNN(3, 4).state_dict()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_set_num_threads_validates_and_round_trips():
+    old = swiftrnn.get_num_threads()
+    try:
+        swiftrnn.set_num_threads(2)
+        assert swiftrnn.get_num_threads() == 2
+        with pytest.raises(ValueError, match="got 0"):
+            swiftrnn.set_num_threads(0)
+        with pytest.raises(TypeError):
+            swiftrnn.set_num_threads("2")
+    finally:
+        swiftrnn.set_num_threads(old)
+
+
+def test_factory_keywords_accept_cpu_float32_only():
+    nn.Linear(2, 2, device="cpu", dtype=np.float32)
+    with pytest.raises(ValueError, match="cuda"):
+        nn.RNN(2, 2, device="cuda")
+    with pytest.raises(TypeError, match="float64"):
+        nn.Embedding(2, 2, dtype=np.float64)
+
+
+def test_info_command_prints_build_facts():
+    out = subprocess.run([sys.executable, "-m", "swiftrnn", "info"], capture_output=True, text=True, check=True).stdout
+    assert f"swiftrnn {swiftrnn.__version__}" in out and "simd " in out and "threads " in out
+
+
+def test_unknown_command_exits_nonzero():
+    proc = subprocess.run([sys.executable, "-m", "swiftrnn", "nope"], capture_output=True, text=True)
+    assert proc.returncode != 0 and "invalid choice" in proc.stderr

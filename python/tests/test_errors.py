@@ -1,0 +1,336 @@
+"""Exception types and messages for bad input (numpy + swiftrnn only).
+
+The contract: torch's exception type where it is precise (ValueError for sizes/shapes/values,
+TypeError for wrong types/dtypes, IndexError for out-of-range indices); where torch raises a bare
+RuntimeError/AssertionError, the precise built-in instead. Messages name the expected and the
+actual value; the regexes below match loosely on the numbers and shapes, not the wording.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from swiftrnn import nn
+
+F = nn.functional
+
+
+def state(module):
+    return {k: np.array(v, copy=True) for k, v in module.state_dict().items()}
+
+
+def assert_state_equal(module, before):
+    after = module.state_dict()
+    assert list(after.keys()) == list(before.keys())
+    for k, v in before.items():
+        np.testing.assert_array_equal(np.asarray(after[k]), v, err_msg=f"{k} changed")
+
+
+# ----------------------------------------------------------------------------------------------
+# RNN forward
+# ----------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def rnn():
+    return nn.RNN(3, 3, num_layers=2, bidirectional=True)  # D*num_layers = 4, H = 3
+
+
+def test_rnn_wrong_h0_shape_is_value_error(rnn):
+    x = np.zeros((5, 2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"\(4, 2, 3\).*\(1, 2, 3\)"):
+        rnn(x, np.zeros((1, 2, 3), np.float32))
+    with pytest.raises(ValueError, match=r"\(4, 2, 3\).*\(4, 3, 3\)"):
+        rnn(x, np.zeros((4, 3, 3), np.float32))
+
+
+def test_rnn_wrong_h0_shape_batch_first(rnn):
+    r = nn.RNN(3, 3, num_layers=2, bidirectional=True, batch_first=True)
+    x = np.zeros((2, 5, 3), np.float32)  # N=2, L=5
+    with pytest.raises(ValueError, match=r"\(4, 2, 3\).*\(4, 5, 3\)"):
+        r(x, np.zeros((4, 5, 3), np.float32))
+
+
+def test_rnn_h0_ndim_must_match_input(rnn):
+    with pytest.raises(ValueError, match=r"\(4, 2, 3\).*\(4, 3\)"):
+        rnn(np.zeros((5, 2, 3), np.float32), np.zeros((4, 3), np.float32))
+    with pytest.raises(ValueError, match=r"\(4, 3\).*\(4, 1, 3\)"):
+        rnn(np.zeros((5, 3), np.float32), np.zeros((4, 1, 3), np.float32))
+
+
+def test_rnn_unbatched_wrong_h0_shape(rnn):
+    with pytest.raises(ValueError, match=r"\(4, 3\).*\(2, 3\)"):
+        rnn(np.zeros((5, 3), np.float32), np.zeros((2, 3), np.float32))
+
+
+def test_rnn_zero_length_sequence_is_value_error(rnn):
+    with pytest.raises(ValueError, match=r"(?i)seq|length|\b0\b"):
+        rnn(np.zeros((0, 2, 3), np.float32))
+    with pytest.raises(ValueError):
+        rnn(np.zeros((0, 3), np.float32))
+    r = nn.RNN(3, 3, batch_first=True)
+    with pytest.raises(ValueError):
+        r(np.zeros((2, 0, 3), np.float32))
+
+
+@pytest.mark.parametrize("shape", [(3,), (5, 2, 3, 1), (), (1, 1, 1, 1, 3)])
+def test_rnn_wrong_input_ndim_is_value_error(rnn, shape):
+    nd = len(shape)
+    with pytest.raises(ValueError, match=rf"(?s)2.*3.*\b{nd}|\b{nd}\b.*2.*3"):
+        rnn(np.zeros(shape, np.float32))
+
+
+def test_rnn_wrong_feature_size_is_value_error(rnn):
+    with pytest.raises(ValueError, match=r"(?s)\b3\b.*\b4\b"):
+        rnn(np.zeros((5, 2, 4), np.float32))
+    with pytest.raises(ValueError, match=r"(?s)\b3\b.*\b2\b"):
+        rnn(np.zeros((5, 2), np.float32))  # unbatched, 2 features
+
+
+@pytest.mark.parametrize("bad", ["abc", [["a", "b", "c"]], None, object()])
+def test_rnn_non_numeric_input_is_type_error(rnn, bad):
+    with pytest.raises(TypeError):
+        rnn(bad)
+
+
+def test_rnn_complex_input_is_type_error(rnn):
+    with pytest.raises(TypeError):
+        rnn(np.zeros((5, 2, 3), np.complex64))
+
+
+def test_rnn_ragged_input_is_rejected(rnn):
+    with pytest.raises((ValueError, TypeError)):
+        rnn([[[0.0, 0.0, 0.0]], [[0.0, 0.0]]])
+
+
+# ----------------------------------------------------------------------------------------------
+# RNN constructor
+# ----------------------------------------------------------------------------------------------
+
+def test_rnn_bad_nonlinearity_is_value_error():
+    with pytest.raises(ValueError, match=r"gelu"):
+        nn.RNN(3, 4, nonlinearity="gelu")
+
+
+@pytest.mark.parametrize("dropout", [1.5, -0.1, True])
+def test_rnn_bad_dropout_is_value_error(dropout):
+    with pytest.raises(ValueError, match=r"(?i)dropout"):
+        nn.RNN(3, 4, num_layers=2, dropout=dropout)
+
+
+@pytest.mark.parametrize("kwargs,word", [
+    ({"input_size": 3, "hidden_size": 0}, "hidden_size"),
+    ({"input_size": 3, "hidden_size": -2}, "hidden_size"),
+    ({"input_size": 3, "hidden_size": 4, "num_layers": 0}, "num_layers"),
+])
+def test_rnn_bad_sizes_are_value_error(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        nn.RNN(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"input_size": 3, "hidden_size": 4.0},
+    {"input_size": 3, "hidden_size": 4, "num_layers": 2.0},
+    {"input_size": "3", "hidden_size": 4},
+])
+def test_rnn_non_int_sizes_are_type_error(kwargs):
+    with pytest.raises(TypeError):
+        nn.RNN(**kwargs)
+
+
+# ----------------------------------------------------------------------------------------------
+# Embedding
+# ----------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def emb():
+    return nn.Embedding(10, 4)
+
+
+@pytest.mark.parametrize("indices", [10, [10], np.array([1, 2, 10, 3]), np.array([[0, 1], [10, 2]], np.int32),
+                                     np.uint8(10), np.array([10], np.uint64)])
+def test_embedding_index_too_large_is_index_error(emb, indices):
+    with pytest.raises(IndexError, match=r"(?s)\b10\b.*\b(10|9)\b"):
+        emb(indices)
+
+
+@pytest.mark.parametrize("indices", [-1, [-1], np.array([0, -3], np.int8), np.array([-11])])
+def test_embedding_negative_index_is_index_error(emb, indices):
+    with pytest.raises(IndexError, match=r"-\d+"):
+        emb(indices)
+
+
+def test_embedding_huge_index_is_index_error(emb):
+    with pytest.raises((IndexError, OverflowError)):
+        emb(2**70)
+    with pytest.raises(IndexError):
+        emb(np.array([2**63], np.uint64))
+
+
+@pytest.mark.parametrize("indices", [1.0, [1.0, 2.0], np.array([1.0]), np.array([1], np.float32), True,
+                                     [True, False], np.array([True]), 1j, np.array([1 + 0j]), "1", ["1"],
+                                     None])
+def test_embedding_non_integer_indices_are_type_error(emb, indices):
+    with pytest.raises(TypeError):
+        emb(indices)
+
+
+def test_embedding_bad_index_leaves_weight_unchanged():
+    e = nn.Embedding(10, 4, max_norm=0.01)
+    before = state(e)
+    with pytest.raises(IndexError):
+        e(np.array([1, 2, 10]))
+    with pytest.raises(TypeError):
+        e(np.array([1.0, 2.0]))
+    assert_state_equal(e, before)
+
+
+@pytest.mark.parametrize("padding_idx", [10, -11, 100])
+def test_embedding_padding_idx_out_of_range_is_value_error(padding_idx):
+    with pytest.raises(ValueError, match=rf"{padding_idx}|padding_idx"):
+        nn.Embedding(10, 4, padding_idx=padding_idx)
+
+
+def test_embedding_negative_sizes_are_value_error():
+    with pytest.raises(ValueError, match=r"-1"):
+        nn.Embedding(-1, 4)
+    with pytest.raises(ValueError, match=r"-2"):
+        nn.Embedding(4, -2)
+
+
+def test_embedding_non_int_sizes_are_type_error():
+    with pytest.raises(TypeError):
+        nn.Embedding(10, 4.0)
+    with pytest.raises(TypeError):
+        nn.Embedding(10.0, 4)
+
+
+@pytest.mark.parametrize("shape", [(4,), (2, 3, 4), ()])
+def test_embedding_from_pretrained_needs_2d(shape):
+    with pytest.raises(ValueError, match=r"2"):
+        nn.Embedding.from_pretrained(np.zeros(shape, np.float32))
+
+
+# ----------------------------------------------------------------------------------------------
+# Linear
+# ----------------------------------------------------------------------------------------------
+
+def test_linear_wrong_feature_size_is_value_error():
+    lin = nn.Linear(3, 2)
+    with pytest.raises(ValueError, match=r"(?s)\b3\b.*\b5\b"):
+        lin(np.zeros((4, 5), np.float32))
+    with pytest.raises(ValueError, match=r"(?s)\b3\b.*\b5\b"):
+        lin(np.zeros(5, np.float32))
+
+
+def test_linear_0d_input_is_value_error():
+    with pytest.raises(ValueError):
+        nn.Linear(3, 2)(np.float32(1.0))
+
+
+def test_linear_negative_size_is_value_error():
+    with pytest.raises(ValueError, match=r"-1"):
+        nn.Linear(-1, 3)
+
+
+def test_linear_non_int_size_is_type_error():
+    with pytest.raises(TypeError):
+        nn.Linear(3.0, 3)
+
+
+def test_linear_non_numeric_input_is_type_error():
+    with pytest.raises(TypeError):
+        nn.Linear(3, 2)("abc")
+
+
+# ----------------------------------------------------------------------------------------------
+# softmax / log_softmax
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax], ids=["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape,dim", [((2, 3), 2), ((2, 3), -3), ((4,), 1), ((), 1), ((2, 3, 4), 5)])
+def test_softmax_dim_out_of_range_is_index_error(fn, shape, dim):
+    with pytest.raises(IndexError, match=rf"{dim}"):
+        fn(np.zeros(shape, np.float32), dim)
+
+
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax], ids=["softmax", "log_softmax"])
+def test_softmax_non_int_dim_is_type_error(fn):
+    with pytest.raises(TypeError):
+        fn(np.zeros((2, 3), np.float32), 1.5)
+    with pytest.raises(TypeError):
+        fn(np.zeros((2, 3), np.float32), "1")
+
+
+# ----------------------------------------------------------------------------------------------
+# load_state_dict: all-or-nothing, the message names the key
+# ----------------------------------------------------------------------------------------------
+
+def good_rnn_state(r, value=0.5):
+    return {k: np.full(np.shape(v), value, np.float32) for k, v in r.state_dict().items()}
+
+
+def test_load_state_dict_bad_shape_changes_nothing():
+    r = nn.RNN(3, 4, num_layers=2, bidirectional=True)
+    before = state(r)
+    sd = good_rnn_state(r)
+    sd["weight_hh_l1_reverse"] = np.zeros((4, 5), np.float32)
+    with pytest.raises(ValueError, match=r"(?s)weight_hh_l1_reverse.*\(4, 4\).*\(4, 5\)|"
+                                         r"weight_hh_l1_reverse.*\(4, 5\).*\(4, 4\)"):
+        r.load_state_dict(sd)
+    assert_state_equal(r, before)
+
+
+def test_load_state_dict_missing_key_changes_nothing():
+    r = nn.RNN(3, 4, num_layers=2)
+    before = state(r)
+    sd = good_rnn_state(r)
+    del sd["bias_hh_l1"]
+    with pytest.raises((KeyError, ValueError), match=r"bias_hh_l1"):
+        r.load_state_dict(sd)
+    assert_state_equal(r, before)
+
+
+def test_load_state_dict_unexpected_key_changes_nothing():
+    lin = nn.Linear(3, 2)
+    before = state(lin)
+    sd = {"weight": np.ones((2, 3), np.float32), "bias": np.ones(2, np.float32), "bias_extra": np.ones(2)}
+    with pytest.raises((KeyError, ValueError), match=r"bias_extra"):
+        lin.load_state_dict(sd)
+    assert_state_equal(lin, before)
+
+
+def test_load_state_dict_non_numeric_value_changes_nothing():
+    lin = nn.Linear(3, 2)
+    before = state(lin)
+    with pytest.raises(TypeError, match=r"bias"):
+        lin.load_state_dict({"weight": np.ones((2, 3), np.float32), "bias": "abc"})
+    assert_state_equal(lin, before)
+
+
+def test_load_state_dict_non_strict_ignores_missing_and_unexpected():
+    lin = nn.Linear(3, 2)
+    bias = np.array(lin.state_dict()["bias"], copy=True)
+    result = lin.load_state_dict({"weight": np.ones((2, 3)), "foo": np.zeros(1)}, strict=False)
+    np.testing.assert_array_equal(np.asarray(lin.state_dict()["weight"]), np.ones((2, 3), np.float32))
+    np.testing.assert_array_equal(np.asarray(lin.state_dict()["bias"]), bias)
+    assert list(result.missing_keys) == ["bias"]
+    assert list(result.unexpected_keys) == ["foo"]
+
+
+def test_load_state_dict_non_strict_still_checks_shapes():
+    lin = nn.Linear(3, 2)
+    before = state(lin)
+    with pytest.raises(ValueError, match=r"weight"):
+        lin.load_state_dict({"weight": np.ones((3, 3))}, strict=False)
+    assert_state_equal(lin, before)
+
+
+def test_load_state_dict_copies_the_values():
+    lin = nn.Linear(3, 2)
+    w = np.ones((2, 3), np.float32)
+    lin.load_state_dict({"weight": w, "bias": np.zeros(2)})
+    w[...] = 7.0
+    np.testing.assert_array_equal(np.asarray(lin.state_dict()["weight"]), np.ones((2, 3), np.float32))
+    out = lin(np.ones(3, np.float32))
+    np.testing.assert_allclose(out, [3.0, 3.0])
