@@ -1,7 +1,8 @@
 // The core's kernels alone: SGEMM GFLOP/s at the RNN shapes (1 and 2 threads, op(B) packed per call
 // and pre-packed) and tanh throughput.
 //
-//   swift run -c release SwiftRNNBench            the tables
+//   swift run -c release SwiftRNNBench            all the tables
+//   swift run -c release SwiftRNNBench gemm|small|pack|rnn|tanh   only those
 //   swift run -c release SwiftRNNBench tanh-ulp   exhaustive max-ulp of tanhInPlace vs Glibc tanhf
 
 #if canImport(Glibc)
@@ -157,6 +158,79 @@ func packTable() {
     }
 }
 
+/// rnnForward at the speed issue's workloads (the core alone: no Python, no copies in or out).
+func rnnTable() {
+    print("\nrnnForward (tanh), best time (1T: thread CPU time); GFLOP/s counts the GEMMs only")
+    print(pad("workload", 44) + pad("1T us", 11) + pad("1T GF/s", 9) + pad("2T us", 11) + pad("2T GF/s", 9))
+    let workloads: [(RNNConfig, Int, Int, String)] = [
+        (RNNConfig(inputSize: 4, hiddenSize: 4), 3, 1, "RNN(4,4) T3 N1"),
+        (RNNConfig(inputSize: 128, hiddenSize: 256), 5, 32, "RNN(128,256) T5 N32"),
+        (RNNConfig(inputSize: 128, hiddenSize: 128), 100, 16, "RNN(128,128) T100 N16"),
+        (RNNConfig(inputSize: 256, hiddenSize: 512, numLayers: 2), 50, 64, "RNN(256,512,2) T50 N64"),
+        (RNNConfig(inputSize: 64, hiddenSize: 128, numLayers: 2, batchFirst: true, bidirectional: true), 32, 8,
+         "RNN(64,128,2,bidir,batch_first) T32 N8"),
+    ]
+    for (config, L, N, label) in workloads {
+        let shapes = config.parameterShapes
+        let params = shapes.enumerated().map { i, shape -> UnsafeMutablePointer<Float> in
+            let count = shape.reduce(1, *)
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            fill(p, count, seed: UInt64(10 + i))
+            for j in 0..<count { p[j] *= 0.1 }
+            return p
+        }
+        let pointers = params.map { UnsafePointer($0) }
+        let H = config.hiddenSize, D = config.numDirections
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: L * N * config.inputSize)
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: L * N * D * H)
+        let hn = UnsafeMutablePointer<Float>.allocate(capacity: config.numLayers * D * N * H)
+        fill(x, L * N * config.inputSize, seed: 99)
+        var flops = 0.0
+        for layer in 0..<config.numLayers {
+            let inWidth = layer == 0 ? config.inputSize : D * H
+            flops += Double(D * 2 * L * N * H * (inWidth + H))
+        }
+        var row = pad(label, 44)
+        for threads in [1, 2] {
+            setNumThreads(threads)
+            let t = pointers.withUnsafeBufferPointer { ps in
+                bestTime(cpuTime: threads == 1) {
+                    try! rnnForward(config: config, parameters: ps, x: x, seqLen: L, batch: N, h0: nil,
+                                    dropoutMasks: nil, output: out, hn: hn)
+                }
+            }
+            row += pad(fmt(t * 1e6, 1), 11) + pad(fmt(flops / t / 1e9), 9)
+        }
+        print(row)
+        setNumThreads(1)
+        params.forEach { $0.deallocate() }
+        x.deallocate(); out.deallocate(); hn.deallocate()
+    }
+}
+
+/// Small problems (per-call sgemm, transB, 1 thread): nanoseconds per call, to spot cliffs.
+func smallTable() {
+    let sizes = [4, 16, 64, 128]
+    print("\nsmall sgemm (transB, per call, 1 thread): ns per call [GFLOP/s], rows m, columns n = k")
+    print(pad("m", 5) + sizes.map { pad("n=k=\($0)", 18) }.joined())
+    for m in [1, 2, 3, 4, 5, 8, 16, 32] {
+        var row = pad("\(m)", 5)
+        for nk in sizes {
+            let a = UnsafeMutablePointer<Float>.allocate(capacity: m * nk)
+            let w = UnsafeMutablePointer<Float>.allocate(capacity: nk * nk)
+            let c = UnsafeMutablePointer<Float>.allocate(capacity: m * nk)
+            fill(a, m * nk, seed: 1); fill(w, nk * nk, seed: 2)
+            let t = bestTime(cpuTime: true) {
+                sgemm(transA: false, transB: true, m: m, n: nk, k: nk, a: a, lda: nk, b: w, ldb: nk,
+                      accumulate: true, c: c, ldc: nk)
+            }
+            row += pad("\(Int((t * 1e9).rounded())) [\(fmt(2.0 * Double(m * nk * nk) / t / 1e9))]", 18)
+            a.deallocate(); w.deallocate(); c.deallocate()
+        }
+        print(row)
+    }
+}
+
 func tanhTable() {
     print("\ntanh throughput (1 thread), values in [-6, 6)")
     for count in [256, 4096, 32768] {
@@ -223,7 +297,10 @@ let args = CommandLine.arguments.dropFirst()
 if args.contains("tanh-ulp") {
     tanhUlp()
 } else {
-    if !args.contains("pack") && !args.contains("tanh") { gemmTable() }
-    if !args.contains("gemm") && !args.contains("tanh") { packTable() }
-    if !args.contains("gemm") && !args.contains("pack") { tanhTable() }
+    let only = ["gemm", "small", "pack", "tanh", "rnn"].filter { args.contains($0) }
+    if only.isEmpty || only.contains("gemm") { gemmTable() }
+    if only.isEmpty || only.contains("small") { smallTable() }
+    if only.isEmpty || only.contains("pack") { packTable() }
+    if only.isEmpty || only.contains("rnn") { rnnTable() }
+    if only.isEmpty || only.contains("tanh") { tanhTable() }
 }

@@ -66,7 +66,7 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     if k <= 0 { emptyReduction(m: m, n: n, accumulate: accumulate, c: c, ldc: ldc, activation: activation); return }
     let opA = OperandA(base: a, rs: transA ? 1 : lda, cs: transA ? lda : 1)
     let opB = OperandB(base: b, rs: transB ? 1 : ldb, cs: transB ? ldb : 1)
-    if m * n * k <= 2048 || m * k <= 64 && n <= 16 {
+    if m * n * k <= 128 {
         sgemmDirect(m: m, n: n, k: k, a: opA, b: opB, accumulate: accumulate, c: c, ldc: ldc,
                     activation: activation)
         return
@@ -90,9 +90,17 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
             }
             let rest = width - full * gemmNR
             if rest > 0 {
+                // The last, partial panel cannot be read 16 wide in place: pack it (zero-padded).
                 let jr = j0 + full * gemmNR
-                sgemmDirect(m: m, n: rest, k: k, a: opA, b: OperandB(base: b + jr, rs: ldb, cs: 1),
-                            accumulate: accumulate, c: c + jr, ldc: ldc, activation: activation)
+                let tailB = OperandB(base: b + jr, rs: ldb, cs: 1)
+                if let scratch = kernelScratch(floats: gemmNR * k) {
+                    packPanels(k: k, n: rest, b: tailB, into: scratch)
+                    gemmBlocked(m: m, n: rest, k: k, a: opA, b: Panels(base: scratch, rs: gemmNR, panelStride: gemmNR * k),
+                                accumulate: accumulate, c: c + jr, ldc: ldc, activation: activation)
+                } else {
+                    sgemmDirect(m: m, n: rest, k: k, a: opA, b: tailB, accumulate: accumulate, c: c + jr, ldc: ldc,
+                                activation: activation)
+                }
             }
             return
         }
@@ -485,39 +493,26 @@ func edgeKernel(rows: Int, panels: Int, kc: Int, a: UnsafePointer<Float>, rsA: I
     }
 }
 
-// MARK: - Direct path (tiny problems, column tails, no scratch memory)
+// MARK: - Direct path (tiny problems, or no scratch memory)
 
-/// The same FMA chains without packing: each row × 8 columns in one SIMD8 accumulator.
+/// The same FMA chains, one scalar at a time, without packing: for problems so small that setting
+/// up panels costs more than the arithmetic, and as the fallback when scratch memory is unavailable.
 func sgemmDirect(m: Int, n: Int, k: Int, a: OperandA, b: OperandB, accumulate: Bool,
                  c: UnsafeMutablePointer<Float>, ldc: Int, activation: GEMMActivation) {
     for i in 0..<m {
         let ai = a.base + i * a.rs
         let ci = c + i * ldc
-        var j = 0
-        while j < n {
-            let w = min(8, n - j)
-            var acc = F8()
-            if accumulate { acc = w == 8 ? loadF8(ci + j) : loadPartialF8(ci + j, w) }
-            var bp = b.base + j * b.cs
+        for j in 0..<n {
+            var acc: Float = accumulate ? ci[j] : 0
             var ap = ai
-            if w == 8 && b.cs == 1 {
-                for _ in 0..<k {
-                    acc = acc.addingProduct(F8(repeating: ap.pointee), loadF8(bp))
-                    ap += a.cs
-                    bp += b.rs
-                }
-            } else {
-                for _ in 0..<k {
-                    var bv = F8()
-                    for t in 0..<w { bv[t] = bp[t * b.cs] }
-                    acc = acc.addingProduct(F8(repeating: ap.pointee), bv)
-                    ap += a.cs
-                    bp += b.rs
-                }
+            var bp = b.base + j * b.cs
+            for _ in 0..<k {
+                acc = acc.addingProduct(ap.pointee, bp.pointee)
+                ap += a.cs
+                bp += b.rs
             }
-            acc = activate(activation, acc)
-            if w == 8 { storeF8(acc, ci + j) } else { storePartialF8(acc, ci + j, w) }
-            j += 8
+            // The epilogue through the vector code, so that it matches the kernels' bit for bit.
+            ci[j] = activation == .identity ? acc : activate(activation, F8(repeating: acc))[0]
         }
     }
 }
