@@ -273,18 +273,27 @@ private let transFlags: [(Bool, Bool)] = [(false, false), (false, true), (true, 
         #expect(out.map(\.bitPattern) == problem.run(accumulate: true).map(\.bitPattern))
     }
 
-    @Test("parallelFor runs every task exactly once")
+    @Test("parallelFor runs every task exactly once, back to back and nested")
     func parallelForCoversTasks() {
         let saved = getNumThreads()
         defer { setNumThreads(saved) }
         for threads in [1, 2, 4] {
             setNumThreads(threads)
-            var hits = [Int](repeating: 0, count: 7)
-            hits.withUnsafeMutableBufferPointer { h in
-                let base = h.baseAddress!
-                parallelFor(7) { t in base[t] += 1 }
+            for round in 0..<3000 {
+                let count = 1 + round % 9
+                var hits = [Int](repeating: 0, count: count * 3)
+                hits.withUnsafeMutableBufferPointer { h in
+                    let base = h.baseAddress!
+                    parallelFor(count) { t in
+                        base[t] += 1
+                        if round % 100 == 0 {  // nested: runs on the calling thread
+                            parallelFor(2) { u in base[count + 2 * t + u] += 1 }
+                        }
+                    }
+                }
+                let nested = round % 100 == 0 ? 1 : 0
+                #expect(hits == [Int](repeating: 1, count: count) + [Int](repeating: nested, count: 2 * count))
             }
-            #expect(hits == [Int](repeating: 1, count: 7))
         }
     }
 }

@@ -73,11 +73,12 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     }
     let panels = (n + gemmNR - 1) / gemmNR
     let threads = gemmThreads(m: m, n: n, k: k, panels: panels)
+    let tasks = gemmTasks(threads: threads, panels: panels)
     // op(B) rows are contiguous (B not transposed) and few rows of A will pass over each panel:
     // read B in place rather than pay for packing it.
     let inPlace = !transB && m <= 4 * gemmMR
-    parallelFor(threads) { t in
-        let (q0, q1) = splitPanels(panels, threads, t)
+    parallelFor(tasks, maxThreads: threads) { t in
+        let (q0, q1) = splitPanels(panels, tasks, t)
         let j0 = q0 * gemmNR
         let width = min(n, q1 * gemmNR) - j0
         let cSlice = c + j0
@@ -143,8 +144,9 @@ public func sgemmPacked(transA: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<F
     let opA = OperandA(base: a, rs: transA ? 1 : lda, cs: transA ? lda : 1)
     let panels = (n + gemmNR - 1) / gemmNR
     let threads = gemmThreads(m: m, n: n, k: k, panels: panels)
-    parallelFor(threads) { t in
-        let (q0, q1) = splitPanels(panels, threads, t)
+    let tasks = gemmTasks(threads: threads, panels: panels)
+    parallelFor(tasks, maxThreads: threads) { t in
+        let (q0, q1) = splitPanels(panels, tasks, t)
         let j0 = q0 * gemmNR
         // Without scratch memory for op(A), run unpacked: same results, a little slower.
         let aScratch = gemmShouldPackA(m: m, panels: q1 - q0, a: opA) ? kernelScratch(floats: gemmPackedABlock) : nil
@@ -231,10 +233,17 @@ func gemmThreads(m: Int, n: Int, k: Int, panels: Int) -> Int {
     return min(threads, panels / 2, max(1, work >> 19))
 }
 
-/// Thread t's contiguous share of `panels` panels (the first `panels % threads` get one more).
+/// Tasks for `threads` threads: two per thread when each still gets at least four panels, so that
+/// a thread the OS delays leaves less of the work to wait for (the others take its tasks).
 @inline(__always)
-func splitPanels(_ panels: Int, _ threads: Int, _ t: Int) -> (Int, Int) {
-    let base = panels / threads, extra = panels % threads
+func gemmTasks(threads: Int, panels: Int) -> Int {
+    threads > 1 && panels >= 8 * threads ? 2 * threads : threads
+}
+
+/// Task t's contiguous share of `panels` panels (the first `panels % tasks` get one more).
+@inline(__always)
+func splitPanels(_ panels: Int, _ tasks: Int, _ t: Int) -> (Int, Int) {
+    let base = panels / tasks, extra = panels % tasks
     let q0 = t * base + min(t, extra)
     return (q0, q0 + base + (t < extra ? 1 : 0))
 }
@@ -465,8 +474,14 @@ func microKernel(_ R: Int, _ P: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int,
 func kernel6x1(kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int, b: UnsafePointer<Float>, rsB: Int,
                panelStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool,
                epilogue: GEMMActivation) {
-    microKernel(6, 1, kc: kc, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, panelStride: panelStride,
-                c: c, ldc: ldc, cols: cols, load: load, epilogue: epilogue)
+    if rsA == 1 {
+        // Packed (or transposed) A: a row's values are adjacent.
+        microKernel(6, 1, kc: kc, a: a, rsA: 1, csA: csA, b: b, rsB: rsB, panelStride: panelStride,
+                    c: c, ldc: ldc, cols: cols, load: load, epilogue: epilogue)
+    } else {
+        microKernel(6, 1, kc: kc, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, panelStride: panelStride,
+                    c: c, ldc: ldc, cols: cols, load: load, epilogue: epilogue)
+    }
 }
 
 /// Leftover rows (1...5) × `panels` panels: (5|4, 1), (3, 1...2), (2, 1...3), (1, 1...4).

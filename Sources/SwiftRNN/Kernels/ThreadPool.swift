@@ -26,23 +26,30 @@ public func setNumThreads(_ n: Int) {
 /// How many threads the kernels may use.
 public func getNumThreads() -> Int { threadCount.load(ordering: .relaxed) }
 
-/// Runs `body(0) ... body(count - 1)`, spread over up to `getNumThreads()` threads (the caller
-/// included), and returns when all have finished. Tasks must be independent. Runs everything on the
-/// calling thread when `count <= 1`, when one thread is configured, or when the pool is already busy
-/// (a nested call, or a second caller thread): callers get the same results either way.
-func parallelFor(_ count: Int, _ body: (Int) -> Void) {
-    let threads = min(count, getNumThreads())
+/// Runs `body(0) ... body(count - 1)`, spread over up to min(`maxThreads`, `getNumThreads()`)
+/// threads (the caller included; tasks are handed out dynamically), and returns when all have
+/// finished. Tasks must be independent. Runs everything on the calling thread when `count <= 1`,
+/// when one thread is configured, or when the pool is already busy (a nested call, or a second
+/// caller thread): callers get the same results either way.
+func parallelFor(_ count: Int, maxThreads: Int = .max, _ body: (Int) -> Void) {
+    let threads = min(count, maxThreads, getNumThreads())
     if threads <= 1 || !KernelThreadPool.shared.run(count: count, threads: threads, body) {
         for t in 0..<count { body(t) }
     }
 }
 
-/// The pool behind `parallelFor`: a fork-join over persistent workers. The caller hands a job to
-/// workers 0..<helpers by bumping each one's `go` counter, runs tasks itself (task numbers come
-/// from an atomic counter), then waits until every helper has acknowledged: no helper can still be
-/// looking at a job once `run` returns, so the next job may reuse the fields. Idle workers spin on
-/// their counter for a short while (so back-to-back calls, one per RNN time step, skip the
-/// wake-up), then sleep on `wake`.
+/// The pool behind `parallelFor`: a fork-join over persistent workers.
+///
+/// The caller publishes a job (the closure, the task count, a fresh id in `gate`), wakes helpers
+/// 0..<helpers by storing the id in their `go` slot, and takes tasks itself from an atomic counter.
+/// When it runs out of tasks it closes the gate and waits only for helpers that are inside the job
+/// (`active`). A helper joins by incrementing `active` and then checking that the gate still holds
+/// its job's id (sequentially consistent on both sides, so either the helper sees the gate closed
+/// or the caller sees the helper active). A helper that the OS has not scheduled in time therefore
+/// never holds the caller up — it finds the gate closed later and goes back to waiting — which keeps
+/// a busy, shared machine from turning a 2-thread call into a wait for a time slice.
+/// Idle workers spin on their slot for a short while (back-to-back calls, one per RNN time step,
+/// skip the wake-up), then sleep on `wake`.
 final class KernelThreadPool: @unchecked Sendable {
     static let shared = KernelThreadPool()
 
@@ -56,15 +63,21 @@ final class KernelThreadPool: @unchecked Sendable {
     private let busy: UnsafeMutablePointer<pthread_mutex_t>
 
     private final class Slot {
+        /// The id of the last job this worker was asked to help with.
         let go = Atomic<Int>(0)
     }
     /// One per possible worker, made up front so that workers never race with the array's growth.
     private let slots: [Slot] = (0..<maxKernelThreads).map { _ in Slot() }
+    /// The id of the job helpers may still join, or 0.
+    private let gate = Atomic<Int>(0)
+    /// Helpers inside a job.
+    private let active = Atomic<Int>(0)
     private let nextTask = Atomic<Int>(0)
-    private let acknowledged = Atomic<Int>(0)
-    // Written by the caller before it bumps the helpers' `go` (release), read by them after (acquire).
+    // Written by the caller before it opens the gate, read by helpers that got in.
     private var job: ((Int) -> Void)?
     private var taskCount = 0
+    /// The caller's job counter (under `busy`).
+    private var lastJobID = 0
     // Guarded by `mutex`.
     private var workers = 0
     private var sleepers = 0
@@ -81,8 +94,8 @@ final class KernelThreadPool: @unchecked Sendable {
         pthread_cond_init(done, nil)
     }
 
-    /// Runs the job on `threads` threads (caller included). Returns false, having run nothing, when
-    /// the pool is busy or no worker thread can be started.
+    /// Runs the job on up to `threads` threads (caller included). Returns false, having run nothing,
+    /// when the pool is busy or no worker thread can be started.
     func run(count: Int, threads: Int, _ body: (Int) -> Void) -> Bool {
         guard pthread_mutex_trylock(busy) == 0 else { return false }
         defer { pthread_mutex_unlock(busy) }
@@ -92,19 +105,22 @@ final class KernelThreadPool: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
         if helpers == 0 { return false }
         withoutActuallyEscaping(body) { body in
+            lastJobID += 1
+            let id = lastJobID
             job = body
             taskCount = count
             nextTask.store(0, ordering: .relaxed)
-            acknowledged.store(0, ordering: .relaxed)
-            for i in 0..<helpers { slots[i].go.wrappingAdd(1, ordering: .releasing) }
+            gate.store(id, ordering: .sequentiallyConsistent)
+            for i in 0..<helpers { slots[i].go.store(id, ordering: .releasing) }
             pthread_mutex_lock(mutex)
             if sleepers > 0 { pthread_cond_broadcast(wake) }
             pthread_mutex_unlock(mutex)
             takeTasks(body)
-            if !spin(until: { acknowledged.load(ordering: .acquiring) == helpers }) {
+            gate.store(0, ordering: .sequentiallyConsistent)
+            if !spin(until: { active.load(ordering: .sequentiallyConsistent) == 0 }) {
                 pthread_mutex_lock(mutex)
                 callerWaiting = true
-                while acknowledged.load(ordering: .acquiring) != helpers { pthread_cond_wait(done, mutex) }
+                while active.load(ordering: .sequentiallyConsistent) != 0 { pthread_cond_wait(done, mutex) }
                 callerWaiting = false
                 pthread_mutex_unlock(mutex)
             }
@@ -121,14 +137,15 @@ final class KernelThreadPool: @unchecked Sendable {
         }
     }
 
-    /// Spins (yielding the CPU now and then) until `condition` holds (true) or `spinSeconds` pass (false).
+    /// Spins until `condition` holds (true) or `spinSeconds` pass (false), yielding the CPU now and
+    /// then so that a waiting thread does not starve the one it waits for.
     private func spin(until condition: () -> Bool) -> Bool {
         var deadline = 0.0
         var i = 0
         while true {
             if condition() { return true }
             i += 1
-            if i & 255 == 0 {
+            if i & 1023 == 0 {
                 let t = monotonicSeconds()
                 if deadline == 0 { deadline = t + Self.spinSeconds } else if t > deadline { return false }
                 sched_yield()
@@ -136,7 +153,7 @@ final class KernelThreadPool: @unchecked Sendable {
         }
     }
 
-    /// `seen`: the worker's `go` count when it was created (read before any job could bump it).
+    /// `seen`: the worker's `go` value when it was created (before any job could name it).
     private func workerLoop(index: Int, seen: Int) {
         let slot = slots[index]
         var seen = seen
@@ -150,12 +167,15 @@ final class KernelThreadPool: @unchecked Sendable {
                 }
                 pthread_mutex_unlock(mutex)
             }
-            seen = slot.go.load(ordering: .acquiring)
-            if let body = job { takeTasks(body) }
-            acknowledged.wrappingAdd(1, ordering: .releasing)
-            pthread_mutex_lock(mutex)
-            if callerWaiting { pthread_cond_signal(done) }
-            pthread_mutex_unlock(mutex)
+            let id = slot.go.load(ordering: .acquiring)
+            seen = id
+            active.wrappingAdd(1, ordering: .sequentiallyConsistent)
+            if gate.load(ordering: .sequentiallyConsistent) == id, let body = job { takeTasks(body) }
+            if active.wrappingSubtract(1, ordering: .sequentiallyConsistent).newValue == 0 {
+                pthread_mutex_lock(mutex)
+                if callerWaiting { pthread_cond_signal(done) }
+                pthread_mutex_unlock(mutex)
+            }
         }
     }
 
