@@ -8,7 +8,7 @@ from ._version import __version__
 from . import random
 from .random import (Generator, get_rng_state, initial_seed, manual_seed, ones, rand, randint, randn, seed,
                      set_rng_state, zeros)
-from . import nn
+from . import nn, optim
 
 
 def set_num_threads(n: int) -> None:
@@ -21,5 +21,5 @@ def get_num_threads() -> int:
     return _native.get_num_threads()
 
 
-__all__ = ["__version__", "nn", "random", "Generator", "manual_seed", "initial_seed", "seed", "get_rng_state",
+__all__ = ["__version__", "nn", "optim", "random", "Generator", "manual_seed", "initial_seed", "seed", "get_rng_state",
            "set_rng_state", "rand", "randn", "randint", "zeros", "ones", "set_num_threads", "get_num_threads"]
