@@ -77,6 +77,8 @@ func fmt(_ x: Double, _ digits: Int = 1) -> String {
 func gemmTable() {
     let shapes: [(Int, Int, Int, String)] = [
         (1, 4, 4, "RNN(4,4) N1 step"),
+        (1, 512, 512, "RNN(.,512) unbatched step"),
+        (5, 256, 256, "RNN(.,256) N5 step"),
         (16, 128, 128, "RNN(128,128) N16 step"),
         (32, 256, 128, "RNN(128,256) N32 input proj"),
         (32, 256, 256, "RNN(128,256) N32 step"),

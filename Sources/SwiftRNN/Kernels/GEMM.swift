@@ -14,7 +14,9 @@
 // op(B) is packed into panels of 16 columns (`gemmNR`), each k×16 contiguous, the last one
 // zero-padded; a micro-kernel keeps a 6×16 tile of C in 12 ymm accumulators and streams a panel
 // (two loads and six broadcasts per k step, twelve FMAs). Leftover rows (1...5) use kernels that cover
-// several panels at once, so that even one row has eight independent accumulator chains.
+// several panels at once, so that even one row has at least eight independent accumulator chains.
+// Blocks of op(A) are packed into 6-row micro-panels when enough panels reuse them. With more than
+// one thread (`setNumThreads`), big problems split the column panels among the pool's threads.
 // Weights that are reused (the recurrent matrix of every time step) can be packed once:
 // `packB` / `PackedMatrix` and `sgemmPacked`.
 
@@ -22,7 +24,7 @@
 let gemmNR = 16
 /// Rows of the main micro-kernel.
 let gemmMR = 6
-/// k block: a 16-column panel slice of kc rows is 16 KB, kept in L1 while the rows of A pass by.
+/// k block: a 16-column panel slice of kc rows is 32 KB, kept in L1 while the rows of A pass by.
 let gemmKC = 512
 /// Rows of op(A) per block (a multiple of `gemmMR`): mc × kc floats of A stay in L2 across panels.
 let gemmMC = 120
@@ -66,7 +68,7 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     if k <= 0 { emptyReduction(m: m, n: n, accumulate: accumulate, c: c, ldc: ldc, activation: activation); return }
     let opA = OperandA(base: a, rs: transA ? 1 : lda, cs: transA ? lda : 1)
     let opB = OperandB(base: b, rs: transB ? 1 : ldb, cs: transB ? ldb : 1)
-    if m * n * k <= 128 {
+    if multiplyAdds(m, n, k) <= 128 {
         sgemmDirect(m: m, n: n, k: k, a: opA, b: opB, accumulate: accumulate, c: c, ldc: ldc,
                     activation: activation)
         return
@@ -228,9 +230,17 @@ struct Panels {
 func gemmThreads(m: Int, n: Int, k: Int, panels: Int) -> Int {
     let threads = getNumThreads()
     if threads <= 1 || panels < 2 { return 1 }
-    let work = m * n * k
+    let work = multiplyAdds(m, n, k)
     if work < 1 << 20 { return 1 }
     return min(threads, panels / 2, max(1, work >> 19))
+}
+
+/// m·n·k, saturating at Int.max instead of overflowing.
+@inline(__always)
+func multiplyAdds(_ m: Int, _ n: Int, _ k: Int) -> Int {
+    let (mn, o1) = m.multipliedReportingOverflow(by: n)
+    let (mnk, o2) = mn.multipliedReportingOverflow(by: k)
+    return o1 || o2 ? .max : mnk
 }
 
 /// Tasks for `threads` threads: two per thread when each still gets at least four panels, so that
@@ -374,7 +384,7 @@ func gemmBlocked(m: Int, n: Int, k: Int, a: OperandA, b: Panels, accumulate: Boo
             let rows = mc - full
             if rows > 0 {
                 let ir = ic + full
-                let group = rows == 1 ? 4 : rows == 2 ? 3 : rows == 3 ? 2 : 1
+                let group = rows == 1 ? 6 : rows == 2 ? 3 : rows == 3 ? 2 : 1
                 var q = 0
                 while q < panels {
                     let g = min(group, panels - q)
@@ -484,7 +494,7 @@ func kernel6x1(kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int, b: UnsafePo
     }
 }
 
-/// Leftover rows (1...5) × `panels` panels: (5|4, 1), (3, 1...2), (2, 1...3), (1, 1...4).
+/// Leftover rows (1...5) × `panels` panels: (5|4, 1), (3, 1...2), (2, 1...3), (1, 1...6).
 @inline(never)
 func edgeKernel(rows: Int, panels: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int,
                 b: UnsafePointer<Float>, rsB: Int, panelStride: Int,
@@ -504,7 +514,9 @@ func edgeKernel(rows: Int, panels: Int, kc: Int, a: UnsafePointer<Float>, rsA: I
     case (1, 1): run(1, 1)
     case (1, 2): run(1, 2)
     case (1, 3): run(1, 3)
-    default: run(1, 4)
+    case (1, 4): run(1, 4)
+    case (1, 5): run(1, 5)
+    default: run(1, 6)
     }
 }
 
