@@ -7,7 +7,7 @@ import numpy as np
 
 from ... import _native
 from ... import random as _random
-from ._checks import check_bool, check_factory_kwargs, check_size
+from ._checks import check_bool, check_factory_kwargs, check_parameter_memory, check_size
 from .module import Module
 
 __all__ = ["Linear"]
@@ -41,6 +41,8 @@ class Linear(Module):
         self.in_features = check_size(in_features, "in_features")
         self.out_features = check_size(out_features, "out_features")
         has_bias = check_bool(bias, "bias")
+        check_parameter_memory(f"Linear(in_features={self.in_features}, out_features={self.out_features})",
+                               [(self.out_features, self.in_features)] + ([(self.out_features,)] if has_bias else []))
         weight = np.empty((self.out_features, self.in_features), dtype=np.float32)
         b = np.empty((self.out_features,), dtype=np.float32) if has_bias else None
         _random._init_linear_(weight, b)

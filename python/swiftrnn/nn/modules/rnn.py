@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import _native
 from ... import random as _random
-from ._checks import check_bool, check_factory_kwargs, check_size
+from ._checks import check_bool, check_factory_kwargs, check_parameter_memory, check_size
 from .module import Module
 
 __all__ = ["RNN"]
@@ -98,6 +98,12 @@ class RNN(Module):
 
         num_directions = 2 if self.bidirectional else 1
         H = self.hidden_size
+        # Before any allocation (or a loop over a huge num_layers): per direction, layer 0 and the others.
+        D, later = num_directions, num_directions * (self.num_layers - 1)
+        biases = 2 * D * self.num_layers if self.bias else 0
+        check_parameter_memory(f"RNN({self.input_size}, {H}, num_layers={self.num_layers})",
+                               [(H, self.input_size), (H, D * H), (H, H), (H,)],
+                               repeats=[D, later, D * self.num_layers, biases])
         params: List[Tuple[str, np.ndarray]] = []
         for layer in range(self.num_layers):
             layer_input = self.input_size if layer == 0 else num_directions * H

@@ -7,7 +7,7 @@ import numpy as np
 
 from ... import _native
 from ... import random as _random
-from ._checks import check_bool, check_factory_kwargs, check_float, check_size
+from ._checks import check_bool, check_factory_kwargs, check_float, check_parameter_memory, check_size
 from .module import Module, _as_float32
 
 __all__ = ["Embedding"]
@@ -73,6 +73,7 @@ class Embedding(Module):
         self.sparse = check_bool(sparse, "sparse")
         self._freeze = check_bool(_freeze, "_freeze")
         shape = (self.num_embeddings, self.embedding_dim)
+        check_parameter_memory(f"Embedding({self.num_embeddings}, {self.embedding_dim})", [shape])
         if _weight is None:
             weight = np.empty(shape, dtype=np.float32)
             _random._init_embedding_(weight, self.padding_idx)
