@@ -239,7 +239,7 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
         masks = (PyArrayObject *)args[4];
         Py_INCREF(masks);
         npy_intp expect = (npy_intp)(desc.num_layers - 1);
-        int overflow = __builtin_mul_overflow(expect, L, &expect) | __builtin_mul_overflow(expect, N, &expect) |
+        int overflow = __builtin_mul_overflow(expect, L, &expect) || __builtin_mul_overflow(expect, N, &expect) ||
                        __builtin_mul_overflow(expect, D * H, &expect);
         if (srnn_parameter((PyObject *)masks, "the dropout masks", 0) == NULL) goto fail;
         if (overflow || PyArray_SIZE(masks) != expect) {

@@ -133,9 +133,9 @@ PyArrayObject *srnn_parameter(PyObject *obj, const char *what, int writable) {
         return NULL;
     }
     PyArrayObject *a = (PyArrayObject *)obj;
-    if (PyArray_TYPE(a) != NPY_FLOAT32 || !PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISALIGNED(a) ||
-        (writable && !PyArray_ISWRITEABLE(a))) {
-        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous, aligned%s float32 array (dtype %s); "
+    if (PyArray_TYPE(a) != NPY_FLOAT32 || !PyArray_ISNOTSWAPPED(a) || !PyArray_IS_C_CONTIGUOUS(a) ||
+        !PyArray_ISALIGNED(a) || (writable && !PyArray_ISWRITEABLE(a))) {
+        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous, aligned, native-byte-order%s float32 array (dtype %s); "
                      "assign parameters through load_state_dict", what, writable ? ", writable" : "", dtype_name(a));
         return NULL;
     }
