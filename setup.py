@@ -59,7 +59,7 @@ class BuildSwiftThenExt(build_ext):
 native = Extension(
     "swiftrnn._native",
     sources=sorted(glob.glob("python/swiftrnn/_csrc/*.c")),
-    depends=glob.glob("python/swiftrnn/_csrc/*.h") + ["Sources/CSwiftRNN/include/swiftrnn.h"],
+    depends=glob.glob("python/swiftrnn/_csrc/*.h") + glob.glob("Sources/CSwiftRNN/include/*.h"),
     include_dirs=[numpy.get_include(), os.path.join("Sources", "CSwiftRNN", "include")],
     libraries=[SWIFT_PRODUCT],
     extra_compile_args=["-std=c11", "-O2", "-Wall", "-Wno-unused-parameter"],

@@ -6,8 +6,9 @@
 from . import _native
 from ._version import __version__
 from . import random
-from .random import initial_seed, manual_seed
-from . import nn
+from .random import (Generator, get_rng_state, initial_seed, manual_seed, ones, rand, randint, randn, seed,
+                     set_rng_state, zeros)
+from . import nn, optim
 
 
 def set_num_threads(n: int) -> None:
@@ -20,4 +21,5 @@ def get_num_threads() -> int:
     return _native.get_num_threads()
 
 
-__all__ = ["__version__", "nn", "random", "manual_seed", "initial_seed", "set_num_threads", "get_num_threads"]
+__all__ = ["__version__", "nn", "optim", "random", "Generator", "manual_seed", "initial_seed", "seed", "get_rng_state",
+           "set_rng_state", "rand", "randn", "randint", "zeros", "ones", "set_num_threads", "get_num_threads"]

@@ -114,6 +114,13 @@ sizes = st.one_of(
 )
 
 
+def check_param(p, shape=None):
+    """Parameters: float32 C-contiguous ndarrays (nn.Parameter, an ndarray subclass, after training landed)."""
+    assert isinstance(p, np.ndarray) and p.dtype == np.float32 and p.flags.c_contiguous
+    if shape is not None:
+        assert p.shape == tuple(shape), (p.shape, shape)
+
+
 def check_output(out, shape=None):
     assert isinstance(out, np.ndarray) and type(out) is np.ndarray
     assert out.dtype == np.float32 and out.flags.c_contiguous and out.flags.writeable
@@ -174,7 +181,7 @@ def test_constructors_raise_only_clean_exceptions(a, b, kind, layers, flags, ext
         except CLEAN:
             return
     for p in m.parameters():
-        check_output(p)
+        check_param(p)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -479,7 +486,7 @@ def test_load_state_dict_is_all_or_nothing(which, strict, data):
             np.testing.assert_array_equal(after[k], before[k])
     assert sorted(result.missing_keys) == sorted(k for k in before if k not in d)
     for p in m.parameters():
-        check_output(p)
+        check_param(p)
 
 
 @fuzz_settings(100)
@@ -494,5 +501,5 @@ def test_parameter_assignment_is_checked(value):
         except (*CLEAN, AttributeError):
             assert_same_state(lin, before)
             return
-    check_output(lin.weight, (2, 3))
+    check_param(lin.weight, (2, 3))
     assert lin(np.ones((1, 3))).shape == (1, 2)

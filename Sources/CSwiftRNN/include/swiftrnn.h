@@ -112,4 +112,8 @@ int32_t srnn_rnn_forward(const srnn_rnn_desc *desc, const float *const *params, 
 }
 #endif
 
+#include "swiftrnn_random.h"
+/* The training half: backward passes, cross-entropy, optimizers, clipping. */
+#include "swiftrnn_train.h"
+
 #endif /* SWIFTRNN_H */

@@ -111,13 +111,17 @@ public struct RNNConfig: Equatable, Sendable {
 /// - `dropoutMasks`: nil, or numLayers − 1 time-major masks of (seqLen, batch, D·H), multiplied into
 ///   every layer's output except the last before it feeds the next layer (training-mode dropout).
 /// - `output`: (seqLen, batch, D·H), or (batch, seqLen, D·H) if batchFirst; `hn` is shaped like h0.
+/// - `saved`: nil (inference), or (numLayers, seqLen, batch, D·H) time-major: every layer's output
+///   before dropout, which `rnnBackward` needs (training). The layers then compute into it instead
+///   of the internal ping-pong buffers, and the last layer's slice is copied into `output`.
 ///
 /// One workspace allocation per call, none per time step. Each sequence's result depends only on its
 /// own inputs: the batch dimension never changes a reduction order.
 public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<UnsafePointer<Float>>,
                        x: UnsafePointer<Float>, seqLen: Int, batch: Int, h0: UnsafePointer<Float>?,
                        dropoutMasks: UnsafePointer<Float>?,
-                       output: UnsafeMutablePointer<Float>, hn: UnsafeMutablePointer<Float>) throws(SwiftRNNError) {
+                       output: UnsafeMutablePointer<Float>, hn: UnsafeMutablePointer<Float>,
+                       saved: UnsafeMutablePointer<Float>? = nil) throws(SwiftRNNError) {
     try config.validate()
     guard parameters.count == config.parameterCount else {
         throw .invalidArgument("RNN expects \(config.parameterCount) parameter arrays, got \(parameters.count)")
@@ -138,17 +142,22 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
     }
     if rows == 0 { return }  // batch 0: empty output and hn, as torch
 
-    // xproj holds one direction's input projection; two layer buffers ping-pong between layers.
+    // xproj holds one direction's input projection; two layer buffers ping-pong between layers
+    // (inference), or each layer writes its slice of `saved` and, with dropout, one buffer holds the
+    // masked copy the next layer reads (training).
     let xproj = try Workspace(count: projCount, what: "RNN input projection")
-    let layerBuffers = try Workspace(count: config.numLayers > 1 ? 2 * layerCount : 0, what: "RNN layer output")
+    let bufferCount = saved == nil ? (config.numLayers > 1 ? 2 * layerCount : 0)
+                                   : (config.numLayers > 1 && dropoutMasks != nil ? layerCount : 0)
+    let layerBuffers = try Workspace(count: bufferCount, what: "RNN layer output")
 
     var input = UnsafePointer(x)
     var inputWidth = config.inputSize
     var inputBatchFirst = config.batchFirst
     for layer in 0..<config.numLayers {
         let isLast = layer == config.numLayers - 1
-        let layerOut = isLast ? output : layerBuffers.pointer + (layer % 2) * layerCount
-        let outBatchFirst = isLast && config.batchFirst
+        let layerOut = saved.map { $0 + layer * layerCount }
+            ?? (isLast ? output : layerBuffers.pointer + (layer % 2) * layerCount)
+        let outBatchFirst = isLast && config.batchFirst && saved == nil
         for direction in 0..<D {
             let p = (layer * D + direction) * config.paramsPerDirection
             let wIH = parameters[p], wHH = parameters[p + 1]
@@ -195,13 +204,27 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
             let (last, lastStride) = previous!
             for n in 0..<N { (hnSlot + n * H).update(from: last + n * lastStride, count: H) }
         }
+        var nextInput = layerOut
         if !isLast, let dropoutMasks {
             let mask = dropoutMasks + layer * layerCount
-            for i in 0..<layerCount { layerOut[i] *= mask[i] }
+            if saved != nil { nextInput = layerBuffers.pointer }  // keep the saved output unmasked
+            for i in 0..<layerCount { nextInput[i] = layerOut[i] * mask[i] }
         }
-        input = UnsafePointer(layerOut)
+        if isLast, saved != nil {
+            copyRows(from: layerOut, to: output, seqLen: L, batch: N, width: outWidth, toBatchFirst: config.batchFirst)
+        }
+        input = UnsafePointer(nextInput)
         inputWidth = outWidth
         inputBatchFirst = false
+    }
+}
+
+/// Copies a time-major (L, N, width) array into `dst`, as (N, L, width) if `toBatchFirst`.
+func copyRows(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>,
+              seqLen L: Int, batch N: Int, width: Int, toBatchFirst: Bool) {
+    if !toBatchFirst { dst.update(from: src, count: L * N * width); return }
+    for t in 0..<L {
+        for n in 0..<N { (dst + (n * L + t) * width).update(from: src + (t * N + n) * width, count: width) }
     }
 }
 
@@ -239,35 +262,46 @@ public struct RNN: Sendable {
     /// (L, inputSize); h0 is (D·numLayers, N, H), or (D·numLayers, H) unbatched, or nil for zeros.
     /// Returns output (L, N, D·H) (batch-first / unbatched as x) and hn shaped like h0.
     public func callAsFunction(_ x: Tensor, h0: Tensor? = nil) throws(SwiftRNNError) -> (output: Tensor, hn: Tensor) {
+        let (output, hn, _) = try run(x, h0: h0, dropoutMasks: nil, keepStates: false)
+        return (output, hn)
+    }
+
+    /// The forward pass; with `keepStates` also every layer's output before dropout,
+    /// (numLayers, L, N, D·H) time-major, for `rnnBackward`.
+    func run(_ x: Tensor, h0: Tensor?, dropoutMasks: Tensor?,
+             keepStates: Bool) throws(SwiftRNNError) -> (output: Tensor, hn: Tensor, states: Tensor?) {
         let c = config
-        guard x.rank == 2 || x.rank == 3 else {
-            throw .invalidArgument("RNN expects a 2-d (unbatched) or 3-d input, got shape \(describeShape(x.shape))")
-        }
+        let (L, N) = try sequenceShape(of: x)
         let unbatched = x.rank == 2
-        let L = unbatched ? x.shape[0] : (c.batchFirst ? x.shape[1] : x.shape[0])
-        let N = unbatched ? 1 : (c.batchFirst ? x.shape[0] : x.shape[1])
-        guard x.shape[x.rank - 1] == c.inputSize else {
-            throw .invalidArgument("expected input with \(c.inputSize) features in its last dimension, got shape \(describeShape(x.shape))")
-        }
         let hShape = unbatched ? [c.numDirections * c.numLayers, c.hiddenSize] : [c.numDirections * c.numLayers, N, c.hiddenSize]
         if let h0, h0.shape != hShape {
             throw .invalidArgument("expected h0 of shape \(describeShape(hShape)), got \(describeShape(h0.shape))")
+        }
+        let maskShape = [c.numLayers - 1, L, N, c.numDirections * c.hiddenSize]
+        if let dropoutMasks, dropoutMasks.count != maskShape.reduce(1, *) {
+            throw .invalidArgument("expected dropout masks of shape \(describeShape(maskShape)), got \(describeShape(dropoutMasks.shape))")
         }
         var outShape = x.shape
         outShape[outShape.count - 1] = c.numDirections * c.hiddenSize
         var output = Tensor(zeros: outShape)
         var hn = Tensor(zeros: hShape)
+        var states = Tensor(zeros: keepStates ? [c.numLayers, L, N, c.numDirections * c.hiddenSize] : [0])
         var failure: SwiftRNNError?
         withParameterPointers(parameters[...], collected: []) { pointers in
             pointers.withUnsafeBufferPointer { pp in
                 x.scalars.withUnsafeBufferPointer { xp in
                     withOptionalPointer(h0?.scalars) { hp in
-                        output.scalars.withUnsafeMutableBufferPointer { op in
-                            hn.scalars.withUnsafeMutableBufferPointer { hnp in
-                                do throws(SwiftRNNError) {
-                                    try rnnForward(config: c, parameters: pp, x: xp.nonNullBase, seqLen: L, batch: N,
-                                                   h0: hp, dropoutMasks: nil, output: op.nonNullBase, hn: hnp.nonNullBase)
-                                } catch { failure = error }
+                        withOptionalPointer(dropoutMasks?.scalars) { mp in
+                            output.scalars.withUnsafeMutableBufferPointer { op in
+                                hn.scalars.withUnsafeMutableBufferPointer { hnp in
+                                    states.scalars.withUnsafeMutableBufferPointer { sp in
+                                        do throws(SwiftRNNError) {
+                                            try rnnForward(config: c, parameters: pp, x: xp.nonNullBase, seqLen: L, batch: N,
+                                                           h0: hp, dropoutMasks: mp, output: op.nonNullBase,
+                                                           hn: hnp.nonNullBase, saved: keepStates ? sp.nonNullBase : nil)
+                                        } catch { failure = error }
+                                    }
+                                }
                             }
                         }
                     }
@@ -275,7 +309,20 @@ public struct RNN: Sendable {
             }
         }
         if let failure { throw failure }
-        return (output, hn)
+        return (output, hn, keepStates ? states : nil)
+    }
+
+    /// (L, N) of an input, after checking its rank and feature count.
+    func sequenceShape(of x: Tensor) throws(SwiftRNNError) -> (seqLen: Int, batch: Int) {
+        let c = config
+        guard x.rank == 2 || x.rank == 3 else {
+            throw .invalidArgument("RNN expects a 2-d (unbatched) or 3-d input, got shape \(describeShape(x.shape))")
+        }
+        guard x.shape[x.rank - 1] == c.inputSize else {
+            throw .invalidArgument("expected input with \(c.inputSize) features in its last dimension, got shape \(describeShape(x.shape))")
+        }
+        if x.rank == 2 { return (x.shape[0], 1) }
+        return c.batchFirst ? (x.shape[1], x.shape[0]) : (x.shape[0], x.shape[1])
     }
 }
 

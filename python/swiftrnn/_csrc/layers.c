@@ -155,9 +155,12 @@ static int parse_rnn_desc(PyObject *t, srnn_rnn_desc *d) {
     return 0;
 }
 
-/* rnn_forward(x, h0 or None, params tuple, desc tuple, dropout_masks or None) -> (output, hn) */
+/* rnn_forward(x, h0 or None, params tuple, desc tuple, dropout_masks or None[, saved]) -> (output, hn)
+ * With `saved` (training, see srnn_rnn_forward_train): a writable float32 array of
+ * num_layers * L * N * D * H elements that receives every layer's output before dropout. */
 static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5) return PyErr_Format(PyExc_TypeError, "rnn_forward takes 5 arguments, got %zd", nargs);
+    if (nargs != 5 && nargs != 6)
+        return PyErr_Format(PyExc_TypeError, "rnn_forward takes 5 or 6 arguments, got %zd", nargs);
     srnn_rnn_desc desc;
     if (parse_rnn_desc(args[3], &desc) < 0) return NULL;
     int64_t num_params = srnn_rnn_num_params(&desc);
@@ -173,7 +176,7 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
         pp = PyMem_Malloc(sizeof(float *) * (size_t)num_params);
         if (pp == NULL) return PyErr_NoMemory();
     }
-    PyArrayObject *x = NULL, *h0 = NULL, *masks = NULL, *out = NULL, *hn = NULL;
+    PyArrayObject *x = NULL, *h0 = NULL, *masks = NULL, *out = NULL, *hn = NULL, *saved = NULL;
     for (int64_t i = 0; i < num_params; i++) {
         PyArrayObject *p = srnn_parameter(PyTuple_GET_ITEM(params, i), "an RNN parameter", 0);
         if (p == NULL) goto fail;
@@ -248,6 +251,19 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
         }
     }
 
+    if (nargs == 6 && args[5] != Py_None) {
+        saved = srnn_parameter(args[5], "the saved layer outputs", 1);
+        if (saved == NULL) goto fail;
+        npy_intp expect = (npy_intp)desc.num_layers;
+        int overflow = __builtin_mul_overflow(expect, L, &expect) || __builtin_mul_overflow(expect, N, &expect) ||
+                       __builtin_mul_overflow(expect, D * H, &expect);
+        if (overflow || PyArray_SIZE(saved) != expect) {
+            PyErr_Format(PyExc_ValueError, "the saved layer outputs must hold %zd elements, got %zd",
+                         (Py_ssize_t)expect, (Py_ssize_t)PyArray_SIZE(saved));
+            goto fail;
+        }
+    }
+
     npy_intp odims[3];
     for (int k = 0; k < xnd; k++) odims[k] = PyArray_DIM(x, k);
     odims[xnd - 1] = D * H;
@@ -257,10 +273,18 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
 
     char err[SRNN_ERR_CAP];
     int32_t status;
-    CALL_CORE(status, srnn_rnn_forward(&desc, pp, num_params, (const float *)PyArray_DATA(x), L, N,
-                                       h0 ? (const float *)PyArray_DATA(h0) : NULL,
-                                       masks ? (const float *)PyArray_DATA(masks) : NULL,
-                                       (float *)PyArray_DATA(out), (float *)PyArray_DATA(hn), err, sizeof err));
+    if (saved) {
+        CALL_CORE(status, srnn_rnn_forward_train(&desc, pp, num_params, (const float *)PyArray_DATA(x), L, N,
+                                                 h0 ? (const float *)PyArray_DATA(h0) : NULL,
+                                                 masks ? (const float *)PyArray_DATA(masks) : NULL,
+                                                 (float *)PyArray_DATA(out), (float *)PyArray_DATA(hn),
+                                                 (float *)PyArray_DATA(saved), err, sizeof err));
+    } else {
+        CALL_CORE(status, srnn_rnn_forward(&desc, pp, num_params, (const float *)PyArray_DATA(x), L, N,
+                                           h0 ? (const float *)PyArray_DATA(h0) : NULL,
+                                           masks ? (const float *)PyArray_DATA(masks) : NULL,
+                                           (float *)PyArray_DATA(out), (float *)PyArray_DATA(hn), err, sizeof err));
+    }
     if (status != SRNN_OK) { srnn_raise(status, err); goto fail; }
     Py_DECREF(x);
     Py_XDECREF(h0);
@@ -286,6 +310,6 @@ PyMethodDef srnn_layer_methods[] = {
     {"softmax", (PyCFunction)(void (*)(void))softmax, METH_FASTCALL,
      "softmax(x, dim, log) -> array shaped like x"},
     {"rnn_forward", (PyCFunction)(void (*)(void))rnn_forward, METH_FASTCALL,
-     "rnn_forward(x, h0, params, desc, dropout_masks) -> (output, hn)"},
+     "rnn_forward(x, h0, params, desc, dropout_masks[, saved]) -> (output, hn)"},
     {NULL, NULL, 0, NULL},
 };

@@ -167,7 +167,8 @@ static PyMethodDef module_methods[] = {
 };
 
 /* Every source file's table, merged into one at import. */
-static PyMethodDef *const method_tables[] = {module_methods, srnn_layer_methods};
+static PyMethodDef *const method_tables[] = {module_methods, srnn_layer_methods, srnn_random_methods,
+                                              srnn_train_methods};
 
 static struct PyModuleDef native_module = {
     PyModuleDef_HEAD_INIT, "swiftrnn._native", "The C extension over the swiftrnn Swift core.", -1, NULL,

@@ -47,5 +47,7 @@ PyArrayObject *srnn_parameter(PyObject *obj, const char *what, int writable);
 
 /* The method tables of each source file, merged by module.c. */
 extern PyMethodDef srnn_layer_methods[];
+extern PyMethodDef srnn_random_methods[];
+extern PyMethodDef srnn_train_methods[];
 
 #endif

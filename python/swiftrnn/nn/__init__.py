@@ -1,5 +1,7 @@
-"""Neural-network layers shaped like ``torch.nn``: Embedding, RNN, Linear, and ``nn.functional``."""
-from . import functional
-from .modules import RNN, Embedding, Linear, Module
+"""Neural-network layers shaped like ``torch.nn``: Embedding, RNN, Linear, CrossEntropyLoss, Parameter,
+``nn.functional`` and ``nn.utils`` (gradient clipping)."""
+from . import functional, utils
+from .modules import RNN, CrossEntropyLoss, Embedding, Linear, Module
+from .parameter import Parameter
 
-__all__ = ["Module", "Embedding", "RNN", "Linear", "functional"]
+__all__ = ["Module", "Parameter", "Embedding", "RNN", "Linear", "CrossEntropyLoss", "functional", "utils"]

@@ -1,6 +1,7 @@
 from .linear import Linear
+from .loss import CrossEntropyLoss
 from .module import Module
 from .rnn import RNN
 from .sparse import Embedding
 
-__all__ = ["Module", "Embedding", "RNN", "Linear"]
+__all__ = ["Module", "Embedding", "RNN", "Linear", "CrossEntropyLoss"]

@@ -8,6 +8,7 @@ import numpy as np
 from ... import _native
 from ... import random as _random
 from ._checks import check_bool, check_factory_kwargs, check_parameter_memory, check_size
+from ..parameter import _commit_grads, _grad_accumulators
 from .module import Module
 
 __all__ = ["Linear"]
@@ -22,8 +23,8 @@ class Linear(Module):
         bias (bool): if False, no additive bias. Default: True.
 
     Attributes:
-        weight (np.ndarray): float32 ``(out_features, in_features)`` from U(-k, k), k = 1/sqrt(in_features).
-        bias (np.ndarray or None): float32 ``(out_features,)`` from U(-k, k).
+        weight (Parameter): float32 ``(out_features, in_features)`` from U(-k, k), k = 1/sqrt(in_features).
+        bias (Parameter or None): float32 ``(out_features,)`` from U(-k, k).
 
     Shape:
         - Input: ``(*, in_features)``, any real float dtype (cast to float32), any leading shape.
@@ -32,6 +33,9 @@ class Linear(Module):
     Raises:
         ValueError: the input's last dimension is not ``in_features``.
         TypeError: integer, bool, complex or non-numeric input.
+
+    Training: in training mode the forward keeps a copy of its input; ``backward(grad_output)`` then
+    accumulates into ``weight.grad`` / ``bias.grad`` and returns the gradient w.r.t. the input.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
@@ -50,7 +54,33 @@ class Linear(Module):
         self.register_parameter("bias", b)
 
     def forward(self, input: Any) -> np.ndarray:
-        return _native.linear_forward(input, self.weight, self.bias)
+        if not self.training:
+            self._save_for_backward(None)
+            return _native.linear_forward(input, self.weight, self.bias)
+        x = _native.float32_copy(input, "Linear input")
+        out = _native.linear_forward(x, self.weight, self.bias)
+        self._save_for_backward(x)
+        return out
+
+    def backward(self, grad_output: Any) -> np.ndarray:
+        """Backward of the last training-mode forward: adds ``grad_outputᵀ · input`` to ``weight.grad``
+        and the summed ``grad_output`` to ``bias.grad`` (parameters with ``requires_grad=False`` get
+        none), and returns the gradient w.r.t. the input, ``grad_output · weight``.
+
+        Args:
+            grad_output: the gradient w.r.t. the output, shaped like it: ``(*, out_features)``.
+
+        Raises:
+            RuntimeError: no training-mode forward to work from (none yet, an eval-mode one, or its
+                state already used by a backward).
+            ValueError: ``grad_output`` of the wrong shape (expected and actual shapes named).
+        """
+        x = self._saved_for_backward()
+        (gw, gb), fresh = _grad_accumulators([self.weight, self.bias])
+        grad_input = _native.linear_backward(x, grad_output, self.weight, gw, gb, True)
+        _commit_grads(fresh)
+        self._release_saved()
+        return grad_input
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -6,6 +6,8 @@ from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tup
 
 import numpy as np
 
+from ..parameter import Parameter
+
 __all__ = ["Module"]
 
 
@@ -34,12 +36,31 @@ def _addindent(s: str, spaces: int) -> str:
     return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
 
 
+class _Unsaved:
+    """Why a module has nothing saved for backward (never a training forward, or an eval one)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+_NEVER = _Unsaved("no forward has run in training mode since the last backward (each training-mode forward "
+                  "saves what one backward needs)")
+_EVAL = _Unsaved("the last forward ran in eval mode, which saves nothing for backward; call .train() and run "
+                 "forward again")
+
+
 class Module:
     """Base class of swiftrnn's layers, shaped like ``torch.nn.Module``.
 
-    Parameters are C-contiguous float32 NumPy arrays, registered under torch's names and reachable as
-    attributes (``rnn.weight_ih_l0``). Assigning a parameter attribute checks its shape and stores a
-    float32 copy; ``load_state_dict`` copies into the existing arrays in place.
+    Parameters are ``nn.Parameter`` objects (C-contiguous float32 NumPy arrays with ``.grad`` and
+    ``.requires_grad``), registered under torch's names and reachable as attributes
+    (``rnn.weight_ih_l0``). Assigning a Parameter to a parameter attribute makes the module use that very
+    object (weight tying, as torch); assigning any other array copies it into the existing Parameter in
+    place (its shape must match), so optimizers holding the Parameter see the change.
+    ``load_state_dict`` copies into the existing Parameters in place.
+
+    Training: a forward in training mode saves what the module's ``backward`` needs (an eval-mode
+    forward saves nothing); ``backward`` uses it once and accumulates into the parameters' ``.grad``.
     """
 
     training: bool
@@ -48,11 +69,16 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_saved", _NEVER)
 
     # --- attributes -------------------------------------------------------------------------
-    def register_parameter(self, name: str, value: Optional[np.ndarray]) -> None:
-        """Adds a parameter (a float32 array, or None for an absent one such as a disabled bias)."""
-        self._parameters[name] = None if value is None else _as_float32(value, name)
+    def register_parameter(self, name: str, value: Optional[Any]) -> None:
+        """Adds a parameter: a Parameter (used as is), any other array (wrapped in a new Parameter
+        holding a float32 copy), or None for an absent one such as a disabled bias."""
+        if value is None or isinstance(value, Parameter):
+            self._parameters[name] = value
+        else:
+            self._parameters[name] = Parameter(_as_float32(value, name))
         self._parameters_changed()
 
     def _parameters_changed(self) -> None:
@@ -74,11 +100,16 @@ class Module:
                 if value is not None:
                     raise AttributeError(f"{type(self).__name__} was built without {name}; it cannot be set")
                 return
+            if isinstance(value, Parameter):
+                if value.shape != current.shape:
+                    raise ValueError(f"expected {name} of shape {current.shape}, got {value.shape}")
+                params[name] = value
+                self._parameters_changed()
+                return
             new = _as_float32(value, name)
             if new.shape != current.shape:
                 raise ValueError(f"expected {name} of shape {current.shape}, got {new.shape}")
-            params[name] = new
-            self._parameters_changed()
+            np.copyto(current, new)
         elif isinstance(value, Module):
             if "_modules" not in self.__dict__:
                 raise AttributeError("cannot assign a submodule before Module.__init__() is called")
@@ -117,25 +148,59 @@ class Module:
     def children(self) -> Iterator["Module"]:
         yield from self._modules.values()
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[Tuple[str, np.ndarray]]:
-        """(name, array) pairs in torch's order: own parameters first, then each submodule's."""
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[Tuple[str, Parameter]]:
+        """(name, Parameter) pairs in torch's order: own parameters first, then each submodule's.
+        A Parameter shared by several modules is listed once unless ``remove_duplicate=False``."""
         modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        seen = set()
         for module_prefix, module in modules:
             for name, p in module._parameters.items():
-                if p is not None:
-                    yield module_prefix + ("." if module_prefix else "") + name, p
+                if p is None or (remove_duplicate and id(p) in seen):
+                    continue
+                seen.add(id(p))
+                yield module_prefix + ("." if module_prefix else "") + name, p
 
-    def parameters(self, recurse: bool = True) -> Iterator[np.ndarray]:
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
+
+    # --- gradients --------------------------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Resets the gradients of all parameters: to None (the default, as torch), or to zeros in place."""
+        for p in self.parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.fill(0)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Sets ``requires_grad`` of every parameter (False freezes them); returns self."""
+        for p in self.parameters():
+            p.requires_grad = bool(requires_grad)
+        return self
+
+    def _save_for_backward(self, state: Any) -> None:
+        """Keeps what the next backward needs (None: an eval-mode forward, which saves nothing)."""
+        object.__setattr__(self, "_saved", _EVAL if state is None else state)
+
+    def _saved_for_backward(self) -> Any:
+        """What the last training-mode forward saved; RuntimeError saying why if there is nothing."""
+        saved = self.__dict__.get("_saved", _NEVER)
+        if isinstance(saved, _Unsaved):
+            raise RuntimeError(f"{type(self).__name__}.backward() has nothing to work from: {saved.reason}")
+        return saved
+
+    def _release_saved(self) -> None:
+        object.__setattr__(self, "_saved", _NEVER)
 
     # --- state ------------------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """An ordered mapping of parameter names to copies of the arrays, in torch's key order.
 
-        Unlike torch's, the arrays are copies: changing them does not change the module.
+        Unlike torch's, the arrays are copies (plain ndarrays): changing them does not change the module.
         """
-        return OrderedDict((name, p.copy()) for name, p in self.named_parameters())
+        return OrderedDict((name, np.array(p, copy=True)) for name, p in self.named_parameters(remove_duplicate=False))
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> _IncompatibleKeys:
         """Copies parameters from ``state_dict`` (NumPy arrays, lists or torch tensors) into this module.
@@ -150,7 +215,7 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"expected a mapping of parameter names to arrays, got {type(state_dict).__name__}")
-        own = OrderedDict(self.named_parameters())
+        own = OrderedDict(self.named_parameters(remove_duplicate=False))
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):

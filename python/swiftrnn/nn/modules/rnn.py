@@ -10,6 +10,7 @@ import numpy as np
 from ... import _native
 from ... import random as _random
 from ._checks import check_bool, check_factory_kwargs, check_parameter_memory, check_size
+from ..parameter import _commit_grads, _grad_accumulators
 from .module import Module
 
 __all__ = ["RNN"]
@@ -48,15 +49,19 @@ class RNN(Module):
         - hn: shaped like h0: every layer's final hidden state.
 
     Attributes:
-        weight_ih_l[k] (np.ndarray): ``(H, input_size)`` for k = 0, else ``(H, D * H)``.
-        weight_hh_l[k] (np.ndarray): ``(H, H)``.
-        bias_ih_l[k], bias_hh_l[k] (np.ndarray): ``(H,)``.
+        weight_ih_l[k] (Parameter): ``(H, input_size)`` for k = 0, else ``(H, D * H)``.
+        weight_hh_l[k] (Parameter): ``(H, H)``.
+        bias_ih_l[k], bias_hh_l[k] (Parameter): ``(H,)``.
         ``..._reverse``: the same for the reverse direction. All initialised from U(-k, k), k = 1/sqrt(H).
 
     Raises:
         ValueError: an input that is not 2-d or 3-d, whose last dimension is not input_size, with
             sequence length 0, or an h0 of the wrong shape (the message gives expected and actual shapes).
         TypeError: integer, bool, complex or non-numeric input.
+
+    Training: in training mode the forward keeps copies of its input and h0, every layer's outputs and
+    the dropout masks; ``backward(grad_output, grad_hn=None)`` then runs backpropagation through time
+    and returns ``(grad_input, grad_h0)``.
 
     Example::
 
@@ -134,7 +139,51 @@ class RNN(Module):
         masks = None
         if self.training and self.dropout > 0 and self.num_layers > 1:
             masks = self._dropout_masks(input)
-        return _native.rnn_forward(input, hx, self._flat, self._desc, masks)
+        if not self.training:
+            self._save_for_backward(None)
+            return _native.rnn_forward(input, hx, self._flat, self._desc, masks)
+        x = _native.float32_copy(input, "RNN input")
+        h0 = None if hx is None else _native.float32_copy(hx, "h0")
+        saved = None
+        if x.ndim in (2, 3):  # otherwise the native call reports the bad shape
+            L, N = (x.shape[0], 1) if x.ndim == 2 else (
+                (x.shape[1], x.shape[0]) if self.batch_first else (x.shape[0], x.shape[1]))
+            D = 2 if self.bidirectional else 1
+            shape = (self.num_layers, L, N, D * self.hidden_size)
+            # The buffer of the last backward's forward, if it fits: no fresh pages every step.
+            spare = self.__dict__.get("_spare_saved")
+            saved = spare if spare is not None and spare.shape == shape else np.empty(shape, dtype=np.float32)
+            object.__setattr__(self, "_spare_saved", None)
+        output, hn = _native.rnn_forward(x, h0, self._flat, self._desc, masks, saved)
+        self._save_for_backward((x, h0, masks, saved))
+        return output, hn
+
+    def backward(self, grad_output: Any, grad_hn: Optional[Any] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """Backpropagation through time for the last training-mode forward, through every layer and
+        both directions, reusing that forward's dropout masks.
+
+        Adds each parameter's gradient to its ``.grad`` (parameters with ``requires_grad=False`` get
+        none) and returns ``(grad_input, grad_h0)``: the gradients w.r.t. the input (shaped like it,
+        batch_first and unbatched included) and w.r.t. h0 (shaped like hn; also when h0 was omitted,
+        i.e. zeros).
+
+        Args:
+            grad_output: the gradient w.r.t. ``output``, shaped like it.
+            grad_hn: the gradient w.r.t. ``hn``, shaped like it, or None for zeros.
+
+        Raises:
+            RuntimeError: no training-mode forward to work from (none yet, an eval-mode one, or its
+                state already used by a backward).
+            ValueError: a gradient of the wrong shape (expected and actual shapes named).
+        """
+        x, h0, masks, saved = self._saved_for_backward()
+        grads, fresh = _grad_accumulators(self._flat)
+        grad_input, grad_h0 = _native.rnn_backward(x, h0, self._flat, self._desc, masks, saved, grad_output,
+                                                   grad_hn, tuple(grads))
+        _commit_grads(fresh)
+        self._release_saved()
+        object.__setattr__(self, "_spare_saved", saved)
+        return grad_input, grad_h0
 
     def _dropout_masks(self, input: Any) -> Optional[np.ndarray]:
         shape = np.shape(input)

@@ -8,6 +8,7 @@ import numpy as np
 from ... import _native
 from ... import random as _random
 from ._checks import check_bool, check_factory_kwargs, check_float, check_parameter_memory, check_size
+from ..parameter import _commit_grads, _grad_accumulators
 from .module import Module, _as_float32
 
 __all__ = ["Embedding"]
@@ -28,7 +29,8 @@ class Embedding(Module):
         sparse (bool): accepted for compatibility; gradients are always dense here.
 
     Attributes:
-        weight (np.ndarray): float32 ``(num_embeddings, embedding_dim)``, initialised from N(0, 1).
+        weight (Parameter): float32 ``(num_embeddings, embedding_dim)``, initialised from N(0, 1);
+            ``requires_grad`` is False for a frozen ``from_pretrained`` weight.
 
     Shape:
         - Input: ``(*)`` integer indices of any integer dtype (Python int, list, NumPy array or torch
@@ -84,6 +86,7 @@ class Embedding(Module):
                 raise ValueError(f"Shape of weight does not match num_embeddings and embedding_dim: "
                                  f"expected {shape}, got {weight.shape}")
             self.register_parameter("weight", weight)
+        self.weight.requires_grad = not self._freeze
 
     @classmethod
     def from_pretrained(cls, embeddings: Any, freeze: bool = True, padding_idx: Optional[int] = None,
@@ -101,7 +104,38 @@ class Embedding(Module):
                    norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
 
     def forward(self, input: Any) -> np.ndarray:
-        return _native.embedding_forward(self.weight, input, self.max_norm, self.norm_type)
+        if not self.training:
+            self._save_for_backward(None)
+            return _native.embedding_forward(self.weight, input, self.max_norm, self.norm_type)
+        indices = _native.indices_copy(input, "Embedding indices")
+        out = _native.embedding_forward(self.weight, indices, self.max_norm, self.norm_type)
+        self._save_for_backward(indices)
+        return out
+
+    def backward(self, grad_output: Any) -> None:
+        """Backward of the last training-mode forward: adds to ``weight.grad`` the gradient of every
+        looked-up row, the sum of ``grad_output`` over the positions that looked it up (divided by the
+        row's count among the indices if ``scale_grad_by_freq``). The ``padding_idx`` row gets nothing;
+        a frozen weight (``requires_grad=False``) gets no gradient at all.
+
+        Args:
+            grad_output: the gradient w.r.t. the output, ``(*indices.shape, embedding_dim)``.
+
+        Raises:
+            RuntimeError: no training-mode forward to work from.
+            ValueError: ``grad_output`` of the wrong shape (expected and actual shapes named).
+        """
+        indices = self._saved_for_backward()
+        if self.weight.requires_grad:
+            (gw,), fresh = _grad_accumulators([self.weight])
+            _native.embedding_backward(indices, grad_output, gw, self.padding_idx, self.scale_grad_by_freq)
+            _commit_grads(fresh)
+        else:
+            expected = indices.shape + (self.embedding_dim,)
+            got = np.shape(grad_output)
+            if tuple(got) != expected:
+                raise ValueError(f"expected grad_output of shape {expected}, got {tuple(got)}")
+        self._release_saved()
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"

@@ -1,0 +1,231 @@
+// Training with the Swift layer types: a training-mode forward that keeps what the backward needs,
+// and backward methods that accumulate parameter gradients into caller-owned tensors.
+//
+//     let (out, hn, record) = try rnn.trainingForward(x)
+//     let logits = try fc(out)
+//     let (loss, dLogits) = try crossEntropy(logits: logits, targets: targets)
+//     let dOut = try fc.backward(input: out, gradOutput: dLogits, weightGradient: &gW, biasGradient: &gB)
+//     let (dx, _) = try rnn.backward(record, gradOutput: dOut, parameterGradients: &rnnGrads)
+//     try adam.step(&rnn.parameters, gradients: rnnGrads)
+
+/// What a training-mode `RNN` forward keeps for its backward.
+public struct RNNForwardRecord: Sendable {
+    /// The input and initial state the forward took (nil: zeros).
+    public let input: Tensor
+    public let h0: Tensor?
+    /// The dropout masks the forward applied, (numLayers − 1, L, N, D·H), or nil.
+    public let dropoutMasks: Tensor?
+    /// Every layer's output before dropout, (numLayers, L, N, D·H) time-major.
+    public let states: Tensor
+}
+
+extension RNN {
+    /// The forward pass of training: returns what `callAsFunction` returns plus the record `backward`
+    /// needs. `dropoutMasks` (numLayers − 1, L, N, D·H), already scaled by 1/(1 − p), or nil.
+    public func trainingForward(_ x: Tensor, h0: Tensor? = nil,
+                                dropoutMasks: Tensor? = nil) throws(SwiftRNNError) -> (output: Tensor, hn: Tensor, record: RNNForwardRecord) {
+        let (output, hn, states) = try run(x, h0: h0, dropoutMasks: dropoutMasks, keepStates: true)
+        return (output, hn, RNNForwardRecord(input: x, h0: h0, dropoutMasks: dropoutMasks, states: states!))
+    }
+
+    /// Backpropagation through time for the forward that made `record`: accumulates (+=) each
+    /// parameter's gradient into `parameterGradients` (shaped like `parameters`) and returns the
+    /// gradients of the input and of h0 (shaped like the input and like hn). `gradHn` nil means zeros.
+    public func backward(_ record: RNNForwardRecord, gradOutput: Tensor, gradHn: Tensor? = nil,
+                         parameterGradients: inout [Tensor]) throws(SwiftRNNError) -> (gradInput: Tensor, gradH0: Tensor) {
+        let c = config
+        let x = record.input
+        let (L, N) = try sequenceShape(of: x)
+        var outShape = x.shape
+        outShape[outShape.count - 1] = c.numDirections * c.hiddenSize
+        guard gradOutput.shape == outShape else {
+            throw .invalidArgument("expected grad_output of shape \(describeShape(outShape)), got \(describeShape(gradOutput.shape))")
+        }
+        let hShape = x.rank == 2 ? [c.numDirections * c.numLayers, c.hiddenSize] : [c.numDirections * c.numLayers, N, c.hiddenSize]
+        if let gradHn, gradHn.shape != hShape {
+            throw .invalidArgument("expected grad_hn of shape \(describeShape(hShape)), got \(describeShape(gradHn.shape))")
+        }
+        guard parameterGradients.map(\.shape) == parameters.map(\.shape) else {
+            throw .invalidArgument("expected parameter gradients of shapes \(parameters.map { describeShape($0.shape) }), got \(parameterGradients.map { describeShape($0.shape) })")
+        }
+        var gradInput = Tensor(zeros: x.shape)
+        var gradH0 = Tensor(zeros: hShape)
+        var failure: SwiftRNNError?
+        withMutablePointers(&parameterGradients) { grads in
+            withParameterPointers(parameters[...], collected: []) { pointers in
+                pointers.withUnsafeBufferPointer { pp in
+                    grads.withUnsafeBufferPointer { gp in
+                        x.scalars.withUnsafeBufferPointer { xp in
+                            withOptionalPointer(record.h0?.scalars) { hp in
+                                withOptionalPointer(record.dropoutMasks?.scalars) { mp in
+                                    record.states.scalars.withUnsafeBufferPointer { sp in
+                                        gradOutput.scalars.withUnsafeBufferPointer { gop in
+                                            withOptionalPointer(gradHn?.scalars) { ghp in
+                                                gradInput.scalars.withUnsafeMutableBufferPointer { gip in
+                                                    gradH0.scalars.withUnsafeMutableBufferPointer { g0p in
+                                                        do throws(SwiftRNNError) {
+                                                            try rnnBackward(config: c, parameters: pp, x: xp.nonNullBase, seqLen: L,
+                                                                            batch: N, h0: hp, dropoutMasks: mp, saved: sp.nonNullBase,
+                                                                            gradOutput: gop.nonNullBase, gradHn: ghp, parameterGradients: gp,
+                                                                            gradInput: gip.nonNullBase, gradH0: g0p.nonNullBase)
+                                                        } catch { failure = error }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let failure { throw failure }
+        return (gradInput, gradH0)
+    }
+}
+
+extension Linear {
+    /// Backward of `callAsFunction(input)`: accumulates (+=) into `weightGradient` (and `biasGradient`,
+    /// when the layer has a bias) and returns the gradient of the input.
+    public func backward(input x: Tensor, gradOutput: Tensor, weightGradient: inout Tensor,
+                         biasGradient: inout Tensor?) throws(SwiftRNNError) -> Tensor {
+        guard x.rank >= 1, x.shape[x.rank - 1] == inFeatures else {
+            throw .invalidArgument("Linear(in_features=\(inFeatures), out_features=\(outFeatures)) expects input of shape (*, \(inFeatures)), got \(describeShape(x.shape))")
+        }
+        let outShape = x.shape.dropLast() + [outFeatures]
+        guard gradOutput.shape == Array(outShape) else {
+            throw .invalidArgument("expected grad_output of shape \(describeShape(Array(outShape))), got \(describeShape(gradOutput.shape))")
+        }
+        guard weightGradient.shape == weight.shape else {
+            throw .invalidArgument("expected a weight gradient of shape \(describeShape(weight.shape)), got \(describeShape(weightGradient.shape))")
+        }
+        if let bias, biasGradient?.shape != bias.shape {
+            throw .invalidArgument("expected a bias gradient of shape \(describeShape(bias.shape)), got \(biasGradient.map { describeShape($0.shape) } ?? "nil")")
+        }
+        let rows = x.shape.dropLast().reduce(1, *)
+        var gradInput = Tensor(zeros: x.shape)
+        let (inF, outF) = (inFeatures, outFeatures)
+        let hasBias = bias != nil
+        var biasScalars = biasGradient?.scalars ?? []
+        x.scalars.withUnsafeBufferPointer { xp in
+            gradOutput.scalars.withUnsafeBufferPointer { gp in
+                weight.scalars.withUnsafeBufferPointer { wp in
+                    gradInput.scalars.withUnsafeMutableBufferPointer { gip in
+                        weightGradient.scalars.withUnsafeMutableBufferPointer { gwp in
+                            biasScalars.withUnsafeMutableBufferPointer { gbp in
+                                linearBackward(x: xp.nonNullBase, gradOut: gp.nonNullBase, m: rows, inFeatures: inF,
+                                               weight: wp.nonNullBase, outFeatures: outF, gradX: gip.nonNullBase,
+                                               gradWeight: gwp.nonNullBase, gradBias: hasBias ? gbp.nonNullBase : nil)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if hasBias, let shape = bias?.shape { biasGradient = try Tensor(shape: shape, scalars: biasScalars) }
+        return gradInput
+    }
+}
+
+extension Embedding {
+    /// Backward of `callAsFunction(indices, shape:)`: accumulates (+=) into `weightGradient` the
+    /// gradient of every looked-up row; the padding row gets none. `gradOutput` is
+    /// (indices.count, embeddingDim) or any shape with that many elements, e.g. (*shape, embeddingDim).
+    public func backward(indices: [Int], gradOutput: Tensor, weightGradient: inout Tensor,
+                         scaleGradByFreq: Bool = false) throws(SwiftRNNError) {
+        guard gradOutput.count == indices.count * embeddingDim, gradOutput.shape.last == embeddingDim else {
+            throw .invalidArgument("expected grad_output with \(indices.count) rows of \(embeddingDim), got shape \(describeShape(gradOutput.shape))")
+        }
+        guard weightGradient.shape == weight.shape else {
+            throw .invalidArgument("expected a weight gradient of shape \(describeShape(weight.shape)), got \(describeShape(weightGradient.shape))")
+        }
+        let idx = indices.map { Int64($0) }
+        let (rows, dim, padding) = (numEmbeddings, embeddingDim, paddingIdx)
+        var failure: SwiftRNNError?
+        idx.withUnsafeBufferPointer { ip in
+            gradOutput.scalars.withUnsafeBufferPointer { gp in
+                weightGradient.scalars.withUnsafeMutableBufferPointer { wp in
+                    do throws(SwiftRNNError) {
+                        try embeddingBackward(indices: ip.nonNullBase, count: idx.count, gradOut: gp.nonNullBase,
+                                              numEmbeddings: rows, embeddingDim: dim, paddingIdx: padding,
+                                              scaleGradByFreq: scaleGradByFreq, gradWeight: wp.nonNullBase)
+                    } catch { failure = error }
+                }
+            }
+        }
+        if let failure { throw failure }
+    }
+}
+
+/// Cross-entropy of `logits` — (N, C), (C,) or (N, C, d1, ...) — against class indices `targets`
+/// (N·d1·… of them, in row-major order), with torch's options. Returns the loss (shape [] for
+/// `.mean` / `.sum`, the targets' shape (N, d1, ...) for `.none`) and its gradient w.r.t. the logits
+/// (for `.none`, of the sum of the per-position losses).
+public func crossEntropy(logits: Tensor, targets: [Int], weight: Tensor? = nil, ignoreIndex: Int = -100,
+                         reduction: LossReduction = .mean,
+                         labelSmoothing: Double = 0) throws(SwiftRNNError) -> (loss: Tensor, gradLogits: Tensor) {
+    guard logits.rank >= 1 else { throw .invalidArgument("cross_entropy expects logits with at least 1 dimension, got a 0-d tensor") }
+    let classDim = logits.rank == 1 ? 0 : 1
+    let C = logits.shape[classDim]
+    let outer = logits.rank == 1 ? 1 : logits.shape[0]
+    let inner = logits.shape.suffix(from: classDim + 1).reduce(1, *)
+    var targetShape = logits.shape
+    targetShape.remove(at: classDim)
+    guard targets.count == outer * inner else {
+        throw .invalidArgument("expected \(outer * inner) targets for logits of shape \(describeShape(logits.shape)), got \(targets.count)")
+    }
+    if let weight, weight.shape != [C] {
+        throw .invalidArgument("expected a class weight of shape \(describeShape([C])), got \(describeShape(weight.shape))")
+    }
+    let t = targets.map { Int64($0) }
+    var loss = Tensor(zeros: reduction == .none ? targetShape : [])
+    var probabilities = Tensor(zeros: logits.shape)
+    var grad = Tensor(zeros: logits.shape)
+    let upstream = [Float](repeating: 1, count: reduction == .none ? targets.count : 1)
+    var failure: SwiftRNNError?
+    logits.scalars.withUnsafeBufferPointer { lp in
+        t.withUnsafeBufferPointer { tp in
+            withOptionalPointer(weight?.scalars) { wp in
+                loss.scalars.withUnsafeMutableBufferPointer { op in
+                    probabilities.scalars.withUnsafeMutableBufferPointer { pp in
+                        grad.scalars.withUnsafeMutableBufferPointer { gp in
+                            upstream.withUnsafeBufferPointer { up in
+                                do throws(SwiftRNNError) {
+                                    try crossEntropyForward(logits: lp.nonNullBase, outer: outer, classes: C, inner: inner,
+                                                            targets: tp.nonNullBase, weight: wp, ignoreIndex: Int64(ignoreIndex),
+                                                            reduction: reduction, labelSmoothing: labelSmoothing,
+                                                            loss: op.nonNullBase, probabilities: pp.nonNullBase)
+                                    try crossEntropyBackward(probabilities: UnsafePointer(pp.nonNullBase), outer: outer, classes: C,
+                                                             inner: inner, targets: tp.nonNullBase, weight: wp,
+                                                             ignoreIndex: Int64(ignoreIndex), reduction: reduction,
+                                                             labelSmoothing: labelSmoothing, gradLoss: up.nonNullBase,
+                                                             gradLogits: gp.nonNullBase)
+                                } catch { failure = error }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let failure { throw failure }
+    return (loss, grad)
+}
+
+/// Calls `body` with a mutable pointer to each tensor's elements (nil for none), writing the results
+/// back afterwards. The elements are staged in one buffer, so the tensors need not be uniquely referenced.
+func withMutablePointers<R>(_ tensors: inout [Tensor], _ body: ([UnsafeMutablePointer<Float>?]) -> R) -> R {
+    var flat: [Float] = []
+    var offsets: [Int] = []
+    for t in tensors { offsets.append(flat.count); flat += t.scalars }
+    let result = flat.withUnsafeMutableBufferPointer { fp in
+        body(offsets.map { fp.nonNullBase + $0 })
+    }
+    for i in tensors.indices {
+        let count = tensors[i].count
+        tensors[i].scalars = Array(flat[offsets[i]..<(offsets[i] + count)])
+    }
+    return result
+}

@@ -1,0 +1,580 @@
+"""Ready-made models built from swiftrnn.nn layers: ``RNNLanguageModel``, a next-token predictor.
+
+The tutorial's pipeline — token ids -> Embedding -> RNN -> Linear -> softmax -> next token, fed back in —
+as one module that trains (``fit``), scores (``evaluate``), samples (``generate``) and persists
+(``save`` / ``load``)::
+
+    from swiftrnn.text import Vocab, tokenize
+    from swiftrnn.models import RNNLanguageModel
+
+    tokens = tokenize(text, "char")
+    vocab = Vocab.build(tokens)
+    ids = vocab.encode(tokens)
+    model = RNNLanguageModel(len(vocab))
+    losses = model.fit(ids, steps=600)
+    out = model.generate(vocab.encode(tokenize("道可", "char")), 50, greedy=True)
+    print("".join(vocab.decode(out)))
+    model.save("model", vocab=vocab, tokenizer="char")
+
+The saved weights load into the PyTorch module of the same shape (``TORCH_EQUIVALENT`` below).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import numbers
+import os
+import sys
+import time
+import zipfile
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from . import nn
+from . import random as _random
+from .text import TOKENIZERS, Vocab, _atomic_write_bytes
+
+__all__ = ["RNNLanguageModel", "TORCH_EQUIVALENT"]
+
+#: The PyTorch module a saved RNNLanguageModel loads into (same state_dict keys, shapes and numbers):
+#: ``m = TorchRNNLanguageModel(**config); m.load_state_dict({k: torch.from_numpy(v) for k, v in
+#: np.load("DIR/weights.npz").items()})``.
+TORCH_EQUIVALENT = '''
+import torch
+
+class TorchRNNLanguageModel(torch.nn.Module):
+    def __init__(self, vocab_size, embedding_dim=64, hidden_size=256, num_layers=1, dropout=0.0,
+                 nonlinearity="tanh"):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(vocab_size, embedding_dim)
+        self.rnn = torch.nn.RNN(embedding_dim, hidden_size, num_layers, nonlinearity=nonlinearity,
+                                batch_first=True, dropout=dropout)
+        self.fc = torch.nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, ids, h=None):
+        out, h = self.rnn(self.embedding(ids), h)
+        return self.fc(out), h
+'''
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.npz"
+VOCAB_FILE = "vocab.json"
+_FORMAT = "swiftrnn.RNNLanguageModel"
+_VERSION = 1
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _positive_int(x: Any, name: str, minimum: int = 1) -> int:
+    if not _is_int(x) or x < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {x!r}")
+    return int(x)
+
+
+def _token_ids(ids: Any, name: str, vocab_size: int) -> np.ndarray:
+    """``ids`` as a 1-d int64 array with every id in [0, vocab_size)."""
+    if hasattr(ids, "detach") and hasattr(ids, "cpu"):  # a torch tensor
+        ids = ids.detach().cpu().numpy()
+    arr = np.asarray(ids)
+    if arr.dtype.kind not in "iu" and arr.size:
+        raise TypeError(f"{name} must be integer token ids, got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-d sequence of token ids, got shape {arr.shape}")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi >= vocab_size:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"{name}: token id {bad} is out of range for vocab_size {vocab_size}: "
+                             f"valid ids are 0 to {vocab_size - 1}")
+    return arr
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class _Progress:
+    """A one-line progress bar on stderr (step, loss, tokens/s), redrawn at most 10 times a second."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled = total, enabled
+        self.start = self.last = time.perf_counter()
+        self.drawn = False
+
+    def update(self, step: int, loss: float, tokens: int) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if step < self.total and now - self.last < 0.1:
+            return
+        self.last = now
+        elapsed = max(now - self.start, 1e-9)
+        width = 24
+        filled = int(width * step / self.total)
+        eta = (self.total - step) * elapsed / step if step else 0.0
+        sys.stderr.write(f"\r{step:>{len(str(self.total))}}/{self.total} [{'#' * filled}{'.' * (width - filled)}] "
+                         f"loss {loss:.4f}  {tokens / elapsed:,.0f} tok/s  eta {eta:.0f}s ")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+class RNNLanguageModel(nn.Module):
+    """Token ids -> ``nn.Embedding`` -> ``nn.RNN`` (batch_first) -> ``nn.Linear`` -> next-token logits.
+
+    Args:
+        vocab_size (int): number of token ids (rows of the embedding, outputs of ``fc``).
+        embedding_dim (int): size of each token vector. Default: 64.
+        hidden_size (int): size of the RNN's hidden state. Default: 256.
+        num_layers (int): stacked RNN layers. Default: 1.
+        dropout (float): dropout between RNN layers in training (needs num_layers > 1). Default: 0.
+        nonlinearity (str): ``'tanh'`` or ``'relu'``. Default: ``'tanh'``.
+
+    Submodules (ordinary swiftrnn.nn modules, so ``state_dict`` keys are those of the PyTorch module in
+    ``TORCH_EQUIVALENT``: ``embedding.weight``, ``rnn.weight_ih_l0``, ..., ``fc.weight``, ``fc.bias``):
+        embedding: ``nn.Embedding(vocab_size, embedding_dim)``
+        rnn: ``nn.RNN(embedding_dim, hidden_size, num_layers, nonlinearity=..., batch_first=True, dropout=...)``
+        fc: ``nn.Linear(hidden_size, vocab_size)``
+
+    Attributes:
+        vocab (Vocab or None), tokenizer (str or None): set by ``load`` when the model was saved with them
+            (the CLI saves both); ``save`` writes them again when not given.
+    """
+
+    def __init__(self, vocab_size: int, embedding_dim: int = 64, hidden_size: int = 256, num_layers: int = 1,
+                 dropout: float = 0.0, nonlinearity: str = "tanh") -> None:
+        super().__init__()
+        self.vocab_size = _positive_int(vocab_size, "vocab_size")
+        self.embedding_dim = _positive_int(embedding_dim, "embedding_dim")
+        self.hidden_size = _positive_int(hidden_size, "hidden_size")
+        self.num_layers = _positive_int(num_layers, "num_layers")
+        self.embedding = nn.Embedding(self.vocab_size, self.embedding_dim)
+        self.rnn = nn.RNN(self.embedding_dim, self.hidden_size, self.num_layers, nonlinearity=nonlinearity,
+                          batch_first=True, dropout=dropout)
+        self.fc = nn.Linear(self.hidden_size, self.vocab_size)
+        self.dropout = self.rnn.dropout
+        self.nonlinearity = self.rnn.nonlinearity
+        self.vocab: Optional[Vocab] = None
+        self.tokenizer: Optional[str] = None
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        """The constructor arguments, as a dict: ``RNNLanguageModel(**model.config)`` has the same shapes."""
+        return {"vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
+                "hidden_size": self.hidden_size, "num_layers": self.num_layers, "dropout": self.dropout,
+                "nonlinearity": self.nonlinearity}
+
+    def extra_repr(self) -> str:
+        return ""
+
+    # --- forward / backward -------------------------------------------------------------------
+    def forward(self, ids: Any, h: Optional[Any] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """``logits, h = model(ids, h)``.
+
+        ids: ``(N, L)`` integer token ids (or unbatched ``(L,)``); h: ``(num_layers, N, hidden_size)``
+        (``(num_layers, hidden_size)`` unbatched), zeros if omitted. logits: ``(N, L, vocab_size)``
+        (``(L, vocab_size)``), scores of the token that follows each position; h: the final hidden state.
+        """
+        out, hn = self.rnn(self.embedding(ids), h)
+        return self.fc(out), hn
+
+    def backward(self, grad_logits: np.ndarray, grad_h: Optional[np.ndarray] = None) -> np.ndarray:
+        """Backpropagates ``d loss / d logits`` of the last training-mode forward into every parameter's
+        ``.grad`` (accumulating, as torch) and returns ``d loss / d h0``.
+        """
+        grad_out = self.fc.backward(grad_logits)
+        grad_x, grad_h0 = self.rnn.backward(grad_out, grad_h)
+        self.embedding.backward(grad_x)
+        return grad_h0
+
+    # --- training -----------------------------------------------------------------------------
+    def fit(self, ids: Any, steps: Optional[int] = None, epochs: Optional[int] = None, seq_len: int = 64,
+            batch_size: int = 16, lr: float = 3e-3, clip: Optional[float] = 1.0, seed: int = 0,
+            progress: bool = True, time_limit: Optional[float] = None) -> List[float]:
+        """Trains on one long sequence of token ids to predict each next token; returns the loss of every step.
+
+        Each step: a batch of ``batch_size`` windows of ``seq_len + 1`` consecutive ids (inputs are the
+        first ``seq_len``, targets the last ``seq_len``), every window starting from a zero hidden state;
+        mean cross-entropy over all ``batch_size * seq_len`` predictions; backward through time; gradient
+        norm clipped to ``clip`` (None: no clipping); one Adam step (``lr``, betas (0.9, 0.999), eps 1e-8).
+
+        How windows are drawn (from ``numpy.random.default_rng(seed)``, so a seed fixes the batches):
+            - ``steps=S``: every step draws ``batch_size`` start positions independently and uniformly
+              from ``[0, len(ids) - seq_len - 1]`` (windows may overlap and repeat).
+            - ``epochs=E``: each epoch cuts the sequence into ``(len(ids) - 1) // seq_len``
+              non-overlapping windows of ``seq_len`` targets, the first starting at a random offset in
+              ``[0, (len(ids) - 1) % seq_len]``, so every prediction but at most that leftover is trained
+              once per epoch; the windows are shuffled and taken ``batch_size`` at a time (the last batch
+              of an epoch may be smaller).
+            - neither: one epoch. Both: ValueError.
+
+        Weights are initialised by the constructor (``swiftrnn.manual_seed`` makes that reproducible);
+        with dropout, the masks come from swiftrnn's global generator. The module's training/eval mode
+        is restored afterwards.
+
+        Args:
+            progress: show a progress bar (step, loss, tokens/s) on stderr; only when stderr is a terminal.
+            time_limit: stop early, after the first step that ends ``time_limit`` seconds or more after
+                the start (the returned list is then shorter). None: no limit.
+
+        Raises:
+            ValueError: bad arguments, or fewer than ``seq_len + 1`` ids.
+            IndexError: an id outside ``[0, vocab_size)``.
+        """
+        from . import optim  # the training API (nn.CrossEntropyLoss, optim, nn.utils)
+
+        ids = _token_ids(ids, "ids", self.vocab_size)
+        seq_len = _positive_int(seq_len, "seq_len")
+        batch_size = _positive_int(batch_size, "batch_size")
+        if steps is not None and epochs is not None:
+            raise ValueError(f"give steps or epochs, not both (got steps={steps!r}, epochs={epochs!r})")
+        if steps is not None:
+            steps = _positive_int(steps, "steps")
+        epochs = _positive_int(epochs, "epochs") if epochs is not None else (None if steps else 1)
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0 or not math.isfinite(lr):
+            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, numbers.Real) or not clip > 0):
+            raise ValueError(f"clip must be a positive number or None (no clipping), got {clip!r}")
+        if not _is_int(seed):
+            raise ValueError(f"seed must be an integer, got {seed!r}")
+        if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, numbers.Real)
+                                       or not time_limit > 0):
+            raise ValueError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
+        n = len(ids)
+        if n < seq_len + 1:
+            raise ValueError(f"fit needs at least seq_len + 1 = {seq_len + 1} token ids, got {n}; "
+                             f"use a smaller seq_len or a longer text")
+
+        rng = np.random.default_rng(seed)
+        offsets = np.arange(seq_len + 1)
+        if steps is not None:
+            total = steps
+
+            def batches():
+                for _ in range(steps):
+                    yield rng.integers(0, n - seq_len, size=batch_size)
+        else:
+            per_epoch = (n - 1) // seq_len
+            total = epochs * -(-per_epoch // batch_size)
+
+            def batches():
+                leftover = (n - 1) % seq_len
+                for _ in range(epochs):
+                    starts = int(rng.integers(0, leftover + 1)) + seq_len * np.arange(per_epoch)
+                    rng.shuffle(starts)
+                    for i in range(0, per_epoch, batch_size):
+                        yield starts[i:i + batch_size]
+
+        criterion = nn.CrossEntropyLoss()
+        params = [p for p in self.parameters() if getattr(p, "requires_grad", True)]
+        optimizer = optim.Adam(params, lr=float(lr))
+        V = self.vocab_size
+        was_training = self.training
+        bar = _Progress(total, bool(progress) and _isatty(sys.stderr))
+        losses: List[float] = []
+        tokens = 0
+        self.train()
+        try:
+            for step, starts in enumerate(batches(), 1):
+                window = ids[starts[:, None] + offsets]             # (N, seq_len + 1)
+                x, y = window[:, :-1], window[:, 1:]
+                logits, _ = self.forward(x)                        # (N, seq_len, V)
+                loss = criterion(logits.reshape(-1, V), y.reshape(-1))
+                optimizer.zero_grad()
+                self.backward(criterion.backward().reshape(logits.shape))
+                if clip is not None:
+                    nn.utils.clip_grad_norm_(params, float(clip))
+                optimizer.step()
+                losses.append(float(loss))
+                tokens += x.size
+                bar.update(step, losses[-1], tokens)
+                if time_limit is not None and time.perf_counter() - bar.start >= time_limit:
+                    break
+        finally:
+            bar.close()
+            self.train(was_training)
+        return losses
+
+    # --- scoring ------------------------------------------------------------------------------
+    def evaluate(self, ids: Any, seq_len: Optional[int] = None, batch_size: int = 16) -> float:
+        """The mean cross-entropy (nats) of predicting each of ``ids[1:]`` from the ids before it.
+
+        With ``seq_len=None`` the ids are read as one stream, the hidden state carried from the first
+        id to the last (what ``generate`` sees). With ``seq_len=k`` they are cut into consecutive
+        windows of k predictions, each from a zero hidden state (what ``fit`` trains on). Runs in eval
+        mode (no dropout); ``math.exp`` of the result is the perplexity (``perplexity``).
+        """
+        ids = _token_ids(ids, "ids", self.vocab_size)
+        if len(ids) < 2:
+            raise ValueError(f"evaluate needs at least 2 token ids (one prediction), got {len(ids)}")
+        if seq_len is not None:
+            seq_len = _positive_int(seq_len, "seq_len")
+        batch_size = _positive_int(batch_size, "batch_size")
+        total, count = 0.0, 0
+        was_training = self.training
+        self.eval()
+        try:
+            if seq_len is None:
+                h = None
+                chunk = 1024
+                for i in range(0, len(ids) - 1, chunk):
+                    x = ids[i:i + chunk]
+                    y = ids[i + 1:i + 1 + chunk]
+                    x = x[:len(y)]
+                    logits, h = self.forward(x[None, :], h)
+                    total += self._nll_sum(logits[0], y)
+                    count += len(y)
+            else:
+                m = len(ids) - 1
+                full = m // seq_len
+                starts = seq_len * np.arange(full)
+                offsets = np.arange(seq_len + 1)
+                for i in range(0, full, batch_size):
+                    w = ids[starts[i:i + batch_size, None] + offsets]
+                    logits, _ = self.forward(w[:, :-1])
+                    total += self._nll_sum(logits.reshape(-1, self.vocab_size), w[:, 1:].reshape(-1))
+                    count += w[:, 1:].size
+                if full * seq_len < m:
+                    w = ids[full * seq_len:]
+                    logits, _ = self.forward(w[None, :-1])
+                    total += self._nll_sum(logits[0], w[1:])
+                    count += len(w) - 1
+        finally:
+            self.train(was_training)
+        return total / count
+
+    def perplexity(self, ids: Any, seq_len: Optional[int] = None, batch_size: int = 16) -> float:
+        """``exp(evaluate(ids, seq_len, batch_size))``."""
+        return math.exp(self.evaluate(ids, seq_len, batch_size))
+
+    @staticmethod
+    def _nll_sum(logits: np.ndarray, targets: np.ndarray) -> float:
+        logp = nn.functional.log_softmax(logits, dim=-1)
+        return -float(np.sum(logp[np.arange(len(targets)), targets], dtype=np.float64))
+
+    # --- generation ---------------------------------------------------------------------------
+    def generate(self, prompt_ids: Any, max_new_tokens: int, temperature: float = 1.0, top_k: Optional[int] = None,
+                 greedy: bool = False, seed: Optional[int] = None) -> np.ndarray:
+        """Continues ``prompt_ids`` by ``max_new_tokens`` ids; returns prompt + new ids as a 1-d int64 array.
+
+        Streaming: the prompt goes through the network once, then each new token costs one single-step
+        RNN call that carries the hidden state (O(1) per token, whatever the length so far).
+
+        Each next token is the most likely one when ``greedy``; otherwise it is sampled from
+        ``softmax(logits / temperature)``, restricted to the ``top_k`` most likely tokens when
+        ``top_k`` is given. Sampling uses ``numpy.random.default_rng(seed)``: the same seed gives the
+        same tokens. ``seed=None`` takes a seed from swiftrnn's default generator (so
+        ``swiftrnn.manual_seed`` makes it reproducible) and advances it. Runs in eval mode (no dropout).
+
+        Raises:
+            ValueError: an empty prompt, ``max_new_tokens`` < 0, ``temperature`` <= 0, ``top_k`` < 1.
+            IndexError: a prompt id outside ``[0, vocab_size)``.
+        """
+        prompt = _token_ids(prompt_ids, "prompt_ids", self.vocab_size)
+        if len(prompt) == 0:
+            raise ValueError("prompt_ids is empty: generation needs at least one token to start from")
+        max_new_tokens = _positive_int(max_new_tokens, "max_new_tokens", minimum=0)
+        if not isinstance(greedy, bool):
+            raise TypeError(f"greedy must be a bool, got {type(greedy).__name__}")
+        if (isinstance(temperature, bool) or not isinstance(temperature, numbers.Real)
+                or not temperature > 0 or not math.isfinite(temperature)):
+            raise ValueError(f"temperature must be a positive finite number, got {temperature!r} "
+                             "(for the most likely token every step, use greedy=True)")
+        if top_k is not None:
+            top_k = min(_positive_int(top_k, "top_k"), self.vocab_size)
+        if seed is not None and not _is_int(seed):
+            raise ValueError(f"seed must be an integer or None, got {seed!r}")
+        P = len(prompt)
+        out = np.empty(P + max_new_tokens, dtype=np.int64)
+        out[:P] = prompt
+        if max_new_tokens == 0:
+            return out
+        if greedy:
+            rng = None
+        else:
+            if seed is None:  # from swiftrnn's default generator, so swiftrnn.manual_seed makes it reproducible
+                seed = int(_random.randint(0, 2**62, ()))
+            rng = np.random.default_rng(seed)
+        inv_t = 1.0 / float(temperature)
+        was_training = self.training
+        self.eval()
+        try:
+            hidden, h = self.rnn(self.embedding(prompt[None, :]))    # the prompt, once: (1, P, H)
+            logits = self.fc(hidden[0, -1])                          # (V,)
+            step_input = np.empty((1, 1), dtype=np.int64)
+            for i in range(max_new_tokens):
+                if greedy:
+                    token = int(np.argmax(logits))
+                else:
+                    token = _sample(logits, inv_t, top_k, rng)
+                out[P + i] = token
+                if i + 1 < max_new_tokens:
+                    step_input[0, 0] = token
+                    hidden, h = self.rnn(self.embedding(step_input), h)   # one step: (1, 1, H)
+                    logits = self.fc(hidden[0, 0])
+        finally:
+            self.train(was_training)
+        return out
+
+    # --- persistence --------------------------------------------------------------------------
+    def save(self, directory: "os.PathLike[str] | str", vocab: Optional[Vocab] = None,
+             tokenizer: Optional[str] = None) -> None:
+        """Writes the model to ``directory`` (created if needed) in an open format:
+
+        - ``weights.npz``: the ``state_dict`` as float32 arrays under torch's names (NumPy's ``.npz``);
+        - ``vocab.json``: the vocabulary (``Vocab.save``), when ``vocab`` (or ``self.vocab``) is set;
+        - ``config.json``: the constructor arguments, the tokenizer mode (if any) and the SHA-256 of
+          the other files, written last.
+
+        Every file is written to a temporary file and renamed into place, and ``load`` checks the
+        hashes, so an interrupted save never loads as a mixed or truncated model. The weights load
+        into PyTorch's equivalent module (``TORCH_EQUIVALENT``).
+        """
+        vocab = self.vocab if vocab is None else vocab
+        tokenizer = self.tokenizer if tokenizer is None else tokenizer
+        if vocab is not None:
+            if not isinstance(vocab, Vocab):
+                raise TypeError(f"vocab must be a swiftrnn.text.Vocab, got {type(vocab).__name__}")
+            if len(vocab) != self.vocab_size:
+                raise ValueError(f"vocab has {len(vocab)} tokens but the model's vocab_size is {self.vocab_size}")
+        if tokenizer is not None and tokenizer not in TOKENIZERS:
+            raise ValueError(f"unknown tokenizer {tokenizer!r}: expected one of "
+                             + ", ".join(repr(m) for m in TOKENIZERS))
+        directory = os.fspath(directory)
+        os.makedirs(directory, exist_ok=True)
+        buf = io.BytesIO()
+        np.savez(buf, **{k: np.ascontiguousarray(v, dtype=np.float32) for k, v in self.state_dict().items()})
+        weights = buf.getvalue()
+        files = {WEIGHTS_FILE: _sha256(weights)}
+        _atomic_write_bytes(os.path.join(directory, WEIGHTS_FILE), weights)
+        if vocab is not None:
+            vocab_bytes = json.dumps(vocab.to_dict(), ensure_ascii=False, indent=0).encode("utf-8") + b"\n"
+            files[VOCAB_FILE] = _sha256(vocab_bytes)
+            _atomic_write_bytes(os.path.join(directory, VOCAB_FILE), vocab_bytes)
+        config = {"format": _FORMAT, "version": _VERSION, "config": self.config, "tokenizer": tokenizer,
+                  "files": files}
+        _atomic_write_bytes(os.path.join(directory, CONFIG_FILE),
+                            json.dumps(config, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
+
+    @classmethod
+    def load(cls, directory: "os.PathLike[str] | str") -> "RNNLanguageModel":
+        """Reads a model written by ``save``; ``model.vocab`` / ``model.tokenizer`` are set when it has them.
+
+        Raises:
+            FileNotFoundError: no such directory, or no ``config.json`` / ``weights.npz`` in it.
+            ValueError: a corrupt or inconsistent file (bad JSON, unknown format or version, invalid
+                config, a hash that does not match, missing or unexpected or misshapen or non-finite
+                weights, a vocabulary whose size differs from vocab_size).
+        """
+        directory = os.fspath(directory)
+        if not os.path.isdir(directory):
+            raise FileNotFoundError(f"no model directory at {directory!r}")
+        config_path = os.path.join(directory, CONFIG_FILE)
+        if not os.path.isfile(config_path):
+            raise FileNotFoundError(f"{config_path!r} not found: {directory!r} is not a saved swiftrnn model")
+
+        def bad(path: str, why: str) -> ValueError:
+            return ValueError(f"{path}: {why}")
+
+        with open(config_path, "rb") as f:
+            raw = f.read()
+        try:
+            meta = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise bad(config_path, f"not UTF-8 JSON ({e})") from None
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+            got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+            raise bad(config_path, f"expected \"format\": {_FORMAT!r}, got {got!r}")
+        if meta.get("version") != _VERSION:
+            raise bad(config_path, f"unsupported version {meta.get('version')!r} "
+                                   f"(this swiftrnn reads version {_VERSION})")
+        config, files, tokenizer = meta.get("config"), meta.get("files", {}), meta.get("tokenizer")
+        if not isinstance(config, dict) or not isinstance(files, dict):
+            raise bad(config_path, "\"config\" and \"files\" must be JSON objects")
+        if tokenizer is not None and tokenizer not in TOKENIZERS:
+            raise bad(config_path, f"unknown tokenizer {tokenizer!r}")
+        expected_keys = {"vocab_size", "embedding_dim", "hidden_size", "num_layers", "dropout", "nonlinearity"}
+        if set(config) != expected_keys:
+            missing, extra = sorted(expected_keys - set(config)), sorted(set(config) - expected_keys)
+            raise bad(config_path, f"config keys differ from RNNLanguageModel's: missing {missing}, unexpected {extra}")
+        try:
+            model = cls(**config)
+        except (TypeError, ValueError) as e:
+            raise bad(config_path, f"invalid config ({e})") from None
+
+        def read_checked(name: str) -> bytes:
+            path = os.path.join(directory, name)
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"{path!r} not found (listed in {CONFIG_FILE})" if name in files
+                                        else f"{path!r} not found: the model directory is incomplete")
+            with open(path, "rb") as f:
+                data = f.read()
+            digest = files.get(name)
+            if digest is not None and _sha256(data) != digest:
+                raise bad(path, f"SHA-256 differs from the one in {CONFIG_FILE}: the file was changed or "
+                                "the save was interrupted")
+            return data
+
+        weights_path = os.path.join(directory, WEIGHTS_FILE)
+        data = read_checked(WEIGHTS_FILE)
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                state = {k: z[k] for k in z.files}
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
+            raise bad(weights_path, f"not a readable .npz file ({e})") from None
+        for k, v in state.items():
+            if v.dtype.kind != "f":
+                raise bad(weights_path, f"{k} has dtype {v.dtype}, expected float32")
+            if not np.all(np.isfinite(v)):
+                raise bad(weights_path, f"{k} contains NaN or infinite values")
+        try:
+            model.load_state_dict(state)
+        except (KeyError, ValueError, TypeError) as e:
+            msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+            raise bad(weights_path, f"does not match the config ({msg})") from None
+
+        if VOCAB_FILE in files:
+            vocab_path = os.path.join(directory, VOCAB_FILE)
+            vdata = read_checked(VOCAB_FILE)
+            try:
+                vocab = Vocab.from_dict(json.loads(vdata.decode("utf-8")), vocab_path)
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise bad(vocab_path, f"not UTF-8 JSON ({e})") from None
+            if len(vocab) != model.vocab_size:
+                raise bad(vocab_path, f"has {len(vocab)} tokens but vocab_size is {model.vocab_size}")
+            model.vocab = vocab
+        model.tokenizer = tokenizer
+        return model
+
+
+def _sample(logits: np.ndarray, inv_t: float, top_k: Optional[int], rng: np.random.Generator) -> int:
+    """One id drawn from softmax(logits * inv_t), among the top_k largest logits if top_k is given."""
+    z = logits.astype(np.float64) * inv_t
+    V = z.shape[0]
+    if top_k is not None and top_k < V:
+        keep = np.sort(np.argpartition(z, V - top_k)[V - top_k:])
+        z = z[keep]
+    else:
+        keep = None
+    p = np.exp(z - z.max())
+    cdf = np.cumsum(p)
+    j = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+    j = min(j, len(cdf) - 1)
+    return int(keep[j]) if keep is not None else j
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,157 @@
+"""nn.Parameter: a module's trainable array, with ``.grad`` and ``.requires_grad`` as ``torch.nn.Parameter``."""
+from __future__ import annotations
+
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+__all__ = ["Parameter"]
+
+
+def _plain(x: Any) -> Any:
+    """Parameters (also inside tuples and lists) as plain ndarray views of the same memory."""
+    if isinstance(x, Parameter):
+        return x.view(np.ndarray)
+    if isinstance(x, tuple):
+        return tuple(_plain(v) for v in x)
+    if isinstance(x, list):
+        return [_plain(v) for v in x]
+    return x
+
+
+def _to_float32_copy(value: Any, what: str) -> np.ndarray:
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor, without importing torch
+        value = value.detach().cpu().numpy()
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"{what}: expected an array of real numbers, got {type(value).__name__} ({e})") from None
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"{what}: expected an array of real numbers, got dtype {arr.dtype}")
+    return np.array(arr, dtype=np.float32, order="C", copy=True)
+
+
+class Parameter(np.ndarray):
+    r"""A trainable array: a float32, C-contiguous NumPy array with a gradient, as ``torch.nn.Parameter``.
+
+    ``Parameter(data, requires_grad=True)`` holds a float32 copy of ``data`` (any array-like of real
+    numbers, torch tensors included). Modules keep their weights as Parameters; optimizers update them
+    in place, so every module sharing one sees the update.
+
+    Attributes:
+        grad (np.ndarray or None): None until a backward computes this parameter's gradient, then a
+            float32 array of the same shape, which later backward calls add to (as in torch) until
+            ``zero_grad()``. Assigning checks the shape (ValueError naming expected and actual shapes).
+        requires_grad (bool): if False (e.g. a frozen ``Embedding.from_pretrained`` weight) no backward
+            computes a gradient for it and optimizers leave it alone.
+
+    Arithmetic on a Parameter (``p * 2``, ``p + q``, ``np.dot(p, x)``, ``p.sum()``) and indexing
+    (``p[0]``) return plain ndarrays; in-place operations (``p += 1``, ``p[...] = 0``) change the
+    Parameter itself.
+    """
+
+    def __new__(cls, data: Any = None, requires_grad: bool = True) -> "Parameter":
+        arr = np.empty((0,), dtype=np.float32) if data is None else _to_float32_copy(data, "Parameter data")
+        obj = arr.view(cls)
+        obj._grad = None
+        obj.requires_grad = bool(requires_grad)
+        return obj
+
+    def __array_finalize__(self, obj: Any) -> None:
+        # Arrays numpy derives from a Parameter (reshape, astype, ...) start without a gradient.
+        self._grad = None
+        self.requires_grad = bool(getattr(obj, "requires_grad", True))
+
+    # --- gradient -------------------------------------------------------------------------------
+    @property
+    def grad(self) -> Optional[np.ndarray]:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is None:
+            self._grad = None
+            return
+        g = value if isinstance(value, np.ndarray) else _to_float32_copy(value, "grad")
+        if g.shape != self.shape:
+            raise ValueError(f"expected a grad of shape {self.shape} (the parameter's), got {g.shape}")
+        if (type(g) is not np.ndarray or g.dtype != np.float32 or not g.flags.c_contiguous
+                or not g.flags.writeable):
+            g = np.array(g, dtype=np.float32, order="C", copy=True)
+        self._grad = g
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Parameter":
+        """Sets ``requires_grad`` in place; returns self."""
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    # --- numpy protocol: results are plain ndarrays ---------------------------------------------
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        out = kwargs.get("out")
+        if out is not None:
+            kwargs["out"] = _plain(out)
+        result = getattr(ufunc, method)(*_plain(inputs), **kwargs)
+        if out is not None:
+            # In-place: hand back the caller's own output objects (so `p += 1` keeps p a Parameter).
+            return out[0] if len(out) == 1 else tuple(out)
+        return result
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return func(*_plain(args), **{k: _plain(v) for k, v in kwargs.items()})
+
+    def __array_wrap__(self, array: Any, context: Any = None, return_scalar: bool = False) -> Any:
+        result = np.asarray(array).view(np.ndarray)
+        return result[()] if return_scalar else result
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.view(np.ndarray)[index]
+
+    def copy(self, order: str = "C") -> np.ndarray:  # type: ignore[override]
+        """A plain ndarray copy of the data (no gradient)."""
+        return self.view(np.ndarray).copy(order=order)
+
+    # --- Python protocol ------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + repr(self.view(np.ndarray)) + (
+            "" if self.requires_grad else " (requires_grad=False)")
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (_rebuild_parameter, (self.view(np.ndarray).copy(), self.requires_grad, self._grad))
+
+    def __reduce_ex__(self, protocol: int) -> Tuple[Any, ...]:
+        return self.__reduce__()
+
+    def __deepcopy__(self, memo: Any) -> "Parameter":
+        p = Parameter(self.view(np.ndarray), self.requires_grad)
+        p._grad = None if self._grad is None else self._grad.copy()
+        memo[id(self)] = p
+        return p
+
+
+def _rebuild_parameter(data: np.ndarray, requires_grad: bool, grad: Optional[np.ndarray]) -> Parameter:
+    p = Parameter(data, requires_grad)
+    p._grad = grad
+    return p
+
+
+def _grad_accumulators(params: Sequence[Optional[Parameter]]) -> Tuple[List[Optional[np.ndarray]], List[Tuple[Parameter, np.ndarray]]]:
+    """The arrays a backward accumulates into, one per parameter: its ``.grad``, a new zero array (to
+    become ``.grad`` once the backward succeeds: see ``_commit_grads``), or None when the parameter is
+    absent or needs no gradient."""
+    buffers: List[Optional[np.ndarray]] = []
+    fresh: List[Tuple[Parameter, np.ndarray]] = []
+    for p in params:
+        if p is None or not p.requires_grad:
+            buffers.append(None)
+        elif p._grad is None:
+            g = np.zeros(p.shape, dtype=np.float32)
+            buffers.append(g)
+            fresh.append((p, g))
+        else:
+            buffers.append(p._grad)
+    return buffers, fresh
+
+
+def _commit_grads(fresh: Iterable[Tuple[Parameter, np.ndarray]]) -> None:
+    for p, g in fresh:
+        p._grad = g

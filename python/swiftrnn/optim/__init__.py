@@ -1,0 +1,7 @@
+"""Optimizers shaped like ``torch.optim``: SGD, Adam, AdamW, updating ``nn.Parameter`` objects in place."""
+from .adam import Adam
+from .adamw import AdamW
+from .optimizer import Optimizer
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]

@@ -1,0 +1,69 @@
+"""optim.Adam: adaptive moment estimation, with amsgrad and (coupled) weight decay."""
+from __future__ import annotations
+
+from typing import Any, Dict, Tuple
+
+import numpy as np
+
+from .. import _native
+from ..nn.parameter import Parameter
+from .optimizer import Optimizer, _check_number
+
+__all__ = ["Adam"]
+
+
+class Adam(Optimizer):
+    r"""Adam, as ``torch.optim.Adam`` (its single-tensor CPU update, step for step):
+
+    .. code-block:: text
+
+        g = grad (−grad if maximize) + weight_decay · p
+        m = lerp(m, g, 1 − β1);   v = β2 · v + (1 − β2) · g²;   v̂ = max(v̂, v)   [amsgrad]
+        p = p − lr / (1 − β1^t) · m / (sqrt(v or v̂) / sqrt(1 − β2^t) + eps)
+
+    Args:
+        params: Parameters or parameter groups (see ``Optimizer``).
+        lr (float): Default: 1e-3.   betas (float, float): (β1, β2). Default: (0.9, 0.999).
+        eps (float): Default: 1e-8.  weight_decay (float): L2 penalty added to the gradient. Default: 0.
+        amsgrad (bool): use the running maximum of v. Default: False.
+        maximize (bool): Default: False.
+
+    State per parameter: ``"step"``, ``"exp_avg"``, ``"exp_avg_sq"`` (and ``"max_exp_avg_sq"``).
+    """
+
+    _decoupled = False
+
+    def __init__(self, params: Any, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
+                 maximize: bool = False) -> None:
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=bool(amsgrad),
+                        maximize=bool(maximize))
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: Dict[str, Any]) -> None:
+        _check_number("learning rate", group["lr"])
+        _check_number("epsilon", group["eps"])
+        betas = group["betas"]
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, b in enumerate(betas):
+            if not 0.0 <= float(b) < 1.0:
+                raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+        _check_number("weight_decay", group["weight_decay"])
+
+    def _update(self, p: Parameter, group: Dict[str, Any], state: Dict[str, Any]) -> None:
+        amsgrad = bool(group["amsgrad"])
+        if not state:
+            state["step"] = 0.0
+            state["exp_avg"] = np.zeros(p.shape, dtype=np.float32)
+            state["exp_avg_sq"] = np.zeros(p.shape, dtype=np.float32)
+            if amsgrad:
+                state["max_exp_avg_sq"] = np.zeros(p.shape, dtype=np.float32)
+        if amsgrad and state.get("max_exp_avg_sq") is None:
+            state["max_exp_avg_sq"] = np.zeros(p.shape, dtype=np.float32)
+        state["step"] += 1
+        beta1, beta2 = group["betas"]
+        _native.adam_step(p, p.grad, state["exp_avg"], state["exp_avg_sq"],
+                          state["max_exp_avg_sq"] if amsgrad else None, int(state["step"]), float(group["lr"]),
+                          float(beta1), float(beta2), float(group["eps"]), float(group["weight_decay"]),
+                          self._decoupled, bool(group["maximize"]))

@@ -1,0 +1,228 @@
+"""python -m swiftrnn: train, generate, demo, info — and one-line errors without tracebacks."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import swiftrnn
+from swiftrnn.__main__ import demo, main
+from swiftrnn.models import RNNLanguageModel
+from swiftrnn.text import Vocab, builtin_corpus, tokenize
+
+try:
+    import swiftrnn.optim  # noqa: F401
+    HAVE_TRAINING = True
+except ImportError:
+    HAVE_TRAINING = False
+needs_training = pytest.mark.skipif(not HAVE_TRAINING, reason="the training API (swiftrnn.optim) is not built yet")
+
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(swiftrnn.__file__)))
+
+
+def run(argv, capsys):
+    """main(argv) in-process: (exit status, stdout, stderr); argparse's SystemExit becomes a status."""
+    try:
+        status = main(argv)
+    except SystemExit as e:
+        status = e.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_line_error(status, err, *fragments, code=1):
+    assert status == code, err
+    assert err.count("\n") == 1 and err.endswith("\n"), repr(err)
+    assert "error:" in err and "Traceback" not in err
+    for f in fragments:
+        assert f in err, (f, err)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text(builtin_corpus(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    """A (untrained) model saved with a char vocabulary of the built-in corpus, as `train` saves it."""
+    tokens = tokenize(builtin_corpus(), "char")
+    vocab = Vocab.build(tokens)
+    swiftrnn.manual_seed(0)
+    RNNLanguageModel(len(vocab), embedding_dim=8, hidden_size=16).save(tmp_path / "m", vocab=vocab, tokenizer="char")
+    return tmp_path / "m"
+
+
+# --- train: errors ----------------------------------------------------------------------------
+
+def test_train_missing_corpus(tmp_path, capsys):
+    status, _, err = run(["train", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "m")], capsys)
+    assert_one_line_error(status, err, "not found", "nope.txt")
+
+
+def test_train_corpus_is_a_directory(tmp_path, capsys):
+    status, _, err = run(["train", str(tmp_path), "--out", str(tmp_path / "m")], capsys)
+    assert_one_line_error(status, err, "is a directory")
+
+
+@pytest.mark.parametrize("content", [b"", b"  \n\t\n"])
+def test_train_empty_corpus(tmp_path, capsys, content):
+    (tmp_path / "c.txt").write_bytes(content)
+    status, _, err = run(["train", str(tmp_path / "c.txt"), "--out", str(tmp_path / "m")], capsys)
+    assert_one_line_error(status, err, "empty")
+    assert not (tmp_path / "m").exists()
+
+
+def test_train_corpus_not_utf8(tmp_path, capsys):
+    (tmp_path / "c.txt").write_bytes("道可道".encode("gbk"))
+    status, _, err = run(["train", str(tmp_path / "c.txt"), "--out", str(tmp_path / "m")], capsys)
+    assert_one_line_error(status, err, "not UTF-8")
+
+
+def test_train_unknown_tokenizer(corpus, tmp_path, capsys):
+    status, _, err = run(["train", str(corpus), "--tokenizer", "bpe", "--out", str(tmp_path / "m")], capsys)
+    assert_one_line_error(status, err, "unknown tokenizer 'bpe'", "char, jieba, whitespace", code=2)
+
+
+def test_train_jieba_not_installed(corpus, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "jieba", None)
+    status, _, err = run(["train", str(corpus), "--tokenizer", "jieba", "--out", str(tmp_path / "m")], capsys)
+    assert_one_line_error(status, err, "pip install 'swiftrnn[jieba]'")
+
+
+def test_train_corpus_shorter_than_a_window(tmp_path, capsys):
+    (tmp_path / "c.txt").write_text("道可道", encoding="utf-8")
+    status, _, err = run(["train", str(tmp_path / "c.txt"), "--out", str(tmp_path / "m")], capsys)
+    assert_one_line_error(status, err, "--seq-len 64 needs at least 65")
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--steps", "0"], "--steps"), (["--steps", "x"], "integer"), (["--lr", "0"], "--lr"),
+    (["--lr", "nan"], "--lr"), (["--steps", "3", "--epochs", "2"], "not allowed"), (["--dropout", "2"], "--dropout"),
+])
+def test_train_bad_options(corpus, tmp_path, capsys, extra, fragment):
+    status, _, err = run(["train", str(corpus), "--out", str(tmp_path / "m"), *extra], capsys)
+    assert_one_line_error(status, err, fragment, code=2)
+
+
+def test_train_requires_out(corpus, capsys):
+    status, _, err = run(["train", str(corpus)], capsys)
+    assert_one_line_error(status, err, "--out", code=2)
+
+
+# --- generate ---------------------------------------------------------------------------------
+
+def test_generate_prints_prompt_and_continuation(model_dir, capsys):
+    status, out, err = run(["generate", str(model_dir), "--prompt", "上善若水", "--length", "30", "--greedy"], capsys)
+    assert status == 0, err
+    assert out.endswith("\n")
+    text = out[:-1]
+    assert text.startswith("上善若水") and len(text) == 34
+    model = RNNLanguageModel.load(model_dir)
+    ids = model.generate(model.vocab.encode(list("上善若水")), 30, greedy=True)
+    assert out == "".join(model.vocab.decode(ids)) + "\n"
+
+
+def test_generate_sampling_is_reproducible_with_a_seed(model_dir, capsys):
+    argv = ["generate", str(model_dir), "--prompt", "道", "--length", "50", "--temperature", "0.7",
+            "--top-k", "5", "--seed", "3"]
+    first = run(argv, capsys)
+    assert first[0] == 0 and first == run(argv, capsys)
+
+
+def test_generate_prompt_with_unknown_tokens(model_dir, capsys):
+    status, _, err = run(["generate", str(model_dir), "--prompt", "道可道ABC", "--length", "5"], capsys)
+    assert_one_line_error(status, err, "3 token(s) not in the model's vocabulary", "'A', 'B', 'C'")
+
+
+def test_generate_empty_prompt(model_dir, capsys):
+    status, _, err = run(["generate", str(model_dir), "--prompt", "", "--length", "5"], capsys)
+    assert_one_line_error(status, err, "--prompt is empty")
+
+
+def test_generate_missing_or_invalid_model(tmp_path, model_dir, capsys):
+    status, _, err = run(["generate", str(tmp_path / "nope"), "--prompt", "道"], capsys)
+    assert_one_line_error(status, err, "no model directory")
+    status, _, err = run(["generate", str(tmp_path), "--prompt", "道"], capsys)
+    assert_one_line_error(status, err, "config.json", "not a saved swiftrnn model")
+    (model_dir / "weights.npz").write_bytes(b"garbage")
+    status, _, err = run(["generate", str(model_dir), "--prompt", "道"], capsys)
+    assert_one_line_error(status, err, "weights.npz", "SHA-256")
+
+
+def test_generate_model_without_vocab(tmp_path, capsys):
+    RNNLanguageModel(5, embedding_dim=4, hidden_size=4).save(tmp_path)
+    status, _, err = run(["generate", str(tmp_path), "--prompt", "a"], capsys)
+    assert_one_line_error(status, err, "no vocabulary")
+
+
+def test_generate_bad_options(model_dir, capsys):
+    for extra in (["--temperature", "0"], ["--top-k", "0"], ["--length", "-1"]):
+        status, _, err = run(["generate", str(model_dir), "--prompt", "道", *extra], capsys)
+        assert_one_line_error(status, err, extra[0], code=2)
+
+
+# --- the process: exit status and stderr, no traceback ----------------------------------------
+
+def test_errors_in_a_real_process_have_no_traceback(tmp_path):
+    env = {**os.environ, "PYTHONPATH": PYTHON_DIR + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    for argv in (["train", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "m")],
+                 ["generate", str(tmp_path / "missing"), "--prompt", "x"],
+                 ["train", str(tmp_path), "--tokenizer", "nope", "--out", "m"]):
+        p = subprocess.run([sys.executable, "-m", "swiftrnn", *argv], capture_output=True, text=True, env=env)
+        assert p.returncode != 0 and p.stdout == ""
+        assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr, p.stderr
+
+
+def test_help_and_info(capsys):
+    status, out, _ = run(["--help"], capsys)
+    assert status == 0 and "train" in out and "generate" in out and "demo" in out
+    status, out, _ = run(["info"], capsys)
+    assert status == 0 and out.startswith(f"swiftrnn {swiftrnn.__version__}")
+
+
+# --- demo and train end to end ----------------------------------------------------------------
+
+def test_demo_prints_the_tutorial_examples(capsys):
+    options = np.get_printoptions()
+    demo(train_steps=3)
+    assert np.get_printoptions() == options
+    out = capsys.readouterr().out
+    assert "output: (5, 32, 256)" in out and "hn:     (1, 32, 256)" in out
+    assert "Embedding(" in out and "== 4. Training" in out and "Dao De Jing" in out
+    if HAVE_TRAINING:
+        assert "3 Adam steps" in out and "greedy  '上善':" in out
+
+
+@needs_training
+def test_train_then_generate(corpus, tmp_path, capsys):
+    out_dir = tmp_path / "model"
+    argv = ["train", str(corpus), "--out", str(out_dir), "--steps", "40", "--seq-len", "32", "--batch-size", "8",
+            "--embedding-dim", "16", "--hidden-size", "64", "--lr", "1e-2", "--seed", "1", "--quiet"]
+    status, out, err = run(argv, capsys)
+    assert status == 0, err
+    assert "vocabulary" in out and "trained 40 steps" in out and "saved to" in out and err == ""
+    assert sorted(os.listdir(out_dir)) == ["config.json", "vocab.json", "weights.npz"]
+    model = RNNLanguageModel.load(out_dir)
+    assert model.tokenizer == "char" and model.hidden_size == 64 and len(model.vocab) == len(set(builtin_corpus()))
+    status, gen, err = run(["generate", str(out_dir), "--prompt", "上善", "--length", "20", "--greedy"], capsys)
+    assert status == 0 and gen.startswith("上善") and len(gen) == 22 + 1
+    # the same seed trains the same model
+    run(argv[:3] + [str(tmp_path / "again")] + argv[4:], capsys)
+    assert (tmp_path / "again" / "weights.npz").read_bytes() == (out_dir / "weights.npz").read_bytes()
+
+
+@needs_training
+def test_train_whitespace_tokenizer_and_epochs(tmp_path, capsys):
+    words = " ".join(["the cat sat on the mat", "a dog ran in the park"] * 40)
+    (tmp_path / "c.txt").write_text(words, encoding="utf-8")
+    status, out, err = run(["train", str(tmp_path / "c.txt"), "--tokenizer", "whitespace", "--out",
+                            str(tmp_path / "m"), "--epochs", "2", "--seq-len", "8", "--hidden-size", "16",
+                            "--embedding-dim", "8", "--quiet"], capsys)
+    assert status == 0, err
+    status, gen, err = run(["generate", str(tmp_path / "m"), "--prompt", "the cat", "--length", "4", "--greedy"],
+                           capsys)
+    assert status == 0 and gen.startswith("the cat ") and len(gen.split()) == 6
