@@ -175,7 +175,7 @@ static errbuf make_err(reader *r) {
 }
 
 /* Calls per (target, status), printed by the standalone driver and, with SRNN_FUZZ_STATS=1, at exit. */
-static long long status_counts[8][SRNN_RUNTIME_ERROR + 1];
+static long long status_counts[16][SRNN_RUNTIME_ERROR + 1];
 static int current_target;
 
 static void check_status(int32_t status, errbuf *e) {
@@ -453,15 +453,404 @@ static void fuzz_rnn(reader *r) {
     free(owned); free(params); release(x); if (h0) release(h0); if (masks) release(masks); release(out); release(hn);
 }
 
+/* ---- training (swiftrnn_train.h) ------------------------------------------------------------- */
+
+/* A valid small RNN description from the input, with its parameter buffers. */
+typedef struct {
+    srnn_rnn_desc d;
+    int64_t np, D, L, N;
+    float **params; /* np buffers */
+    int64_t *sizes;
+} small_rnn;
+
+static int make_small_rnn(reader *r, small_rnn *m) {
+    uint8_t flags = u8(r);
+    m->d.nonlinearity = flags & 1;
+    m->d.has_bias = (flags >> 1) & 1;
+    m->d.bidirectional = (flags >> 2) & 1;
+    m->d.batch_first = (flags >> 3) & 1;
+    m->d.input_size = small_size(r, 6);
+    m->d.hidden_size = 1 + small_size(r, 6);
+    m->d.num_layers = 1 + small_size(r, 2);
+    m->L = 1 + small_size(r, 4);
+    m->N = small_size(r, 3);
+    m->D = m->d.bidirectional ? 2 : 1;
+    m->np = srnn_rnn_num_params(&m->d);
+    if (m->np <= 0) return 0;
+    m->params = malloc((size_t)m->np * sizeof(float *));
+    m->sizes = malloc((size_t)m->np * sizeof(int64_t));
+    for (int64_t i = 0; i < m->np; i++) {
+        int64_t shape[2] = {0, 1};
+        int32_t nd = srnn_rnn_param_shape(&m->d, i, shape);
+        m->sizes[i] = nd == 1 ? shape[0] : shape[0] * shape[1];
+        m->params[i] = floats(r, m->sizes[i]);
+    }
+    return 1;
+}
+
+static void free_small_rnn(small_rnn *m) {
+    for (int64_t i = 0; i < m->np; i++) release(m->params[i]);
+    free(m->params);
+    free(m->sizes);
+}
+
+static void fuzz_rnn_train(reader *r) {
+    errbuf e = make_err(r);
+    small_rnn m;
+    if (!make_small_rnn(r, &m)) { free(e.buf); return; }
+    int64_t H = m.d.hidden_size, NL = m.d.num_layers, I = m.d.input_size, D = m.D, L = m.L, N = m.N;
+    int64_t out_n = elems(L, N, D * H), hn_n = elems(D * NL, N, H), x_n = elems(L, N, I);
+    float *x = floats(r, x_n);
+    float *h0 = (u8(r) & 1) ? floats(r, hn_n) : NULL;
+    float *masks = (u8(r) & 1) ? floats(r, elems(NL - 1, L, N * D * H)) : NULL;
+    float *out = out_buffer(out_n), *hn = out_buffer(hn_n), *saved = out_buffer(elems(NL, L, N * D * H));
+    float *out2 = out_buffer(out_n), *hn2 = out_buffer(hn_n);
+    const float *const *pp = (const float *const *)m.params;
+    int32_t s = srnn_rnn_forward_train(&m.d, pp, m.np, x, L, N, h0, masks, out, hn, saved, e.buf, e.cap);
+    if (s != SRNN_OK) fail("a valid training forward failed", s, &e);
+    int32_t s2 = srnn_rnn_forward(&m.d, pp, m.np, x, L, N, h0, masks, out2, hn2, NULL, 0);
+    if (s2 != SRNN_OK) fail("a valid forward failed", s2, NULL);
+    if (out_n && memcmp(out, out2, (size_t)out_n * 4) != 0) fail("training forward output differs from forward", s, NULL);
+    if (hn_n && memcmp(hn, hn2, (size_t)hn_n * 4) != 0) fail("training forward hn differs from forward", s, NULL);
+    check_status(s, &e);
+
+    /* Backward into gradient buffers, some of them NULL (skipped). */
+    e = make_err(r);
+    float *grad_out = floats(r, out_n), *grad_hn = (u8(r) & 1) ? floats(r, hn_n) : NULL;
+    float **pgrads = calloc((size_t)m.np, sizeof(float *));
+    for (int64_t i = 0; i < m.np; i++) pgrads[i] = (u8(r) & 3) ? out_buffer(m.sizes[i]) : NULL;
+    float *grad_x = (u8(r) & 1) ? out_buffer(x_n) : NULL, *grad_h0 = (u8(r) & 1) ? out_buffer(hn_n) : NULL;
+    /* Gradients accumulate: start them at zero. */
+    for (int64_t i = 0; i < m.np; i++) if (pgrads[i] && m.sizes[i]) memset(pgrads[i], 0, (size_t)m.sizes[i] * 4);
+    if (grad_x && x_n) memset(grad_x, 0, (size_t)x_n * 4);
+    if (grad_h0 && hn_n) memset(grad_h0, 0, (size_t)hn_n * 4);
+    s = srnn_rnn_backward(&m.d, pp, m.np, x, L, N, h0, masks, saved, grad_out, grad_hn, (float *const *)pgrads, grad_x,
+                          grad_h0, e.buf, e.cap);
+    if (s != SRNN_OK) fail("a valid RNN backward failed", s, &e);
+    check_status(s, &e);
+
+    /* The same call with a wrong parameter count, and with NULL saved: rejected. */
+    e = make_err(r);
+    s = srnn_rnn_backward(&m.d, pp, m.np + 1 + (u8(r) & 3), x, L, N, h0, masks, saved, grad_out, grad_hn,
+                          (float *const *)pgrads, grad_x, grad_h0, e.buf, e.cap);
+    if (s == SRNN_OK) fail("RNN backward accepted a wrong parameter count", s, &e);
+    check_status(s, &e);
+    if (N > 0) {
+        e = make_err(r);
+        s = srnn_rnn_backward(&m.d, pp, m.np, x, L, N, h0, masks, NULL, grad_out, grad_hn, (float *const *)pgrads,
+                              grad_x, grad_h0, e.buf, e.cap);
+        if (s == SRNN_OK) fail("RNN backward accepted NULL saved states", s, &e);
+        check_status(s, &e);
+    }
+    for (int64_t i = 0; i < m.np; i++) if (pgrads[i]) release(pgrads[i]);
+    free(pgrads);
+    release(x); if (h0) release(h0); if (masks) release(masks);
+    release(out); release(hn); release(saved); release(out2); release(hn2);
+    release(grad_out); if (grad_hn) release(grad_hn); if (grad_x) release(grad_x); if (grad_h0) release(grad_h0);
+    free_small_rnn(&m);
+}
+
+static void fuzz_layer_backward(reader *r) {
+    int hostile = (u8(r) & 3) == 0;
+    errbuf e = make_err(r);
+    if (u8(r) & 1) { /* Linear */
+        int64_t m = hostile ? hostile_size(r) : small_size(r, 12), in_f = hostile ? hostile_size(r) : small_size(r, 12);
+        int64_t out_f = hostile ? hostile_size(r) : small_size(r, 12), xb, wb, ob;
+        int possible = bytes3(m, in_f, 1, &xb) && bytes3(out_f, in_f, 1, &wb) && bytes3(m, out_f, 1, &ob) &&
+                       bytes3(out_f, 1, 1, &ob) && bytes3(m, out_f, 1, &ob);
+        if (hostile) {
+            float buf[TINY] = {0}, g[TINY] = {0};
+            if (possible && (xb > 4 * TINY || wb > 4 * TINY || ob > 4 * TINY || out_f > TINY)) { free(e.buf); return; }
+            int32_t s = srnn_linear_backward((u8(r) & 1) ? buf : NULL, (u8(r) & 1) ? buf : NULL, m, in_f,
+                                             (u8(r) & 1) ? buf : NULL, out_f, (u8(r) & 1) ? g : NULL,
+                                             (u8(r) & 1) ? g : NULL, (u8(r) & 1) ? g : NULL, e.buf, e.cap);
+            if (!possible && s == SRNN_OK) fail("impossible linear backward sizes accepted", s, &e);
+            check_status(s, &e);
+            return;
+        }
+        float *x = floats(r, m * in_f), *go = floats(r, m * out_f), *w = floats(r, out_f * in_f);
+        float *gx = (u8(r) & 1) ? out_buffer(m * in_f) : NULL, *gw = (u8(r) & 1) ? out_buffer(out_f * in_f) : NULL;
+        float *gb = (u8(r) & 1) ? out_buffer(out_f) : NULL;
+        int32_t s = srnn_linear_backward(x, go, m, in_f, w, out_f, gx, gw, gb, e.buf, e.cap);
+        if (s != SRNN_OK) fail("a valid linear backward failed", s, &e);
+        check_status(s, &e);
+        release(x); release(go); release(w); if (gx) release(gx); if (gw) release(gw); if (gb) release(gb);
+        return;
+    }
+    /* Embedding */
+    int64_t rows = hostile ? hostile_size(r) : small_size(r, 20), dim = hostile ? hostile_size(r) : small_size(r, 8);
+    int64_t n = hostile ? hostile_size(r) : small_size(r, 20), pad = (u8(r) & 1) ? -1 - (u8(r) & 1) : (int64_t)u8(r) - 3;
+    int32_t by_freq = (int32_t)(int8_t)u8(r);
+    if (hostile) {
+        int64_t wb, ob, ib;
+        int possible = bytes3(rows, dim, 1, &wb) && bytes3(n, dim, 1, &ob) && bytes3(n, 2, 1, &ib);
+        if (possible && (wb > 4 * TINY || ob > 4 * TINY || n > TINY)) { free(e.buf); return; }
+        float g[TINY] = {0}, gw[TINY] = {0};
+        int64_t idx[TINY] = {0};
+        int32_t s = srnn_embedding_backward((u8(r) & 1) ? idx : NULL, n, (u8(r) & 1) ? g : NULL, rows, dim, pad, by_freq,
+                                            (u8(r) & 1) ? gw : NULL, e.buf, e.cap);
+        if (!possible && s == SRNN_OK) fail("impossible embedding backward sizes accepted", s, &e);
+        check_status(s, &e);
+        return;
+    }
+    int64_t *idx = malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint8_t b = u8(r);
+        idx[i] = b < 240 ? (rows ? (int64_t)(b % rows) : 0) : (b & 1 ? -1 : rows + (b & 3));
+        if (idx[i] < 0 || idx[i] >= rows) bad = 1;
+    }
+    float *go = floats(r, n * dim), *gw = out_buffer(rows * dim);
+    int32_t s = srnn_embedding_backward(idx, n, go, rows, dim, pad, by_freq, gw, e.buf, e.cap);
+    if (bad && dim > 0 && s != SRNN_INDEX_ERROR) fail("bad index not reported by embedding backward", s, &e);
+    if (s == SRNN_INDEX_ERROR && !untouched(gw, rows * dim)) fail("embedding backward IndexError wrote into grad_weight", s, &e);
+    check_status(s, &e);
+    free(idx); release(go); release(gw);
+}
+
+static void fuzz_cross_entropy(reader *r) {
+    int hostile = (u8(r) & 3) == 0;
+    errbuf e = make_err(r);
+    int32_t reduction = (u8(r) & 7) == 0 ? (int32_t)(int8_t)u8(r) : (int32_t)(u8(r) % 3);
+    double smoothing = (u8(r) & 3) == 0 ? any_double(r) : (double)(u8(r) % 5) / 4.0;
+    int64_t ignore = (u8(r) & 1) ? -100 : (int64_t)(int8_t)u8(r);
+    if (hostile) {
+        int64_t outer = hostile_size(r), classes = hostile_size(r), inner = hostile_size(r), nb, tb;
+        int possible = bytes3(outer, classes, inner, &nb) && bytes3(outer, inner, 2, &tb) && bytes3(classes, 1, 1, &tb);
+        if (possible && (nb > 4 * TINY || outer * inner > TINY || classes > TINY)) { free(e.buf); return; }
+        float buf[TINY] = {0}, loss[TINY] = {0}, probs[TINY] = {0};
+        int64_t t[TINY] = {0};
+        int32_t s = srnn_cross_entropy_forward((u8(r) & 1) ? buf : NULL, outer, classes, inner, (u8(r) & 1) ? t : NULL,
+                                               (u8(r) & 1) ? buf : NULL, ignore, reduction, smoothing,
+                                               (u8(r) & 1) ? loss : NULL, (u8(r) & 1) ? probs : NULL, e.buf, e.cap);
+        if (!possible && s == SRNN_OK) fail("impossible cross-entropy sizes accepted", s, &e);
+        check_status(s, &e);
+        e = make_err(r);
+        s = srnn_cross_entropy_backward((u8(r) & 1) ? buf : NULL, outer, classes, inner, (u8(r) & 1) ? t : NULL, NULL,
+                                        ignore, reduction, smoothing, (u8(r) & 1) ? loss : NULL,
+                                        (u8(r) & 1) ? probs : NULL, e.buf, e.cap);
+        if (!possible && s == SRNN_OK) fail("impossible cross-entropy backward sizes accepted", s, &e);
+        check_status(s, &e);
+        return;
+    }
+    int64_t outer = small_size(r, 6), classes = small_size(r, 9), inner = small_size(r, 3);
+    int64_t n = outer * classes * inner, positions = outer * inner;
+    float *logits = floats(r, n), *weight = (u8(r) & 1) ? floats(r, classes) : NULL;
+    int64_t *targets = malloc((size_t)(positions ? positions : 1) * sizeof(int64_t));
+    int bad = 0;
+    for (int64_t i = 0; i < positions; i++) {
+        uint8_t b = u8(r);
+        targets[i] = b < 220 ? (classes ? (int64_t)(b % classes) : 0) : (b < 240 ? ignore : (b & 1 ? -7 : classes));
+        if (targets[i] != ignore && (targets[i] < 0 || targets[i] >= classes)) bad = 1;
+    }
+    int valid_reduction = reduction >= 0 && reduction <= 2;
+    int64_t loss_n = reduction == SRNN_REDUCTION_NONE ? positions : 1;
+    float *loss = out_buffer(loss_n ? loss_n : 1), *probs = (u8(r) & 3) ? out_buffer(n) : NULL;
+    int32_t s = srnn_cross_entropy_forward(logits, outer, classes, inner, targets, weight, ignore, reduction, smoothing,
+                                           loss, probs, e.buf, e.cap);
+    if (!valid_reduction && s == SRNN_OK) fail("unknown reduction accepted", s, &e);
+    if (valid_reduction && bad && s == SRNN_OK) fail("bad target accepted by cross-entropy", s, &e);
+    check_status(s, &e);
+    if (s == SRNN_OK && probs && n) {
+        float *grad_loss = floats(r, loss_n ? loss_n : 1), *grad_logits = out_buffer(n);
+        memset(grad_logits, 0, (size_t)n * 4);
+        e = make_err(r);
+        s = srnn_cross_entropy_backward(probs, outer, classes, inner, targets, weight, ignore, reduction, smoothing,
+                                        grad_loss, grad_logits, e.buf, e.cap);
+        if (s != SRNN_OK) fail("a valid cross-entropy backward failed", s, &e);
+        check_status(s, &e);
+        e = make_err(r);
+        s = srnn_cross_entropy_backward_in_place(probs, outer, classes, inner, targets, weight, ignore, reduction,
+                                                 smoothing, grad_loss, e.buf, e.cap);
+        if (s != SRNN_OK) fail("a valid in-place cross-entropy backward failed", s, &e);
+        /* In place gives what the out-of-place call gave (same inputs, zero start). */
+        for (int64_t i = 0; i < n; i++)
+            if (!(probs[i] == grad_logits[i]) && !(isnan(probs[i]) && isnan(grad_logits[i])))
+                fail("in-place cross-entropy backward differs from the out-of-place one", s, NULL);
+        check_status(s, &e);
+        release(grad_loss); release(grad_logits);
+    }
+    release(logits); if (weight) release(weight); free(targets); release(loss); if (probs) release(probs);
+}
+
+static void fuzz_optimizers(reader *r) {
+    errbuf e = make_err(r);
+    uint8_t which = u8(r) % 4;
+    int hostile = (u8(r) & 7) == 0;
+    int64_t n = hostile ? hostile_size(r) : small_size(r, 40);
+    if (hostile && n > 0) {
+        /* Only NULL buffers with a positive count or a negative count: a caller cannot have more. */
+        int32_t s = which < 2 ? srnn_sgd_step(NULL, NULL, n, NULL, 1, 0.1, 0.9, 0, 0, 0, 0, e.buf, e.cap)
+                              : srnn_adam_step(NULL, NULL, n, NULL, NULL, NULL, 1, 1e-3, 0.9, 0.999, 1e-8, 0, 0, 0, e.buf, e.cap);
+        if (s == SRNN_OK) fail("optimizer step accepted NULL buffers", s, &e);
+        check_status(s, &e);
+        return;
+    }
+    if (n < 0) {
+        int32_t s = srnn_sgd_step(NULL, NULL, n, NULL, 1, 0.1, 0, 0, 0, 0, 0, e.buf, e.cap);
+        if (s == SRNN_OK) fail("negative optimizer size accepted", s, &e);
+        check_status(s, &e);
+        return;
+    }
+    float *p = floats(r, n), *g = floats(r, n), *b1 = floats(r, n), *b2 = floats(r, n), *b3 = floats(r, n);
+    double lr = any_double(r), a = any_double(r), b = any_double(r), c = any_double(r);
+    int32_t s;
+    if (which == 0) {
+        s = srnn_sgd_step(p, g, n, (u8(r) & 1) ? b1 : NULL, u8(r) & 1, lr, (u8(r) & 1) ? 0.0 : a, b, c, u8(r) & 1,
+                          u8(r) & 1, e.buf, e.cap);
+    } else if (which == 1) {
+        int64_t step = (u8(r) & 3) == 0 ? (int64_t)(int8_t)u8(r) : 1 + u8(r);
+        s = srnn_adam_step(p, g, n, b1, b2, (u8(r) & 1) ? b3 : NULL, step, lr, a, b, c, any_double(r), u8(r) & 1,
+                           u8(r) & 1, e.buf, e.cap);
+        if (step < 1 && s == SRNN_OK) fail("Adam step number < 1 accepted", s, &e);
+    } else {
+        /* Clipping over several gradients (some empty, some NULL with count 0). */
+        int64_t num = small_size(r, 5);
+        float *grads[6] = {0};
+        int64_t counts[6] = {0};
+        for (int64_t i = 0; i < num; i++) {
+            counts[i] = small_size(r, 10);
+            grads[i] = counts[i] ? floats(r, counts[i]) : ((u8(r) & 1) ? NULL : empty_slot);
+        }
+        float total = 0;
+        if (which == 2) {
+            s = srnn_clip_grad_norm(grads, counts, num, any_double(r), any_double(r), u8(r) & 1, &total, e.buf, e.cap);
+        } else {
+            s = srnn_clip_grad_value(grads, counts, num, any_double(r), e.buf, e.cap);
+        }
+        if (s != SRNN_OK && s != SRNN_RUNTIME_ERROR && s != SRNN_VALUE_ERROR) fail("unexpected clipping status", s, &e);
+        for (int64_t i = 0; i < num; i++) if (grads[i]) release(grads[i]);
+    }
+    check_status(s, &e);
+    release(p); release(g); release(b1); release(b2); release(b3);
+}
+
+/* ---- random (swiftrnn_random.h) ---------------------------------------------------------------- */
+
+static void fuzz_random(reader *r) {
+    errbuf e = make_err(r);
+    if (srnn_generator_size() != sizeof(srnn_generator)) fail("srnn_generator_size", 0, NULL);
+    srnn_generator *g = malloc(sizeof *g);
+    uint8_t how = u8(r);
+    if (how & 1) {
+        srnn_generator_seed(g, u64(r));
+    } else {
+        /* Arbitrary bytes: the library must reject an inconsistent struct, not index past mt[]. */
+        uint8_t *raw = (uint8_t *)g;
+        for (size_t i = 0; i < sizeof *g; i++) raw[i] = u8(r);
+        if (how & 2) { srnn_generator_seed(g, 5); g->left = (int32_t)(int8_t)u8(r) * 7; g->next = (int32_t)(int8_t)u8(r) * 9; }
+    }
+    int hostile = (u8(r) & 7) == 0;
+    int64_t n = hostile ? hostile_size(r) : small_size(r, 700); /* > 624: crosses a refill */
+    int32_t s;
+    srnn_generator before = *g;
+    switch (u8(r) % 9) {
+    case 0: case 1: case 2: case 3: case 4: {
+        if (hostile && n != 0) {
+            float *o = (u8(r) & 1) && n < 0 ? empty_slot : NULL;
+            s = srnn_fill_uniform(g, o, n, 0, 1, e.buf, e.cap);
+            if (s == SRNN_OK) fail("random fill accepted an impossible buffer", s, &e);
+            break;
+        }
+        float *out = out_buffer(n);
+        double a = any_double(r), b = any_double(r);
+        switch (u8(r) % 4) {
+        case 0: s = srnn_fill_uniform(g, out, n, a, b, e.buf, e.cap); break;
+        case 1: s = srnn_fill_normal(g, out, n, a, b, e.buf, e.cap); break;
+        case 2: s = srnn_fill_bernoulli(g, out, n, a, e.buf, e.cap); break;
+        default: s = srnn_fill_dropout_mask(g, out, n, a, e.buf, e.cap); break;
+        }
+        if (s != SRNN_OK && (!untouched(out, n) || memcmp(&before, g, sizeof before) != 0))
+            fail("a failed random fill changed the output or the generator", s, &e);
+        release(out);
+        break;
+    }
+    case 5: {
+        if (hostile) { free(e.buf); free(g); return; }
+        int64_t *out = malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+        int64_t low = (int64_t)u64(r) >> (u8(r) % 64), high = (int64_t)u64(r) >> (u8(r) % 64);
+        s = srnn_fill_randint(g, out, n, low, high, e.buf, e.cap);
+        if (s == SRNN_OK)
+            for (int64_t i = 0; i < n; i++)
+                if (out[i] < low || out[i] >= high) fail("randint value out of [low, high)", s, NULL);
+        free(out);
+        break;
+    }
+    case 6: {
+        size_t len = (u8(r) & 1) ? SRNN_TORCH_STATE_BYTES : (size_t)u8(r) * 23;
+        uint8_t *bytes = malloc(len ? len : 1);
+        for (size_t i = 0; i < len; i++) bytes[i] = u8(r);
+        s = srnn_generator_set_state(g, (u8(r) & 15) ? bytes : NULL, len, e.buf, e.cap);
+        if (s != SRNN_OK && memcmp(&before, g, sizeof before) != 0) fail("a failed set_state changed the generator", s, &e);
+        if (s == SRNN_OK) {
+            /* A state that loads round-trips. */
+            uint8_t *back = malloc(SRNN_TORCH_STATE_BYTES);
+            if (srnn_generator_get_state(g, back, SRNN_TORCH_STATE_BYTES, NULL, 0) != SRNN_OK) fail("get_state after set_state", s, NULL);
+            srnn_generator g2 = *g;
+            if (srnn_generator_set_state(&g2, back, SRNN_TORCH_STATE_BYTES, NULL, 0) != SRNN_OK) fail("state round trip", s, NULL);
+            free(back);
+        }
+        free(bytes);
+        break;
+    }
+    case 7: {
+        size_t len = (u8(r) & 1) ? SRNN_TORCH_STATE_BYTES + (u8(r) & 7) : (size_t)u8(r) * 19;
+        uint8_t *out = malloc(len ? len : 1);
+        s = srnn_generator_get_state(g, out, len, e.buf, e.cap);
+        if (s == SRNN_OK && len < SRNN_TORCH_STATE_BYTES) fail("get_state into a short buffer", s, &e);
+        free(out);
+        break;
+    }
+    default: {
+        int64_t a = hostile ? hostile_size(r) : small_size(r, 12), b = hostile ? hostile_size(r) : small_size(r, 12), t;
+        if (hostile && bytes3(a, b, 1, &t) && (a * b > 0 || a > 0)) { free(e.buf); free(g); return; }
+        switch (u8(r) % 3) {
+        case 0: {
+            float *w = hostile ? NULL : out_buffer(a * b), *bias = (u8(r) & 1) && !hostile ? out_buffer(a) : NULL;
+            s = srnn_init_linear(g, w, a, b, bias, e.buf, e.cap);
+            if (!hostile && s != SRNN_OK) fail("a valid init_linear failed", s, &e);
+            if (w) release(w);
+            if (bias) release(bias);
+            break;
+        }
+        case 1: {
+            int64_t pad = (int64_t)(int8_t)u8(r);
+            float *w = hostile ? NULL : out_buffer(a * b);
+            s = srnn_init_embedding(g, w, a, b, pad, e.buf, e.cap);
+            if (!hostile && (pad >= -1 && pad < a) && s != SRNN_OK) fail("a valid init_embedding failed", s, &e);
+            if (w) release(w);
+            break;
+        }
+        default: {
+            int64_t num = hostile ? 0 : small_size(r, 4), sizes[5] = {0};
+            float *bufs[5] = {0};
+            for (int64_t i = 0; i < num; i++) { sizes[i] = small_size(r, 9); bufs[i] = out_buffer(sizes[i]); }
+            if (num && (u8(r) & 7) == 0) sizes[0] = -1 - (u8(r) & 3);
+            s = srnn_init_rnn(g, bufs, sizes, num, 1 + small_size(r, 8), e.buf, e.cap);
+            if (num && sizes[0] < 0 && s == SRNN_OK) fail("negative RNN parameter size accepted", s, &e);
+            for (int64_t i = 0; i < num; i++) release(bufs[i]);
+            break;
+        }
+        }
+        break;
+    }
+    }
+    check_status(s, &e);
+    free(g);
+}
+
 typedef void (*target_fn)(reader *);
-static const target_fn targets[] = {fuzz_info, fuzz_embedding, fuzz_linear, fuzz_softmax, fuzz_rnn};
-static const char *const target_names[] = {"info", "embedding", "linear", "softmax", "rnn"};
+static const target_fn targets[] = {fuzz_info,      fuzz_embedding,      fuzz_linear,        fuzz_softmax,
+                                    fuzz_rnn,       fuzz_rnn_train,      fuzz_layer_backward, fuzz_cross_entropy,
+                                    fuzz_optimizers, fuzz_random};
+static const char *const target_names[] = {"info",       "embedding", "linear",        "softmax",    "rnn",
+                                           "rnn_train",  "backward",  "cross_entropy", "optimizers", "random"};
 #define NUM_TARGETS (int)(sizeof targets / sizeof *targets)
 
 static void print_stats(void) {
     static const char *const names[] = {"ok", "value", "index", "overflow", "memory", "type", "runtime"};
     for (int t = 1; t < NUM_TARGETS; t++) {
-        fprintf(stderr, "  %-10s", target_names[t]);
+        fprintf(stderr, "  %-13s", target_names[t]);
         for (int s = 0; s <= SRNN_RUNTIME_ERROR; s++) fprintf(stderr, " %s=%lld", names[s], status_counts[t][s]);
         fprintf(stderr, "\n");
     }

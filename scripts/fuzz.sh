@@ -32,7 +32,7 @@ if "$cc" -fsanitize=fuzzer,address "${common[@]}" -o "$scratch/capi_fuzzer" 2> "
     "$scratch/capi_fuzzer" -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=3072 \
         -print_final_stats=1 -artifact_prefix="$scratch/" "$scratch/corpus" 2> "$scratch/fuzz.log" || {
         tail -n 60 "$scratch/fuzz.log"; echo "fuzz: FAILED (input saved as $scratch/crash-*)"; exit 1; }
-    grep -E "^(Done|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)|^  [a-z]+ +ok=|DONE" \
+    grep -E "^(Done|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)|^  [a-z_]+ +ok=|DONE" \
         "$scratch/fuzz.log" || true
 else
     echo "== fuzz: libFuzzer unavailable ($(tail -n 1 "$scratch/fuzzer-link.log")); random driver with ASan, ${seconds} s"

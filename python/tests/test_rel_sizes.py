@@ -216,3 +216,18 @@ def test_many_layers_beyond_the_old_parameter_cap():
     rnn = nn.RNN(2, 1, num_layers=1100)
     out, hn = rnn(np.ones((2, 1, 2), np.float32))
     assert out.shape == (2, 1, 1) and hn.shape == (1100, 1, 1)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_with_zero_positions_and_a_huge_batch_returns_at_once(reduction):
+    """logits (2**40, 3, 0): nothing to score. The core once looped over all 2**40 empty rows (hours)."""
+    loss = nn.CrossEntropyLoss(reduction=reduction)
+    start = time.perf_counter()
+    out = loss(np.zeros((2**40, 3, 0), np.float32), np.zeros((2**40, 0), np.int64))
+    assert time.perf_counter() - start < 0.5
+    if reduction == "sum":
+        assert float(out) == 0.0
+    elif reduction == "mean":
+        assert np.isnan(out)
+    else:
+        assert out.shape == (2**40, 0)
