@@ -8,7 +8,7 @@ import numpy as np
 from ... import _native
 from ... import random as _random
 from ._checks import check_bool, check_factory_kwargs, check_parameter_memory, check_size
-from ..parameter import _commit_grads, _grad_accumulators
+from ..parameter import _GRAD_LOCK, _commit_grads, _grad_accumulators
 from .module import Module
 
 __all__ = ["Linear"]
@@ -76,9 +76,10 @@ class Linear(Module):
             ValueError: ``grad_output`` of the wrong shape (expected and actual shapes named).
         """
         x = self._saved_for_backward()
-        (gw, gb), fresh = _grad_accumulators([self.weight, self.bias])
-        grad_input = _native.linear_backward(x, grad_output, self.weight, gw, gb, True)
-        _commit_grads(fresh)
+        with _GRAD_LOCK:
+            (gw, gb), fresh = _grad_accumulators([self.weight, self.bias])
+            grad_input = _native.linear_backward(x, grad_output, self.weight, gw, gb, True)
+            _commit_grads(fresh)
         self._release_saved()
         return grad_input
 
