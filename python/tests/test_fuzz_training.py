@@ -339,8 +339,21 @@ corruptions = st.one_of(
 
 
 @fuzz_settings(200)
-@given(which=st.sampled_from(["weights.npz", "vocab.json", "config.json"]), how=corruptions)
+@given(which=st.sampled_from(["weights.npz", "vocab.json"]), how=corruptions)
 def test_corrupted_model_files_are_rejected(saved_model, which, how):
+    check_corruption(saved_model, which, how)
+
+
+@pytest.mark.xfail(strict=False, reason="config.json carries no checksum: a flipped byte in a key of 'files' "
+                                        "drops the vocabulary (the model loads without it), one in a digit "
+                                        "changes e.g. dropout; see issue 7's report")
+@fuzz_settings(200)
+@given(how=corruptions)
+def test_corrupted_config_is_rejected(saved_model, how):
+    check_corruption(saved_model, "config.json", how)
+
+
+def check_corruption(saved_model, which, how):
     from swiftrnn.models import RNNLanguageModel
     model, vocab, files = saved_model
     if which not in files:
@@ -371,11 +384,12 @@ def test_corrupted_model_files_are_rejected(saved_model, which, how):
             loaded = RNNLanguageModel.load(directory)
         except (ValueError, OSError, MemoryError, OverflowError):
             return
-        # It loaded: then it must be the saved model (a change to config.json that keeps it valid,
-        # e.g. whitespace, is the only harmless corruption; weights and vocab are hash-checked).
+        # It loaded: then it must be the saved model (weights and vocab are hash-checked; a change to
+        # config.json that keeps it equivalent, e.g. whitespace, is harmless).
         changed = kind == "delete" or data != files[which]
         if which != "config.json":
             assert not changed, f"a corrupted {which} ({kind}) loaded"
+        assert loaded.config == model.config, f"config.json corrupted ({kind}) loaded as {loaded.config}"
         for k, v in model.state_dict().items():
             np.testing.assert_array_equal(loaded.state_dict()[k], v, err_msg=f"{which} corrupted ({kind}) loaded {k}")
         assert loaded.vocab == vocab
