@@ -5,13 +5,17 @@ call costs ~50x more. Exits 0 if every call behaved (results checked against Num
 """
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import threading
 
 import numpy as np
 
 import swiftrnn
-from swiftrnn import _native, nn
+from swiftrnn import _native, nn, optim
+from swiftrnn.models import RNNLanguageModel
+from swiftrnn.text import Vocab
 
 F = nn.functional
 ERRORS = (ValueError, TypeError, IndexError, KeyError, OverflowError, MemoryError)
@@ -102,6 +106,59 @@ def main(rounds: int = 3) -> int:
         for bad in (lambda: nn.Embedding(2**40, 2**20), lambda: nn.Embedding(2**62, 2), lambda: nn.RNN(2**31, 2**31),
                     lambda: nn.Linear(2**63, 1), lambda: swiftrnn.set_num_threads(0)):
             expect_error(bad)
+
+        # Training: backward of every layer, cross-entropy, optimizers, clipping, error paths
+        emb_t, rnn_t, fc_t = nn.Embedding(12, 5, padding_idx=0), nn.RNN(5, 6, num_layers=2, dropout=0.2), nn.Linear(6, 12)
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1, ignore_index=3)
+        opts = [optim.SGD(emb_t.parameters(), lr=0.1, momentum=0.9, nesterov=True),
+                optim.Adam(rnn_t.parameters(), lr=1e-3, amsgrad=True), optim.AdamW(fc_t.parameters(), lr=1e-3)]
+        for step in range(2):
+            out, _ = rnn_t(emb_t(ids))
+            logits = fc_t(out)
+            loss = loss_fn(logits.reshape(-1, 12), ids.reshape(-1))
+            gx, _ = rnn_t.backward(fc_t.backward(loss_fn.backward().reshape(logits.shape)))
+            emb_t.backward(gx)
+            nn.utils.clip_grad_norm_(list(rnn_t.parameters()) + list(fc_t.parameters()), 1.0)
+            nn.utils.clip_grad_value_(emb_t.parameters(), 0.5)
+            for o in opts:
+                o.step()
+                o.zero_grad()
+        for o in opts:
+            o.load_state_dict(o.state_dict())
+            expect_error(lambda: o.load_state_dict({"state": None, "param_groups": []}))
+        nn.CrossEntropyLoss(reduction="none")(logits.reshape(-1, 12), ids.reshape(-1))
+        for bad in (lambda: rnn_t.backward(np.ones((1, 1, 6))), lambda: loss_fn(logits.reshape(-1, 12), np.full(12, 99)),
+                    lambda: fc_t.backward(np.ones((2, 2))), lambda: optim.SGD(fc_t.parameters(), lr=-1.0),
+                    lambda: nn.utils.clip_grad_norm_(fc_t.parameters(), 1.0, norm_type="x")):
+            try:
+                bad()
+            except (*ERRORS, RuntimeError):
+                pass
+            else:
+                raise AssertionError(f"expected an error from {bad}")
+
+        # Random: generators, states, fills
+        g = swiftrnn.random.Generator().manual_seed(r)
+        state = g.get_state()
+        a = swiftrnn.rand(3, 4, generator=g)
+        g.set_state(state)
+        np.testing.assert_array_equal(a, swiftrnn.rand(3, 4, generator=g))
+        swiftrnn.randn(700), swiftrnn.randint(0, 10, (5,)), swiftrnn.manual_seed(2**64 - 1)
+        for bad in (lambda: g.set_state(b"short"), lambda: g.set_state(np.zeros(5056, np.uint8)),
+                    lambda: swiftrnn.rand(-1), lambda: swiftrnn.randint(5, 2, (3,)), lambda: swiftrnn.manual_seed("x")):
+            expect_error(bad)
+
+        # Text: a model and vocabulary saved and loaded (atomic writes, checked loads)
+        with tempfile.TemporaryDirectory() as d:
+            vocab = Vocab.build(list("abcab"))
+            lm = RNNLanguageModel(len(vocab), embedding_dim=4, hidden_size=5)
+            lm.save(d, vocab=vocab, tokenizer="char")
+            back = RNNLanguageModel.load(d)
+            np.testing.assert_array_equal(back.fc.weight, lm.fc.weight)
+            with open(os.path.join(d, "weights.npz"), "r+b") as f:
+                f.seek(40)
+                f.write(b"\x00\x01")
+            expect_error(lambda: RNNLanguageModel.load(d))
 
         # A few threads at once (the GIL released around the core)
         results = []

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from swiftrnn import _native, nn
+from swiftrnn import _native, nn, optim
 
 F = nn.functional
 
@@ -39,9 +39,20 @@ def _workload():
     strided = rng.standard_normal((5, 4, 32)).astype(np.float32)[:, :, ::2]
     bad_h0 = np.zeros((1, 4, 32), np.float32)
 
+    loss_fn = nn.CrossEntropyLoss()
+    opt = optim.Adam(list(emb.parameters()) + list(rnn.parameters()) + list(fc.parameters()), lr=1e-4)
+
     def calls(i):
         out, hn = rnn(emb(ids), h0)
-        F.log_softmax(fc(out), dim=-1)
+        logits = fc(out)
+        F.log_softmax(logits, dim=-1)
+        if i % 4 == 0:  # a training step: backward through all three, an optimizer step
+            loss_fn(logits.reshape(-1, 100), ids.reshape(-1))
+            g = fc.backward(loss_fn.backward().reshape(logits.shape))
+            gx, _ = rnn.backward(g, None)
+            emb.backward(gx)
+            opt.step()
+            opt.zero_grad()
         emb_norm(ids)
         rnn_drop(x64)
         rnn_drop(strided)
