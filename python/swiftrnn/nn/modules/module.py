@@ -1,6 +1,7 @@
 """The Module base class: parameters, submodules, state_dict, train/eval and repr as in torch.nn.Module."""
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
@@ -69,7 +70,6 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
-        object.__setattr__(self, "_saved", _NEVER)
 
     # --- attributes -------------------------------------------------------------------------
     def register_parameter(self, name: str, value: Optional[Any]) -> None:
@@ -180,19 +180,33 @@ class Module:
             p.requires_grad = bool(requires_grad)
         return self
 
+    # What a backward needs is kept per thread: each thread's forward/backward pair works from its own
+    # forward, so many threads can train (or run forward) on one module at once.
+    def _tape(self) -> threading.local:
+        tape = self.__dict__.get("_tape_local")
+        if tape is None:
+            tape = self.__dict__.setdefault("_tape_local", threading.local())  # setdefault: atomic
+        return tape
+
+    def __getstate__(self) -> Dict[str, Any]:
+        # copy.deepcopy and pickle: the per-thread saved states stay behind (threading.local cannot be copied).
+        state = self.__dict__.copy()
+        state.pop("_tape_local", None)
+        return state
+
     def _save_for_backward(self, state: Any) -> None:
         """Keeps what the next backward needs (None: an eval-mode forward, which saves nothing)."""
-        object.__setattr__(self, "_saved", _EVAL if state is None else state)
+        self._tape().saved = _EVAL if state is None else state
 
     def _saved_for_backward(self) -> Any:
-        """What the last training-mode forward saved; RuntimeError saying why if there is nothing."""
-        saved = self.__dict__.get("_saved", _NEVER)
+        """What this thread's last training-mode forward saved; RuntimeError saying why if there is nothing."""
+        saved = getattr(self._tape(), "saved", _NEVER)
         if isinstance(saved, _Unsaved):
             raise RuntimeError(f"{type(self).__name__}.backward() has nothing to work from: {saved.reason}")
         return saved
 
     def _release_saved(self) -> None:
-        object.__setattr__(self, "_saved", _NEVER)
+        self._tape().saved = _NEVER
 
     # --- state ------------------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
