@@ -87,7 +87,8 @@ func gemmTable() {
         (3200, 512, 256, "T50xN64 input proj"),
         (1024, 1024, 1024, "1024^3"),
     ]
-    print("SGEMM GFLOP/s, C(m x n) = A(m x k) . W^T, W (n x k) row-major (transB)")
+    print("SGEMM GFLOP/s, C(m x n) = A(m x k) . W^T, W (n x k) row-major (transB); kernels: \(gemmSIMDLevel)"
+          + " (SWIFTRNN_SIMD=avx2 forces AVX2)")
     print("  per-call: sgemm (packs W each call); packed: sgemmPacked (W packed once)")
     print("  best of many ~2 ms batches; 1T: thread CPU time, 2T: wall time")
     print(pad("m x n x k", 16) + pad("1T per-call", 13) + pad("1T packed", 11) + pad("2T per-call", 13)

@@ -368,6 +368,13 @@ func gemmBlocked(m: Int, n: Int, k: Int, a: OperandA, b: Panels, accumulate: Boo
             } else {
                 (aBlock, aStep, rsA, csA) = (ak + ic * a.rs, a.rs, a.rs, a.cs)
             }
+            if gemmUsesAVX512 {
+                gemmBlockAVX512(mc: mc, n: n, panels: panels, kc: kc, aBlock: aBlock, aStep: aStep, rsA: rsA, csA: csA,
+                                b: bk, rsB: b.rs, panelStride: b.panelStride, c: c + ic * ldc, ldc: ldc,
+                                load: load, epilogue: epilogue)
+                ic += mc
+                continue
+            }
             if full > 0 {
                 for q in 0..<panels {
                     let cols = min(gemmNR, n - q * gemmNR)
