@@ -88,4 +88,46 @@ struct AVX512Tests {
         setNumThreads(1)
         #expect(checked == shapes.count * 8)
     }
+
+    /// The bias start of the AVX-512 tiles (for the bias row of the GEMM): chains started from
+    /// C + bias (accumulate) or from bias give the same bits as adding the bias to C first.
+    @Test func avx512BiasStartsTheChains() {
+        guard cpuHasAVX512 else { return }
+        for (m, n, k) in [(1, 5, 3), (5, 40, 17), (12, 16, 9), (13, 33, 20), (30, 100, 64), (7, 130, 5)] {
+            for load in [false, true] {
+                let lda = k + 1, ldc = n + 3
+                let a = Self.randomFloats(m * lda, seed: UInt64(m * 7 + n))
+                let b = Self.randomFloats(k * n, seed: UInt64(k * 5 + n))
+                let bias = Self.randomFloats(n, seed: UInt64(n))
+                let c0 = Self.randomFloats(m * ldc, seed: UInt64(m + 99))
+                var packed = [Float](repeating: 0, count: packedBCount(k: k, n: n))
+                var c1 = c0, c2 = c0
+                for i in 0..<m { for j in 0..<n { c2[i * ldc + j] = load ? c0[i * ldc + j] + bias[j] : bias[j] } }
+                let panels = (n + 15) / 16
+                a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                        packed.withUnsafeMutableBufferPointer { pp in
+                            packB(transB: false, k: k, n: n, b: bp.baseAddress!, ldb: n, into: pp.baseAddress!)
+                        }
+                    }
+                    packed.withUnsafeBufferPointer { pp in
+                        bias.withUnsafeBufferPointer { biasp in
+                            c1.withUnsafeMutableBufferPointer { cp in
+                                gemmBlockAVX512(mc: m, n: n, panels: panels, kc: k, aBlock: ap.baseAddress!, aStep: lda,
+                                                rsA: lda, csA: 1, b: pp.baseAddress!, rsB: 16, panelStride: 16 * k,
+                                                c: cp.baseAddress!, ldc: ldc, load: load, bias: biasp.baseAddress!,
+                                                epilogue: .identity)
+                            }
+                        }
+                        c2.withUnsafeMutableBufferPointer { cp in
+                            gemmBlockAVX512(mc: m, n: n, panels: panels, kc: k, aBlock: ap.baseAddress!, aStep: lda,
+                                            rsA: lda, csA: 1, b: pp.baseAddress!, rsB: 16, panelStride: 16 * k,
+                                            c: cp.baseAddress!, ldc: ldc, load: true, epilogue: .identity)
+                        }
+                    }
+                }
+                #expect(zip(c1, c2).allSatisfy { $0.bitPattern == $1.bitPattern }, "m=\(m) n=\(n) k=\(k) load=\(load)")
+            }
+        }
+    }
 }

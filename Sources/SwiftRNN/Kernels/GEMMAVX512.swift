@@ -18,19 +18,28 @@ import CSwiftRNNCPU
 import SwiftRNNAVX512
 #endif
 
+/// Whether the CPU (and OS) support AVX-512 F/VL/BW/DQ.
+let cpuHasAVX512: Bool = {
+    #if arch(x86_64)
+    return srnn_cpu_has_avx512() != 0
+    #else
+    return false
+    #endif
+}()
+
 /// The kernel family in use: "avx512", "avx2+fma" or "portable" (decided once per process).
 public let gemmSIMDLevel: String = {
     #if arch(x86_64)
     let forced = getenv("SWIFTRNN_SIMD").map { String(cString: $0).lowercased() }
-    if forced != "avx2" && forced != "avx2+fma" && srnn_cpu_has_avx512() != 0 { return "avx512" }
+    if forced != "avx2" && forced != "avx2+fma" && cpuHasAVX512 { return "avx512" }
     return "avx2+fma"
     #else
     return "portable"
     #endif
 }()
 
-/// Whether `gemmBlocked` uses the AVX-512 kernels (only ever true on a CPU with AVX-512). Tests and
-/// the bench flip it (`setGEMMUsesAVX512`) to compare the two paths, which give the same bits.
+/// Whether `gemmBlocked` uses the AVX-512 kernels (only ever true on a CPU with AVX-512). Tests
+/// flip it (`setGEMMUsesAVX512`) to compare the two paths, which give the same bits.
 private let avx512Switch = Atomic<Bool>(gemmSIMDLevel == "avx512")
 
 var gemmUsesAVX512: Bool { avx512Switch.load(ordering: .relaxed) }
@@ -40,18 +49,19 @@ var gemmUsesAVX512: Bool { avx512Switch.load(ordering: .relaxed) }
 /// (same results).
 @discardableResult
 public func setGEMMUsesAVX512(_ on: Bool) -> Bool {
-    #if arch(x86_64)
-    avx512Switch.store(on && srnn_cpu_has_avx512() != 0, ordering: .relaxed)
-    #endif
+    avx512Switch.store(on && cpuHasAVX512, ordering: .relaxed)
     return gemmUsesAVX512
 }
 
 /// The AVX-512 version of one row block of `gemmBlocked`: rows 0..<mc of the block (row r of op(A)
 /// at aBlock + (r - r mod 6)·aStep + (r mod 6)·rsA, k step csA) against `panels` panels of op(B)
-/// (columns 0..<n), C row 0 at `c`. 12×16 tiles, then the leftover rows over groups of panels.
+/// (columns 0..<n), C row 0 at `c`; with `bias` (n floats; only for the first k block) the chains
+/// start from C + bias (`load`) or from bias, as the AVX2 kernels' bias in the speed branch.
+/// 12×16 tiles, then the leftover rows over groups of panels.
 func gemmBlockAVX512(mc: Int, n: Int, panels: Int, kc: Int, aBlock: UnsafePointer<Float>, aStep: Int,
                      rsA: Int, csA: Int, b: UnsafePointer<Float>, rsB: Int, panelStride: Int,
-                     c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool, epilogue: GEMMActivation) {
+                     c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool, bias: UnsafePointer<Float>? = nil,
+                     epilogue: GEMMActivation) {
     #if arch(x86_64)
     let full = mc / 12 * 12
     if full > 0 {
@@ -62,7 +72,8 @@ func gemmBlockAVX512(mc: Int, n: Int, panels: Int, kc: Int, aBlock: UnsafePointe
             while ir < full {
                 let ct = c + ir * ldc + q * gemmNR
                 avx512Kernel12(kc: kc, a0: aBlock + ir * aStep, a1: aBlock + (ir + 6) * aStep, rsA: rsA, csA: csA,
-                               b: bq, rsB: rsB, c: ct, ldc: ldc, cols: cols, load: load)
+                               b: bq, rsB: rsB, c: ct, ldc: ldc, cols: cols, load: load,
+                               bias: bias.map { $0 + q * gemmNR })
                 if epilogue != .identity { activateTile(epilogue, ct, ldc: ldc, rows: 12, cols: cols) }
                 ir += 12
             }
@@ -78,7 +89,7 @@ func gemmBlockAVX512(mc: Int, n: Int, panels: Int, kc: Int, aBlock: UnsafePointe
             let ct = c + full * ldc + q * gemmNR
             avx512EdgeKernel(rows: rows, panels: g, kc: kc, a0: aBlock + full * aStep, a1: aBlock + (full + 6) * aStep,
                              rsA: rsA, csA: csA, b: b + q * panelStride, rsB: rsB, panelStride: panelStride,
-                             c: ct, ldc: ldc, cols: cols, load: load)
+                             c: ct, ldc: ldc, cols: cols, load: load, bias: bias.map { $0 + q * gemmNR })
             if epilogue != .identity { activateTile(epilogue, ct, ldc: ldc, rows: rows, cols: cols) }
             q += g
         }
