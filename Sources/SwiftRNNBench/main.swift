@@ -125,7 +125,7 @@ func gemmTable() {
 
     print("\nSGEMM GFLOP/s, other layouts, 1 thread (per-call)")
     print(pad("m x n x k", 16) + pad("NN", 9) + pad("TN", 9) + pad("NT", 9) + pad("TT", 9))
-    for (m, n, k) in [(64, 512, 512), (512, 512, 512), (32, 256, 256), (5, 512, 512)] {
+    for (m, n, k) in [(64, 512, 512), (512, 512, 512), (32, 256, 256), (16, 256, 256), (24, 512, 512), (5, 512, 512)] {
         let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
         let b = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
         let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)

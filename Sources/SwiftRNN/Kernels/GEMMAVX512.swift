@@ -63,7 +63,8 @@ func gemmBlockAVX512(mc: Int, n: Int, panels: Int, kc: Int, aBlock: UnsafePointe
                      c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool, bias: UnsafePointer<Float>? = nil,
                      epilogue: GEMMActivation) {
     #if arch(x86_64)
-    let full = mc / 12 * 12
+    // Strided (unpacked) A: 12 row pointers do not fit the registers; 6-row × 2-panel tiles do.
+    let full = rsA == 1 ? mc / 12 * 12 : 0
     if full > 0 {
         for q in 0..<panels {
             let cols = min(gemmNR, n - q * gemmNR)
@@ -79,20 +80,22 @@ func gemmBlockAVX512(mc: Int, n: Int, panels: Int, kc: Int, aBlock: UnsafePointe
             }
         }
     }
-    let rows = mc - full
-    if rows > 0 {
+    var r0 = full
+    while r0 < mc {
+        let rows = rsA == 1 ? mc - r0 : min(6, mc - r0)
         let group = avx512PanelGroup(rows: rows)
         var q = 0
         while q < panels {
             let g = min(group, panels - q)
             let cols = min(g * gemmNR, n - q * gemmNR)
-            let ct = c + full * ldc + q * gemmNR
-            avx512EdgeKernel(rows: rows, panels: g, kc: kc, a0: aBlock + full * aStep, a1: aBlock + (full + 6) * aStep,
+            let ct = c + r0 * ldc + q * gemmNR
+            avx512EdgeKernel(rows: rows, panels: g, kc: kc, a0: aBlock + r0 * aStep, a1: aBlock + (r0 + 6) * aStep,
                              rsA: rsA, csA: csA, b: b + q * panelStride, rsB: rsB, panelStride: panelStride,
                              c: ct, ldc: ldc, cols: cols, load: load, bias: bias.map { $0 + q * gemmNR })
             if epilogue != .identity { activateTile(epilogue, ct, ldc: ldc, rows: rows, cols: cols) }
             q += g
         }
+        r0 += rows
     }
     #endif
 }
