@@ -17,11 +17,14 @@ let package = Package(
         .library(name: "SwiftRNN", targets: ["SwiftRNN"]),
         // The C ABI that the CPython extension links against (declared in Sources/CSwiftRNN/include/swiftrnn.h).
         .library(name: "swiftrnn_capi", type: .dynamic, targets: ["SwiftRNNCAPI"]),
+        // `swift run -c release SwiftRNNBench`: GFLOP/s of the core's kernels.
+        .executable(name: "SwiftRNNBench", targets: ["SwiftRNNBench"]),
     ],
     targets: [
         .target(name: "SwiftRNN", swiftSettings: simdFlags),
         .target(name: "CSwiftRNN"),
         .target(name: "SwiftRNNCAPI", dependencies: ["SwiftRNN", "CSwiftRNN"], swiftSettings: simdFlags),
+        .executableTarget(name: "SwiftRNNBench", dependencies: ["SwiftRNN"], swiftSettings: simdFlags),
         .testTarget(name: "SwiftRNNTests", dependencies: ["SwiftRNN", "SwiftRNNCAPI", "CSwiftRNN"]),
     ]
 )

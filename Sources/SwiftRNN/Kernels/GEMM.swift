@@ -1,25 +1,575 @@
+// Single-precision GEMM: C = (accumulate ? C : 0) + op(A)·op(B).
+//
+// # The reduction order (batch invariance)
+// Every output element is computed by one chain of fused multiply-adds in increasing k:
+//     acc = accumulate ? C[i][j] : +0;  for p in 0..<k { acc = fma(opA[i][p], opB[p][j], acc) };  C[i][j] = acc
+// Each C[i][j] lives in one SIMD lane (or a scalar) of its own, so no path ever combines partial sums:
+// the register-blocked micro-kernels, the row-count-specialised edge tiles, the zero-padded last
+// column panel, the direct path for tiny problems, the k-blocking (a partial chain is stored to C
+// exactly and resumed from it) and every thread split compute the same chain. The value of C[i][j]
+// therefore depends only on row i of op(A), column j of op(B), k and C[i][j]'s input — never on m,
+// on the row's position, on n, on the tiling or on the number of threads.
+//
+// # The fast path
+// op(B) is packed into panels of 16 columns (`gemmNR`), each k×16 contiguous, the last one
+// zero-padded; a micro-kernel keeps a 6×16 tile of C in 12 ymm accumulators and streams a panel
+// (two loads and six broadcasts per k step, twelve FMAs). Leftover rows (1...5) use kernels that cover
+// several panels at once, so that even one row has at least eight independent accumulator chains.
+// Blocks of op(A) are packed into 6-row micro-panels when enough panels reuse them. With more than
+// one thread (`setNumThreads`), big problems split the column panels among the pool's threads.
+// Weights that are reused (the recurrent matrix of every time step) can be packed once:
+// `packB` / `PackedMatrix` and `sgemmPacked`.
+
+/// Columns per packed panel of op(B): two SIMD8 vectors.
+let gemmNR = 16
+/// Rows of the main micro-kernel.
+let gemmMR = 6
+/// k block: a 16-column panel slice of kc rows is 32 KB, kept in L1 while the rows of A pass by.
+let gemmKC = 512
+/// Rows of op(A) per block (a multiple of `gemmMR`): mc × kc floats of A stay in L2 across panels.
+let gemmMC = 120
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// MARK: - Public entry points
+
+/// A function applied to every element of C once its reduction is complete, while it is still in
+/// registers (a fused epilogue): `sgemm(..., activation: .tanh)` gives bit for bit
+/// `sgemm(...)` followed by `tanhInPlace` on C, without the second pass over memory.
+public enum GEMMActivation: Sendable {
+    case identity
+    case tanh
+    case relu
+}
+
 /// C (m×n, row stride ldc) = (accumulate ? C : 0) + op(A) · op(B).
 ///
 /// op(A) is m×k: A row-major with row stride `lda`, or, if `transA`, A is k×m (row stride `lda`)
 /// and op(A) = Aᵀ. op(B) is k×n: if `transB`, B is n×k row-major (row stride `ldb`) and op(B) = Bᵀ
 /// (the common case: weights are stored (out, in)); otherwise B is k×n row-major.
 ///
-/// Every C[i][j] is reduced over k in one fixed order that depends on k only, never on m, on the
-/// row's position or on the thread split: a sequence's result does not depend on the rest of its batch.
-/// Sizes of zero are allowed (nothing is read; with `accumulate == false` C is zeroed).
+/// Every C[i][j] is one chain of FMAs over k in increasing order, started from C[i][j] itself when
+/// `accumulate` (else from +0): its value never depends on m, on the row's position, on the tiling
+/// or on the thread count (see the top of this file). Sizes of zero are allowed (nothing is read;
+/// with k == 0 and `accumulate == false` C is zeroed). Uses the kernel thread pool for large
+/// problems (`setNumThreads`), and per-thread scratch memory for packing op(B) that is allocated once
+/// and reused. `activation` is applied to each finished element (see `GEMMActivation`).
 public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                  accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    for i in 0..<m {
-        let ci = c + i * ldc
-        for j in 0..<n {
-            var s: Float = 0
-            for p in 0..<k {
-                let aip = transA ? a[p * lda + i] : a[i * lda + p]
-                let bpj = transB ? b[j * ldb + p] : b[p * ldb + j]
-                s = s.addingProduct(aip, bpj)
+                  accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int,
+                  activation: GEMMActivation = .identity) {
+    if m <= 0 || n <= 0 { return }
+    if k <= 0 { emptyReduction(m: m, n: n, accumulate: accumulate, c: c, ldc: ldc, activation: activation); return }
+    let opA = OperandA(base: a, rs: transA ? 1 : lda, cs: transA ? lda : 1)
+    let opB = OperandB(base: b, rs: transB ? 1 : ldb, cs: transB ? ldb : 1)
+    if multiplyAdds(m, n, k) <= 128 {
+        sgemmDirect(m: m, n: n, k: k, a: opA, b: opB, accumulate: accumulate, c: c, ldc: ldc,
+                    activation: activation)
+        return
+    }
+    let panels = (n + gemmNR - 1) / gemmNR
+    let threads = gemmThreads(m: m, n: n, k: k, panels: panels)
+    let tasks = gemmTasks(threads: threads, panels: panels)
+    // op(B) rows are contiguous (B not transposed) and few rows of A will pass over each panel:
+    // read B in place rather than pay for packing it.
+    let inPlace = !transB && m <= 4 * gemmMR
+    parallelFor(tasks, maxThreads: threads) { t in
+        let (q0, q1) = splitPanels(panels, tasks, t)
+        let j0 = q0 * gemmNR
+        let width = min(n, q1 * gemmNR) - j0
+        let cSlice = c + j0
+        if inPlace {
+            let full = width / gemmNR
+            if full > 0 {
+                gemmBlocked(m: m, n: full * gemmNR, k: k, a: opA,
+                            b: Panels(base: b + j0, rs: ldb, panelStride: gemmNR),
+                            accumulate: accumulate, c: cSlice, ldc: ldc, activation: activation)
             }
-            ci[j] = accumulate ? ci[j] + s : s
+            let rest = width - full * gemmNR
+            if rest > 0 {
+                // The last, partial panel cannot be read 16 wide in place: pack it (zero-padded).
+                let jr = j0 + full * gemmNR
+                let tailB = OperandB(base: b + jr, rs: ldb, cs: 1)
+                if let scratch = kernelScratch(floats: gemmNR * k) {
+                    packPanels(k: k, n: rest, b: tailB, into: scratch)
+                    gemmBlocked(m: m, n: rest, k: k, a: opA, b: Panels(base: scratch, rs: gemmNR, panelStride: gemmNR * k),
+                                accumulate: accumulate, c: c + jr, ldc: ldc, activation: activation)
+                } else {
+                    sgemmDirect(m: m, n: rest, k: k, a: opA, b: tailB, accumulate: accumulate, c: c + jr, ldc: ldc,
+                                activation: activation)
+                }
+            }
+            return
+        }
+        let sliceB = OperandB(base: opB.base + j0 * opB.cs, rs: opB.rs, cs: opB.cs)
+        let bFloats = (q1 - q0) * gemmNR * k
+        let packA = gemmShouldPackA(m: m, panels: q1 - q0, a: opA)
+        guard let scratch = kernelScratch(floats: bFloats + (packA ? gemmPackedABlock : 0)) else {
+            sgemmDirect(m: m, n: width, k: k, a: opA, b: sliceB, accumulate: accumulate, c: cSlice, ldc: ldc,
+                        activation: activation)
+            return
+        }
+        packPanels(k: k, n: width, b: sliceB, into: scratch)
+        gemmBlocked(m: m, n: width, k: k, a: opA, b: Panels(base: scratch, rs: gemmNR, panelStride: gemmNR * k),
+                    accumulate: accumulate, c: cSlice, ldc: ldc, activation: activation,
+                    aScratch: packA ? scratch + bFloats : nil)
+    }
+}
+
+/// How many floats `packB` writes for a k×n op(B): k × n rounded up to a multiple of 16.
+public func packedBCount(k: Int, n: Int) -> Int {
+    max(k, 0) * ((max(n, 0) + gemmNR - 1) / gemmNR) * gemmNR
+}
+
+/// Packs op(B) (k×n; `transB` and `ldb` as in `sgemm`) into `packed`, which must hold
+/// `packedBCount(k:n:)` floats: panels of 16 columns, each k×16 row-major, the last zero-padded.
+/// Pack a weight once and multiply by it many times with `sgemmPacked` (same results as `sgemm`).
+public func packB(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int,
+                  into packed: UnsafeMutablePointer<Float>) {
+    if k <= 0 || n <= 0 { return }
+    packPanels(k: k, n: n, b: OperandB(base: b, rs: transB ? 1 : ldb, cs: transB ? ldb : 1), into: packed)
+}
+
+/// C (m×n) = (accumulate ? C : 0) + op(A) · op(B), with op(B) (k×n) packed by `packB`.
+/// Bit-identical to `sgemm` with the unpacked op(B), for every m; `activation` as in `sgemm`.
+public func sgemmPacked(transA: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                        packedB: UnsafePointer<Float>, accumulate: Bool,
+                        c: UnsafeMutablePointer<Float>, ldc: Int, activation: GEMMActivation = .identity) {
+    if m <= 0 || n <= 0 { return }
+    if k <= 0 { emptyReduction(m: m, n: n, accumulate: accumulate, c: c, ldc: ldc, activation: activation); return }
+    let opA = OperandA(base: a, rs: transA ? 1 : lda, cs: transA ? lda : 1)
+    let panels = (n + gemmNR - 1) / gemmNR
+    let threads = gemmThreads(m: m, n: n, k: k, panels: panels)
+    let tasks = gemmTasks(threads: threads, panels: panels)
+    parallelFor(tasks, maxThreads: threads) { t in
+        let (q0, q1) = splitPanels(panels, tasks, t)
+        let j0 = q0 * gemmNR
+        // Without scratch memory for op(A), run unpacked: same results, a little slower.
+        let aScratch = gemmShouldPackA(m: m, panels: q1 - q0, a: opA) ? kernelScratch(floats: gemmPackedABlock) : nil
+        gemmBlocked(m: m, n: min(n, q1 * gemmNR) - j0, k: k, a: opA,
+                    b: Panels(base: packedB + q0 * gemmNR * k, rs: gemmNR, panelStride: gemmNR * k),
+                    accumulate: accumulate, c: c + j0, ldc: ldc, activation: activation, aScratch: aScratch)
+    }
+}
+
+/// A k×n matrix op(B) packed for `sgemmPacked`, owning its memory. Immutable once made (Sendable).
+public struct PackedMatrix: @unchecked Sendable {
+    public let k: Int
+    public let n: Int
+    private let storage: Storage
+
+    private final class Storage {
+        let pointer: UnsafeMutablePointer<Float>?
+        init(pointer: UnsafeMutablePointer<Float>?) { self.pointer = pointer }
+        deinit { free(pointer) }
+    }
+
+    /// Packs op(B): `transB` and `ldb` as in `sgemm`. Throws `.outOfMemory` if the copy cannot be
+    /// allocated, `.invalidArgument` for negative sizes.
+    public init(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int) throws(SwiftRNNError) {
+        guard k >= 0, n >= 0 else { throw .invalidArgument("PackedMatrix: negative size k=\(k), n=\(n)") }
+        self.k = k
+        self.n = n
+        let count = packedBCount(k: k, n: n)
+        if count == 0 { storage = Storage(pointer: nil); return }
+        guard let raw = malloc(count * MemoryLayout<Float>.stride) else {
+            throw .outOfMemory("cannot allocate \(count * 4) bytes for a packed \(k)x\(n) matrix")
+        }
+        let p = raw.bindMemory(to: Float.self, capacity: count)
+        packB(transB: transB, k: k, n: n, b: b, ldb: ldb, into: p)
+        storage = Storage(pointer: p)
+    }
+
+    /// C (m×n) = (accumulate ? C : 0) + op(A) · self; as `sgemmPacked`.
+    public func multiply(transA: Bool, m: Int, a: UnsafePointer<Float>, lda: Int,
+                         accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int,
+                         activation: GEMMActivation = .identity) {
+        if let p = storage.pointer {
+            sgemmPacked(transA: transA, m: m, n: n, k: k, a: a, lda: lda, packedB: p,
+                        accumulate: accumulate, c: c, ldc: ldc, activation: activation)
+        } else if n > 0 {
+            emptyReduction(m: m, n: n, accumulate: accumulate, c: c, ldc: ldc, activation: activation)
         }
     }
+}
+
+// MARK: - Operands
+
+/// op(A)[i][p] = base[i·rs + p·cs].
+struct OperandA {
+    let base: UnsafePointer<Float>
+    let rs: Int
+    let cs: Int
+}
+
+/// op(B)[p][j] = base[p·rs + j·cs].
+struct OperandB {
+    let base: UnsafePointer<Float>
+    let rs: Int
+    let cs: Int
+}
+
+/// op(B) as 16-column panels: op(B)[p][16q + c] = base[q·panelStride + p·rs + c] (c < 16).
+struct Panels {
+    let base: UnsafePointer<Float>
+    let rs: Int
+    let panelStride: Int
+}
+
+// MARK: - Threads
+
+/// Threads for a problem: one unless it is big enough to pay for waking the pool
+/// (~1 M multiply-adds, some tens of microseconds), and never more than one per two panels.
+@inline(__always)
+func gemmThreads(m: Int, n: Int, k: Int, panels: Int) -> Int {
+    let threads = getNumThreads()
+    if threads <= 1 || panels < 2 { return 1 }
+    let work = multiplyAdds(m, n, k)
+    if work < 1 << 20 { return 1 }
+    return min(threads, panels / 2, max(1, work >> 19))
+}
+
+/// m·n·k, saturating at Int.max instead of overflowing.
+@inline(__always)
+func multiplyAdds(_ m: Int, _ n: Int, _ k: Int) -> Int {
+    let (mn, o1) = m.multipliedReportingOverflow(by: n)
+    let (mnk, o2) = mn.multipliedReportingOverflow(by: k)
+    return o1 || o2 ? .max : mnk
+}
+
+/// Tasks for `threads` threads: two per thread when each still gets at least four panels, so that
+/// a thread the OS delays leaves less of the work to wait for (the others take its tasks).
+@inline(__always)
+func gemmTasks(threads: Int, panels: Int) -> Int {
+    threads > 1 && panels >= 8 * threads ? 2 * threads : threads
+}
+
+/// Task t's contiguous share of `panels` panels (the first `panels % tasks` get one more).
+@inline(__always)
+func splitPanels(_ panels: Int, _ tasks: Int, _ t: Int) -> (Int, Int) {
+    let base = panels / tasks, extra = panels % tasks
+    let q0 = t * base + min(t, extra)
+    return (q0, q0 + base + (t < extra ? 1 : 0))
+}
+
+// MARK: - Packing
+
+/// Packs op(B) (k×n) into ⌈n/16⌉ panels of k×16 floats, zero-padding the last panel's columns.
+func packPanels(k: Int, n: Int, b: OperandB, into dst: UnsafeMutablePointer<Float>) {
+    let panels = (n + gemmNR - 1) / gemmNR
+    for q in 0..<panels {
+        let j0 = q * gemmNR
+        let width = min(gemmNR, n - j0)
+        let out = dst + q * gemmNR * k
+        if b.cs == 1 && width == gemmNR {
+            // Rows of op(B) are contiguous: copy 16 floats per row.
+            var src = b.base + j0
+            for p in 0..<k {
+                storeF8(loadF8(src), out + p * gemmNR)
+                storeF8(loadF8(src + 8), out + p * gemmNR + 8)
+                src += b.rs
+            }
+        } else if b.rs == 1 && width == gemmNR {
+            // Columns of op(B) are contiguous (B transposed): transpose 8×8 blocks through registers.
+            packTransposed16(k: k, src: b.base + j0 * b.cs, ld: b.cs, out: out)
+        } else {
+            for p in 0..<k {
+                let row = out + p * gemmNR
+                for c in 0..<width { row[c] = b.base[p * b.rs + (j0 + c) * b.cs] }
+                for c in width..<gemmNR { row[c] = 0 }
+            }
+        }
+    }
+}
+
+/// out[p·16 + c] = src[c·ld + p] for c < 16, p < k.
+@inline(__always)
+func packTransposed16(k: Int, src: UnsafePointer<Float>, ld: Int, out: UnsafeMutablePointer<Float>) {
+    var p = 0
+    while p + 8 <= k {
+        for half in 0..<2 {
+            let s = src + half * 8 * ld + p
+            let t = transpose8x8(loadF8(s), loadF8(s + ld), loadF8(s + 2 * ld), loadF8(s + 3 * ld),
+                                 loadF8(s + 4 * ld), loadF8(s + 5 * ld), loadF8(s + 6 * ld), loadF8(s + 7 * ld))
+            let o = out + p * gemmNR + half * 8
+            storeF8(t.0, o); storeF8(t.1, o + gemmNR); storeF8(t.2, o + 2 * gemmNR); storeF8(t.3, o + 3 * gemmNR)
+            storeF8(t.4, o + 4 * gemmNR); storeF8(t.5, o + 5 * gemmNR); storeF8(t.6, o + 6 * gemmNR)
+            storeF8(t.7, o + 7 * gemmNR)
+        }
+        p += 8
+    }
+    while p < k {
+        let row = out + p * gemmNR
+        for c in 0..<gemmNR { row[c] = src[c * ld + p] }
+        p += 1
+    }
+}
+
+/// The transpose of the 8×8 matrix whose rows are r0...r7.
+@inline(__always)
+func transpose8x8(_ r0: F8, _ r1: F8, _ r2: F8, _ r3: F8, _ r4: F8, _ r5: F8, _ r6: F8, _ r7: F8)
+    -> (F8, F8, F8, F8, F8, F8, F8, F8) {
+    // Interleave pairs of rows (unpacklo/hi), then pairs of pairs, then the 128-bit halves.
+    @inline(__always) func lo(_ a: F8, _ b: F8) -> F8 { F8(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5]) }
+    @inline(__always) func hi(_ a: F8, _ b: F8) -> F8 { F8(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7]) }
+    @inline(__always) func lo2(_ a: F8, _ b: F8) -> F8 { F8(a[0], a[1], b[0], b[1], a[4], a[5], b[4], b[5]) }
+    @inline(__always) func hi2(_ a: F8, _ b: F8) -> F8 { F8(a[2], a[3], b[2], b[3], a[6], a[7], b[6], b[7]) }
+    @inline(__always) func lo4(_ a: F8, _ b: F8) -> F8 { F8(lowHalf: a.lowHalf, highHalf: b.lowHalf) }
+    @inline(__always) func hi4(_ a: F8, _ b: F8) -> F8 { F8(lowHalf: a.highHalf, highHalf: b.highHalf) }
+    let t0 = lo(r0, r1), t1 = hi(r0, r1), t2 = lo(r2, r3), t3 = hi(r2, r3)
+    let t4 = lo(r4, r5), t5 = hi(r4, r5), t6 = lo(r6, r7), t7 = hi(r6, r7)
+    let u0 = lo2(t0, t2), u1 = hi2(t0, t2), u2 = lo2(t1, t3), u3 = hi2(t1, t3)
+    let u4 = lo2(t4, t6), u5 = hi2(t4, t6), u6 = lo2(t5, t7), u7 = hi2(t5, t7)
+    return (lo4(u0, u4), lo4(u1, u5), lo4(u2, u6), lo4(u3, u7),
+            hi4(u0, u4), hi4(u1, u5), hi4(u2, u6), hi4(u3, u7))
+}
+
+// MARK: - Blocked driver
+
+/// Floats of scratch `gemmBlocked` needs to pack blocks of op(A).
+let gemmPackedABlock = gemmMC * gemmKC
+
+/// Whether packing op(A) pays: each packed block is reused by every panel, and it turns strided or
+/// transposed rows (and rows 4 KB apart, which alias in L1) into one contiguous stream.
+@inline(__always)
+func gemmShouldPackA(m: Int, panels: Int, a: OperandA) -> Bool {
+    m >= gemmMR && (a.cs != 1 ? panels >= 2 : panels >= 8)
+}
+
+/// C[0..<m][0..<n] over panels of op(B) covering columns 0..<n (panel q = columns 16q..<16q+16;
+/// columns past n in the last panel are computed from padding and not stored). With `aScratch`
+/// (`gemmPackedABlock` floats), blocks of op(A) are first packed into 6-row micro-panels.
+func gemmBlocked(m: Int, n: Int, k: Int, a: OperandA, b: Panels, accumulate: Bool,
+                 c: UnsafeMutablePointer<Float>, ldc: Int, activation: GEMMActivation,
+                 aScratch: UnsafeMutablePointer<Float>? = nil) {
+    let panels = (n + gemmNR - 1) / gemmNR
+    var pc = 0
+    while pc < k {
+        let kc = min(gemmKC, k - pc)
+        let load = accumulate || pc > 0
+        let epilogue = pc + kc == k ? activation : .identity
+        let ak = a.base + pc * a.cs
+        let bk = b.base + pc * b.rs
+        var ic = 0
+        while ic < m {
+            let mc = min(gemmMC, m - ic)
+            let full = mc / gemmMR * gemmMR
+            // Row ir of the block starts at aBlock + (ir - ic)·aStep (ir - ic a multiple of 6).
+            let aBlock: UnsafePointer<Float>, aStep: Int, rsA: Int, csA: Int
+            if let aScratch {
+                packABlock(rows: mc, kc: kc, a: OperandA(base: ak + ic * a.rs, rs: a.rs, cs: a.cs), into: aScratch)
+                (aBlock, aStep, rsA, csA) = (UnsafePointer(aScratch), kc, 1, gemmMR)
+            } else {
+                (aBlock, aStep, rsA, csA) = (ak + ic * a.rs, a.rs, a.rs, a.cs)
+            }
+            if full > 0 {
+                for q in 0..<panels {
+                    let cols = min(gemmNR, n - q * gemmNR)
+                    let bq = bk + q * b.panelStride
+                    var ir = ic
+                    while ir < ic + full {
+                        kernel6x1(kc: kc, a: aBlock + (ir - ic) * aStep, rsA: rsA, csA: csA, b: bq, rsB: b.rs,
+                                  panelStride: b.panelStride, c: c + ir * ldc + q * gemmNR, ldc: ldc,
+                                  cols: cols, load: load, epilogue: epilogue)
+                        ir += gemmMR
+                    }
+                }
+            }
+            let rows = mc - full
+            if rows > 0 {
+                let ir = ic + full
+                let group = rows == 1 ? 6 : rows == 2 ? 3 : rows == 3 ? 2 : 1
+                var q = 0
+                while q < panels {
+                    let g = min(group, panels - q)
+                    edgeKernel(rows: rows, panels: g, kc: kc, a: aBlock + (ir - ic) * aStep, rsA: rsA, csA: csA,
+                               b: bk + q * b.panelStride, rsB: b.rs, panelStride: b.panelStride,
+                               c: c + ir * ldc + q * gemmNR, ldc: ldc, cols: min(g * gemmNR, n - q * gemmNR),
+                               load: load, epilogue: epilogue)
+                    q += g
+                }
+            }
+            ic += mc
+        }
+        pc += kc
+    }
+}
+
+/// Packs rows 0..<rows, k steps 0..<kc of op(A) into micro-panels of 6 rows: micro-panel u holds
+/// rows 6u..<6u+6 as kc×6 (the last one may have fewer rows; its unused slots are not read).
+/// Row r (a multiple of 6) then starts at dst + r·kc, with row stride 1 and k stride 6.
+@inline(__always)
+func packABlock(rows: Int, kc: Int, a: OperandA, into dst: UnsafeMutablePointer<Float>) {
+    var r0 = 0
+    while r0 < rows {
+        let h = min(gemmMR, rows - r0)
+        let out = dst + r0 * kc
+        let src = a.base + r0 * a.rs
+        if a.rs == 1 {
+            // Transposed A: each k step's rows are contiguous.
+            for p in 0..<kc {
+                let s = src + p * a.cs
+                for r in 0..<h { out[p * gemmMR + r] = s[r] }
+            }
+        } else {
+            for r in 0..<h {
+                let s = src + r * a.rs
+                for p in 0..<kc { out[p * gemmMR + r] = s[p * a.cs] }
+            }
+        }
+        r0 += gemmMR
+    }
+}
+
+// MARK: - Micro-kernels
+
+/// A tile of R rows × P panels (16·P columns) of C: R·2P accumulators (at most 12), one FMA chain
+/// per element over the kc steps. `cols` (≤ 16·P) columns are loaded/stored; `load` starts the
+/// chains from C instead of +0; `epilogue` is applied before the store. R and P are constants in
+/// each specialisation below.
+@inline(__always)
+func microKernel(_ R: Int, _ P: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int,
+                 b: UnsafePointer<Float>, rsB: Int, panelStride: Int,
+                 c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool, epilogue: GEMMActivation) {
+    let V = 2 * P
+    var acc = InlineArray<12, F8>(repeating: F8())
+    let full = cols == 8 * V
+    if load {
+        for r in 0..<R {
+            for v in 0..<V {
+                let cv = c + r * ldc + v * 8
+                if full {
+                    acc[r * V + v] = loadF8(cv)
+                } else {
+                    let valid = min(8, cols - v * 8)
+                    if valid > 0 { acc[r * V + v] = valid == 8 ? loadF8(cv) : loadPartialF8(cv, valid) }
+                }
+            }
+        }
+    }
+    var ap = a
+    var bp = b
+    for _ in 0..<kc {
+        for r in 0..<R {
+            let av = F8(repeating: ap[r * rsA])
+            for q in 0..<P {
+                acc[r * V + 2 * q] = acc[r * V + 2 * q].addingProduct(av, loadF8(bp + q * panelStride))
+                acc[r * V + 2 * q + 1] = acc[r * V + 2 * q + 1].addingProduct(av, loadF8(bp + q * panelStride + 8))
+            }
+        }
+        ap += csA
+        bp += rsB
+    }
+    if epilogue != .identity { applyActivation(epilogue, to: &acc, count: R * V) }
+    for r in 0..<R {
+        for v in 0..<V {
+            let cv = c + r * ldc + v * 8
+            if full {
+                storeF8(acc[r * V + v], cv)
+            } else {
+                let valid = min(8, cols - v * 8)
+                if valid == 8 { storeF8(acc[r * V + v], cv) } else if valid > 0 { storePartialF8(acc[r * V + v], cv, valid) }
+            }
+        }
+    }
+}
+
+@inline(never)
+func kernel6x1(kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int, b: UnsafePointer<Float>, rsB: Int,
+               panelStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool,
+               epilogue: GEMMActivation) {
+    if rsA == 1 {
+        // Packed (or transposed) A: a row's values are adjacent.
+        microKernel(6, 1, kc: kc, a: a, rsA: 1, csA: csA, b: b, rsB: rsB, panelStride: panelStride,
+                    c: c, ldc: ldc, cols: cols, load: load, epilogue: epilogue)
+    } else {
+        microKernel(6, 1, kc: kc, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, panelStride: panelStride,
+                    c: c, ldc: ldc, cols: cols, load: load, epilogue: epilogue)
+    }
+}
+
+/// Leftover rows (1...5) × `panels` panels: (5|4, 1), (3, 1...2), (2, 1...3), (1, 1...6).
+@inline(never)
+func edgeKernel(rows: Int, panels: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int,
+                b: UnsafePointer<Float>, rsB: Int, panelStride: Int,
+                c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool, epilogue: GEMMActivation) {
+    @inline(__always) func run(_ R: Int, _ P: Int) {
+        microKernel(R, P, kc: kc, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, panelStride: panelStride,
+                    c: c, ldc: ldc, cols: cols, load: load, epilogue: epilogue)
+    }
+    switch (rows, panels) {
+    case (5, _): run(5, 1)
+    case (4, _): run(4, 1)
+    case (3, 1): run(3, 1)
+    case (3, _): run(3, 2)
+    case (2, 1): run(2, 1)
+    case (2, 2): run(2, 2)
+    case (2, _): run(2, 3)
+    case (1, 1): run(1, 1)
+    case (1, 2): run(1, 2)
+    case (1, 3): run(1, 3)
+    case (1, 4): run(1, 4)
+    case (1, 5): run(1, 5)
+    default: run(1, 6)
+    }
+}
+
+// MARK: - Direct path (tiny problems, or no scratch memory)
+
+/// The same FMA chains, one scalar at a time, without packing: for problems so small that setting
+/// up panels costs more than the arithmetic, and as the fallback when scratch memory is unavailable.
+func sgemmDirect(m: Int, n: Int, k: Int, a: OperandA, b: OperandB, accumulate: Bool,
+                 c: UnsafeMutablePointer<Float>, ldc: Int, activation: GEMMActivation) {
+    for i in 0..<m {
+        let ai = a.base + i * a.rs
+        let ci = c + i * ldc
+        for j in 0..<n {
+            var acc: Float = accumulate ? ci[j] : 0
+            var ap = ai
+            var bp = b.base + j * b.cs
+            for _ in 0..<k {
+                acc = acc.addingProduct(ap.pointee, bp.pointee)
+                ap += a.cs
+                bp += b.rs
+            }
+            // The epilogue through the vector code, so that it matches the kernels' bit for bit.
+            ci[j] = activation == .identity ? acc : activate(activation, F8(repeating: acc))[0]
+        }
+    }
+}
+
+/// k == 0: C = activation(accumulate ? C : 0).
+func emptyReduction(m: Int, n: Int, accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int,
+                    activation: GEMMActivation) {
+    for i in 0..<m {
+        let row = c + i * ldc
+        if !accumulate { row.update(repeating: 0, count: n) }
+        switch activation {
+        case .identity: break
+        case .tanh: tanhInPlace(row, count: n)
+        case .relu: reluInPlace(row, count: n)
+        }
+    }
+}
+
+/// The epilogue on one vector.
+@inline(__always)
+func activate(_ activation: GEMMActivation, _ v: F8) -> F8 {
+    switch activation {
+    case .identity: return v
+    case .tanh: return tanh8(v)
+    case .relu: return relu8(v)
+    }
+}
+
+/// The epilogue on a micro-tile's accumulators (out of line: it is not part of the k loop).
+@inline(never)
+func applyActivation(_ activation: GEMMActivation, to acc: inout InlineArray<12, F8>, count: Int) {
+    for i in 0..<count { acc[i] = activate(activation, acc[i]) }
 }

@@ -1,0 +1,308 @@
+// The core's kernels alone: SGEMM GFLOP/s at the RNN shapes (1 and 2 threads, op(B) packed per call
+// and pre-packed) and tanh throughput.
+//
+//   swift run -c release SwiftRNNBench            all the tables
+//   swift run -c release SwiftRNNBench gemm|small|pack|rnn|tanh   only those
+//   swift run -c release SwiftRNNBench tanh-ulp   exhaustive max-ulp of tanhInPlace vs Glibc tanhf
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SwiftRNN
+
+func now() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+/// CPU time of the calling thread: unaffected by time slices lost to other processes on a shared
+/// machine (used for single-threaded figures).
+func threadCPUTime() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+/// Best time per call of `body` over many batches of about 2 ms: wall-clock time, or the calling
+/// thread's CPU time when `cpuTime` (only meaningful when the work runs on this thread).
+func bestTime(cpuTime: Bool = false, _ body: () -> Void) -> Double {
+    let clock = cpuTime ? threadCPUTime : now
+    body()
+    var reps = 1
+    while true {
+        let t0 = clock()
+        for _ in 0..<reps { body() }
+        if clock() - t0 >= 0.002 { break }
+        reps *= 2
+    }
+    var best = Double.infinity
+    let deadline = now() + 0.25
+    var batches = 0
+    while batches < 15 || now() < deadline {
+        let t0 = clock()
+        for _ in 0..<reps { body() }
+        best = min(best, (clock() - t0) / Double(reps))
+        batches += 1
+    }
+    return best
+}
+
+/// Deterministic values in [-1, 1).
+func fill(_ p: UnsafeMutablePointer<Float>, _ count: Int, seed: UInt64) {
+    var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    for i in 0..<count {
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17
+        p[i] = Float(s >> 40) / Float(1 << 23) - 1
+    }
+}
+
+func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
+func fmt(_ x: Double, _ digits: Int = 1) -> String {
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let r = (x * scale).rounded() / scale
+    var s = "\(r)"
+    if let dot = s.firstIndex(of: ".") {
+        let decimals = s.distance(from: dot, to: s.endIndex) - 1
+        if decimals < digits { s += String(repeating: "0", count: digits - decimals) }
+    }
+    return s
+}
+
+func gemmTable() {
+    let shapes: [(Int, Int, Int, String)] = [
+        (1, 4, 4, "RNN(4,4) N1 step"),
+        (1, 512, 512, "RNN(.,512) unbatched step"),
+        (5, 256, 256, "RNN(.,256) N5 step"),
+        (16, 128, 128, "RNN(128,128) N16 step"),
+        (32, 256, 128, "RNN(128,256) N32 input proj"),
+        (32, 256, 256, "RNN(128,256) N32 step"),
+        (64, 512, 256, "RNN(256,512) N64 input proj"),
+        (64, 512, 512, "RNN(256,512) N64 step"),
+        (3200, 512, 256, "T50xN64 input proj"),
+        (1024, 1024, 1024, "1024^3"),
+    ]
+    print("SGEMM GFLOP/s, C(m x n) = A(m x k) . W^T, W (n x k) row-major (transB)")
+    print("  per-call: sgemm (packs W each call); packed: sgemmPacked (W packed once)")
+    print("  best of many ~2 ms batches; 1T: thread CPU time, 2T: wall time")
+    print(pad("m x n x k", 16) + pad("1T per-call", 13) + pad("1T packed", 11) + pad("2T per-call", 13)
+          + pad("2T packed", 11) + pad("1T us", 10) + "   workload")
+    for (m, n, k, label) in shapes {
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
+        let w = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedBCount(k: k, n: n))
+        defer { a.deallocate(); w.deallocate(); c.deallocate(); packed.deallocate() }
+        fill(a, m * k, seed: 1)
+        fill(w, n * k, seed: 2)
+        packB(transB: true, k: k, n: n, b: w, ldb: k, into: packed)
+        let flops = 2.0 * Double(m) * Double(n) * Double(k)
+        var row = pad("\(m)x\(n)x\(k)", 16)
+        var oneThreadTime = 0.0
+        for threads in [1, 2] {
+            setNumThreads(threads)
+            let tCall = bestTime(cpuTime: threads == 1) {
+                sgemm(transA: false, transB: true, m: m, n: n, k: k, a: a, lda: k, b: w, ldb: k,
+                      accumulate: false, c: c, ldc: n)
+            }
+            let tPacked = bestTime(cpuTime: threads == 1) {
+                sgemmPacked(transA: false, m: m, n: n, k: k, a: a, lda: k, packedB: packed,
+                            accumulate: false, c: c, ldc: n)
+            }
+            if threads == 1 { oneThreadTime = tPacked }
+            row += pad(fmt(flops / tCall / 1e9), 13) + pad(fmt(flops / tPacked / 1e9), 11)
+        }
+        row += pad(fmt(oneThreadTime * 1e6, 2), 10) + "   " + label
+        print(row)
+    }
+    setNumThreads(1)
+
+    print("\nSGEMM GFLOP/s, other layouts, 1 thread (per-call)")
+    print(pad("m x n x k", 16) + pad("NN", 9) + pad("TN", 9) + pad("NT", 9) + pad("TT", 9))
+    for (m, n, k) in [(64, 512, 512), (512, 512, 512), (32, 256, 256), (5, 512, 512)] {
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
+        let b = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+        defer { a.deallocate(); b.deallocate(); c.deallocate() }
+        fill(a, m * k, seed: 3)
+        fill(b, n * k, seed: 4)
+        let flops = 2.0 * Double(m) * Double(n) * Double(k)
+        var row = pad("\(m)x\(n)x\(k)", 16)
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let t = bestTime(cpuTime: true) {
+                sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: ta ? m : k, b: b, ldb: tb ? k : n,
+                      accumulate: false, c: c, ldc: n)
+            }
+            row += pad(fmt(flops / t / 1e9), 9)
+        }
+        print(row)
+    }
+}
+
+func packTable() {
+    print("\npackB (1 thread), ns per element")
+    for (k, n) in [(128, 128), (256, 256), (512, 512)] {
+        let b = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedBCount(k: k, n: n))
+        defer { b.deallocate(); packed.deallocate() }
+        fill(b, n * k, seed: 6)
+        var row = "  k=\(k) n=\(n):"
+        for transB in [true, false] {
+            let t = bestTime(cpuTime: true) { packB(transB: transB, k: k, n: n, b: b, ldb: transB ? k : n, into: packed) }
+            row += "  transB=\(transB) \(fmt(t / Double(n * k) * 1e9, 3))"
+        }
+        print(row)
+    }
+}
+
+/// rnnForward at the speed issue's workloads (the core alone: no Python, no copies in or out).
+func rnnTable() {
+    print("\nrnnForward (tanh), best time (1T: thread CPU time); GFLOP/s counts the GEMMs only")
+    print(pad("workload", 44) + pad("1T us", 11) + pad("1T GF/s", 9) + pad("2T us", 11) + pad("2T GF/s", 9))
+    let workloads: [(RNNConfig, Int, Int, String)] = [
+        (RNNConfig(inputSize: 4, hiddenSize: 4), 3, 1, "RNN(4,4) T3 N1"),
+        (RNNConfig(inputSize: 128, hiddenSize: 256), 5, 32, "RNN(128,256) T5 N32"),
+        (RNNConfig(inputSize: 128, hiddenSize: 128), 100, 16, "RNN(128,128) T100 N16"),
+        (RNNConfig(inputSize: 256, hiddenSize: 512, numLayers: 2), 50, 64, "RNN(256,512,2) T50 N64"),
+        (RNNConfig(inputSize: 64, hiddenSize: 128, numLayers: 2, batchFirst: true, bidirectional: true), 32, 8,
+         "RNN(64,128,2,bidir,batch_first) T32 N8"),
+    ]
+    for (config, L, N, label) in workloads {
+        let shapes = config.parameterShapes
+        let params = shapes.enumerated().map { i, shape -> UnsafeMutablePointer<Float> in
+            let count = shape.reduce(1, *)
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            fill(p, count, seed: UInt64(10 + i))
+            for j in 0..<count { p[j] *= 0.1 }
+            return p
+        }
+        let pointers = params.map { UnsafePointer($0) }
+        let H = config.hiddenSize, D = config.numDirections
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: L * N * config.inputSize)
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: L * N * D * H)
+        let hn = UnsafeMutablePointer<Float>.allocate(capacity: config.numLayers * D * N * H)
+        fill(x, L * N * config.inputSize, seed: 99)
+        var flops = 0.0
+        for layer in 0..<config.numLayers {
+            let inWidth = layer == 0 ? config.inputSize : D * H
+            flops += Double(D * 2 * L * N * H * (inWidth + H))
+        }
+        var row = pad(label, 44)
+        for threads in [1, 2] {
+            setNumThreads(threads)
+            let t = pointers.withUnsafeBufferPointer { ps in
+                bestTime(cpuTime: threads == 1) {
+                    try! rnnForward(config: config, parameters: ps, x: x, seqLen: L, batch: N, h0: nil,
+                                    dropoutMasks: nil, output: out, hn: hn)
+                }
+            }
+            row += pad(fmt(t * 1e6, 1), 11) + pad(fmt(flops / t / 1e9), 9)
+        }
+        print(row)
+        setNumThreads(1)
+        params.forEach { $0.deallocate() }
+        x.deallocate(); out.deallocate(); hn.deallocate()
+    }
+}
+
+/// Small problems (per-call sgemm, transB, 1 thread): nanoseconds per call, to spot cliffs.
+func smallTable() {
+    let sizes = [4, 16, 64, 128]
+    print("\nsmall sgemm (transB, per call, 1 thread): ns per call [GFLOP/s], rows m, columns n = k")
+    print(pad("m", 5) + sizes.map { pad("n=k=\($0)", 18) }.joined())
+    for m in [1, 2, 3, 4, 5, 8, 16, 32] {
+        var row = pad("\(m)", 5)
+        for nk in sizes {
+            let a = UnsafeMutablePointer<Float>.allocate(capacity: m * nk)
+            let w = UnsafeMutablePointer<Float>.allocate(capacity: nk * nk)
+            let c = UnsafeMutablePointer<Float>.allocate(capacity: m * nk)
+            fill(a, m * nk, seed: 1); fill(w, nk * nk, seed: 2)
+            let t = bestTime(cpuTime: true) {
+                sgemm(transA: false, transB: true, m: m, n: nk, k: nk, a: a, lda: nk, b: w, ldb: nk,
+                      accumulate: true, c: c, ldc: nk)
+            }
+            row += pad("\(Int((t * 1e9).rounded())) [\(fmt(2.0 * Double(m * nk * nk) / t / 1e9))]", 18)
+            a.deallocate(); w.deallocate(); c.deallocate()
+        }
+        print(row)
+    }
+}
+
+func tanhTable() {
+    print("\ntanh throughput (1 thread), values in [-6, 6)")
+    for count in [256, 4096, 32768] {
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        let src = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { x.deallocate(); src.deallocate() }
+        fill(src, count, seed: 5)
+        for i in 0..<count { src[i] *= 6 }
+        let tVec = bestTime(cpuTime: true) {
+            x.update(from: src, count: count)
+            tanhInPlace(x, count: count)
+        }
+        let tCopy = bestTime(cpuTime: true) { x.update(from: src, count: count) }
+        let tLibm = bestTime(cpuTime: true) {
+            x.update(from: src, count: count)
+            for i in 0..<count { x[i] = tanhf(x[i]) }
+        }
+        let perVec = max(tVec - tCopy, 1e-12) / Double(count) * 1e9
+        let perLibm = max(tLibm - tCopy, 1e-12) / Double(count) * 1e9
+        print("  n=\(pad("\(count)", 6)):  tanhInPlace \(pad(fmt(perVec, 3), 7)) ns/elem   "
+              + "Glibc tanhf \(pad(fmt(perLibm, 3), 7)) ns/elem   (\(fmt(perLibm / perVec))x)")
+    }
+}
+
+/// Exhaustive: every float bit pattern, tanhInPlace vs tanhf, in ulps of tanhf's result.
+func tanhUlp() {
+    let chunk = 1 << 16
+    let x = UnsafeMutablePointer<Float>.allocate(capacity: chunk)
+    defer { x.deallocate() }
+    var worst = 0.0
+    var worstInput: Float = 0
+    var mismatchedSpecials = 0
+    var worstExact = 0.0
+    var worstExactInput: Float = 0
+    var notCorrectlyRounded = 0
+    var pattern: UInt64 = 0
+    while pattern < 1 << 32 {
+        for i in 0..<chunk { x[i] = Float(bitPattern: UInt32(pattern) &+ UInt32(i)) }
+        tanhInPlace(x, count: chunk)
+        for i in 0..<chunk {
+            let input = Float(bitPattern: UInt32(pattern) &+ UInt32(i))
+            let ref = tanhf(input), got = x[i]
+            if ref.isNaN || got.isNaN || ref.isInfinite || ref == 0 {
+                if !(ref.isNaN && got.isNaN) && ref.bitPattern != got.bitPattern { mismatchedSpecials += 1 }
+                continue
+            }
+            let err = Double(abs(got - ref)) / Double(ref.ulp)
+            if err > worst { worst = err; worstInput = input }
+            let exact = Float(tanh(Double(input)))
+            let errExact = Double(abs(got - exact)) / Double(exact.ulp)
+            if errExact > worstExact { worstExact = errExact; worstExactInput = input }
+            if got != exact { notCorrectlyRounded += 1 }
+        }
+        pattern += UInt64(chunk)
+    }
+    print("tanhInPlace over all 2^32 floats:")
+    print("  vs Glibc tanhf: max \(worst) ulp (at x = \(worstInput)); "
+          + "special-value mismatches (NaN/0/±Inf): \(mismatchedSpecials)")
+    print("  vs tanh in double, rounded to float: max \(worstExact) ulp (at x = \(worstExactInput)); "
+          + "\(notCorrectlyRounded) finite inputs not correctly rounded")
+}
+
+let args = CommandLine.arguments.dropFirst()
+if args.contains("tanh-ulp") {
+    tanhUlp()
+} else {
+    let only = ["gemm", "small", "pack", "tanh", "rnn"].filter { args.contains($0) }
+    if only.isEmpty || only.contains("gemm") { gemmTable() }
+    if only.isEmpty || only.contains("small") { smallTable() }
+    if only.isEmpty || only.contains("pack") { packTable() }
+    if only.isEmpty || only.contains("rnn") { rnnTable() }
+    if only.isEmpty || only.contains("tanh") { tanhTable() }
+}

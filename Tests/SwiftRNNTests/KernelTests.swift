@@ -1,0 +1,376 @@
+import Testing
+@testable import SwiftRNN
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// MARK: - Helpers
+
+/// Deterministic values in [-1, 1) (xorshift).
+private func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
+    var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    return (0..<count).map { _ in
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17
+        return Float(s >> 40) / Float(1 << 23) - 1
+    }
+}
+
+/// A GEMM problem with strided storage: every operand row has `pad` unused floats after it.
+private struct GEMMProblem {
+    let transA: Bool, transB: Bool, m: Int, n: Int, k: Int, pad: Int
+    var a: [Float], b: [Float], c: [Float]
+    var lda: Int { (transA ? m : k) + pad }
+    var ldb: Int { (transB ? k : n) + pad }
+    var ldc: Int { n + pad }
+
+    init(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, pad: Int = 0, seed: UInt64 = 1) {
+        self.transA = transA; self.transB = transB; self.m = m; self.n = n; self.k = k; self.pad = pad
+        a = []; b = []; c = []
+        a = randomFloats(max(1, (transA ? k : m) * lda), seed: seed)
+        b = randomFloats(max(1, (transB ? n : k) * ldb), seed: seed + 1)
+        c = randomFloats(max(1, m * ldc), seed: seed + 2)
+    }
+
+    func opA(_ i: Int, _ p: Int) -> Float { transA ? a[p * lda + i] : a[i * lda + p] }
+    func opB(_ p: Int, _ j: Int) -> Float { transB ? b[j * ldb + p] : b[p * ldb + j] }
+
+    /// Runs `sgemm` on a copy of c.
+    func run(accumulate: Bool) -> [Float] {
+        var out = c
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                out.withUnsafeMutableBufferPointer { out in
+                    sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a.baseAddress!, lda: lda,
+                          b: b.baseAddress!, ldb: ldb, accumulate: accumulate, c: out.baseAddress!, ldc: ldc)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Runs `packB` + `sgemmPacked` on a copy of c.
+    func runPacked(accumulate: Bool) -> [Float] {
+        var out = c
+        var packed = [Float](repeating: .nan, count: max(1, packedBCount(k: k, n: n)))
+        b.withUnsafeBufferPointer { b in
+            packed.withUnsafeMutableBufferPointer { p in
+                packB(transB: transB, k: k, n: n, b: b.baseAddress!, ldb: ldb, into: p.baseAddress!)
+            }
+        }
+        a.withUnsafeBufferPointer { a in
+            packed.withUnsafeBufferPointer { p in
+                out.withUnsafeMutableBufferPointer { out in
+                    sgemmPacked(transA: transA, m: m, n: n, k: k, a: a.baseAddress!, lda: lda, packedB: p.baseAddress!,
+                                accumulate: accumulate, c: out.baseAddress!, ldc: ldc)
+                }
+            }
+        }
+        return out
+    }
+
+    /// The documented reduction: one FMA chain per element, in increasing k, from C or +0.
+    func chain(_ i: Int, _ j: Int, accumulate: Bool) -> Float {
+        var acc: Float = accumulate ? c[i * ldc + j] : 0
+        for p in 0..<k { acc = acc.addingProduct(opA(i, p), opB(p, j)) }
+        return acc
+    }
+}
+
+private let transFlags: [(Bool, Bool)] = [(false, false), (false, true), (true, false), (true, true)]
+
+// MARK: - SGEMM
+
+@Suite struct SGEMMTests {
+    static let shapes: [(Int, Int, Int)] = [
+        (0, 0, 0), (0, 5, 3), (4, 0, 3), (3, 5, 0), (1, 1, 1), (1, 4, 4), (2, 3, 5), (5, 7, 9), (6, 16, 8),
+        (7, 17, 33), (13, 40, 29), (1, 100, 70), (3, 48, 64), (12, 31, 130), (32, 256, 128), (37, 129, 300),
+        (130, 20, 17), (121, 33, 260), (64, 64, 600),
+    ]
+
+    @Test("sgemm matches a double-precision reference and leaves padding alone", arguments: shapes)
+    func matchesDoubleReference(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        for (transA, transB) in transFlags {
+            for pad in [0, 3] {
+                let problem = GEMMProblem(transA: transA, transB: transB, m: m, n: n, k: k, pad: pad,
+                                          seed: UInt64(m * 7919 + n * 31 + k))
+                for accumulate in [false, true] {
+                    let out = problem.run(accumulate: accumulate)
+                    let packed = problem.runPacked(accumulate: accumulate)
+                    var worst = 0.0
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            var ref = accumulate ? Double(problem.c[i * problem.ldc + j]) : 0
+                            var magnitude = abs(ref)
+                            for p in 0..<k {
+                                let prod = Double(problem.opA(i, p)) * Double(problem.opB(p, j))
+                                ref += prod
+                                magnitude += abs(prod)
+                            }
+                            let err = abs(Double(out[i * problem.ldc + j]) - ref) / (magnitude + 1e-30)
+                            worst = max(worst, err)
+                        }
+                        for j in n..<problem.ldc {
+                            #expect(out[i * problem.ldc + j].bitPattern == problem.c[i * problem.ldc + j].bitPattern)
+                        }
+                    }
+                    #expect(worst <= Double(k + 1) * 1.2e-7,
+                            "m=\(m) n=\(n) k=\(k) transA=\(transA) transB=\(transB) acc=\(accumulate): rel err \(worst)")
+                    #expect(out.map(\.bitPattern) == packed.map(\.bitPattern), "packed path differs")
+                }
+            }
+        }
+    }
+
+    @Test("every element is the documented FMA chain, bit for bit", arguments: [
+        (1, 4, 4), (5, 37, 19), (6, 16, 256), (11, 50, 300), (40, 70, 9), (3, 200, 513),
+    ])
+    func isTheDocumentedChain(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        for (transA, transB) in transFlags {
+            let problem = GEMMProblem(transA: transA, transB: transB, m: m, n: n, k: k, pad: 1, seed: 9)
+            for accumulate in [false, true] {
+                let out = problem.run(accumulate: accumulate)
+                for i in 0..<m {
+                    for j in 0..<n {
+                        #expect(out[i * problem.ldc + j].bitPattern == problem.chain(i, j, accumulate: accumulate).bitPattern)
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("k == 0 zeroes C unless accumulating")
+    func emptyReduction() {
+        var c: [Float] = [1, 2, 3, 4, 5, 6]
+        let a: [Float] = [0], b: [Float] = [0]
+        sgemm(transA: false, transB: true, m: 2, n: 2, k: 0, a: a, lda: 0, b: b, ldb: 0,
+              accumulate: true, c: &c, ldc: 3)
+        #expect(c == [1, 2, 3, 4, 5, 6])
+        sgemm(transA: false, transB: true, m: 2, n: 2, k: 0, a: a, lda: 0, b: b, ldb: 0,
+              accumulate: false, c: &c, ldc: 3)
+        #expect(c == [0, 0, 3, 0, 0, 6])
+    }
+
+    /// A row's result must not depend on the batch around it: compute rows alone, then inside
+    /// batches of many sizes at many positions, and require identical bits.
+    @Test("batch invariance: a row alone equals the same row inside any batch", arguments: [
+        (4, 4), (16, 16), (37, 19), (128, 128), (256, 300), (100, 513),
+    ])
+    func batchInvariance(nk: (Int, Int)) {
+        let (n, k) = nk
+        let maxM = 67
+        for (transA, transB) in transFlags {
+            // One big problem; sub-batches are windows of its rows (transA: columns of A).
+            let big = GEMMProblem(transA: transA, transB: transB, m: maxM, n: n, k: k, pad: 0, seed: 5)
+            let alone: [[Float]] = (0..<maxM).map { i in rows(big, from: i, count: 1, accumulate: true)[0] }
+            for m in [2, 3, 5, 6, 7, 11, 12, 13, 24, 31, 32, 33, 64, 67] {
+                for start in Set([0, 1, maxM - m, (maxM - m) / 2]) where start + m <= maxM {
+                    let batch = rows(big, from: start, count: m, accumulate: true)
+                    for r in 0..<m {
+                        #expect(batch[r].map(\.bitPattern) == alone[start + r].map(\.bitPattern),
+                                "n=\(n) k=\(k) transA=\(transA) transB=\(transB) m=\(m) start=\(start) row=\(r)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rows start..<start+count of op(A)·op(B) (+C), computed as a GEMM of `count` rows, per-call and packed.
+    private func rows(_ p: GEMMProblem, from start: Int, count: Int, accumulate: Bool) -> [[Float]] {
+        var c = Array(p.c[(start * p.ldc)..<((start + count) * p.ldc)])
+        var c2 = c
+        var packed = [Float](repeating: 0, count: max(1, packedBCount(k: p.k, n: p.n)))
+        p.a.withUnsafeBufferPointer { a in
+            p.b.withUnsafeBufferPointer { b in
+                let aStart = a.baseAddress! + (p.transA ? start : start * p.lda)
+                c.withUnsafeMutableBufferPointer { c in
+                    sgemm(transA: p.transA, transB: p.transB, m: count, n: p.n, k: p.k, a: aStart, lda: p.lda,
+                          b: b.baseAddress!, ldb: p.ldb, accumulate: accumulate, c: c.baseAddress!, ldc: p.ldc)
+                }
+                packed.withUnsafeMutableBufferPointer { q in
+                    packB(transB: p.transB, k: p.k, n: p.n, b: b.baseAddress!, ldb: p.ldb, into: q.baseAddress!)
+                }
+                packed.withUnsafeBufferPointer { q in
+                    c2.withUnsafeMutableBufferPointer { c2 in
+                        sgemmPacked(transA: p.transA, m: count, n: p.n, k: p.k, a: aStart, lda: p.lda,
+                                    packedB: q.baseAddress!, accumulate: accumulate, c: c2.baseAddress!, ldc: p.ldc)
+                    }
+                }
+            }
+        }
+        #expect(c.map(\.bitPattern) == c2.map(\.bitPattern), "packed and per-call sgemm differ")
+        return (0..<count).map { Array(c[($0 * p.ldc)..<($0 * p.ldc + p.n)]) }
+    }
+
+    @Test("thread count does not change a bit (1 vs 2 vs 3 threads)", arguments: [
+        (600, 512, 256), (64, 512, 512), (5, 1000, 700), (200, 100, 300),
+    ])
+    func threadInvariance(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        let saved = getNumThreads()
+        defer { setNumThreads(saved) }
+        for (transA, transB) in transFlags {
+            let problem = GEMMProblem(transA: transA, transB: transB, m: m, n: n, k: k, pad: 2, seed: 11)
+            setNumThreads(1)
+            let one = problem.run(accumulate: true), onePacked = problem.runPacked(accumulate: true)
+            for threads in [2, 3] {
+                setNumThreads(threads)
+                #expect(problem.run(accumulate: true).map(\.bitPattern) == one.map(\.bitPattern))
+                #expect(problem.runPacked(accumulate: true).map(\.bitPattern) == onePacked.map(\.bitPattern))
+            }
+            #expect(one.map(\.bitPattern) == onePacked.map(\.bitPattern))
+        }
+    }
+
+    @Test("a fused activation equals sgemm followed by tanhInPlace / reluInPlace, bit for bit", arguments: [
+        (1, 4, 4), (3, 37, 20), (7, 64, 300), (32, 256, 256), (2, 8, 0),
+    ])
+    func fusedActivation(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        for (transA, transB) in transFlags {
+            var problem = GEMMProblem(transA: transA, transB: transB, m: m, n: n, k: k, pad: 1, seed: 21)
+            problem.a = problem.a.map { $0 * 3 }  // spread values over tanh's curve
+            for accumulate in [false, true] {
+                for activation in [GEMMActivation.tanh, .relu] {
+                    var expected = problem.run(accumulate: accumulate)
+                    for i in 0..<m {
+                        expected.withUnsafeMutableBufferPointer { e in
+                            if activation == .tanh { tanhInPlace(e.baseAddress! + i * problem.ldc, count: n) }
+                            else { reluInPlace(e.baseAddress! + i * problem.ldc, count: n) }
+                        }
+                    }
+                    var fused = problem.c, fusedPacked = problem.c
+                    var packed = [Float](repeating: 0, count: max(1, packedBCount(k: k, n: n)))
+                    problem.b.withUnsafeBufferPointer { b in
+                        packed.withUnsafeMutableBufferPointer { p in
+                            packB(transB: transB, k: k, n: n, b: b.baseAddress!, ldb: problem.ldb, into: p.baseAddress!)
+                        }
+                        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: problem.a, lda: problem.lda,
+                              b: b.baseAddress!, ldb: problem.ldb, accumulate: accumulate, c: &fused, ldc: problem.ldc,
+                              activation: activation)
+                    }
+                    sgemmPacked(transA: transA, m: m, n: n, k: k, a: problem.a, lda: problem.lda, packedB: packed,
+                                accumulate: accumulate, c: &fusedPacked, ldc: problem.ldc, activation: activation)
+                    #expect(fused.map(\.bitPattern) == expected.map(\.bitPattern), "sgemm \(activation) acc=\(accumulate)")
+                    #expect(fusedPacked.map(\.bitPattern) == expected.map(\.bitPattern), "sgemmPacked \(activation)")
+                }
+            }
+        }
+    }
+
+    @Test("PackedMatrix multiplies like sgemm")
+    func packedMatrix() throws {
+        let problem = GEMMProblem(transA: false, transB: true, m: 9, n: 70, k: 33, pad: 1, seed: 3)
+        let matrix = try PackedMatrix(transB: true, k: 33, n: 70, b: problem.b, ldb: problem.ldb)
+        var out = problem.c
+        matrix.multiply(transA: false, m: 9, a: problem.a, lda: problem.lda, accumulate: true, c: &out, ldc: problem.ldc)
+        #expect(out.map(\.bitPattern) == problem.run(accumulate: true).map(\.bitPattern))
+    }
+
+    @Test("parallelFor runs every task exactly once, back to back and nested")
+    func parallelForCoversTasks() {
+        let saved = getNumThreads()
+        defer { setNumThreads(saved) }
+        for threads in [1, 2, 4] {
+            setNumThreads(threads)
+            for round in 0..<3000 {
+                let count = 1 + round % 9
+                var hits = [Int](repeating: 0, count: count * 3)
+                hits.withUnsafeMutableBufferPointer { h in
+                    let base = h.baseAddress!
+                    parallelFor(count) { t in
+                        base[t] += 1
+                        if round % 100 == 0 {  // nested: runs on the calling thread
+                            parallelFor(2) { u in base[count + 2 * t + u] += 1 }
+                        }
+                    }
+                }
+                let nested = round % 100 == 0 ? 1 : 0
+                #expect(hits == [Int](repeating: 1, count: count) + [Int](repeating: nested, count: 2 * count))
+            }
+        }
+    }
+}
+
+// MARK: - Activations
+
+/// |got - ref| in units of ref's ulp; 0 when both are the same NaN-ness / bits.
+private func ulps(_ got: Float, _ ref: Float) -> Double {
+    if ref.isNaN || got.isNaN { return ref.isNaN && got.isNaN ? 0 : .infinity }
+    if ref.isInfinite || ref == 0 { return got.bitPattern == ref.bitPattern ? 0 : .infinity }
+    return Double(abs(got - ref)) / Double(ref.ulp)
+}
+
+@Suite struct ActivationTests {
+    /// Inputs: a strided sweep over all 2^32 bit patterns, dense runs where tanh is delicate (tiny
+    /// values, the 0.625 branch switch, 9...10 where it saturates, denormals) and the specials.
+    static func tanhInputs() -> [Float] {
+        var xs: [Float] = [0, -0.0, .infinity, -.infinity, .nan, -.nan, .leastNonzeroMagnitude,
+                           -.leastNonzeroMagnitude, .leastNormalMagnitude, .greatestFiniteMagnitude,
+                           -.greatestFiniteMagnitude, 0.625, -0.625, 9.5, -9.5, 9.01, 9.02]
+        var pattern: UInt64 = 0
+        while pattern < 1 << 32 { xs.append(Float(bitPattern: UInt32(pattern))); pattern += 4093 }
+        for (lo, hi, step) in [(Float(0x1p-14), Float(0x1p-10), UInt32(61)), (0.6, 0.65, 3), (8.9, 10.1, 5),
+                               (0.01, 0.03, 11)] {
+            var bits = lo.bitPattern
+            while bits < hi.bitPattern {
+                xs.append(Float(bitPattern: bits)); xs.append(-Float(bitPattern: bits)); bits += step
+            }
+        }
+        for i in 0..<100_000 { xs.append(Float(bitPattern: UInt32(i * 83))) }  // denormals
+        return xs
+    }
+
+    @Test("tanhInPlace is within 2 ulp of tanhf and within 1 ulp of the correctly rounded tanh")
+    func tanhAccuracy() {
+        var xs = Self.tanhInputs()
+        let inputs = xs
+        xs.withUnsafeMutableBufferPointer { tanhInPlace($0.baseAddress!, count: $0.count) }
+        var worstLibm = 0.0, worstExact = 0.0
+        var worstAt: Float = 0
+        for (x, got) in zip(inputs, xs) {
+            let e = ulps(got, tanhf(x))
+            if e > worstLibm { worstLibm = e; worstAt = x }
+            if x.isFinite { worstExact = max(worstExact, ulps(got, Float(tanh(Double(x))))) }
+        }
+        #expect(worstLibm <= 2, "max \(worstLibm) ulp vs tanhf at x = \(worstAt)")
+        #expect(worstExact <= 1, "max \(worstExact) ulp vs the correctly rounded tanh")
+    }
+
+    @Test("tanh special values: signed zeros, infinities, NaN, saturation")
+    func tanhSpecials() {
+        var xs: [Float] = [0, -0.0, .infinity, -.infinity, .nan, 20, -20, 1e30, 1e-40]
+        tanhInPlace(&xs, count: xs.count)
+        #expect(xs[0].bitPattern == Float(0).bitPattern)
+        #expect(xs[1].bitPattern == Float(-0.0).bitPattern)
+        #expect(xs[2] == 1 && xs[3] == -1 && xs[4].isNaN)
+        #expect(xs[5] == 1 && xs[6] == -1 && xs[7] == 1 && xs[8] == 1e-40)
+    }
+
+    @Test("an element's tanh does not depend on its position or the count", arguments: [1, 5, 8, 13, 31])
+    func tanhPositionInvariance(count: Int) {
+        let values = randomFloats(count, seed: 7).map { $0 * 5 }
+        var whole = values
+        whole.withUnsafeMutableBufferPointer { tanhInPlace($0.baseAddress!, count: count) }
+        for i in 0..<count {
+            var one = [values[i]]
+            tanhInPlace(&one, count: 1)
+            #expect(one[0].bitPattern == whole[i].bitPattern)
+        }
+    }
+
+    @Test("relu: negatives and -0 to +0, NaN stays NaN, others unchanged (as torch.relu)")
+    func relu() {
+        var xs: [Float] = [-1, 2, .nan, -.infinity, .infinity, 0, -3, 4, 5, -6, 0.5, -0.0, -0.0]
+        reluInPlace(&xs, count: xs.count)
+        #expect(xs[0] == 0 && xs[1] == 2 && xs[2].isNaN && xs[3] == 0 && xs[4] == .infinity)
+        #expect(Array(xs[5...]) == [0, 0, 4, 5, 0, 0.5, 0, 0])
+        #expect(xs[11].sign == .plus && xs[12].sign == .plus)  // both the SIMD body and the tail
+    }
+}
