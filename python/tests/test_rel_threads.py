@@ -204,7 +204,7 @@ def test_concurrent_training_forward_backward_equals_serial():
         return loss
 
     serial, threaded = build(), build()
-    rounds = 20
+    rounds = 40
     serial_losses = [step(serial, *b) for _ in range(rounds) for b in batches]
     losses = [[] for _ in batches]
 
