@@ -220,7 +220,7 @@ def test_concurrent_training_forward_backward_equals_serial():
         sys.setswitchinterval(interval)
     np.testing.assert_allclose(sorted(v for ls in losses for v in ls), sorted(serial_losses), rtol=1e-6)
     for (name, a), b in zip(_named(threaded), [p for _, p in _named(serial)]):
-        # the same 160 contributions summed in another order: equal up to float rounding, which
+        # the same 320 contributions summed in another order: equal up to float rounding, which
         # cancellation can make large relative to a small total (hence atol scaled to the array)
         np.testing.assert_allclose(a.grad, b.grad, rtol=1e-4, atol=2e-5 * float(np.abs(b.grad).max()), err_msg=name)
 

@@ -65,17 +65,7 @@ public struct RNNConfig: Equatable, Sendable {
     }
 
     /// torch's parameter names in state_dict order, e.g. `weight_ih_l0`, `bias_hh_l1_reverse`.
-    public var parameterNames: [String] {
-        var names: [String] = []
-        for layer in 0..<numLayers {
-            for direction in 0..<numDirections {
-                let suffix = "_l\(layer)" + (direction == 1 ? "_reverse" : "")
-                names += ["weight_ih", "weight_hh"].map { $0 + suffix }
-                if bias { names += ["bias_ih", "bias_hh"].map { $0 + suffix } }
-            }
-        }
-        return names
-    }
+    public var parameterNames: [String] { (0..<parameterCount).map(parameterName(at:)) }
 
     /// The shape of each parameter, in state_dict order.
     public var parameterShapes: [[Int]] {
@@ -144,6 +134,9 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
     let bufferCount = saved == nil ? (config.numLayers > 1 ? 2 * layerCount : 0)
                                    : (config.numLayers > 1 && dropoutMasks != nil ? layerCount : 0)
     let layerBuffers = try Workspace(count: bufferCount, what: "RNN layer output")
+    // W_hh packed once per layer and direction, then reused by every time step's GEMM.
+    let packedHH = try Workspace(count: packedBCount(k: H, n: H), what: "RNN packed recurrent weight")
+    let activation: GEMMActivation = config.nonlinearity == .tanh ? .tanh : .relu
 
     var input = UnsafePointer(x)
     var inputWidth = config.inputSize
@@ -179,19 +172,24 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
             }
 
             var previous: (UnsafePointer<Float>, Int)? = h0.map { ($0 + (layer * D + direction) * N * H, H) }
+            if L > 1 || previous != nil {
+                packB(transB: true, k: H, n: H, b: wHH, ldb: H, into: packedHH.pointer)
+            }
             for step in 0..<L {
                 let t = direction == 0 ? step : L - 1 - step
                 let (src, srcStride) = projRows(t)
                 let (dst, dstStride) = outRows(t)
                 for n in 0..<N { (dst + n * dstStride).update(from: src + n * srcStride, count: H) }
                 if let (h, hStride) = previous {
-                    sgemm(transA: false, transB: true, m: N, n: H, k: H, a: h, lda: hStride,
-                          b: wHH, ldb: H, accumulate: true, c: dst, ldc: dstStride)
-                }
-                for n in 0..<N {
-                    switch config.nonlinearity {
-                    case .tanh: tanhInPlace(dst + n * dstStride, count: H)
-                    case .relu: reluInPlace(dst + n * dstStride, count: H)
+                    // dst = act(dst + h·W_hhᵀ), the activation fused into the GEMM's epilogue.
+                    sgemmPacked(transA: false, m: N, n: H, k: H, a: h, lda: hStride, packedB: packedHH.pointer,
+                                accumulate: true, c: dst, ldc: dstStride, activation: activation)
+                } else {
+                    for n in 0..<N {
+                        switch config.nonlinearity {
+                        case .tanh: tanhInPlace(dst + n * dstStride, count: H)
+                        case .relu: reluInPlace(dst + n * dstStride, count: H)
+                        }
                     }
                 }
                 previous = (UnsafePointer(dst), dstStride)
