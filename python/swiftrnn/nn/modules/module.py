@@ -134,13 +134,6 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        # Calling a module runs its forward: bind __call__ to it directly, saving a Python frame per call
-        # (a few hundred ns of the per-call overhead on tiny inputs). Subclasses overriding __call__ keep theirs.
-        super().__init_subclass__(**kwargs)
-        if "forward" in cls.__dict__ and "__call__" not in cls.__dict__:
-            cls.__call__ = cls.__dict__["forward"]
-
     # --- traversal --------------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[Tuple[str, "Module"]]:
         yield prefix, self
