@@ -144,6 +144,12 @@ public func sgemmPacked(transA: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<F
     if m <= 0 || n <= 0 { return }
     if k <= 0 { emptyReduction(m: m, n: n, accumulate: accumulate, c: c, ldc: ldc, activation: activation); return }
     let opA = OperandA(base: a, rs: transA ? 1 : lda, cs: transA ? lda : 1)
+    if n <= gemmNR && multiplyAdds(m, n, k) <= 128 {
+        // Tiny (RNN(4,4)): one panel, read as a k×n matrix with row stride 16.
+        sgemmDirect(m: m, n: n, k: k, a: opA, b: OperandB(base: packedB, rs: gemmNR, cs: 1),
+                    accumulate: accumulate, c: c, ldc: ldc, activation: activation)
+        return
+    }
     let panels = (n + gemmNR - 1) / gemmNR
     let threads = gemmThreads(m: m, n: n, k: k, panels: panels)
     let tasks = gemmTasks(threads: threads, panels: panels)
