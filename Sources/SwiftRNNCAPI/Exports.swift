@@ -137,9 +137,11 @@ public func srnn_rnn_param_shape(_ desc: UnsafePointer<srnn_rnn_desc>?, _ index:
                                  _ shape: UnsafeMutablePointer<Int64>?) -> Int32 {
     guard let config = try? rnnConfig(desc), (try? config.validate()) != nil,
           index >= 0, index < config.parameterCount, let shape else { return -1 }
-    let dims = config.parameterShapes[Int(index)]
-    for (i, d) in dims.enumerated() { shape[i] = Int64(d) }
-    return Int32(dims.count)
+    let (rows, cols) = config.parameterShape(at: Int(index))
+    shape[0] = Int64(rows)
+    guard let cols else { return 1 }
+    shape[1] = Int64(cols)
+    return 2
 }
 
 @_cdecl("srnn_rnn_forward")
@@ -151,27 +153,11 @@ public func srnn_rnn_forward(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: Un
     guarded(err, cap) { () throws(SwiftRNNError) in
         let config = try rnnConfig(desc)
         try config.validate()
-        guard numParams == config.parameterCount else {
-            throw .invalidArgument("RNN expects \(config.parameterCount) parameter arrays, got \(numParams)")
-        }
-        try require(params, "params")
-        var pointers: [UnsafePointer<Float>] = []
-        pointers.reserveCapacity(Int(numParams))
-        for i in 0..<Int(numParams) {
-            guard let p = params![i] else { throw .invalidArgument("parameter \(config.parameterNames[i]) is NULL") }
-            pointers.append(p)
-        }
-        guard seqLen > 0 else { throw .invalidArgument("the sequence length must be at least 1, got \(seqLen)") }
-        guard batch >= 0 else { throw .invalidArgument("the batch size must be non-negative, got \(batch)") }
+        let pointers = try rnnParameterPointers(config, params, numParams)
+        try checkSequence(seqLen, batch)
         if batch == 0 { return }
         try require(x, "x"); try require(output, "output"); try require(hn, "hn")
-        var failure: SwiftRNNError?
-        pointers.withUnsafeBufferPointer { pp in
-            do throws(SwiftRNNError) {
-                try rnnForward(config: config, parameters: pp, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
-                               dropoutMasks: dropoutMasks, output: output!, hn: hn!)
-            } catch { failure = error }
-        }
-        if let failure { throw failure }
+        try rnnForward(config: config, parameters: pointers, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
+                       dropoutMasks: dropoutMasks, output: output!, hn: hn!)
     }
 }

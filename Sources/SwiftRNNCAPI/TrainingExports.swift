@@ -4,20 +4,20 @@
 import CSwiftRNN
 import SwiftRNN
 
-/// The RNN's parameter pointers, checked for NULL, in state_dict order.
+/// The RNN's parameter pointers, checked for NULL, in state_dict order (a view of the caller's array:
+/// no allocation on the per-call path).
 func rnnParameterPointers(_ config: RNNConfig, _ params: UnsafePointer<UnsafePointer<Float>?>?,
-                          _ numParams: Int64) throws(SwiftRNNError) -> [UnsafePointer<Float>] {
+                          _ numParams: Int64) throws(SwiftRNNError) -> UnsafeBufferPointer<UnsafePointer<Float>> {
     guard numParams == config.parameterCount else {
         throw .invalidArgument("RNN expects \(config.parameterCount) parameter arrays, got \(numParams)")
     }
-    try require(params, "params")
-    var pointers: [UnsafePointer<Float>] = []
-    pointers.reserveCapacity(Int(numParams))
-    for i in 0..<Int(numParams) {
-        guard let p = params![i] else { throw .invalidArgument("parameter \(config.parameterNames[i]) is NULL") }
-        pointers.append(p)
+    guard let params else { throw .invalidArgument("params must not be NULL") }
+    for i in 0..<Int(numParams) where params[i] == nil {
+        throw .invalidArgument("parameter \(config.parameterNames[i]) is NULL")
     }
-    return pointers
+    // Checked non-null above: an array of optional pointers has the layout of an array of pointers.
+    return UnsafeBufferPointer(start: UnsafeRawPointer(params).assumingMemoryBound(to: UnsafePointer<Float>.self),
+                               count: Int(numParams))
 }
 
 /// Rejects a sequence length below 1 and a negative batch.
@@ -40,14 +40,8 @@ public func srnn_rnn_forward_train(_ desc: UnsafePointer<srnn_rnn_desc>?, _ para
         try checkSequence(seqLen, batch)
         if batch == 0 { return }
         try require(x, "x"); try require(output, "output"); try require(hn, "hn"); try require(saved, "saved")
-        var failure: SwiftRNNError?
-        pointers.withUnsafeBufferPointer { pp in
-            do throws(SwiftRNNError) {
-                try rnnForward(config: config, parameters: pp, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
-                               dropoutMasks: dropoutMasks, output: output!, hn: hn!, saved: saved!)
-            } catch { failure = error }
-        }
-        if let failure { throw failure }
+        try rnnForward(config: config, parameters: pointers, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
+                       dropoutMasks: dropoutMasks, output: output!, hn: hn!, saved: saved!)
     }
 }
 
@@ -69,14 +63,12 @@ public func srnn_rnn_backward(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: U
         if batch == 0 { return }
         try require(x, "x"); try require(saved, "saved"); try require(gradOutput, "grad_output")
         var failure: SwiftRNNError?
-        pointers.withUnsafeBufferPointer { pp in
-            grads.withUnsafeBufferPointer { gp in
-                do throws(SwiftRNNError) {
-                    try rnnBackward(config: config, parameters: pp, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
-                                    dropoutMasks: dropoutMasks, saved: saved!, gradOutput: gradOutput!, gradHn: gradHn,
-                                    parameterGradients: gp, gradInput: gradX, gradH0: gradH0)
-                } catch { failure = error }
-            }
+        grads.withUnsafeBufferPointer { gp in
+            do throws(SwiftRNNError) {
+                try rnnBackward(config: config, parameters: pointers, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
+                                dropoutMasks: dropoutMasks, saved: saved!, gradOutput: gradOutput!, gradHn: gradHn,
+                                parameterGradients: gp, gradInput: gradX, gradH0: gradH0)
+            } catch { failure = error }
         }
         if let failure { throw failure }
     }

@@ -104,11 +104,6 @@ def _demo(train_steps: int, time_limit: float) -> None:
 def _demo_train(steps: int, time_limit: float) -> None:
     from swiftrnn.models import RNNLanguageModel
 
-    try:
-        import swiftrnn.optim  # noqa: F401  (the training API)
-    except ImportError:
-        print("(skipped: this build of swiftrnn has no training API, swiftrnn.optim)")
-        return
     text = builtin_corpus()
     tokens = tokenize(text, "char")
     vocab = Vocab.build(tokens)

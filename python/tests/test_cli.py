@@ -226,3 +226,20 @@ def test_train_whitespace_tokenizer_and_epochs(tmp_path, capsys):
     status, gen, err = run(["generate", str(tmp_path / "m"), "--prompt", "the cat", "--length", "4", "--greedy"],
                            capsys)
     assert status == 0 and gen.startswith("the cat ") and len(gen.split()) == 6
+
+
+@needs_training
+def test_train_and_generate_with_jieba_words(corpus, tmp_path, capsys):
+    jieba = pytest.importorskip("jieba")
+    status, out, err = run(["train", str(corpus), "--tokenizer", "jieba", "--out", str(tmp_path / "m"), "--steps", "5",
+                            "--seq-len", "16", "--batch-size", "4", "--embedding-dim", "8", "--hidden-size", "16",
+                            "--quiet"], capsys)
+    assert status == 0, err
+    model = RNNLanguageModel.load(tmp_path / "m")
+    assert model.tokenizer == "jieba" and model.vocab.itos == list(dict.fromkeys(jieba.lcut(builtin_corpus())))
+    status, gen, err = run(["generate", str(tmp_path / "m"), "--prompt", "上善若水", "--length", "3", "--greedy"],
+                           capsys)
+    assert status == 0, err
+    assert gen.startswith("上善若水")
+    prompt_ids = model.vocab.encode(jieba.lcut("上善若水"))
+    assert gen == "".join(model.vocab.decode(model.generate(prompt_ids, 3, greedy=True))) + "\n"

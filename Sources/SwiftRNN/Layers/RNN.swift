@@ -60,16 +60,22 @@ public struct RNNConfig: Equatable, Sendable {
 
     /// The shape of each parameter, in state_dict order.
     public var parameterShapes: [[Int]] {
-        var shapes: [[Int]] = []
-        let h = hiddenSize
-        for layer in 0..<numLayers {
-            let layerInput = layer == 0 ? inputSize : numDirections * h
-            for _ in 0..<numDirections {
-                shapes += [[h, layerInput], [h, h]]
-                if bias { shapes += [[h], [h]] }
-            }
+        (0..<parameterCount).map { i in
+            let (rows, cols) = parameterShape(at: i)
+            return cols.map { [rows, $0] } ?? [rows]
         }
-        return shapes
+    }
+
+    /// The shape of parameter `index` (state_dict order) without allocating: (rows, cols) for a weight,
+    /// (rows, nil) for a bias. `index` must be in `0..<parameterCount`.
+    @inlinable
+    public func parameterShape(at index: Int) -> (rows: Int, cols: Int?) {
+        let layer = index / (numDirections * paramsPerDirection)
+        switch index % paramsPerDirection {
+        case 0: return (hiddenSize, layer == 0 ? inputSize : numDirections * hiddenSize)  // weight_ih
+        case 1: return (hiddenSize, hiddenSize)                                            // weight_hh
+        default: return (hiddenSize, nil)                                                  // bias_ih, bias_hh
+        }
     }
 }
 
