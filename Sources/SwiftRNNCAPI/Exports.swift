@@ -73,7 +73,10 @@ public func srnn_embedding_forward(_ weight: UnsafeMutablePointer<Float>?, _ num
         guard numEmbeddings >= 0, embeddingDim >= 0, n >= 0 else {
             throw .invalidArgument("negative size: num_embeddings=\(numEmbeddings), embedding_dim=\(embeddingDim), n=\(n)")
         }
-        _ = try checkedProduct(Int(n), Int(embeddingDim), what: "the embedding output")
+        let float = MemoryLayout<Float>.stride
+        _ = try checkedProduct(Int(numEmbeddings), Int(embeddingDim), float, what: "the embedding weight in bytes")
+        _ = try checkedProduct(Int(n), Int(embeddingDim), float, what: "the embedding output in bytes")
+        _ = try checkedProduct(Int(n), MemoryLayout<Int64>.stride, what: "the indices in bytes")
         if n == 0 { return }
         try require(weight, "weight"); try require(indices, "indices"); try require(out, "out")
         try embeddingForward(weight: weight!, numEmbeddings: Int(numEmbeddings), embeddingDim: Int(embeddingDim),
@@ -90,8 +93,10 @@ public func srnn_linear_forward(_ x: UnsafePointer<Float>?, _ m: Int64, _ inFeat
         guard m >= 0, inFeatures >= 0, outFeatures >= 0 else {
             throw .invalidArgument("negative size: m=\(m), in_features=\(inFeatures), out_features=\(outFeatures)")
         }
-        _ = try checkedProduct(Int(m), Int(max(inFeatures, outFeatures)), what: "the linear input/output")
-        _ = try checkedProduct(Int(inFeatures), Int(outFeatures), what: "the linear weight")
+        let float = MemoryLayout<Float>.stride
+        _ = try checkedProduct(Int(m), Int(max(inFeatures, outFeatures)), float, what: "the linear input/output in bytes")
+        _ = try checkedProduct(Int(inFeatures), Int(outFeatures), float, what: "the linear weight in bytes")
+        _ = try checkedProduct(Int(outFeatures), float, what: "the linear bias in bytes")
         if m == 0 || outFeatures == 0 { return }
         try require(out, "out")
         if inFeatures > 0 { try require(x, "x"); try require(weight, "weight") }
@@ -108,7 +113,7 @@ public func srnn_softmax(_ x: UnsafePointer<Float>?, _ outer: Int64, _ dim: Int6
         guard outer >= 0, dim >= 0, inner >= 0 else {
             throw .invalidArgument("negative size: outer=\(outer), dim=\(dim), inner=\(inner)")
         }
-        if try checkedProduct(Int(outer), Int(dim), Int(inner), what: "the softmax input") == 0 { return }
+        if try checkedProduct(Int(outer), Int(dim), Int(inner), MemoryLayout<Float>.stride, what: "the softmax input in bytes") == 0 { return }
         try require(x, "x"); try require(out, "out")
         softmaxForward(x!, outer: Int(outer), dim: Int(dim), inner: Int(inner), log: log != 0, out: out!)
     }

@@ -13,7 +13,7 @@ func rnnParameterPointers(_ config: RNNConfig, _ params: UnsafePointer<UnsafePoi
     }
     guard let params else { throw .invalidArgument("params must not be NULL") }
     for i in 0..<Int(numParams) where params[i] == nil {
-        throw .invalidArgument("parameter \(config.parameterNames[i]) is NULL")
+        throw .invalidArgument("parameter \(config.parameterName(at: i)) is NULL")
     }
     // Checked non-null above: an array of optional pointers has the layout of an array of pointers.
     return UnsafeBufferPointer(start: UnsafeRawPointer(params).assumingMemoryBound(to: UnsafePointer<Float>.self),
@@ -84,8 +84,10 @@ public func srnn_linear_backward(_ x: UnsafePointer<Float>?, _ gradOut: UnsafePo
         guard m >= 0, inFeatures >= 0, outFeatures >= 0 else {
             throw .invalidArgument("negative size: m=\(m), in_features=\(inFeatures), out_features=\(outFeatures)")
         }
-        _ = try checkedProduct(Int(m), Int(max(inFeatures, outFeatures)), what: "the linear input/output")
-        _ = try checkedProduct(Int(inFeatures), Int(outFeatures), what: "the linear weight")
+        let float = MemoryLayout<Float>.stride
+        _ = try checkedProduct(Int(m), Int(max(inFeatures, outFeatures)), float, what: "the linear input/output in bytes")
+        _ = try checkedProduct(Int(inFeatures), Int(outFeatures), float, what: "the linear weight in bytes")
+        _ = try checkedProduct(Int(outFeatures), float, what: "the linear bias in bytes")
         if m == 0 || outFeatures == 0 { return }
         try require(gradOut, "grad_out")
         if inFeatures > 0 { try require(x, "x"); try require(weight, "weight") }
@@ -106,8 +108,10 @@ public func srnn_embedding_backward(_ indices: UnsafePointer<Int64>?, _ n: Int64
         guard numEmbeddings >= 0, embeddingDim >= 0, n >= 0 else {
             throw .invalidArgument("negative size: num_embeddings=\(numEmbeddings), embedding_dim=\(embeddingDim), n=\(n)")
         }
-        _ = try checkedProduct(Int(n), Int(embeddingDim), what: "the embedding output gradient")
-        _ = try checkedProduct(Int(numEmbeddings), Int(embeddingDim), what: "the embedding weight")
+        let float = MemoryLayout<Float>.stride
+        _ = try checkedProduct(Int(n), Int(embeddingDim), float, what: "the embedding output gradient in bytes")
+        _ = try checkedProduct(Int(numEmbeddings), Int(embeddingDim), float, what: "the embedding weight in bytes")
+        _ = try checkedProduct(Int(n), MemoryLayout<Int64>.stride, what: "the indices in bytes")
         if n == 0 { return }
         try require(indices, "indices"); try require(gradOut, "grad_out"); try require(gradWeight, "grad_weight")
         try embeddingBackward(indices: indices!, count: Int(n), gradOut: gradOut!, numEmbeddings: Int(numEmbeddings),
@@ -129,7 +133,9 @@ func checkCrossEntropySizes(_ outer: Int64, _ classes: Int64, _ inner: Int64) th
     guard outer >= 0, classes >= 0, inner >= 0 else {
         throw .invalidArgument("negative size: outer=\(outer), classes=\(classes), inner=\(inner)")
     }
-    _ = try checkedProduct(Int(outer), Int(classes), Int(inner), what: "the cross-entropy input")
+    _ = try checkedProduct(Int(outer), Int(classes), Int(inner), MemoryLayout<Float>.stride, what: "the cross-entropy input in bytes")
+    _ = try checkedProduct(Int(outer), Int(inner), MemoryLayout<Int64>.stride, what: "the cross-entropy targets in bytes")
+    _ = try checkedProduct(Int(classes), MemoryLayout<Float>.stride, what: "the class weights in bytes")
     return outer * inner > 0
 }
 

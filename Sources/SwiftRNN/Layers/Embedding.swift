@@ -25,8 +25,8 @@ public func embeddingForward(weight: UnsafeMutablePointer<Float>, numEmbeddings:
         }
     }
     if let maxNorm {
-        embeddingRenorm(weight: weight, embeddingDim: embeddingDim, indices: indices, count: count,
-                        maxNorm: maxNorm, normType: normType)
+        try embeddingRenorm(weight: weight, embeddingDim: embeddingDim, indices: indices, count: count,
+                            maxNorm: maxNorm, normType: normType)
     }
     for i in 0..<count {
         (out + i * embeddingDim).update(from: weight + Int(indices[i]) * embeddingDim, count: embeddingDim)
@@ -37,8 +37,17 @@ public func embeddingForward(weight: UnsafeMutablePointer<Float>, numEmbeddings:
 /// maxNorm / (norm + 1e-7). The norm is computed in float as torch reports it; the scale is applied
 /// in float. Indices must already be valid.
 func embeddingRenorm(weight: UnsafeMutablePointer<Float>, embeddingDim: Int, indices: UnsafePointer<Int64>,
-                     count: Int, maxNorm: Double, normType: Double) {
-    let sorted = UnsafeBufferPointer(start: indices, count: count).sorted()
+                     count: Int, maxNorm: Double, normType: Double) throws(SwiftRNNError) {
+    // The distinct indices, in order: a malloc'd copy sorted in place, so that a huge index array is an
+    // .outOfMemory error rather than a trap in Array's allocation.
+    if count == 0 { return }
+    let (bytes, o) = count.multipliedReportingOverflow(by: MemoryLayout<Int64>.stride)
+    if o { throw .overflow("\(count) indices overflow") }
+    guard let raw = malloc(bytes) else { throw .outOfMemory("cannot allocate \(bytes) bytes to sort the indices for max_norm") }
+    defer { free(raw) }
+    let sorted = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Int64.self, capacity: count), count: count)
+    _ = sorted.initialize(from: UnsafeBufferPointer(start: indices, count: count))
+    heapSort(sorted)
     var previous: Int64 = -1
     for ix in sorted where ix != previous {
         previous = ix
@@ -49,6 +58,25 @@ func embeddingRenorm(weight: UnsafeMutablePointer<Float>, embeddingDim: Int, ind
             for j in 0..<embeddingDim { row[j] *= scale }
         }
     }
+}
+
+/// Sorts in place without allocating (Swift's sort may allocate a buffer of half the count).
+func heapSort(_ a: UnsafeMutableBufferPointer<Int64>) {
+    func siftDown(_ start: Int, _ end: Int) {
+        var root = start
+        while 2 * root + 1 < end {
+            var child = 2 * root + 1
+            if child + 1 < end && a[child] < a[child + 1] { child += 1 }
+            if a[root] >= a[child] { return }
+            a.swapAt(root, child)
+            root = child
+        }
+    }
+    let n = a.count
+    var start = n / 2
+    while start > 0 { start -= 1; siftDown(start, n) }
+    var end = n
+    while end > 1 { end -= 1; a.swapAt(0, end); siftDown(0, end) }
 }
 
 /// The p-norm of a vector, accumulated in double: p = inf is max |x|, -inf min |x|, 0 counts nonzeros.

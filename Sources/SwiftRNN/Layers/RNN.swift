@@ -39,24 +39,33 @@ public struct RNNConfig: Equatable, Sendable {
         guard inputSize >= 0 else { throw .invalidArgument("input_size must be non-negative, got \(inputSize)") }
         guard hiddenSize > 0 else { throw .invalidArgument("hidden_size must be greater than zero, got \(hiddenSize)") }
         guard numLayers > 0 else { throw .invalidArgument("num_layers must be greater than zero, got \(numLayers)") }
-        // Every later size computation (D·H, the weights in bytes) stays within Int once this passes.
+        // Every later size computation (D·H, a weight, all weights, the parameter count and the array of
+        // parameter pointers, in bytes) stays within Int once this passes.
         let outWidth = try checkedProduct(numDirections, hiddenSize, what: "num_directions x hidden_size")
         _ = try checkedProduct(numDirections, hiddenSize, max(inputSize, outWidth), MemoryLayout<Float>.stride,
                                what: "the RNN's weights in bytes")
+        _ = try checkedProduct(numLayers, numDirections, paramsPerDirection, MemoryLayout<UnsafePointer<Float>>.stride,
+                               what: "the RNN's parameter list (num_layers x num_directions x parameters per direction)")
+        // One direction's parameters in floats: weight_ih (H x in), weight_hh (H x H), two biases (H each).
+        func directionFloats(_ layerInput: Int) -> Int { hiddenSize * (layerInput + hiddenSize + 2) }
+        let first = directionFloats(inputSize), later = directionFloats(outWidth)  // cannot overflow: checked above
+        let rest = try checkedProduct(numLayers - 1, later, what: "the RNN's parameters")
+        let (perDirection, o) = first.addingReportingOverflow(rest)
+        if o { throw .overflow("the RNN's parameters overflow: num_layers=\(numLayers), hidden_size=\(hiddenSize) do not fit in 64 bits") }
+        _ = try checkedProduct(perDirection, numDirections, MemoryLayout<Float>.stride, what: "the RNN's parameters in bytes")
+    }
+
+    /// The name of parameter `index` in state_dict order (`0 ..< parameterCount`), without building the
+    /// whole list (num_layers may be large).
+    public func parameterName(at index: Int) -> String {
+        let perLayer = numDirections * paramsPerDirection
+        let layer = index / perLayer, direction = (index % perLayer) / paramsPerDirection
+        let kind = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"][index % paramsPerDirection]
+        return kind + "_l\(layer)" + (direction == 1 ? "_reverse" : "")
     }
 
     /// torch's parameter names in state_dict order, e.g. `weight_ih_l0`, `bias_hh_l1_reverse`.
-    public var parameterNames: [String] {
-        var names: [String] = []
-        for layer in 0..<numLayers {
-            for direction in 0..<numDirections {
-                let suffix = "_l\(layer)" + (direction == 1 ? "_reverse" : "")
-                names += ["weight_ih", "weight_hh"].map { $0 + suffix }
-                if bias { names += ["bias_ih", "bias_hh"].map { $0 + suffix } }
-            }
-        }
-        return names
-    }
+    public var parameterNames: [String] { (0..<parameterCount).map(parameterName(at:)) }
 
     /// The shape of each parameter, in state_dict order.
     public var parameterShapes: [[Int]] {
@@ -110,7 +119,12 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
     let rows = try checkedProduct(L, N, what: "seq_len x batch")
     let projCount = try checkedProduct(rows, H, what: "the input projection")
     let layerCount = try checkedProduct(rows, outWidth, what: "a layer's output")
-    _ = try checkedProduct(rows, max(config.inputSize, 1), what: "the input")
+    _ = try checkedProduct(layerCount, MemoryLayout<Float>.stride, what: "a layer's output in bytes")
+    _ = try checkedProduct(rows, max(config.inputSize, 1), MemoryLayout<Float>.stride, what: "the input in bytes")
+    _ = try checkedProduct(config.numLayers, D, N, H, MemoryLayout<Float>.stride, what: "h0 / hn in bytes")
+    if dropoutMasks != nil {
+        _ = try checkedProduct(config.numLayers - 1, layerCount, MemoryLayout<Float>.stride, what: "the dropout masks in bytes")
+    }
     if rows == 0 { return }  // batch 0: empty output and hn, as torch
 
     // xproj holds one direction's input projection; two layer buffers ping-pong between layers
@@ -120,6 +134,9 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
     let bufferCount = saved == nil ? (config.numLayers > 1 ? 2 * layerCount : 0)
                                    : (config.numLayers > 1 && dropoutMasks != nil ? layerCount : 0)
     let layerBuffers = try Workspace(count: bufferCount, what: "RNN layer output")
+    // W_hh packed once per layer and direction, then reused by every time step's GEMM.
+    let packedHH = try Workspace(count: packedBCount(k: H, n: H), what: "RNN packed recurrent weight")
+    let activation: GEMMActivation = config.nonlinearity == .tanh ? .tanh : .relu
 
     var input = UnsafePointer(x)
     var inputWidth = config.inputSize
@@ -155,19 +172,24 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
             }
 
             var previous: (UnsafePointer<Float>, Int)? = h0.map { ($0 + (layer * D + direction) * N * H, H) }
+            if L > 1 || previous != nil {
+                packB(transB: true, k: H, n: H, b: wHH, ldb: H, into: packedHH.pointer)
+            }
             for step in 0..<L {
                 let t = direction == 0 ? step : L - 1 - step
                 let (src, srcStride) = projRows(t)
                 let (dst, dstStride) = outRows(t)
                 for n in 0..<N { (dst + n * dstStride).update(from: src + n * srcStride, count: H) }
                 if let (h, hStride) = previous {
-                    sgemm(transA: false, transB: true, m: N, n: H, k: H, a: h, lda: hStride,
-                          b: wHH, ldb: H, accumulate: true, c: dst, ldc: dstStride)
-                }
-                for n in 0..<N {
-                    switch config.nonlinearity {
-                    case .tanh: tanhInPlace(dst + n * dstStride, count: H)
-                    case .relu: reluInPlace(dst + n * dstStride, count: H)
+                    // dst = act(dst + h·W_hhᵀ), the activation fused into the GEMM's epilogue.
+                    sgemmPacked(transA: false, m: N, n: H, k: H, a: h, lda: hStride, packedB: packedHH.pointer,
+                                accumulate: true, c: dst, ldc: dstStride, activation: activation)
+                } else {
+                    for n in 0..<N {
+                        switch config.nonlinearity {
+                        case .tanh: tanhInPlace(dst + n * dstStride, count: H)
+                        case .relu: reluInPlace(dst + n * dstStride, count: H)
+                        }
                     }
                 }
                 previous = (UnsafePointer(dst), dstStride)

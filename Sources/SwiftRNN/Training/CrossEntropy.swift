@@ -44,7 +44,7 @@ public func crossEntropyForward(logits: UnsafePointer<Float>, outer: Int, classe
     let expBuffer = try Workspace(count: probabilities == nil || inner > 1 ? C : 0, what: "cross-entropy exponentials")
     var nllTotal = 0.0, smoothTotal = 0.0, weightTotal = 0.0
 
-    for o in 0..<outer {
+    for o in 0..<(positions == 0 ? 0 : outer) {  // inner == 0: nothing to score, however large outer is
         for i in 0..<inner {
             let pos = o * inner + i
             let base = o * C * inner + i

@@ -11,15 +11,16 @@
 /* embedding_forward(weight, indices, max_norm or None, norm_type) -> (*indices.shape, dim) */
 static PyObject *embedding_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4) return PyErr_Format(PyExc_TypeError, "embedding_forward takes 4 arguments, got %zd", nargs);
-    PyArrayObject *weight = srnn_parameter(args[0], "Embedding.weight", 1);
-    if (weight == NULL) return NULL;
-    if (PyArray_NDIM(weight) != 2) return PyErr_Format(PyExc_ValueError, "Embedding.weight must be 2-d");
     double max_norm = -1.0, norm_type = PyFloat_AsDouble(args[3]);
     if (norm_type == -1.0 && PyErr_Occurred()) return NULL;
     if (args[2] != Py_None) {
         max_norm = PyFloat_AsDouble(args[2]);
         if (max_norm == -1.0 && PyErr_Occurred()) return NULL;
     }
+    /* Only max_norm writes into the weight: a read-only weight is fine without it. */
+    PyArrayObject *weight = srnn_parameter(args[0], "Embedding.weight", max_norm >= 0);
+    if (weight == NULL) return NULL;
+    if (PyArray_NDIM(weight) != 2) return PyErr_Format(PyExc_ValueError, "Embedding.weight must be 2-d");
     PyArrayObject *idx = srnn_as_indices(args[1], "Embedding indices");
     if (idx == NULL) return NULL;
 
@@ -79,7 +80,13 @@ static PyObject *linear_forward(PyObject *self, PyObject *const *args, Py_ssize_
     }
     npy_intp dims[NPY_MAXDIMS];
     npy_intp m = 1;
-    for (int i = 0; i < nd - 1; i++) { dims[i] = PyArray_DIM(x, i); m *= dims[i]; }
+    for (int i = 0; i < nd - 1; i++) {
+        dims[i] = PyArray_DIM(x, i);
+        if (__builtin_mul_overflow(m, dims[i], &m)) {
+            Py_DECREF(x);
+            return PyErr_Format(PyExc_OverflowError, "the Linear input's leading dimensions overflow 64 bits");
+        }
+    }
     dims[nd - 1] = out_f;
     PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(nd, dims, NPY_FLOAT32);
     if (out == NULL) { Py_DECREF(x); return NULL; }
@@ -139,12 +146,14 @@ static int parse_rnn_desc(PyObject *t, srnn_rnn_desc *d) {
         v[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(t, i));
         if (v[i] == -1 && PyErr_Occurred()) return -1;
     }
+    if (v[3] < INT32_MIN || v[3] > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "unknown nonlinearity code %lld", v[3]);
+        return -1;
+    }
     d->input_size = v[0]; d->hidden_size = v[1]; d->num_layers = v[2];
     d->nonlinearity = (int32_t)v[3]; d->has_bias = v[4] != 0; d->batch_first = v[5] != 0; d->bidirectional = v[6] != 0;
     return 0;
 }
-
-#define SRNN_MAX_PARAMS 4096
 
 /* rnn_forward(x, h0 or None, params tuple, desc tuple, dropout_masks or None[, saved]) -> (output, hn)
  * With `saved` (training, see srnn_rnn_forward_train): a writable float32 array of
@@ -155,7 +164,7 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
     srnn_rnn_desc desc;
     if (parse_rnn_desc(args[3], &desc) < 0) return NULL;
     int64_t num_params = srnn_rnn_num_params(&desc);
-    if (num_params < 0 || num_params > SRNN_MAX_PARAMS)
+    if (num_params < 0)
         return PyErr_Format(PyExc_ValueError, "invalid RNN sizes: input_size=%lld, hidden_size=%lld, num_layers=%lld",
                             (long long)desc.input_size, (long long)desc.hidden_size, (long long)desc.num_layers);
     PyObject *params = args[2];
@@ -232,9 +241,11 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (args[4] != Py_None) {
         masks = (PyArrayObject *)args[4];
         Py_INCREF(masks);
-        npy_intp expect = (npy_intp)(desc.num_layers - 1) * L * N * D * H;
+        npy_intp expect = (npy_intp)(desc.num_layers - 1);
+        int overflow = __builtin_mul_overflow(expect, L, &expect) || __builtin_mul_overflow(expect, N, &expect) ||
+                       __builtin_mul_overflow(expect, D * H, &expect);
         if (srnn_parameter((PyObject *)masks, "the dropout masks", 0) == NULL) goto fail;
-        if (PyArray_SIZE(masks) != expect) {
+        if (overflow || PyArray_SIZE(masks) != expect) {
             PyErr_Format(PyExc_ValueError, "the dropout masks must hold %zd elements", (Py_ssize_t)expect);
             goto fail;
         }
@@ -243,8 +254,10 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (nargs == 6 && args[5] != Py_None) {
         saved = srnn_parameter(args[5], "the saved layer outputs", 1);
         if (saved == NULL) goto fail;
-        npy_intp expect = (npy_intp)desc.num_layers * L * N * D * H;
-        if (PyArray_SIZE(saved) != expect) {
+        npy_intp expect = (npy_intp)desc.num_layers;
+        int overflow = __builtin_mul_overflow(expect, L, &expect) || __builtin_mul_overflow(expect, N, &expect) ||
+                       __builtin_mul_overflow(expect, D * H, &expect);
+        if (overflow || PyArray_SIZE(saved) != expect) {
             PyErr_Format(PyExc_ValueError, "the saved layer outputs must hold %zd elements, got %zd",
                          (Py_ssize_t)expect, (Py_ssize_t)PyArray_SIZE(saved));
             goto fail;

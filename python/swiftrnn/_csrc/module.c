@@ -75,17 +75,30 @@ PyArrayObject *srnn_as_indices(PyObject *obj, const char *what) {
     int t = PyArray_TYPE(a);
     int empty_sequence = PyArray_SIZE(a) == 0 && (PyList_Check(obj) || PyTuple_Check(obj));
     if (t == NPY_OBJECT && PyArray_SIZE(a) > 0) {
-        /* NumPy keeps Python ints beyond 64 bits as objects: those are indices out of any range. */
-        PyObject *first = PyArray_GETITEM(a, PyArray_DATA(a)); /* a fresh array: its first element */
-        int huge_int = first != NULL && PyLong_Check(first) && !PyBool_Check(first);
-        if (huge_int) {
-            PyErr_Format(PyExc_IndexError, "%s: index %S is out of range (it does not fit in 64 bits)", what, first);
-            Py_DECREF(first);
+        /* NumPy keeps Python ints beyond 64 bits as objects: if every element is an int, the first one
+         * that does not fit is an index out of any range. Anything else is a TypeError below. */
+        PyArrayObject *c = (PyArrayObject *)PyArray_FROM_OTF((PyObject *)a, NPY_OBJECT, NPY_ARRAY_IN_ARRAY);
+        if (c == NULL) { Py_DECREF(a); return NULL; }
+        PyObject **items = (PyObject **)PyArray_DATA(c);
+        npy_intp n = PyArray_SIZE(c);
+        PyObject *huge = NULL;
+        int all_ints = 1;
+        for (npy_intp i = 0; i < n && all_ints; i++) {
+            PyObject *item = items[i];
+            all_ints = item != NULL && PyLong_Check(item) && !PyBool_Check(item);
+            if (all_ints && huge == NULL) {
+                int overflow = 0;
+                (void)PyLong_AsLongLongAndOverflow(item, &overflow);
+                if (overflow) huge = item;
+            }
+        }
+        if (all_ints && huge != NULL) {
+            PyErr_Format(PyExc_IndexError, "%s: index %S is out of range (it does not fit in 64 bits)", what, huge);
+            Py_DECREF(c);
             Py_DECREF(a);
             return NULL;
         }
-        Py_XDECREF(first);
-        PyErr_Clear();
+        Py_DECREF(c);
     }
     if ((!PyTypeNum_ISINTEGER(t) || PyTypeNum_ISBOOL(t)) && !empty_sequence) {
         PyErr_Format(PyExc_TypeError, "%s must be integers (any integer dtype), got dtype %s", what, dtype_name(a));
@@ -120,9 +133,9 @@ PyArrayObject *srnn_parameter(PyObject *obj, const char *what, int writable) {
         return NULL;
     }
     PyArrayObject *a = (PyArrayObject *)obj;
-    if (PyArray_TYPE(a) != NPY_FLOAT32 || !PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISALIGNED(a) ||
-        (writable && !PyArray_ISWRITEABLE(a))) {
-        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous, aligned%s float32 array (dtype %s); "
+    if (PyArray_TYPE(a) != NPY_FLOAT32 || !PyArray_ISNOTSWAPPED(a) || !PyArray_IS_C_CONTIGUOUS(a) ||
+        !PyArray_ISALIGNED(a) || (writable && !PyArray_ISWRITEABLE(a))) {
+        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous, aligned, native-byte-order%s float32 array (dtype %s); "
                      "assign parameters through load_state_dict", what, writable ? ", writable" : "", dtype_name(a));
         return NULL;
     }

@@ -1,6 +1,7 @@
 """nn.Parameter: a module's trainable array, with ``.grad`` and ``.requires_grad`` as ``torch.nn.Parameter``."""
 from __future__ import annotations
 
+import threading
 from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -132,6 +133,12 @@ def _rebuild_parameter(data: np.ndarray, requires_grad: bool, grad: Optional[np.
     p = Parameter(data, requires_grad)
     p._grad = grad
     return p
+
+
+# Held by every backward from taking its gradient buffers (_grad_accumulators) until they are committed
+# (_commit_grads): the native call adds into .grad without the GIL, so two threads' backward calls on
+# modules that share parameters would otherwise lose updates. Forward calls never take it.
+_GRAD_LOCK = threading.RLock()
 
 
 def _grad_accumulators(params: Sequence[Optional[Parameter]]) -> Tuple[List[Optional[np.ndarray]], List[Tuple[Parameter, np.ndarray]]]:

@@ -162,8 +162,16 @@ class Optimizer:
                 whose shape differs from its parameter's (the message names it).
             KeyError: a missing "state" or "param_groups" entry.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"expected an optimizer state_dict (a mapping), got {type(state_dict).__name__}")
         saved_groups = state_dict["param_groups"]
         saved_state = state_dict["state"]
+        # The structure first (TypeError naming what is wrong), so junk never surfaces as AttributeError.
+        if not isinstance(saved_groups, (list, tuple)) or not all(
+                isinstance(g, Mapping) and isinstance(g.get("params"), (list, tuple)) for g in saved_groups):
+            raise TypeError("state_dict['param_groups'] must be a list of dicts, each with a 'params' list")
+        if not isinstance(saved_state, Mapping) or not all(isinstance(e, Mapping) for e in saved_state.values()):
+            raise TypeError("state_dict['state'] must map parameter indices to dicts of state")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError("loaded state dict has a different number of parameter groups: expected "
                              f"{len(self.param_groups)}, got {len(saved_groups)}")

@@ -1,8 +1,10 @@
 """Argument checks shared by the module constructors (one wording for every module)."""
 from __future__ import annotations
 
+import functools
 import numbers
-from typing import Any, Optional
+import os
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -40,3 +42,63 @@ def check_factory_kwargs(device: Any, dtype: Any) -> None:
         name = str(dtype).replace("torch.", "")
         if name not in ("float32", "float", "<class 'numpy.float32'>"):
             raise TypeError(f"swiftrnn computes in float32 only; got dtype={dtype!r}")
+
+
+_INT64_MAX = 2**63 - 1
+
+
+@functools.lru_cache(maxsize=None)
+def _memory_bytes() -> Optional[int]:
+    """This machine's RAM plus swap in bytes (what an allocation can ever be backed by), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        return (int(fields["MemTotal"].split()[0]) + int(fields.get("SwapTotal", "0 kB").split()[0])) * 1024
+    except (OSError, KeyError, ValueError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _format_bytes(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if n < 1024 or unit == "EiB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} EiB"  # pragma: no cover
+
+
+def check_parameter_memory(owner: str, shapes: Sequence[Sequence[int]], repeats: Optional[Sequence[int]] = None) -> None:
+    """Checks, before anything is allocated, that float32 parameters of these shapes can exist here.
+
+    ``repeats[i]`` (default 1) says how many parameters have ``shapes[i]`` (an RNN's later layers).
+
+    Computed with exact Python ints: OverflowError if the total size in bytes does not fit in 64 bits,
+    ValueError for a shape NumPy cannot represent (even with zero elements), MemoryError if the total
+    exceeds this machine's memory (RAM + swap). So e.g. ``Embedding(2**40, 2**20)`` fails at once
+    instead of attempting a 4 EiB allocation (or, with overcommit, being killed while initialising).
+    """
+    itemsize = 4
+    total = 0
+    for i, shape in enumerate(shapes):
+        count, nonzero = 1 if repeats is None else repeats[i], 1
+        if count == 0:
+            continue
+        for d in shape:
+            count *= d
+            nonzero *= d or 1
+        # NumPy refuses a shape whose non-zero dimensions overflow in bytes even with zero elements
+        # (checked for 8-byte items: initialisation may make float64 temporaries of the same shape).
+        if count == 0 and nonzero * 8 > _INT64_MAX:
+            raise ValueError(f"{owner}: a parameter of shape {tuple(shape)} cannot be represented "
+                             f"(its non-zero dimensions exceed 64 bits in bytes)")
+        total += count
+    nbytes = total * itemsize
+    if nbytes > _INT64_MAX:
+        raise OverflowError(f"{owner} needs {total} parameters ({nbytes} bytes), more than a 64-bit size can hold")
+    limit = _memory_bytes()
+    if limit is not None and nbytes > limit:
+        raise MemoryError(f"{owner} needs {_format_bytes(nbytes)} for its parameters, more than this "
+                          f"machine's memory ({_format_bytes(limit)})")

@@ -7,8 +7,8 @@ import numpy as np
 
 from ... import _native
 from ... import random as _random
-from ._checks import check_bool, check_factory_kwargs, check_size
-from ..parameter import _commit_grads, _grad_accumulators
+from ._checks import check_bool, check_factory_kwargs, check_parameter_memory, check_size
+from ..parameter import _GRAD_LOCK, _commit_grads, _grad_accumulators
 from .module import Module
 
 __all__ = ["Linear"]
@@ -45,6 +45,8 @@ class Linear(Module):
         self.in_features = check_size(in_features, "in_features")
         self.out_features = check_size(out_features, "out_features")
         has_bias = check_bool(bias, "bias")
+        check_parameter_memory(f"Linear(in_features={self.in_features}, out_features={self.out_features})",
+                               [(self.out_features, self.in_features)] + ([(self.out_features,)] if has_bias else []))
         weight = np.empty((self.out_features, self.in_features), dtype=np.float32)
         b = np.empty((self.out_features,), dtype=np.float32) if has_bias else None
         _random._init_linear_(weight, b)
@@ -74,9 +76,10 @@ class Linear(Module):
             ValueError: ``grad_output`` of the wrong shape (expected and actual shapes named).
         """
         x = self._saved_for_backward()
-        (gw, gb), fresh = _grad_accumulators([self.weight, self.bias])
-        grad_input = _native.linear_backward(x, grad_output, self.weight, gw, gb, True)
-        _commit_grads(fresh)
+        with _GRAD_LOCK:
+            (gw, gb), fresh = _grad_accumulators([self.weight, self.bias])
+            grad_input = _native.linear_backward(x, grad_output, self.weight, gw, gb, True)
+            _commit_grads(fresh)
         self._release_saved()
         return grad_input
 

@@ -1,6 +1,7 @@
 """The Module base class: parameters, submodules, state_dict, train/eval and repr as in torch.nn.Module."""
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
@@ -69,16 +70,15 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
-        object.__setattr__(self, "_saved", _NEVER)
 
     # --- attributes -------------------------------------------------------------------------
     def register_parameter(self, name: str, value: Optional[Any]) -> None:
         """Adds a parameter: a Parameter (used as is), any other array (wrapped in a new Parameter
         holding a float32 copy), or None for an absent one such as a disabled bias."""
-        if value is None or isinstance(value, Parameter):
-            self._parameters[name] = value
-        else:
-            self._parameters[name] = Parameter(_as_float32(value, name))
+        if value is not None and not isinstance(value, Parameter):
+            value = Parameter(_as_float32(value, name))
+        self._parameters[name] = value
+        self.__dict__[name] = value  # mirrored for plain (fast) attribute lookup; __setattr__ keeps both in step
         self._parameters_changed()
 
     def _parameters_changed(self) -> None:
@@ -104,6 +104,7 @@ class Module:
                 if value.shape != current.shape:
                     raise ValueError(f"expected {name} of shape {current.shape}, got {value.shape}")
                 params[name] = value
+                self.__dict__[name] = value
                 self._parameters_changed()
                 return
             new = _as_float32(value, name)
@@ -114,6 +115,7 @@ class Module:
             if "_modules" not in self.__dict__:
                 raise AttributeError("cannot assign a submodule before Module.__init__() is called")
             self._modules[name] = value
+            self.__dict__[name] = value
         else:
             object.__setattr__(self, name, value)
 
@@ -180,19 +182,34 @@ class Module:
             p.requires_grad = bool(requires_grad)
         return self
 
+    # What a backward needs is kept per thread: each thread's forward/backward pair works from its own
+    # forward, so many threads can train (or run forward) on one module at once.
+    def _tape(self) -> threading.local:
+        tape = self.__dict__.get("_tape_local")
+        if tape is None:
+            tape = self.__dict__.setdefault("_tape_local", threading.local())  # setdefault: atomic
+        return tape
+
+    def __getstate__(self) -> Dict[str, Any]:
+        # copy.deepcopy and pickle: the per-thread saved states stay behind (threading.local cannot be copied).
+        state = self.__dict__.copy()
+        state.pop("_tape_local", None)
+        return state
+
     def _save_for_backward(self, state: Any) -> None:
         """Keeps what the next backward needs (None: an eval-mode forward, which saves nothing)."""
-        object.__setattr__(self, "_saved", _EVAL if state is None else state)
+        tape = self.__dict__.get("_tape_local") or self._tape()  # the common case without a method call
+        tape.saved = _EVAL if state is None else state
 
     def _saved_for_backward(self) -> Any:
-        """What the last training-mode forward saved; RuntimeError saying why if there is nothing."""
-        saved = self.__dict__.get("_saved", _NEVER)
+        """What this thread's last training-mode forward saved; RuntimeError saying why if there is nothing."""
+        saved = getattr(self._tape(), "saved", _NEVER)
         if isinstance(saved, _Unsaved):
             raise RuntimeError(f"{type(self).__name__}.backward() has nothing to work from: {saved.reason}")
         return saved
 
     def _release_saved(self) -> None:
-        object.__setattr__(self, "_saved", _NEVER)
+        self._tape().saved = _NEVER
 
     # --- state ------------------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":

@@ -9,8 +9,8 @@ import numpy as np
 
 from ... import _native
 from ... import random as _random
-from ._checks import check_bool, check_factory_kwargs, check_size
-from ..parameter import _commit_grads, _grad_accumulators
+from ._checks import check_bool, check_factory_kwargs, check_parameter_memory, check_size
+from ..parameter import _GRAD_LOCK, _commit_grads, _grad_accumulators
 from .module import Module
 
 __all__ = ["RNN"]
@@ -103,6 +103,12 @@ class RNN(Module):
 
         num_directions = 2 if self.bidirectional else 1
         H = self.hidden_size
+        # Before any allocation (or a loop over a huge num_layers): per direction, layer 0 and the others.
+        D, later = num_directions, num_directions * (self.num_layers - 1)
+        biases = 2 * D * self.num_layers if self.bias else 0
+        check_parameter_memory(f"RNN({self.input_size}, {H}, num_layers={self.num_layers})",
+                               [(H, self.input_size), (H, D * H), (H, H), (H,)],
+                               repeats=[D, later, D * self.num_layers, biases])
         params: List[Tuple[str, np.ndarray]] = []
         for layer in range(self.num_layers):
             layer_input = self.input_size if layer == 0 else num_directions * H
@@ -145,9 +151,8 @@ class RNN(Module):
             D = 2 if self.bidirectional else 1
             shape = (self.num_layers, L, N, D * self.hidden_size)
             # The buffer of the last backward's forward, if it fits: no fresh pages every step.
-            spare = self.__dict__.get("_spare_saved")
+            spare = self.__dict__.pop("_spare_saved", None)  # taken atomically: never two threads' buffer
             saved = spare if spare is not None and spare.shape == shape else np.empty(shape, dtype=np.float32)
-            object.__setattr__(self, "_spare_saved", None)
         output, hn = _native.rnn_forward(x, h0, self._flat, self._desc, masks, saved)
         self._save_for_backward((x, h0, masks, saved))
         return output, hn
@@ -171,10 +176,11 @@ class RNN(Module):
             ValueError: a gradient of the wrong shape (expected and actual shapes named).
         """
         x, h0, masks, saved = self._saved_for_backward()
-        grads, fresh = _grad_accumulators(self._flat)
-        grad_input, grad_h0 = _native.rnn_backward(x, h0, self._flat, self._desc, masks, saved, grad_output,
-                                                   grad_hn, tuple(grads))
-        _commit_grads(fresh)
+        with _GRAD_LOCK:
+            grads, fresh = _grad_accumulators(self._flat)
+            grad_input, grad_h0 = _native.rnn_backward(x, h0, self._flat, self._desc, masks, saved, grad_output,
+                                                       grad_hn, tuple(grads))
+            _commit_grads(fresh)
         self._release_saved()
         object.__setattr__(self, "_spare_saved", saved)
         return grad_input, grad_h0

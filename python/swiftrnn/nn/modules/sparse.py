@@ -7,8 +7,8 @@ import numpy as np
 
 from ... import _native
 from ... import random as _random
-from ._checks import check_bool, check_factory_kwargs, check_float, check_size
-from ..parameter import _commit_grads, _grad_accumulators
+from ._checks import check_bool, check_factory_kwargs, check_float, check_parameter_memory, check_size
+from ..parameter import _GRAD_LOCK, _commit_grads, _grad_accumulators
 from .module import Module, _as_float32
 
 __all__ = ["Embedding"]
@@ -75,6 +75,7 @@ class Embedding(Module):
         self.sparse = check_bool(sparse, "sparse")
         self._freeze = check_bool(_freeze, "_freeze")
         shape = (self.num_embeddings, self.embedding_dim)
+        check_parameter_memory(f"Embedding({self.num_embeddings}, {self.embedding_dim})", [shape])
         if _weight is None:
             weight = np.empty(shape, dtype=np.float32)
             _random._init_embedding_(weight, self.padding_idx)
@@ -126,9 +127,10 @@ class Embedding(Module):
         """
         indices = self._saved_for_backward()
         if self.weight.requires_grad:
-            (gw,), fresh = _grad_accumulators([self.weight])
-            _native.embedding_backward(indices, grad_output, gw, self.padding_idx, self.scale_grad_by_freq)
-            _commit_grads(fresh)
+            with _GRAD_LOCK:
+                (gw,), fresh = _grad_accumulators([self.weight])
+                _native.embedding_backward(indices, grad_output, gw, self.padding_idx, self.scale_grad_by_freq)
+                _commit_grads(fresh)
         else:
             expected = indices.shape + (self.embedding_dim,)
             got = np.shape(grad_output)
