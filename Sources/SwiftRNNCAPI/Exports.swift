@@ -61,6 +61,9 @@ public func srnn_simd_level() -> UnsafePointer<CChar> {
     UnsafeRawPointer(simdLevel.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
+@_cdecl("srnn_max_num_threads")
+public func srnn_max_num_threads() -> Int32 { Int32(maxKernelThreads) }
+
 @_cdecl("srnn_set_num_threads")
 public func srnn_set_num_threads(_ n: Int32) { setNumThreads(Int(n)) }
 

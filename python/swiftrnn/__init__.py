@@ -12,7 +12,7 @@ from . import nn, optim
 
 
 def set_num_threads(n: int) -> None:
-    """Sets how many threads swiftrnn's kernels may use (1 to 4096). Process-wide."""
+    """Sets how many threads swiftrnn's kernels may use (1 to 64; ValueError otherwise). Process-wide."""
     _native.set_num_threads(n)
 
 

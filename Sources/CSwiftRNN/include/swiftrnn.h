@@ -45,7 +45,8 @@ int32_t srnn_abi_version(void);
 /* "avx2+fma" on x86-64 builds with FMA code generation, "portable" otherwise. */
 const char *srnn_simd_level(void);
 
-/* Threads the kernels may use (>= 1). Process-wide. */
+/* Threads the kernels may use, 1 to srnn_max_num_threads(). Process-wide. */
+int32_t srnn_max_num_threads(void);
 void srnn_set_num_threads(int32_t n);
 int32_t srnn_get_num_threads(void);
 

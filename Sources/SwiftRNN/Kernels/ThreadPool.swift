@@ -14,7 +14,7 @@ import Synchronization
 private let threadCount = Atomic<Int>(1)
 
 /// The most threads `setNumThreads` accepts; larger requests are clamped to it.
-let maxKernelThreads = 64
+public let maxKernelThreads = 64
 
 /// Sets how many threads the kernels may use (values below 1 are taken as 1). Process-wide.
 /// Results do not depend on this setting: every output element is reduced in the same order

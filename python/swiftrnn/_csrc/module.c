@@ -148,8 +148,10 @@ static PyObject *simd_level(PyObject *self, PyObject *noargs) { return PyUnicode
 static PyObject *set_num_threads(PyObject *self, PyObject *arg) {
     long n = PyLong_AsLong(arg);
     if (n == -1 && PyErr_Occurred()) return NULL;
-    if (n < 1 || n > 4096) {
-        PyErr_Format(PyExc_ValueError, "set_num_threads expects a number of threads from 1 to 4096, got %ld", n);
+    long max_threads = srnn_max_num_threads();
+    if (n < 1 || n > max_threads) {
+        PyErr_Format(PyExc_ValueError, "set_num_threads expects a number of threads from 1 to %ld, got %ld",
+                     max_threads, n);
         return NULL;
     }
     srnn_set_num_threads((int32_t)n);
