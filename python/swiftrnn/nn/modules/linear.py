@@ -1,14 +1,14 @@
 """nn.Linear: y = x Wᵀ + b."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from ... import _native
 from ... import random as _random
 from ._checks import check_bool, check_factory_kwargs, check_parameter_memory, check_size
-from ..parameter import _GRAD_LOCK, _commit_grads, _grad_accumulators
+from ..parameter import _GRAD_LOCK, Parameter, _commit_grads, _grad_accumulators
 from .module import Module
 
 __all__ = ["Linear"]
@@ -37,6 +37,13 @@ class Linear(Module):
     Training: in training mode the forward keeps a copy of its input; ``backward(grad_output)`` then
     accumulates into ``weight.grad`` / ``bias.grad`` and returns the gradient w.r.t. the input.
     """
+
+    if TYPE_CHECKING:  # for type checkers only: the attributes __init__ sets; a call runs forward
+        in_features: int
+        out_features: int
+        weight: Parameter
+        bias: Optional[Parameter]
+        def __call__(self, input: Any) -> np.ndarray: ...
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
@@ -67,6 +67,13 @@ class CrossEntropyLoss(Module):
         IndexError: a target outside ``[0, C)`` that is not ``ignore_index``.
         TypeError: non-integer targets or non-float input.
     """
+
+    if TYPE_CHECKING:  # for type checkers only: the attributes __init__ sets; a call runs forward
+        weight: Optional[np.ndarray]
+        ignore_index: int
+        reduction: str
+        label_smoothing: float
+        def __call__(self, input: Any, target: Any) -> Union[float, np.ndarray]: ...
 
     def __init__(self, weight: Any = None, size_average: Optional[bool] = None, ignore_index: int = -100,
                  reduce: Optional[bool] = None, reduction: str = "mean", label_smoothing: float = 0.0) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import Any, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -72,6 +72,19 @@ class RNN(Module):
         >>> output.shape, hn.shape
         ((5, 32, 256), (1, 32, 256))
     """
+
+    if TYPE_CHECKING:  # for type checkers only: the attributes __init__ sets; a call runs forward
+        mode: str
+        input_size: int
+        hidden_size: int
+        num_layers: int
+        nonlinearity: str
+        bias: bool
+        batch_first: bool
+        dropout: float
+        bidirectional: bool
+        proj_size: int
+        def __call__(self, input: Any, hx: Optional[Any] = None) -> Tuple[np.ndarray, np.ndarray]: ...
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,

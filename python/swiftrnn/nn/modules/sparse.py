@@ -1,14 +1,14 @@
 """nn.Embedding: a lookup table of vectors."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from ... import _native
 from ... import random as _random
 from ._checks import check_bool, check_factory_kwargs, check_float, check_parameter_memory, check_size
-from ..parameter import _GRAD_LOCK, _commit_grads, _grad_accumulators
+from ..parameter import _GRAD_LOCK, Parameter, _commit_grads, _grad_accumulators
 from .module import Module, _as_float32
 
 __all__ = ["Embedding"]
@@ -48,6 +48,17 @@ class Embedding(Module):
         >>> embed([[1, 2], [3, 4]]).shape
         (2, 2, 4)
     """
+
+    if TYPE_CHECKING:  # for type checkers only: the attributes __init__ sets; a call runs forward
+        num_embeddings: int
+        embedding_dim: int
+        padding_idx: Optional[int]
+        max_norm: Optional[float]
+        norm_type: float
+        scale_grad_by_freq: bool
+        sparse: bool
+        weight: Parameter
+        def __call__(self, input: Any) -> np.ndarray: ...
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: Optional[int] = None,
                  max_norm: Optional[float] = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
