@@ -412,7 +412,9 @@ def test_rnn_valid_calls_match_reference(cfg, L, N, unbatched, with_h0, data):
     check_output(out, ref_out.shape)
     check_output(hn, ref_hn.shape)
     with np.errstate(all="ignore"):
-        ok = np.isfinite(ref_out).all() and np.abs(ref_out).max(initial=0) < 1e6
+        # hn too: a lower layer's state can overflow float32 (where FMA and the reference round
+        # differently) while the last layer's output stays finite.
+        ok = all(np.isfinite(r).all() and np.abs(r).max(initial=0) < 1e6 for r in (ref_out, ref_hn))
     if ok:
         np.testing.assert_allclose(out, ref_out, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(hn, ref_hn, rtol=1e-4, atol=1e-4)

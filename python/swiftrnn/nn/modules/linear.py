@@ -61,6 +61,19 @@ class Linear(Module):
         self.register_parameter("bias", b)
 
     def forward(self, input: Any) -> np.ndarray:
+        """``y = x W^T + b`` over the last dimension; call the module (``linear(x)``) rather than this.
+
+        Args:
+            input: ``(*, in_features)``: any leading shape, including none; any real float dtype (cast to
+                float32), nested lists, objects with ``__array__`` or the buffer protocol, torch tensors.
+
+        Returns:
+            A new float32 array ``(*, out_features)``. In training mode the input is saved for ``backward``.
+
+        Raises:
+            ValueError: a last dimension other than ``in_features`` (expected and actual shapes named).
+            TypeError: a non-numeric, integer, bool or complex input.
+        """
         if not self.training:
             self._save_for_backward(None)
             return _native.linear_forward(input, self.weight, self.bias)
@@ -91,4 +104,5 @@ class Linear(Module):
         return grad_input
 
     def extra_repr(self) -> str:
+        """The text inside ``Linear(...)`` of the repr, as torch prints it."""
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -95,6 +95,19 @@ class CrossEntropyLoss(Module):
         self.label_smoothing = float(label_smoothing)
 
     def forward(self, input: Any, target: Any) -> Union[float, np.ndarray]:
+        """``loss = criterion(logits, target)``; call the module rather than this.
+
+        Args:
+            input: logits ``(C,)``, ``(N, C)`` or ``(N, C, d1, ...)``.
+            target: class indices ``()``, ``(N,)`` or ``(N, d1, ...)``, in ``[0, C)`` or ``ignore_index``.
+
+        Returns:
+            A float for ``reduction='mean'`` / ``'sum'``; an array shaped like ``target`` for ``'none'``.
+            In training mode the softmax is saved for ``backward``.
+
+        Raises:
+            ValueError: mismatched shapes. IndexError: a target outside ``[0, C)`` (other than ignore_index).
+        """
         code = _reduction_code(self.reduction)
         loss, probs, target64, weight = _native.cross_entropy_forward(
             input, target, self.weight, self.ignore_index, code, self.label_smoothing, self.training)
@@ -124,4 +137,5 @@ class CrossEntropyLoss(Module):
         return result
 
     def extra_repr(self) -> str:
+        """The text inside ``CrossEntropyLoss(...)`` of the repr, as torch prints it."""
         return ""

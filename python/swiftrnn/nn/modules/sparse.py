@@ -115,6 +115,20 @@ class Embedding(Module):
                    norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
 
     def forward(self, input: Any) -> np.ndarray:
+        """Looks up rows of ``weight``; call the module (``embed(ids)``) rather than this.
+
+        Args:
+            input: integer indices of any shape ``(*)``: a Python int, nested lists, an array of any integer
+                dtype, an object with ``__array__`` or the buffer protocol, or a torch tensor.
+
+        Returns:
+            A new float32 array ``(*, embedding_dim)``. With ``max_norm`` the looked-up rows of ``weight`` are
+            renormalised in place first, as torch.
+
+        Raises:
+            IndexError: an index outside ``[0, num_embeddings)`` (the index and the valid range named).
+            TypeError: non-integer indices.
+        """
         if not self.training:
             self._save_for_backward(None)
             return _native.embedding_forward(self.weight, input, self.max_norm, self.norm_type)
@@ -150,6 +164,7 @@ class Embedding(Module):
         self._release_saved()
 
     def extra_repr(self) -> str:
+        """The text inside ``Embedding(...)`` of the repr, as torch prints it."""
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
