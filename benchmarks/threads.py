@@ -54,23 +54,28 @@ def main() -> None:
         return results
 
     def best(f):
-        times, out = [], None
+        times, cpus, out = [], [], None
         for _ in range(args.repeats):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             out = f()
             times.append(time.perf_counter() - start)
-        return min(times), out
+            cpus.append(time.process_time() - cpu)
+        return min(times), min(cpus), out
 
-    t_serial, r_serial = best(serial)
-    t_threaded, r_threaded = best(threaded)
+    t_serial, c_serial, r_serial = best(serial)
+    t_threaded, c_threaded, r_threaded = best(threaded)
     for (a, b), (c, d) in zip(r_serial, r_threaded):
         assert np.array_equal(a, c) and np.array_equal(b, d), "threaded results differ from serial ones"
     flops = 2 * L * N * (H * (I + H) + (NL - 1) * H * (H + H))
     print(f"RNN({I}, {H}, num_layers={NL}) on ({L}, {N}, {I}), {args.threads} calls, "
           f"set_num_threads({args.kernel_threads}), {os.cpu_count()} CPUs")
-    print(f"  in a row:   {t_serial * 1e3:9.1f} ms  ({flops * len(xs) / t_serial / 1e9:6.1f} GFLOP/s)")
-    print(f"  {args.threads} threads:  {t_threaded * 1e3:9.1f} ms  ({flops * len(xs) / t_threaded / 1e9:6.1f} GFLOP/s)")
-    print(f"  speedup:    {t_serial / t_threaded:9.2f}x  (results identical)")
+    print(f"  in a row:   {t_serial * 1e3:9.1f} ms wall, {c_serial * 1e3:9.1f} ms CPU "
+          f"({flops * len(xs) / t_serial / 1e9:6.1f} GFLOP/s)")
+    print(f"  {args.threads} threads:  {t_threaded * 1e3:9.1f} ms wall, {c_threaded * 1e3:9.1f} ms CPU "
+          f"({flops * len(xs) / t_threaded / 1e9:6.1f} GFLOP/s)")
+    print(f"  speedup:    {t_serial / t_threaded:9.2f}x wall; threads cost {c_threaded / c_serial:.2f}x the CPU time "
+          f"(results identical)")
+    print(f"  load average {os.getloadavg()[0]:.2f}: wall-clock speedup needs idle cores")
 
 
 if __name__ == "__main__":

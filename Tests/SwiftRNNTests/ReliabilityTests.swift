@@ -53,6 +53,12 @@ import Glibc
         #expect(shape == [2, 4])  // a later layer's weight_ih: (H, D*H)
         #expect(CSwiftRNN.srnn_rnn_param_shape(&d, 0, &shape) == 2)
         #expect(shape == [2, 3])
+        let config = RNNConfig(inputSize: 3, hiddenSize: 2, numLayers: 3, bidirectional: true)
+        for i in 0..<config.parameterCount {
+            let (rows, cols) = config.parameterShape(at: i)
+            #expect((cols.map { [rows, $0] } ?? [rows]) == config.parameterShapes[i])
+            #expect(config.parameterName(at: i) == config.parameterNames[i])
+        }
     }
 
     /// Buffers whose byte size cannot exist are rejected before anything is read.

@@ -95,6 +95,13 @@ def _token_ids(ids: Any, name: str, vocab_size: int) -> np.ndarray:
     return arr
 
 
+def _config_checksum(meta: dict) -> str:
+    """SHA-256 of config.json's content without its "checksum" key, in a canonical JSON form: any change
+    to a value or key of config.json (a flipped byte in "files" or in a hyperparameter) is detected."""
+    content = {k: v for k, v in meta.items() if k != "checksum"}
+    return _sha256(json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -464,6 +471,7 @@ class RNNLanguageModel(nn.Module):
             _atomic_write_bytes(os.path.join(directory, VOCAB_FILE), vocab_bytes)
         config = {"format": _FORMAT, "version": _VERSION, "config": self.config, "tokenizer": tokenizer,
                   "files": files}
+        config["checksum"] = _config_checksum(config)
         _atomic_write_bytes(os.path.join(directory, CONFIG_FILE),
                             json.dumps(config, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
 
@@ -554,6 +562,10 @@ class RNNLanguageModel(nn.Module):
             if len(vocab) != model.vocab_size:
                 raise bad(vocab_path, f"has {len(vocab)} tokens but vocab_size is {model.vocab_size}")
             model.vocab = vocab
+        # Last, so that the checks above name what is wrong when they can: a change that leaves every
+        # value plausible (a hyperparameter, a key of "files") is caught here.
+        if meta.get("checksum") != _config_checksum(meta):
+            raise bad(config_path, "its checksum does not match its content: the file was changed or damaged")
         model.tokenizer = tokenizer
         return model
 

@@ -146,3 +146,56 @@ def test_softmax_row_invariance():
         x[m // 2] = row
         np.testing.assert_array_equal(F.softmax(x, dim=1)[m // 2], alone)
         np.testing.assert_array_equal(F.softmax(x.T.copy(), dim=0)[:, m // 2], alone)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Saves: a save interrupted at any file never loads as a mixed model
+# ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fail_at", [0, 1, 2])
+def test_interrupted_model_save_never_loads_mixed(tmp_path, monkeypatch, fail_at):
+    import os
+
+    from swiftrnn.models import RNNLanguageModel
+    from swiftrnn.text import Vocab
+
+    vocab = Vocab.build(list("abcd"))
+    old = RNNLanguageModel(len(vocab), embedding_dim=3, hidden_size=4)
+    new = RNNLanguageModel(len(vocab), embedding_dim=3, hidden_size=4)
+    old.save(tmp_path, vocab=vocab)
+    replaced = []
+    real_replace = os.replace
+
+    def flaky_replace(src, dst):
+        if len(replaced) == fail_at:
+            raise OSError("disk full (simulated)")
+        replaced.append(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", flaky_replace)
+    with pytest.raises(OSError):
+        new.save(tmp_path, vocab=vocab)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")], "temporary files left behind"
+    try:
+        loaded = RNNLanguageModel.load(tmp_path)
+    except ValueError as e:  # a file already replaced no longer matches config.json's digest
+        assert "SHA-256" in str(e)
+        return
+    for k, v in old.state_dict().items():  # everything before config.json failed: the old model, whole
+        np.testing.assert_array_equal(loaded.state_dict()[k], v)
+
+
+def test_vocab_save_is_atomic(tmp_path, monkeypatch):
+    import os
+
+    from swiftrnn.text import Vocab
+
+    path = tmp_path / "vocab.json"
+    Vocab.build(list("abc")).save(path)
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError("I/O error (simulated)")))
+    with pytest.raises(OSError):
+        Vocab.build(list("xyz")).save(path)
+    monkeypatch.undo()
+    assert Vocab.load(path) == Vocab.build(list("abc"))
+    assert [p.name for p in tmp_path.iterdir()] == ["vocab.json"]

@@ -204,7 +204,7 @@ def test_concurrent_training_forward_backward_equals_serial():
         return loss
 
     serial, threaded = build(), build()
-    rounds = 20
+    rounds = 40
     serial_losses = [step(serial, *b) for _ in range(rounds) for b in batches]
     losses = [[] for _ in batches]
 
@@ -220,9 +220,9 @@ def test_concurrent_training_forward_backward_equals_serial():
         sys.setswitchinterval(interval)
     np.testing.assert_allclose(sorted(v for ls in losses for v in ls), sorted(serial_losses), rtol=1e-6)
     for (name, a), b in zip(_named(threaded), [p for _, p in _named(serial)]):
-        # the same 160 gradients summed in another order: equal up to float rounding, which after
-        # cancellation reaches ~2e-6 absolute on entries of ~1e-3; a lost step would be off by ~1e-2
-        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-4, atol=1e-5, err_msg=name)
+        # the same 320 contributions summed in another order: equal up to float rounding, which
+        # cancellation can make large relative to a small total (hence atol scaled to the array)
+        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-4, atol=2e-5 * float(np.abs(b.grad).max()), err_msg=name)
 
 
 def _named(model):
