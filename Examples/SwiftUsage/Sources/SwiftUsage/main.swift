@@ -17,7 +17,7 @@ print("output \(output.shape), hn \(hn.shape)")
 // Training: each token of a repeating sequence predicts the next one (seq_len L, batch 1).
 let data = Array(repeating: [0, 1, 2, 3, 4], count: 6).flatMap { $0 }
 let inputs = Array(data.dropLast()), targets = Array(data.dropFirst())
-var optimizer = Adam(lr: 0.05)
+var optimizer = try Adam(lr: 0.05)
 for step in 0..<60 {
     let x = try embedding(inputs, shape: [inputs.count, 1])                 // (L, 1, E)
     let (out, _, record) = try rnn.trainingForward(x)                        // (L, 1, H)
