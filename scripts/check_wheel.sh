@@ -30,8 +30,12 @@ if [ "$mode" = "--sdist" ]; then
     if ! "$work/buildenv/bin/python" -m build --outdir "$work/dist" . >"$work/build.log" 2>&1; then
         tail -40 "$work/build.log"; echo "FAIL: python -m build"; exit 1
     fi                                                               # sdist, then the wheel from the sdist
-    echo "   $(basename "$(ls "$work"/dist/*.tar.gz)")"
-    tar -tzf "$work"/dist/*.tar.gz | grep -q 'Package.swift$'
+    listing="$(tar -tzf "$work"/dist/*.tar.gz)"
+    for target in Sources/*/; do           # every Swift/C target of the checkout is in the sdist
+        grep -q "^swiftrnn-[^/]*/${target}" <<<"$listing" || { echo "FAIL: the sdist has no $target"; exit 1; }
+    done
+    grep -q '^swiftrnn-[^/]*/Package.swift$' <<<"$listing" || { echo "FAIL: the sdist has no Package.swift"; exit 1; }
+    echo "   $(basename "$(ls "$work"/dist/*.tar.gz)"): Package.swift and $(ls -d Sources/*/ | tr '\n' ' ')"
 else
     rm -rf build    # setuptools' stale objects would otherwise skip the link and ship an old extension
     "$PYTHON" -m pip wheel -q --no-deps -w "$work/dist" .
@@ -39,8 +43,15 @@ fi
 wheel="$(ls "$work"/dist/*.whl)"
 echo "   $(basename "$wheel")"
 
-echo "== dynamic sections"
+echo "== contents"
 mkdir "$work/unpacked" && (cd "$work/unpacked" && "$PYTHON" -m zipfile -e "$wheel" .)
+for f in py.typed _native.pyi libswiftrnn_capi.so data/daodejing.txt; do
+    [ -e "$work/unpacked/swiftrnn/$f" ] || { echo "FAIL: the wheel has no swiftrnn/$f"; exit 1; }
+done
+[ ! -e "$work/unpacked/swiftrnn/_csrc" ] || { echo "FAIL: the wheel carries the C sources"; exit 1; }
+echo "   py.typed, _native.pyi, libswiftrnn_capi.so, data/; no _csrc/"
+
+echo "== dynamic sections"
 for so in "$work"/unpacked/swiftrnn/*.so; do
     dyn="$(readelf -d "$so")"
     # Only the system libraries every manylinux platform has, and the Swift core beside it.
