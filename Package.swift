@@ -6,8 +6,19 @@ import PackageDescription
 // ImportError instead of SIGILL. Other architectures build the portable SIMD path.
 #if arch(x86_64)
 let simdFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Ounchecked"])]
+// The AVX-512 GEMM micro-kernels (target SwiftRNNAVX512) only: SwiftRNN calls them after a runtime
+// CPU check (CSwiftRNNCPU), so no AVX-512 instruction runs on an AVX2-only CPU.
+let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx512f", "-Xcc", "-mavx512vl", "-Xcc", "-mavx512bw",
+                                                 "-Xcc", "-mavx512dq", "-Xcc", "-mavx2", "-Xcc", "-mfma", "-Ounchecked"])]
+let kernelTargets: [Target] = [
+    .target(name: "CSwiftRNNCPU"),
+    .target(name: "SwiftRNNAVX512", swiftSettings: avx512Flags),
+]
+let kernelDependencies: [Target.Dependency] = ["CSwiftRNNCPU", "SwiftRNNAVX512"]
 #else
 let simdFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+let kernelTargets: [Target] = []
+let kernelDependencies: [Target.Dependency] = []
 #endif
 
 let package = Package(
@@ -21,10 +32,10 @@ let package = Package(
         .executable(name: "SwiftRNNBench", targets: ["SwiftRNNBench"]),
     ],
     targets: [
-        .target(name: "SwiftRNN", swiftSettings: simdFlags),
+        .target(name: "SwiftRNN", dependencies: kernelDependencies, swiftSettings: simdFlags),
         .target(name: "CSwiftRNN"),
         .target(name: "SwiftRNNCAPI", dependencies: ["SwiftRNN", "CSwiftRNN"], swiftSettings: simdFlags),
         .executableTarget(name: "SwiftRNNBench", dependencies: ["SwiftRNN"], swiftSettings: simdFlags),
         .testTarget(name: "SwiftRNNTests", dependencies: ["SwiftRNN", "SwiftRNNCAPI", "CSwiftRNN"]),
-    ]
+    ] + kernelTargets
 )

@@ -87,7 +87,8 @@ func gemmTable() {
         (3200, 512, 256, "T50xN64 input proj"),
         (1024, 1024, 1024, "1024^3"),
     ]
-    print("SGEMM GFLOP/s, C(m x n) = A(m x k) . W^T, W (n x k) row-major (transB)")
+    print("SGEMM GFLOP/s, C(m x n) = A(m x k) . W^T, W (n x k) row-major (transB); kernels: \(gemmSIMDLevel)"
+          + " (SWIFTRNN_SIMD=avx2 forces AVX2)")
     print("  per-call: sgemm (packs W each call); packed: sgemmPacked (W packed once)")
     print("  best of many ~2 ms batches; 1T: thread CPU time, 2T: wall time")
     print(pad("m x n x k", 16) + pad("1T per-call", 13) + pad("1T packed", 11) + pad("2T per-call", 13)
@@ -124,7 +125,7 @@ func gemmTable() {
 
     print("\nSGEMM GFLOP/s, other layouts, 1 thread (per-call)")
     print(pad("m x n x k", 16) + pad("NN", 9) + pad("TN", 9) + pad("NT", 9) + pad("TT", 9))
-    for (m, n, k) in [(64, 512, 512), (512, 512, 512), (32, 256, 256), (5, 512, 512)] {
+    for (m, n, k) in [(64, 512, 512), (512, 512, 512), (32, 256, 256), (16, 256, 256), (24, 512, 512), (5, 512, 512)] {
         let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
         let b = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
         let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)

@@ -46,12 +46,14 @@ func require(_ p: UnsafeRawPointer?, _ name: String) throws(SwiftRNNError) {
 @_cdecl("srnn_abi_version")
 public func srnn_abi_version() -> Int32 { SRNN_ABI_VERSION }
 
+/// The GEMM kernels actually used: "avx512" (CPU has AVX-512 and SWIFTRNN_SIMD is not "avx2"),
+/// "avx2+fma" (other x86-64) or "portable".
 private let simdLevel: StaticString = {
-    #if arch(x86_64)
-    return "avx2+fma"
-    #else
-    return "portable"
-    #endif
+    switch gemmSIMDLevel {
+    case "avx512": return "avx512"
+    case "avx2+fma": return "avx2+fma"
+    default: return "portable"
+    }
 }()
 
 @_cdecl("srnn_simd_level")

@@ -145,6 +145,50 @@ private let transFlags: [(Bool, Bool)] = [(false, false), (false, true), (true, 
         }
     }
 
+    @Test("a bias row starts the chains: bit for bit a bias-filled C with accumulate", arguments: [
+        (1, 4, 4), (3, 37, 20), (7, 64, 600), (40, 100, 33), (70, 256, 128), (2, 8, 0),
+    ])
+    func biasRow(shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        let bias = randomFloats(n, seed: 77)
+        for (transA, transB) in transFlags {
+            var problem = GEMMProblem(transA: transA, transB: transB, m: m, n: n, k: k, pad: 1, seed: 31)
+            let original = problem.c
+            // Reference 1: fill C's rows with the bias, then accumulate.
+            for i in 0..<m { for j in 0..<n { problem.c[i * problem.ldc + j] = bias[j] } }
+            let filled = problem.run(accumulate: true)
+            problem.c = original
+            for accumulate in [false, true] {
+                var withBias = problem.c, withBiasPacked = problem.c
+                var packed = [Float](repeating: 0, count: max(1, packedBCount(k: k, n: n)))
+                problem.b.withUnsafeBufferPointer { b in
+                    packed.withUnsafeMutableBufferPointer { p in
+                        packB(transB: transB, k: k, n: n, b: b.baseAddress!, ldb: problem.ldb, into: p.baseAddress!)
+                    }
+                    sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: problem.a, lda: problem.lda,
+                          b: b.baseAddress!, ldb: problem.ldb, accumulate: accumulate, c: &withBias, ldc: problem.ldc,
+                          bias: bias)
+                }
+                sgemmPacked(transA: transA, m: m, n: n, k: k, a: problem.a, lda: problem.lda, packedB: packed,
+                            accumulate: accumulate, c: &withBiasPacked, ldc: problem.ldc, bias: bias)
+                #expect(withBias.map(\.bitPattern) == withBiasPacked.map(\.bitPattern))
+                for i in 0..<m {
+                    for j in 0..<n {
+                        let got = withBias[i * problem.ldc + j]
+                        if accumulate {
+                            // Reference 2: the chain from C + bias.
+                            var acc = problem.c[i * problem.ldc + j] + bias[j]
+                            for p in 0..<k { acc = acc.addingProduct(problem.opA(i, p), problem.opB(p, j)) }
+                            #expect(got.bitPattern == acc.bitPattern)
+                        } else {
+                            #expect(got.bitPattern == filled[i * problem.ldc + j].bitPattern)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test("k == 0 zeroes C unless accumulating")
     func emptyReduction() {
         var c: [Float] = [1, 2, 3, 4, 5, 6]

@@ -1,8 +1,9 @@
-// Single-precision GEMM: C = (accumulate ? C : 0) + op(A)·op(B).
+// Single-precision GEMM: C = act(start + op(A)·op(B)), start = accumulate ? C : 0 (+ a bias row).
 //
 // # The reduction order (batch invariance)
 // Every output element is computed by one chain of fused multiply-adds in increasing k:
-//     acc = accumulate ? C[i][j] : +0;  for p in 0..<k { acc = fma(opA[i][p], opB[p][j], acc) };  C[i][j] = acc
+//     acc = start[i][j];  for p in 0..<k { acc = fma(opA[i][p], opB[p][j], acc) };  C[i][j] = act(acc)
+// where start[i][j] = accumulate ? C[i][j] (+ bias[j], one rounded add, with a bias) : (bias[j] or +0).
 // Each C[i][j] lives in one SIMD lane (or a scalar) of its own, so no path ever combines partial sums:
 // the register-blocked micro-kernels, the row-count-specialised edge tiles, the zero-padded last
 // column panel, the direct path for tiny problems, the k-blocking (a partial chain is stored to C
@@ -59,17 +60,25 @@ public enum GEMMActivation: Sendable {
 /// or on the thread count (see the top of this file). Sizes of zero are allowed (nothing is read;
 /// with k == 0 and `accumulate == false` C is zeroed). Uses the kernel thread pool for large
 /// problems (`setNumThreads`), and per-thread scratch memory for packing op(B) that is allocated once
-/// and reused. `activation` is applied to each finished element (see `GEMMActivation`).
+/// and reused.
+///
+/// - `bias`: nil, or n floats added to every row: the chains start from bias[j] (exactly as if C had
+///   been filled with the bias and `accumulate` were true), or from C[i][j] + bias[j] when
+///   `accumulate`. Saves the pass that copies a bias into every row of C.
+/// - `activation`: applied to each finished element in registers (see `GEMMActivation`).
 public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                   accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int,
-                  activation: GEMMActivation = .identity) {
+                  bias: UnsafePointer<Float>? = nil, activation: GEMMActivation = .identity) {
     if m <= 0 || n <= 0 { return }
-    if k <= 0 { emptyReduction(m: m, n: n, accumulate: accumulate, c: c, ldc: ldc, activation: activation); return }
+    if k <= 0 {
+        emptyReduction(m: m, n: n, accumulate: accumulate, c: c, ldc: ldc, bias: bias, activation: activation)
+        return
+    }
     let opA = OperandA(base: a, rs: transA ? 1 : lda, cs: transA ? lda : 1)
     let opB = OperandB(base: b, rs: transB ? 1 : ldb, cs: transB ? ldb : 1)
     if multiplyAdds(m, n, k) <= 128 {
-        sgemmDirect(m: m, n: n, k: k, a: opA, b: opB, accumulate: accumulate, c: c, ldc: ldc,
+        sgemmDirect(m: m, n: n, k: k, a: opA, b: opB, accumulate: accumulate, c: c, ldc: ldc, bias: bias,
                     activation: activation)
         return
     }
@@ -77,32 +86,38 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     let threads = gemmThreads(m: m, n: n, k: k, panels: panels)
     let tasks = gemmTasks(threads: threads, panels: panels)
     // op(B) rows are contiguous (B not transposed) and few rows of A will pass over each panel:
-    // read B in place rather than pay for packing it.
-    let inPlace = !transB && m <= 4 * gemmMR
+    // read B in place rather than pay for packing it (measured: as fast or faster up to m = 64).
+    let inPlace = !transB && m <= 64
     parallelFor(tasks, maxThreads: threads) { t in
         let (q0, q1) = splitPanels(panels, tasks, t)
         let j0 = q0 * gemmNR
         let width = min(n, q1 * gemmNR) - j0
         let cSlice = c + j0
+        let biasSlice = bias.map { $0 + j0 }
         if inPlace {
+            // Scratch: the last, partial panel (it cannot be read 16 wide in place), then op(A) blocks.
             let full = width / gemmNR
+            let rest = width - full * gemmNR
+            let packA = gemmShouldPackA(m: m, panels: q1 - q0, a: opA)
+            let scratch = kernelScratch(floats: gemmNR * k + (packA ? gemmPackedABlock : 0))
+            let aScratch = packA ? scratch.map { $0 + gemmNR * k } : nil
             if full > 0 {
                 gemmBlocked(m: m, n: full * gemmNR, k: k, a: opA,
                             b: Panels(base: b + j0, rs: ldb, panelStride: gemmNR),
-                            accumulate: accumulate, c: cSlice, ldc: ldc, activation: activation)
+                            accumulate: accumulate, c: cSlice, ldc: ldc, bias: biasSlice, activation: activation,
+                            aScratch: aScratch)
             }
-            let rest = width - full * gemmNR
             if rest > 0 {
-                // The last, partial panel cannot be read 16 wide in place: pack it (zero-padded).
                 let jr = j0 + full * gemmNR
                 let tailB = OperandB(base: b + jr, rs: ldb, cs: 1)
-                if let scratch = kernelScratch(floats: gemmNR * k) {
+                if let scratch {
                     packPanels(k: k, n: rest, b: tailB, into: scratch)
                     gemmBlocked(m: m, n: rest, k: k, a: opA, b: Panels(base: scratch, rs: gemmNR, panelStride: gemmNR * k),
-                                accumulate: accumulate, c: c + jr, ldc: ldc, activation: activation)
+                                accumulate: accumulate, c: c + jr, ldc: ldc, bias: bias.map { $0 + jr },
+                                activation: activation, aScratch: aScratch)
                 } else {
                     sgemmDirect(m: m, n: rest, k: k, a: opA, b: tailB, accumulate: accumulate, c: c + jr, ldc: ldc,
-                                activation: activation)
+                                bias: bias.map { $0 + jr }, activation: activation)
                 }
             }
             return
@@ -112,12 +127,12 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         let packA = gemmShouldPackA(m: m, panels: q1 - q0, a: opA)
         guard let scratch = kernelScratch(floats: bFloats + (packA ? gemmPackedABlock : 0)) else {
             sgemmDirect(m: m, n: width, k: k, a: opA, b: sliceB, accumulate: accumulate, c: cSlice, ldc: ldc,
-                        activation: activation)
+                        bias: biasSlice, activation: activation)
             return
         }
         packPanels(k: k, n: width, b: sliceB, into: scratch)
         gemmBlocked(m: m, n: width, k: k, a: opA, b: Panels(base: scratch, rs: gemmNR, panelStride: gemmNR * k),
-                    accumulate: accumulate, c: cSlice, ldc: ldc, activation: activation,
+                    accumulate: accumulate, c: cSlice, ldc: ldc, bias: biasSlice, activation: activation,
                     aScratch: packA ? scratch + bFloats : nil)
     }
 }
@@ -137,13 +152,23 @@ public func packB(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: In
 }
 
 /// C (m×n) = (accumulate ? C : 0) + op(A) · op(B), with op(B) (k×n) packed by `packB`.
-/// Bit-identical to `sgemm` with the unpacked op(B), for every m; `activation` as in `sgemm`.
+/// Bit-identical to `sgemm` with the unpacked op(B), for every m; `bias` and `activation` as in `sgemm`.
 public func sgemmPacked(transA: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                         packedB: UnsafePointer<Float>, accumulate: Bool,
-                        c: UnsafeMutablePointer<Float>, ldc: Int, activation: GEMMActivation = .identity) {
+                        c: UnsafeMutablePointer<Float>, ldc: Int,
+                        bias: UnsafePointer<Float>? = nil, activation: GEMMActivation = .identity) {
     if m <= 0 || n <= 0 { return }
-    if k <= 0 { emptyReduction(m: m, n: n, accumulate: accumulate, c: c, ldc: ldc, activation: activation); return }
+    if k <= 0 {
+        emptyReduction(m: m, n: n, accumulate: accumulate, c: c, ldc: ldc, bias: bias, activation: activation)
+        return
+    }
     let opA = OperandA(base: a, rs: transA ? 1 : lda, cs: transA ? lda : 1)
+    if n <= gemmNR && multiplyAdds(m, n, k) <= 128 {
+        // Tiny (RNN(4,4)): one panel, read as a k×n matrix with row stride 16.
+        sgemmDirect(m: m, n: n, k: k, a: opA, b: OperandB(base: packedB, rs: gemmNR, cs: 1),
+                    accumulate: accumulate, c: c, ldc: ldc, bias: bias, activation: activation)
+        return
+    }
     let panels = (n + gemmNR - 1) / gemmNR
     let threads = gemmThreads(m: m, n: n, k: k, panels: panels)
     let tasks = gemmTasks(threads: threads, panels: panels)
@@ -154,7 +179,8 @@ public func sgemmPacked(transA: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<F
         let aScratch = gemmShouldPackA(m: m, panels: q1 - q0, a: opA) ? kernelScratch(floats: gemmPackedABlock) : nil
         gemmBlocked(m: m, n: min(n, q1 * gemmNR) - j0, k: k, a: opA,
                     b: Panels(base: packedB + q0 * gemmNR * k, rs: gemmNR, panelStride: gemmNR * k),
-                    accumulate: accumulate, c: c + j0, ldc: ldc, activation: activation, aScratch: aScratch)
+                    accumulate: accumulate, c: c + j0, ldc: ldc, bias: bias.map { $0 + j0 }, activation: activation,
+                    aScratch: aScratch)
     }
 }
 
@@ -191,12 +217,12 @@ public struct PackedMatrix: @unchecked Sendable {
     /// C (m×n) = (accumulate ? C : 0) + op(A) · self; as `sgemmPacked`.
     public func multiply(transA: Bool, m: Int, a: UnsafePointer<Float>, lda: Int,
                          accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int,
-                         activation: GEMMActivation = .identity) {
+                         bias: UnsafePointer<Float>? = nil, activation: GEMMActivation = .identity) {
         if let p = storage.pointer {
             sgemmPacked(transA: transA, m: m, n: n, k: k, a: a, lda: lda, packedB: p,
-                        accumulate: accumulate, c: c, ldc: ldc, activation: activation)
+                        accumulate: accumulate, c: c, ldc: ldc, bias: bias, activation: activation)
         } else if n > 0 {
-            emptyReduction(m: m, n: n, accumulate: accumulate, c: c, ldc: ldc, activation: activation)
+            emptyReduction(m: m, n: n, accumulate: accumulate, c: c, ldc: ldc, bias: bias, activation: activation)
         }
     }
 }
@@ -348,13 +374,14 @@ func gemmShouldPackA(m: Int, panels: Int, a: OperandA) -> Bool {
 /// columns past n in the last panel are computed from padding and not stored). With `aScratch`
 /// (`gemmPackedABlock` floats), blocks of op(A) are first packed into 6-row micro-panels.
 func gemmBlocked(m: Int, n: Int, k: Int, a: OperandA, b: Panels, accumulate: Bool,
-                 c: UnsafeMutablePointer<Float>, ldc: Int, activation: GEMMActivation,
+                 c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?, activation: GEMMActivation,
                  aScratch: UnsafeMutablePointer<Float>? = nil) {
     let panels = (n + gemmNR - 1) / gemmNR
     var pc = 0
     while pc < k {
         let kc = min(gemmKC, k - pc)
         let load = accumulate || pc > 0
+        let blockBias = pc == 0 ? bias : nil  // the chains start from it; later k blocks resume from C
         let epilogue = pc + kc == k ? activation : .identity
         let ak = a.base + pc * a.cs
         let bk = b.base + pc * b.rs
@@ -370,6 +397,13 @@ func gemmBlocked(m: Int, n: Int, k: Int, a: OperandA, b: Panels, accumulate: Boo
             } else {
                 (aBlock, aStep, rsA, csA) = (ak + ic * a.rs, a.rs, a.rs, a.cs)
             }
+            if gemmUsesAVX512 {
+                gemmBlockAVX512(mc: mc, n: n, panels: panels, kc: kc, aBlock: aBlock, aStep: aStep, rsA: rsA, csA: csA,
+                                b: bk, rsB: b.rs, panelStride: b.panelStride, c: c + ic * ldc, ldc: ldc,
+                                load: load, epilogue: epilogue)
+                ic += mc
+                continue
+            }
             if full > 0 {
                 for q in 0..<panels {
                     let cols = min(gemmNR, n - q * gemmNR)
@@ -378,7 +412,8 @@ func gemmBlocked(m: Int, n: Int, k: Int, a: OperandA, b: Panels, accumulate: Boo
                     while ir < ic + full {
                         kernel6x1(kc: kc, a: aBlock + (ir - ic) * aStep, rsA: rsA, csA: csA, b: bq, rsB: b.rs,
                                   panelStride: b.panelStride, c: c + ir * ldc + q * gemmNR, ldc: ldc,
-                                  cols: cols, load: load, epilogue: epilogue)
+                                  cols: cols, load: load, bias: blockBias.map { $0 + q * gemmNR },
+                                  epilogue: epilogue)
                         ir += gemmMR
                     }
                 }
@@ -393,7 +428,7 @@ func gemmBlocked(m: Int, n: Int, k: Int, a: OperandA, b: Panels, accumulate: Boo
                     edgeKernel(rows: rows, panels: g, kc: kc, a: aBlock + (ir - ic) * aStep, rsA: rsA, csA: csA,
                                b: bk + q * b.panelStride, rsB: b.rs, panelStride: b.panelStride,
                                c: c + ir * ldc + q * gemmNR, ldc: ldc, cols: min(g * gemmNR, n - q * gemmNR),
-                               load: load, epilogue: epilogue)
+                               load: load, bias: blockBias.map { $0 + q * gemmNR }, epilogue: epilogue)
                     q += g
                 }
             }
@@ -432,25 +467,29 @@ func packABlock(rows: Int, kc: Int, a: OperandA, into dst: UnsafeMutablePointer<
 // MARK: - Micro-kernels
 
 /// A tile of R rows × P panels (16·P columns) of C: R·2P accumulators (at most 12), one FMA chain
-/// per element over the kc steps. `cols` (≤ 16·P) columns are loaded/stored; `load` starts the
-/// chains from C instead of +0; `epilogue` is applied before the store. R and P are constants in
-/// each specialisation below.
+/// per element over the kc steps. `cols` (≤ 16·P) columns are loaded/stored; the chains start from
+/// C if `load`, from the tile's `bias` columns if given (from C + bias if both), else from +0;
+/// `epilogue` is applied before the store. R and P are constants in each specialisation below.
 @inline(__always)
 func microKernel(_ R: Int, _ P: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int,
                  b: UnsafePointer<Float>, rsB: Int, panelStride: Int,
-                 c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool, epilogue: GEMMActivation) {
+                 c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool, bias: UnsafePointer<Float>?,
+                 epilogue: GEMMActivation) {
     let V = 2 * P
     var acc = InlineArray<12, F8>(repeating: F8())
     let full = cols == 8 * V
-    if load {
-        for r in 0..<R {
-            for v in 0..<V {
-                let cv = c + r * ldc + v * 8
-                if full {
-                    acc[r * V + v] = loadF8(cv)
-                } else {
-                    let valid = min(8, cols - v * 8)
-                    if valid > 0 { acc[r * V + v] = valid == 8 ? loadF8(cv) : loadPartialF8(cv, valid) }
+    if load || bias != nil {
+        for v in 0..<V {
+            let valid = full ? 8 : max(0, min(8, cols - v * 8))
+            if valid == 0 { continue }
+            let biasV = bias.map { valid == 8 ? loadF8($0 + v * 8) : loadPartialF8($0 + v * 8, valid) }
+            for r in 0..<R {
+                if load {
+                    let cp = c + r * ldc + v * 8
+                    let cv = valid == 8 ? loadF8(cp) : loadPartialF8(cp, valid)
+                    acc[r * V + v] = biasV.map { cv + $0 } ?? cv
+                } else if let biasV {
+                    acc[r * V + v] = biasV
                 }
             }
         }
@@ -485,14 +524,14 @@ func microKernel(_ R: Int, _ P: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int,
 @inline(never)
 func kernel6x1(kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int, b: UnsafePointer<Float>, rsB: Int,
                panelStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool,
-               epilogue: GEMMActivation) {
+               bias: UnsafePointer<Float>?, epilogue: GEMMActivation) {
     if rsA == 1 {
         // Packed (or transposed) A: a row's values are adjacent.
         microKernel(6, 1, kc: kc, a: a, rsA: 1, csA: csA, b: b, rsB: rsB, panelStride: panelStride,
-                    c: c, ldc: ldc, cols: cols, load: load, epilogue: epilogue)
+                    c: c, ldc: ldc, cols: cols, load: load, bias: bias, epilogue: epilogue)
     } else {
         microKernel(6, 1, kc: kc, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, panelStride: panelStride,
-                    c: c, ldc: ldc, cols: cols, load: load, epilogue: epilogue)
+                    c: c, ldc: ldc, cols: cols, load: load, bias: bias, epilogue: epilogue)
     }
 }
 
@@ -500,10 +539,11 @@ func kernel6x1(kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int, b: UnsafePo
 @inline(never)
 func edgeKernel(rows: Int, panels: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int,
                 b: UnsafePointer<Float>, rsB: Int, panelStride: Int,
-                c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool, epilogue: GEMMActivation) {
+                c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool, bias: UnsafePointer<Float>?,
+                epilogue: GEMMActivation) {
     @inline(__always) func run(_ R: Int, _ P: Int) {
         microKernel(R, P, kc: kc, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, panelStride: panelStride,
-                    c: c, ldc: ldc, cols: cols, load: load, epilogue: epilogue)
+                    c: c, ldc: ldc, cols: cols, load: load, bias: bias, epilogue: epilogue)
     }
     switch (rows, panels) {
     case (5, _): run(5, 1)
@@ -527,12 +567,12 @@ func edgeKernel(rows: Int, panels: Int, kc: Int, a: UnsafePointer<Float>, rsA: I
 /// The same FMA chains, one scalar at a time, without packing: for problems so small that setting
 /// up panels costs more than the arithmetic, and as the fallback when scratch memory is unavailable.
 func sgemmDirect(m: Int, n: Int, k: Int, a: OperandA, b: OperandB, accumulate: Bool,
-                 c: UnsafeMutablePointer<Float>, ldc: Int, activation: GEMMActivation) {
+                 c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?, activation: GEMMActivation) {
     for i in 0..<m {
         let ai = a.base + i * a.rs
         let ci = c + i * ldc
         for j in 0..<n {
-            var acc: Float = accumulate ? ci[j] : 0
+            var acc = chainStart(accumulate: accumulate, c: ci[j], bias: bias?[j])
             var ap = ai
             var bp = b.base + j * b.cs
             for _ in 0..<k {
@@ -546,12 +586,18 @@ func sgemmDirect(m: Int, n: Int, k: Int, a: OperandA, b: OperandB, accumulate: B
     }
 }
 
-/// k == 0: C = activation(accumulate ? C : 0).
+/// The value an element's chain starts from (see the top of the file); the kernels do the same.
+@inline(__always)
+func chainStart(accumulate: Bool, c: Float, bias: Float?) -> Float {
+    accumulate ? (bias.map { c + $0 } ?? c) : (bias ?? 0)
+}
+
+/// k == 0: C = activation(start).
 func emptyReduction(m: Int, n: Int, accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int,
-                    activation: GEMMActivation) {
+                    bias: UnsafePointer<Float>?, activation: GEMMActivation) {
     for i in 0..<m {
         let row = c + i * ldc
-        if !accumulate { row.update(repeating: 0, count: n) }
+        for j in 0..<n { row[j] = chainStart(accumulate: accumulate, c: row[j], bias: bias?[j]) }
         switch activation {
         case .identity: break
         case .tanh: tanhInPlace(row, count: n)

@@ -180,7 +180,7 @@ static PyObject *get_num_threads(PyObject *self, PyObject *noargs) { return PyLo
 
 static PyMethodDef module_methods[] = {
     {"abi_version", abi_version, METH_NOARGS, "The C ABI version of the Swift core."},
-    {"simd_level", simd_level, METH_NOARGS, "The SIMD level the Swift core was compiled for."},
+    {"simd_level", simd_level, METH_NOARGS, "The SIMD kernels in use: avx512, avx2+fma or portable (SWIFTRNN_SIMD=avx2 forces avx2+fma)."},
     {"set_num_threads", set_num_threads, METH_O, "Set how many threads the kernels may use."},
     {"get_num_threads", get_num_threads, METH_NOARGS, "How many threads the kernels may use."},
     {NULL, NULL, 0, NULL},

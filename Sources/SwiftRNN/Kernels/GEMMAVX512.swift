@@ -1,0 +1,113 @@
+// Runtime dispatch to the AVX-512 micro-kernels (module SwiftRNNAVX512) for `gemmBlocked`.
+//
+// The AVX-512 module is compiled for AVX-512; this module (compiled for AVX2 + FMA) only calls into
+// it when the CPU has AVX-512 F/VL/BW/DQ and the environment does not say SWIFTRNN_SIMD=avx2. The
+// kernels compute the same FMA chains as the AVX2 ones (see the top of GEMM.swift), so the two
+// paths give bit-identical results.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+#if arch(x86_64)
+import CSwiftRNNCPU
+import SwiftRNNAVX512
+#endif
+
+/// Whether the CPU (and OS) support AVX-512 F/VL/BW/DQ.
+let cpuHasAVX512: Bool = {
+    #if arch(x86_64)
+    return srnn_cpu_has_avx512() != 0
+    #else
+    return false
+    #endif
+}()
+
+/// The kernel family in use: "avx512", "avx2+fma" or "portable" (decided once per process).
+public let gemmSIMDLevel: String = {
+    #if arch(x86_64)
+    let forced = getenv("SWIFTRNN_SIMD").map { String(cString: $0).lowercased() }
+    if forced != "avx2" && forced != "avx2+fma" && cpuHasAVX512 { return "avx512" }
+    return "avx2+fma"
+    #else
+    return "portable"
+    #endif
+}()
+
+/// Whether `gemmBlocked` uses the AVX-512 kernels (only ever true on a CPU with AVX-512). Tests
+/// flip it (`setGEMMUsesAVX512`) to compare the two paths, which give the same bits.
+private let avx512Switch = Atomic<Bool>(gemmSIMDLevel == "avx512")
+
+var gemmUsesAVX512: Bool { avx512Switch.load(ordering: .relaxed) }
+
+/// For tests and benchmarks: selects the AVX-512 kernels (if the CPU has them) or the AVX2 ones.
+/// Returns whether the AVX-512 kernels are now in use. GEMMs running meanwhile may use either
+/// (same results).
+@discardableResult
+public func setGEMMUsesAVX512(_ on: Bool) -> Bool {
+    avx512Switch.store(on && cpuHasAVX512, ordering: .relaxed)
+    return gemmUsesAVX512
+}
+
+/// The AVX-512 version of one row block of `gemmBlocked`: rows 0..<mc of the block (row r of op(A)
+/// at aBlock + (r - r mod 6)·aStep + (r mod 6)·rsA, k step csA) against `panels` panels of op(B)
+/// (columns 0..<n), C row 0 at `c`; with `bias` (n floats; only for the first k block) the chains
+/// start from C + bias (`load`) or from bias, as the AVX2 kernels' bias in the speed branch.
+/// 12×16 tiles, then the leftover rows over groups of panels.
+func gemmBlockAVX512(mc: Int, n: Int, panels: Int, kc: Int, aBlock: UnsafePointer<Float>, aStep: Int,
+                     rsA: Int, csA: Int, b: UnsafePointer<Float>, rsB: Int, panelStride: Int,
+                     c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool, bias: UnsafePointer<Float>? = nil,
+                     epilogue: GEMMActivation) {
+    #if arch(x86_64)
+    // Strided (unpacked) A: 12 row pointers do not fit the registers; 6-row × 2-panel tiles do.
+    let full = rsA == 1 ? mc / 12 * 12 : 0
+    if full > 0 {
+        for q in 0..<panels {
+            let cols = min(gemmNR, n - q * gemmNR)
+            let bq = b + q * panelStride
+            var ir = 0
+            while ir < full {
+                let ct = c + ir * ldc + q * gemmNR
+                avx512Kernel12(kc: kc, a0: aBlock + ir * aStep, a1: aBlock + (ir + 6) * aStep, rsA: rsA, csA: csA,
+                               b: bq, rsB: rsB, c: ct, ldc: ldc, cols: cols, load: load,
+                               bias: bias.map { $0 + q * gemmNR })
+                if epilogue != .identity { activateTile(epilogue, ct, ldc: ldc, rows: 12, cols: cols) }
+                ir += 12
+            }
+        }
+    }
+    var r0 = full
+    while r0 < mc {
+        let rows = rsA == 1 ? mc - r0 : min(6, mc - r0)
+        let group = avx512PanelGroup(rows: rows)
+        var q = 0
+        while q < panels {
+            let g = min(group, panels - q)
+            let cols = min(g * gemmNR, n - q * gemmNR)
+            let ct = c + r0 * ldc + q * gemmNR
+            avx512EdgeKernel(rows: rows, panels: g, kc: kc, a0: aBlock + r0 * aStep, a1: aBlock + (r0 + 6) * aStep,
+                             rsA: rsA, csA: csA, b: b + q * panelStride, rsB: rsB, panelStride: panelStride,
+                             c: ct, ldc: ldc, cols: cols, load: load, bias: bias.map { $0 + q * gemmNR })
+            if epilogue != .identity { activateTile(epilogue, ct, ldc: ldc, rows: rows, cols: cols) }
+            q += g
+        }
+        r0 += rows
+    }
+    #endif
+}
+
+/// The epilogue on a stored tile (elementwise, so the same bits as applying it in registers).
+@inline(never)
+func activateTile(_ activation: GEMMActivation, _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
+    for r in 0..<rows {
+        switch activation {
+        case .identity: break
+        case .tanh: tanhInPlace(c + r * ldc, count: cols)
+        case .relu: reluInPlace(c + r * ldc, count: cols)
+        }
+    }
+}

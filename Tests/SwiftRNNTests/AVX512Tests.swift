@@ -1,0 +1,133 @@
+import Testing
+@testable import SwiftRNN
+
+/// The AVX-512 GEMM kernels against the AVX2 ones: bit-identical results for every shape, layout,
+/// accumulate flag, epilogue, k-blocking and packed/unpacked op(B). The AVX-512 half is skipped on
+/// CPUs without AVX-512 (the test then only checks that the switch stays off).
+@Suite(.serialized)
+struct AVX512Tests {
+    private static func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
+        var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        return (0..<count).map { _ in
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17
+            return Float(s >> 40) / Float(1 << 23) - 1
+        }
+    }
+
+    /// One GEMM through the current path: (sgemm, sgemmPacked) outputs.
+    private static func run(m: Int, n: Int, k: Int, transA: Bool, transB: Bool, accumulate: Bool,
+                            activation: GEMMActivation, a: [Float], b: [Float], c0: [Float], ldc: Int) -> ([Float], [Float]) {
+        let lda = transA ? m + 1 : k + 3
+        let ldb = transB ? k + 2 : n + 1
+        var c1 = c0, c2 = c0
+        var packed = [Float](repeating: .nan, count: packedBCount(k: k, n: n))
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                c1.withUnsafeMutableBufferPointer { cp in
+                    sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: ap.baseAddress!, lda: lda,
+                          b: bp.baseAddress!, ldb: ldb, accumulate: accumulate, c: cp.baseAddress!, ldc: ldc,
+                          activation: activation)
+                }
+                packed.withUnsafeMutableBufferPointer { pp in
+                    packB(transB: transB, k: k, n: n, b: bp.baseAddress!, ldb: ldb, into: pp.baseAddress!)
+                }
+                packed.withUnsafeBufferPointer { pp in
+                    c2.withUnsafeMutableBufferPointer { cp in
+                        sgemmPacked(transA: transA, m: m, n: n, k: k, a: ap.baseAddress!, lda: lda,
+                                    packedB: pp.baseAddress!, accumulate: accumulate, c: cp.baseAddress!, ldc: ldc,
+                                    activation: activation)
+                    }
+                }
+            }
+        }
+        return (c1, c2)
+    }
+
+    @Test func avx512MatchesAVX2BitForBit() {
+        let had = gemmUsesAVX512
+        defer { setGEMMUsesAVX512(had) }
+        guard setGEMMUsesAVX512(true) else {
+            #expect(gemmSIMDLevel != "avx512")
+            return
+        }
+        var shapes: [(Int, Int, Int)] = []
+        for m in 1...13 { shapes.append((m, [5, 16, 33, 47][m % 4], [1, 7, 64, 130][m % 4])) }
+        shapes += [(14, 31, 9), (17, 130, 70), (24, 64, 128), (25, 17, 600), (36, 48, 1100), (64, 128, 128),
+                   (1, 512, 512), (5, 256, 256), (30, 200, 513), (130, 80, 40), (8, 33, 520), (61, 97, 33)]
+        var seed: UInt64 = 1
+        var checked = 0
+        for (m, n, k) in shapes {
+            for threads in [1, 2] {
+                setNumThreads(threads)
+                for layout in 0..<4 {
+                    let transA = layout & 1 != 0, transB = layout & 2 != 0
+                    let accumulate = (m + n + layout) % 2 == 0
+                    let activation: GEMMActivation = [.identity, .tanh, .relu][(m + k + layout) % 3]
+                    let lda = transA ? m + 1 : k + 3
+                    let ldb = transB ? k + 2 : n + 1
+                    let ldc = n + 5
+                    seed += 1
+                    let a = Self.randomFloats((transA ? k : m) * lda, seed: seed)
+                    let b = Self.randomFloats((transB ? n : k) * ldb, seed: seed + 1000)
+                    // Scale so that tanh sees values across its branches and relu sees negatives.
+                    let c0 = Self.randomFloats(m * ldc, seed: seed + 2000).map { $0 * 4 }
+                    setGEMMUsesAVX512(true)
+                    let (x1, x2) = Self.run(m: m, n: n, k: k, transA: transA, transB: transB, accumulate: accumulate,
+                                            activation: activation, a: a, b: b, c0: c0, ldc: ldc)
+                    setGEMMUsesAVX512(false)
+                    let (y1, y2) = Self.run(m: m, n: n, k: k, transA: transA, transB: transB, accumulate: accumulate,
+                                            activation: activation, a: a, b: b, c0: c0, ldc: ldc)
+                    let same = zip(x1, y1).allSatisfy { $0.bitPattern == $1.bitPattern }
+                        && zip(x2, y2).allSatisfy { $0.bitPattern == $1.bitPattern }
+                        && zip(x1, x2).allSatisfy { $0.bitPattern == $1.bitPattern }
+                    #expect(same, "m=\(m) n=\(n) k=\(k) transA=\(transA) transB=\(transB) acc=\(accumulate) \(activation) threads=\(threads)")
+                    checked += 1
+                }
+            }
+        }
+        setNumThreads(1)
+        #expect(checked == shapes.count * 8)
+    }
+
+    /// The bias start of the AVX-512 tiles (for the bias row of the GEMM): chains started from
+    /// C + bias (accumulate) or from bias give the same bits as adding the bias to C first.
+    @Test func avx512BiasStartsTheChains() {
+        guard cpuHasAVX512 else { return }
+        for (m, n, k) in [(1, 5, 3), (5, 40, 17), (12, 16, 9), (13, 33, 20), (30, 100, 64), (7, 130, 5)] {
+            for load in [false, true] {
+                let lda = k + 1, ldc = n + 3
+                let a = Self.randomFloats(m * lda, seed: UInt64(m * 7 + n))
+                let b = Self.randomFloats(k * n, seed: UInt64(k * 5 + n))
+                let bias = Self.randomFloats(n, seed: UInt64(n))
+                let c0 = Self.randomFloats(m * ldc, seed: UInt64(m + 99))
+                var packed = [Float](repeating: 0, count: packedBCount(k: k, n: n))
+                var c1 = c0, c2 = c0
+                for i in 0..<m { for j in 0..<n { c2[i * ldc + j] = load ? c0[i * ldc + j] + bias[j] : bias[j] } }
+                let panels = (n + 15) / 16
+                a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                        packed.withUnsafeMutableBufferPointer { pp in
+                            packB(transB: false, k: k, n: n, b: bp.baseAddress!, ldb: n, into: pp.baseAddress!)
+                        }
+                    }
+                    packed.withUnsafeBufferPointer { pp in
+                        bias.withUnsafeBufferPointer { biasp in
+                            c1.withUnsafeMutableBufferPointer { cp in
+                                gemmBlockAVX512(mc: m, n: n, panels: panels, kc: k, aBlock: ap.baseAddress!, aStep: lda,
+                                                rsA: lda, csA: 1, b: pp.baseAddress!, rsB: 16, panelStride: 16 * k,
+                                                c: cp.baseAddress!, ldc: ldc, load: load, bias: biasp.baseAddress!,
+                                                epilogue: .identity)
+                            }
+                        }
+                        c2.withUnsafeMutableBufferPointer { cp in
+                            gemmBlockAVX512(mc: m, n: n, panels: panels, kc: k, aBlock: ap.baseAddress!, aStep: lda,
+                                            rsA: lda, csA: 1, b: pp.baseAddress!, rsB: 16, panelStride: 16 * k,
+                                            c: cp.baseAddress!, ldc: ldc, load: true, epilogue: .identity)
+                        }
+                    }
+                }
+                #expect(zip(c1, c2).allSatisfy { $0.bitPattern == $1.bitPattern }, "m=\(m) n=\(n) k=\(k) load=\(load)")
+            }
+        }
+    }
+}
