@@ -400,7 +400,7 @@ func gemmBlocked(m: Int, n: Int, k: Int, a: OperandA, b: Panels, accumulate: Boo
             if gemmUsesAVX512 {
                 gemmBlockAVX512(mc: mc, n: n, panels: panels, kc: kc, aBlock: aBlock, aStep: aStep, rsA: rsA, csA: csA,
                                 b: bk, rsB: b.rs, panelStride: b.panelStride, c: c + ic * ldc, ldc: ldc,
-                                load: load, epilogue: epilogue)
+                                load: load, bias: blockBias, epilogue: epilogue)
                 ic += mc
                 continue
             }
