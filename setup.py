@@ -32,7 +32,19 @@ def swift(*args):
     return subprocess.run(["swift", "build", *args], cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True).stdout
 
 
+def without_host_rpaths(command):
+    """The link command without rpaths into the build machine (a pyenv Python puts its own lib folder in
+    LDSHARED): the wheel's only search path is $ORIGIN, so nothing points at a folder of the build host."""
+    return [arg for arg in command if not (arg.startswith("-Wl,-rpath,") and "$ORIGIN" not in arg)]
+
+
 class BuildSwiftThenExt(build_ext):
+    def build_extensions(self):
+        for attr in ("linker_so", "linker_so_cxx"):
+            if getattr(self.compiler, attr, None):
+                setattr(self.compiler, attr, without_host_rpaths(getattr(self.compiler, attr)))
+        super().build_extensions()
+
     def run(self):
         swift(*SWIFT_FLAGS)
         self.swift_bin = swift(*SWIFT_FLAGS, "--show-bin-path").strip()
@@ -69,7 +81,9 @@ native = Extension(
 setup(
     package_dir={"": "python"},
     packages=find_packages("python", exclude=["tests", "tests.*"]),
-    package_data={"swiftrnn": ["py.typed", "data/*"]},
+    package_data={"swiftrnn": ["py.typed", "*.pyi", "data/*"]},
+    # The extension's C sources ship in the sdist (MANIFEST.in), not in the wheel.
+    exclude_package_data={"swiftrnn": ["_csrc/*"]},
     ext_modules=[native],
     cmdclass={"build_ext": BuildSwiftThenExt},
     zip_safe=False,

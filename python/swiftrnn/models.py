@@ -182,6 +182,7 @@ class RNNLanguageModel(nn.Module):
                 "nonlinearity": self.nonlinearity}
 
     def extra_repr(self) -> str:
+        """The model's configuration as shown in its ``repr``."""
         return ""
 
     # --- forward / backward -------------------------------------------------------------------

@@ -65,6 +65,7 @@ class Generator:
 
     @property
     def device(self) -> str:
+        """The generator's device: always ``'cpu'``."""
         return "cpu"
 
     def manual_seed(self, seed: int) -> "Generator":

@@ -207,18 +207,22 @@ class Vocab:
 
     @property
     def itos(self) -> List[str]:
+        """The tokens in id order (a copy): ``vocab.itos[i]`` is the token with id ``i``."""
         return list(self._itos)
 
     @property
     def stoi(self) -> Dict[str, int]:
+        """A ``{token: id}`` dict (a copy)."""
         return dict(self._stoi)
 
     @property
     def specials(self) -> List[str]:
+        """The special tokens (``'<unk>'``, ...) given at construction; they take the first ids."""
         return list(self._specials)
 
     @property
     def unk_index(self) -> Optional[int]:
+        """The id of ``'<unk>'`` when it is a special token (unknown tokens then encode to it), else None."""
         return self._unk
 
     def unknown(self, tokens: Iterable[str]) -> List[str]:
@@ -266,6 +270,9 @@ class Vocab:
 
     # --- persistence --------------------------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
+        """A JSON-serialisable dict (``{'itos': [...], 'specials': [...]}``-shaped) that ``Vocab.from_dict``
+        turns back into an equal Vocab; what ``save`` writes.
+        """
         return {"format": self.FORMAT, "version": self.VERSION, "specials": list(self._specials),
                 "itos": list(self._itos)}
 

@@ -51,14 +51,20 @@ DEEP = 1.0
 for _ in range(40):
     DEEP = [DEEP]  # nested deeper than NumPy's 32 (or 64) dimensions
 
-odd_floats = st.sampled_from([0.0, -0.0, 1.0, -3.5, 1e-45, 3e38, -3e38, float("inf"), float("-inf"),
-                              float("nan"), 65504.0])
+ODD_FLOATS = [0.0, -0.0, 1.0, -3.5, 1e-45, 3e38, -3e38, float("inf"), float("-inf"), float("nan"), 65504.0]
+odd_floats = st.sampled_from(ODD_FLOATS)
 
 
 def _fill(dtype):
     kind = np.dtype(dtype).kind
     if kind == "f":
-        return st.one_of(st.floats(-4, 4, width=16 if np.dtype(dtype).itemsize == 2 else 32), odd_floats)
+        # The odd values as the dtype stores them (1e-45 is float32's smallest subnormal), less those it
+        # cannot hold (3e38 and 1e-45 in float16 would become inf and 0): some hypothesis versions
+        # reject an element that changes when stored; inf and nan are in the list anyway.
+        with np.errstate(all="ignore"):
+            stored = [(v, float(np.array(v, dtype))) for v in ODD_FLOATS]
+        held = [s for v, s in stored if v != v or ((s != 0) == (v != 0) and np.isinf(s) == np.isinf(v))]
+        return st.one_of(st.floats(-4, 4, width=16 if np.dtype(dtype).itemsize == 2 else 32), st.sampled_from(held))
     return None
 
 
@@ -406,7 +412,9 @@ def test_rnn_valid_calls_match_reference(cfg, L, N, unbatched, with_h0, data):
     check_output(out, ref_out.shape)
     check_output(hn, ref_hn.shape)
     with np.errstate(all="ignore"):
-        ok = np.isfinite(ref_out).all() and np.abs(ref_out).max(initial=0) < 1e6
+        # hn too: a lower layer's state can overflow float32 (where FMA and the reference round
+        # differently) while the last layer's output stays finite.
+        ok = all(np.isfinite(r).all() and np.abs(r).max(initial=0) < 1e6 for r in (ref_out, ref_hn))
     if ok:
         np.testing.assert_allclose(out, ref_out, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(hn, ref_hn, rtol=1e-4, atol=1e-4)

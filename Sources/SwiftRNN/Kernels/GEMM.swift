@@ -186,7 +186,9 @@ public func sgemmPacked(transA: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<F
 
 /// A k×n matrix op(B) packed for `sgemmPacked`, owning its memory. Immutable once made (Sendable).
 public struct PackedMatrix: @unchecked Sendable {
+    /// Rows of op(B): the shared (inner) dimension of the product.
     public let k: Int
+    /// Columns of op(B): the output's columns.
     public let n: Int
     private let storage: Storage
 

@@ -109,7 +109,9 @@ public struct Embedding: Sendable {
     /// The p of the p-norm used with `maxNorm`.
     public let normType: Double
 
+    /// `num_embeddings`: rows of the table; valid indices are `0..<numEmbeddings`.
     public var numEmbeddings: Int { weight.shape[0] }
+    /// `embedding_dim`: the size of each row, the output's last dimension.
     public var embeddingDim: Int { weight.shape[1] }
 
     /// Wraps an existing table. `paddingIdx` may be negative (counted from the end, as in torch);

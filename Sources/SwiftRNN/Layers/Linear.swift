@@ -20,7 +20,9 @@ public struct Linear: Sendable {
     /// (outFeatures), or nil for no bias.
     public var bias: Tensor?
 
+    /// `in_features`: the size of the input's last dimension (`weight.shape[1]`).
     public var inFeatures: Int { weight.shape[1] }
+    /// `out_features`: the size of the output's last dimension (`weight.shape[0]`).
     public var outFeatures: Int { weight.shape[0] }
 
     /// Throws `.invalidArgument` unless weight is 2-d and bias (if any) is (weight.shape[0]).

@@ -8,14 +8,23 @@ public enum Nonlinearity: Int32, Sendable {
 
 /// The constructor arguments of `torch.nn.RNN` that fix the shapes.
 public struct RNNConfig: Equatable, Sendable {
+    /// `input_size`: features of each input step, H_in.
     public var inputSize: Int
+    /// `hidden_size`: features of the hidden state, H (> 0).
     public var hiddenSize: Int
+    /// `num_layers`: stacked recurrent layers (>= 1).
     public var numLayers: Int
+    /// `.tanh` or `.relu`.
     public var nonlinearity: Nonlinearity
+    /// Whether the layers have `bias_ih` / `bias_hh`.
     public var bias: Bool
+    /// Inputs and outputs are (N, L, *) instead of (L, N, *); h0 and hn are not affected.
     public var batchFirst: Bool
+    /// A reverse direction too (D = 2).
     public var bidirectional: Bool
 
+    /// `torch.nn.RNN(input_size, hidden_size, num_layers, nonlinearity, bias, batch_first, bidirectional)`;
+    /// the sizes are checked when a layer is made from the configuration, not here.
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, nonlinearity: Nonlinearity = .tanh,
                 bias: Bool = true, batchFirst: Bool = false, bidirectional: Bool = false) {
         self.inputSize = inputSize
@@ -223,6 +232,7 @@ func copyRows(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float
 
 /// An Elman RNN, `torch.nn.RNN`, holding its parameters as tensors in torch's state_dict order.
 public struct RNN: Sendable {
+    /// The sizes and options the layer was made with.
     public let config: RNNConfig
     /// The parameters in state_dict order; names and shapes in `config.parameterNames` / `parameterShapes`.
     public var parameters: [Tensor]

@@ -15,6 +15,7 @@ public final class Generator: Sendable {
         box = Mutex(GeneratorState(seed: seed))
     }
 
+    /// A generator that starts from `state` (e.g. one loaded from torch's state bytes).
     public init(state: GeneratorState) {
         box = Mutex(state)
     }

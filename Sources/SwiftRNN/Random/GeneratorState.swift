@@ -5,6 +5,7 @@ public enum RandomError: Error, Equatable, Sendable {
     /// Serialised generator state that is the wrong size or inconsistent.
     case invalidState(String)
 
+    /// The reason, for messages.
     public var message: String {
         switch self {
         case .invalidArgument(let m), .invalidState(let m): m
@@ -23,8 +24,11 @@ public struct GeneratorState: Sendable {
     /// is different: a fresh process seeds it from /dev/urandom (see `Generator.default`).
     public static let defaultSeed: UInt64 = 67_280_421_310_721
 
+    /// The mt19937 engine (624 words of state and the position in it).
     public var engine: MT19937
+    /// The second Box-Muller sample of the scalar double normal path, if one is cached.
     public var nextDoubleNormal: Double?
+    /// The cached float normal sample (carried for torch's state format; not filled here).
     public var nextFloatNormal: Float?
 
     /// `CPUGeneratorImpl(seed)` / `manual_seed(seed)`: a freshly seeded engine, no cached normals.
@@ -34,6 +38,7 @@ public struct GeneratorState: Sendable {
         nextFloatNormal = nil
     }
 
+    /// A state from its parts.
     public init(engine: MT19937, nextDoubleNormal: Double? = nil, nextFloatNormal: Float? = nil) {
         self.engine = engine
         self.nextDoubleNormal = nextDoubleNormal
@@ -152,6 +157,9 @@ extension GeneratorState {
             ? Float(bitPattern: load(TorchLayout.nextFloatNormal, UInt32.self)) : nil
     }
 
+    /// Loads the 5056-byte state of `torch.get_rng_state()` / `Generator.get_state()`.
+    ///
+    /// - Throws: `RandomError.invalidState` when the bytes are the wrong size or inconsistent.
     public init(torchState bytes: [UInt8]) throws(RandomError) {
         let loaded = bytes.withUnsafeBytes { raw in
             Result { () throws(RandomError) in try GeneratorState(torchState: raw) }

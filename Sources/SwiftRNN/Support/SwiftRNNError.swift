@@ -10,6 +10,7 @@ public enum SwiftRNNError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A workspace could not be allocated (Python: `MemoryError`).
     case outOfMemory(String)
 
+    /// The error's message: what was expected and what came.
     public var description: String {
         switch self {
         case .invalidArgument(let m), .indexOutOfRange(let m), .overflow(let m), .outOfMemory(let m): return m

@@ -47,6 +47,7 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
         return flat
     }
 
+    /// The shape and the scalars, for printing.
     public var description: String { "Tensor(shape: \(describeShape(shape)), scalars: \(scalars))" }
 
     /// The product of a shape's dimensions, checked for negative sizes and overflow.

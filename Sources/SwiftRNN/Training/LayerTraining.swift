@@ -12,6 +12,7 @@
 public struct RNNForwardRecord: Sendable {
     /// The input and initial state the forward took (nil: zeros).
     public let input: Tensor
+    /// The initial hidden state the forward took, or nil for zeros.
     public let h0: Tensor?
     /// The dropout masks the forward applied, (numLayers − 1, L, N, D·H), or nil.
     public let dropoutMasks: Tensor?

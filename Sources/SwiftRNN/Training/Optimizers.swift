@@ -124,7 +124,9 @@ func adamLoop(_ p: UnsafeMutablePointer<Float>, _ gradient: UnsafePointer<Float>
 /// `torch.optim.SGD` for Swift tensors. Parameters are identified by their position in the array
 /// passed to `step`; the momentum buffers live here.
 public struct SGD: Sendable {
+    /// Hyperparameters, as `torch.optim.SGD`'s (`lr`, `momentum`, `dampening`, `weight_decay`).
     public var lr: Double, momentum: Double, dampening: Double, weightDecay: Double
+    /// Nesterov momentum; `maximize` ascends the objective instead.
     public var nesterov: Bool, maximize: Bool
     /// One momentum buffer per parameter once a step has made it.
     public private(set) var momentumBuffers: [[Float]?] = []
@@ -171,7 +173,9 @@ public struct SGD: Sendable {
 /// `torch.optim.Adam`, or `torch.optim.AdamW` with `decoupledWeightDecay` (see `Adam.adamW`), for
 /// Swift tensors. Parameters are identified by their position in the array passed to `step`.
 public struct Adam: Sendable {
+    /// Hyperparameters, as `torch.optim.Adam`'s (`lr`, `betas`, `eps`, `weight_decay`).
     public var lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double
+    /// AMSGrad; AdamW's decoupled weight decay; `maximize` ascends the objective instead.
     public var amsgrad: Bool, decoupledWeightDecay: Bool, maximize: Bool
     /// Steps taken so far (the same for every parameter).
     public private(set) var stepCount = 0

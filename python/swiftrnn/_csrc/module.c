@@ -53,8 +53,28 @@ static const char *dtype_name(PyArrayObject *a) {
     }
 }
 
+/* PyArray_FromAny, plus objects that offer only the DLPack protocol (no __array__, no buffer): those go
+ * through numpy.from_dlpack (zero-copy for CPU producers; NumPy's error for others). Arrays, sequences,
+ * scalars, buffers and __array__ objects (torch tensors included) take the plain path. */
+static PyArrayObject *from_any(PyObject *obj) {
+    if (!PyArray_Check(obj) && !PyList_Check(obj) && !PyTuple_Check(obj) && !PyLong_Check(obj)
+            && !PyFloat_Check(obj) && !PyObject_CheckBuffer(obj)
+            && PyObject_HasAttrString(obj, "__dlpack__") && !PyObject_HasAttrString(obj, "__array__")
+            && !PyObject_HasAttrString(obj, "__array_interface__")) {
+        PyObject *numpy = PyImport_ImportModule("numpy");
+        if (numpy == NULL) return NULL;
+        PyObject *converted = PyObject_CallMethod(numpy, "from_dlpack", "O", obj);
+        Py_DECREF(numpy);
+        if (converted == NULL) return NULL;
+        PyArrayObject *a = (PyArrayObject *)PyArray_FromAny(converted, NULL, 0, 0, 0, NULL);
+        Py_DECREF(converted);
+        return a;
+    }
+    return (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
+}
+
 PyArrayObject *srnn_as_float32(PyObject *obj, const char *what) {
-    PyArrayObject *a = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
+    PyArrayObject *a = from_any(obj);
     if (a == NULL) return NULL;
     int t = PyArray_TYPE(a);
     int empty_sequence = PyArray_SIZE(a) == 0 && (PyList_Check(obj) || PyTuple_Check(obj));
@@ -70,7 +90,7 @@ PyArrayObject *srnn_as_float32(PyObject *obj, const char *what) {
 }
 
 PyArrayObject *srnn_as_indices(PyObject *obj, const char *what) {
-    PyArrayObject *a = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
+    PyArrayObject *a = from_any(obj);
     if (a == NULL) return NULL;
     int t = PyArray_TYPE(a);
     int empty_sequence = PyArray_SIZE(a) == 0 && (PyList_Check(obj) || PyTuple_Check(obj));

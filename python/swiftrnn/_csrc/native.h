@@ -19,6 +19,41 @@
 
 #include "swiftrnn.h"
 
+#if PY_VERSION_HEX < 0x030A0000
+/* CPython 3.9's PyLong_AsLong* fall back to __int__ (a float 1.5 becomes 1 with a DeprecationWarning);
+   3.10+ take only __index__ (a float is a TypeError). Give 3.9 the 3.10 behaviour, so an integer
+   argument is checked the same way on every supported Python. */
+static inline PyObject *srnn_py39_index(PyObject *o) {
+    if (PyLong_Check(o)) { Py_INCREF(o); return o; }
+    return PyNumber_Index(o);
+}
+static inline long long srnn_py39_as_long_long(PyObject *o) {
+    PyObject *i = srnn_py39_index(o);
+    if (i == NULL) return -1;
+    long long v = PyLong_AsLongLong(i);
+    Py_DECREF(i);
+    return v;
+}
+static inline long srnn_py39_as_long(PyObject *o) {
+    PyObject *i = srnn_py39_index(o);
+    if (i == NULL) return -1;
+    long v = PyLong_AsLong(i);
+    Py_DECREF(i);
+    return v;
+}
+static inline long long srnn_py39_as_long_long_and_overflow(PyObject *o, int *overflow) {
+    *overflow = 0;
+    PyObject *i = srnn_py39_index(o);
+    if (i == NULL) return -1;
+    long long v = PyLong_AsLongLongAndOverflow(i, overflow);
+    Py_DECREF(i);
+    return v;
+}
+#define PyLong_AsLongLong srnn_py39_as_long_long
+#define PyLong_AsLong srnn_py39_as_long
+#define PyLong_AsLongLongAndOverflow srnn_py39_as_long_long_and_overflow
+#endif
+
 /* Size of the buffer the core writes its error messages into. */
 #define SRNN_ERR_CAP 512
 

@@ -66,6 +66,10 @@ class Parameter(np.ndarray):
     # --- gradient -------------------------------------------------------------------------------
     @property
     def grad(self) -> Optional[np.ndarray]:
+        """The accumulated gradient: a float32 array shaped like the parameter, or None before any backward
+        (and after ``zero_grad(set_to_none=True)``). Every backward adds to it; assigning an array of another
+        shape is a ``ValueError``.
+        """
         return self._grad
 
     @grad.setter

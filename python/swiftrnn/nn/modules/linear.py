@@ -1,14 +1,14 @@
 """nn.Linear: y = x Wᵀ + b."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from ... import _native
 from ... import random as _random
 from ._checks import check_bool, check_factory_kwargs, check_parameter_memory, check_size
-from ..parameter import _GRAD_LOCK, _commit_grads, _grad_accumulators
+from ..parameter import _GRAD_LOCK, Parameter, _commit_grads, _grad_accumulators
 from .module import Module
 
 __all__ = ["Linear"]
@@ -38,6 +38,13 @@ class Linear(Module):
     accumulates into ``weight.grad`` / ``bias.grad`` and returns the gradient w.r.t. the input.
     """
 
+    if TYPE_CHECKING:  # for type checkers only: the attributes __init__ sets; a call runs forward
+        in_features: int
+        out_features: int
+        weight: Parameter
+        bias: Optional[Parameter]
+        def __call__(self, input: Any) -> np.ndarray: ...
+
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
@@ -54,6 +61,19 @@ class Linear(Module):
         self.register_parameter("bias", b)
 
     def forward(self, input: Any) -> np.ndarray:
+        """``y = x W^T + b`` over the last dimension; call the module (``linear(x)``) rather than this.
+
+        Args:
+            input: ``(*, in_features)``: any leading shape, including none; any real float dtype (cast to
+                float32), nested lists, objects with ``__array__`` or the buffer protocol, torch tensors.
+
+        Returns:
+            A new float32 array ``(*, out_features)``. In training mode the input is saved for ``backward``.
+
+        Raises:
+            ValueError: a last dimension other than ``in_features`` (expected and actual shapes named).
+            TypeError: a non-numeric, integer, bool or complex input.
+        """
         if not self.training:
             self._save_for_backward(None)
             return _native.linear_forward(input, self.weight, self.bias)
@@ -84,4 +104,5 @@ class Linear(Module):
         return grad_input
 
     def extra_repr(self) -> str:
+        """The text inside ``Linear(...)`` of the repr, as torch prints it."""
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
@@ -68,6 +68,13 @@ class CrossEntropyLoss(Module):
         TypeError: non-integer targets or non-float input.
     """
 
+    if TYPE_CHECKING:  # for type checkers only: the attributes __init__ sets; a call runs forward
+        weight: Optional[np.ndarray]
+        ignore_index: int
+        reduction: str
+        label_smoothing: float
+        def __call__(self, input: Any, target: Any) -> Union[float, np.ndarray]: ...
+
     def __init__(self, weight: Any = None, size_average: Optional[bool] = None, ignore_index: int = -100,
                  reduce: Optional[bool] = None, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
         super().__init__()
@@ -88,6 +95,19 @@ class CrossEntropyLoss(Module):
         self.label_smoothing = float(label_smoothing)
 
     def forward(self, input: Any, target: Any) -> Union[float, np.ndarray]:
+        """``loss = criterion(logits, target)``; call the module rather than this.
+
+        Args:
+            input: logits ``(C,)``, ``(N, C)`` or ``(N, C, d1, ...)``.
+            target: class indices ``()``, ``(N,)`` or ``(N, d1, ...)``, in ``[0, C)`` or ``ignore_index``.
+
+        Returns:
+            A float for ``reduction='mean'`` / ``'sum'``; an array shaped like ``target`` for ``'none'``.
+            In training mode the softmax is saved for ``backward``.
+
+        Raises:
+            ValueError: mismatched shapes. IndexError: a target outside ``[0, C)`` (other than ignore_index).
+        """
         code = _reduction_code(self.reduction)
         loss, probs, target64, weight = _native.cross_entropy_forward(
             input, target, self.weight, self.ignore_index, code, self.label_smoothing, self.training)
@@ -117,4 +137,5 @@ class CrossEntropyLoss(Module):
         return result
 
     def extra_repr(self) -> str:
+        """The text inside ``CrossEntropyLoss(...)`` of the repr, as torch prints it."""
         return ""

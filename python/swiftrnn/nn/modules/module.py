@@ -129,6 +129,12 @@ class Module:
 
     # --- calling ----------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of the module; subclasses define it. Call the module (``module(x)``) rather than
+        this method, as in torch.
+
+        Raises:
+            NotImplementedError: the subclass defines no forward.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -136,18 +142,24 @@ class Module:
 
     # --- traversal --------------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[Tuple[str, "Module"]]:
+        """Yields ``(name, module)`` for this module (name ``prefix``) and every submodule, depth first;
+        submodule names are dotted paths (``'rnn'``, ``'encoder.fc'``), as ``torch.nn.Module.named_modules``.
+        """
         yield prefix, self
         for name, child in self._modules.items():
             yield from child.named_modules(prefix + ("." if prefix else "") + name)
 
     def modules(self) -> Iterator["Module"]:
+        """Yields this module and every submodule, depth first (``named_modules`` without the names)."""
         for _, m in self.named_modules():
             yield m
 
     def named_children(self) -> Iterator[Tuple[str, "Module"]]:
+        """Yields ``(name, module)`` for the direct submodules, in registration order."""
         yield from self._modules.items()
 
     def children(self) -> Iterator["Module"]:
+        """Yields the direct submodules, in registration order."""
         yield from self._modules.values()
 
     def named_parameters(self, prefix: str = "", recurse: bool = True,
@@ -164,6 +176,9 @@ class Module:
                 yield module_prefix + ("." if module_prefix else "") + name, p
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Yields the module's ``nn.Parameter`` objects in ``state_dict`` order (the objects themselves, not
+        copies: what an optimizer updates). With ``recurse=True`` (the default) submodules' parameters too.
+        """
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
@@ -269,6 +284,9 @@ class Module:
 
     # --- repr -------------------------------------------------------------------------------
     def extra_repr(self) -> str:
+        """The text inside this module's ``repr`` parentheses (``'128, 256'`` for ``RNN(128, 256)``); subclasses
+        override it, as in torch.
+        """
         return ""
 
     def __repr__(self) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import Any, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -73,6 +73,19 @@ class RNN(Module):
         ((5, 32, 256), (1, 32, 256))
     """
 
+    if TYPE_CHECKING:  # for type checkers only: the attributes __init__ sets; a call runs forward
+        mode: str
+        input_size: int
+        hidden_size: int
+        num_layers: int
+        nonlinearity: str
+        bias: bool
+        batch_first: bool
+        dropout: float
+        bidirectional: bool
+        proj_size: int
+        def __call__(self, input: Any, hx: Optional[Any] = None) -> Tuple[np.ndarray, np.ndarray]: ...
+
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, device: Any = None, dtype: Any = None) -> None:
@@ -136,6 +149,22 @@ class RNN(Module):
         return [list(flat[i:i + per]) for i in range(0, len(flat), per)]
 
     def forward(self, input: Any, hx: Optional[Any] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """``output, hn = rnn(input, h0)``; call the module rather than this. Shapes are in the class
+        docstring: input ``(L, N, H_in)`` (``(N, L, H_in)`` if batch_first, ``(L, H_in)`` unbatched), h0 and hn
+        ``(D * num_layers, N, H)``, output ``(L, N, D * H)``.
+
+        Args:
+            input: the input sequence; any real float dtype (cast to float32), nested lists, objects with
+                ``__array__`` or the buffer protocol, torch tensors.
+            hx: the initial hidden state h0, or None for zeros.
+
+        Returns:
+            ``(output, hn)``: new float32 arrays. In training mode what ``backward`` needs is saved.
+
+        Raises:
+            ValueError: wrong rank or sizes of input or h0 (expected and actual shapes named).
+            TypeError: non-numeric, integer, bool or complex input.
+        """
         masks = None
         if self.training and self.dropout > 0 and self.num_layers > 1:
             masks = self._dropout_masks(input)
@@ -197,6 +226,7 @@ class RNN(Module):
         return _random._dropout_mask((self.num_layers - 1, L, N, D * self.hidden_size), self.dropout)
 
     def extra_repr(self) -> str:
+        """The text inside ``RNN(...)`` of the repr, as torch prints it."""
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"

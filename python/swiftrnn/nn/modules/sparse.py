@@ -1,14 +1,14 @@
 """nn.Embedding: a lookup table of vectors."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from ... import _native
 from ... import random as _random
 from ._checks import check_bool, check_factory_kwargs, check_float, check_parameter_memory, check_size
-from ..parameter import _GRAD_LOCK, _commit_grads, _grad_accumulators
+from ..parameter import _GRAD_LOCK, Parameter, _commit_grads, _grad_accumulators
 from .module import Module, _as_float32
 
 __all__ = ["Embedding"]
@@ -48,6 +48,17 @@ class Embedding(Module):
         >>> embed([[1, 2], [3, 4]]).shape
         (2, 2, 4)
     """
+
+    if TYPE_CHECKING:  # for type checkers only: the attributes __init__ sets; a call runs forward
+        num_embeddings: int
+        embedding_dim: int
+        padding_idx: Optional[int]
+        max_norm: Optional[float]
+        norm_type: float
+        scale_grad_by_freq: bool
+        sparse: bool
+        weight: Parameter
+        def __call__(self, input: Any) -> np.ndarray: ...
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: Optional[int] = None,
                  max_norm: Optional[float] = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
@@ -104,6 +115,20 @@ class Embedding(Module):
                    norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
 
     def forward(self, input: Any) -> np.ndarray:
+        """Looks up rows of ``weight``; call the module (``embed(ids)``) rather than this.
+
+        Args:
+            input: integer indices of any shape ``(*)``: a Python int, nested lists, an array of any integer
+                dtype, an object with ``__array__`` or the buffer protocol, or a torch tensor.
+
+        Returns:
+            A new float32 array ``(*, embedding_dim)``. With ``max_norm`` the looked-up rows of ``weight`` are
+            renormalised in place first, as torch.
+
+        Raises:
+            IndexError: an index outside ``[0, num_embeddings)`` (the index and the valid range named).
+            TypeError: non-integer indices.
+        """
         if not self.training:
             self._save_for_backward(None)
             return _native.embedding_forward(self.weight, input, self.max_norm, self.norm_type)
@@ -139,6 +164,7 @@ class Embedding(Module):
         self._release_saved()
 
     def extra_repr(self) -> str:
+        """The text inside ``Embedding(...)`` of the repr, as torch prints it."""
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
