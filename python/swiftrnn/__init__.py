@@ -9,6 +9,7 @@ from . import random
 from .random import (Generator, get_rng_state, initial_seed, manual_seed, ones, rand, randint, randn, seed,
                      set_rng_state, zeros)
 from . import nn, optim
+from . import text, models
 
 
 def set_num_threads(n: int) -> None:
@@ -21,5 +22,5 @@ def get_num_threads() -> int:
     return _native.get_num_threads()
 
 
-__all__ = ["__version__", "nn", "optim", "random", "Generator", "manual_seed", "initial_seed", "seed", "get_rng_state",
+__all__ = ["__version__", "nn", "optim", "random", "text", "models", "Generator", "manual_seed", "initial_seed", "seed", "get_rng_state",
            "set_rng_state", "rand", "randn", "randint", "zeros", "ones", "set_num_threads", "get_num_threads"]

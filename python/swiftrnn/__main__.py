@@ -132,8 +132,10 @@ def info() -> None:
     print(f"swiftrnn {swiftrnn.__version__}")
     print(f"python {platform.python_version()} ({sys.executable})")
     print(f"numpy {np.__version__}")
-    print(f"simd {_native.simd_level()}")
-    print(f"threads {swiftrnn.get_num_threads()}")
+    print(f"simd {_native.simd_level()} (the GEMM kernels in use; SWIFTRNN_SIMD=avx2 forces the AVX2 ones)")
+    print(f"threads {swiftrnn.get_num_threads()} (set_num_threads: 1 to 64)")
+    print(f"build Swift core in {os.path.dirname(_native.__file__)}/libswiftrnn_capi.so: release, -Ounchecked, "
+          "static Swift stdlib")
     print(f"abi {_native.abi_version()}")
     print(f"machine {platform.machine()}")
 
