@@ -90,18 +90,23 @@ public func srnn_embedding_forward(_ weight: UnsafeMutablePointer<Float>?, _ num
     }
 }
 
+/// Rejects negative sizes and sizes whose input, output, weight or bias would not fit in memory's address range.
+func checkLinearSizes(_ m: Int64, _ inFeatures: Int64, _ outFeatures: Int64) throws(SwiftRNNError) {
+    guard m >= 0, inFeatures >= 0, outFeatures >= 0 else {
+        throw .invalidArgument("negative size: m=\(m), in_features=\(inFeatures), out_features=\(outFeatures)")
+    }
+    let float = MemoryLayout<Float>.stride
+    _ = try checkedProduct(Int(m), Int(max(inFeatures, outFeatures)), float, what: "the linear input/output in bytes")
+    _ = try checkedProduct(Int(inFeatures), Int(outFeatures), float, what: "the linear weight in bytes")
+    _ = try checkedProduct(Int(outFeatures), float, what: "the linear bias in bytes")
+}
+
 @_cdecl("srnn_linear_forward")
 public func srnn_linear_forward(_ x: UnsafePointer<Float>?, _ m: Int64, _ inFeatures: Int64, _ weight: UnsafePointer<Float>?,
                                 _ bias: UnsafePointer<Float>?, _ outFeatures: Int64, _ out: UnsafeMutablePointer<Float>?,
                                 _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
     guarded(err, cap) { () throws(SwiftRNNError) in
-        guard m >= 0, inFeatures >= 0, outFeatures >= 0 else {
-            throw .invalidArgument("negative size: m=\(m), in_features=\(inFeatures), out_features=\(outFeatures)")
-        }
-        let float = MemoryLayout<Float>.stride
-        _ = try checkedProduct(Int(m), Int(max(inFeatures, outFeatures)), float, what: "the linear input/output in bytes")
-        _ = try checkedProduct(Int(inFeatures), Int(outFeatures), float, what: "the linear weight in bytes")
-        _ = try checkedProduct(Int(outFeatures), float, what: "the linear bias in bytes")
+        try checkLinearSizes(m, inFeatures, outFeatures)
         if m == 0 || outFeatures == 0 { return }
         try require(out, "out")
         if inFeatures > 0 { try require(x, "x"); try require(weight, "weight") }

@@ -81,13 +81,7 @@ public func srnn_linear_backward(_ x: UnsafePointer<Float>?, _ gradOut: UnsafePo
                                  _ gradBias: UnsafeMutablePointer<Float>?,
                                  _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
     guarded(err, cap) { () throws(SwiftRNNError) in
-        guard m >= 0, inFeatures >= 0, outFeatures >= 0 else {
-            throw .invalidArgument("negative size: m=\(m), in_features=\(inFeatures), out_features=\(outFeatures)")
-        }
-        let float = MemoryLayout<Float>.stride
-        _ = try checkedProduct(Int(m), Int(max(inFeatures, outFeatures)), float, what: "the linear input/output in bytes")
-        _ = try checkedProduct(Int(inFeatures), Int(outFeatures), float, what: "the linear weight in bytes")
-        _ = try checkedProduct(Int(outFeatures), float, what: "the linear bias in bytes")
+        try checkLinearSizes(m, inFeatures, outFeatures)
         if m == 0 || outFeatures == 0 { return }
         try require(gradOut, "grad_out")
         if inFeatures > 0 { try require(x, "x"); try require(weight, "weight") }

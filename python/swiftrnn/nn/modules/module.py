@@ -7,7 +7,7 @@ from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tup
 
 import numpy as np
 
-from ..parameter import Parameter
+from ..parameter import Parameter, _to_float32_copy
 
 __all__ = ["Module"]
 
@@ -17,17 +17,8 @@ class _IncompatibleKeys(NamedTuple):
     unexpected_keys: List[str]
 
 
-def _as_float32(value: Any, what: str) -> np.ndarray:
-    """A new C-contiguous float32 copy of a parameter value: NumPy array, nested list or torch tensor."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor, without importing torch
-        value = value.detach().cpu().numpy()
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError) as e:
-        raise TypeError(f"{what}: expected an array of real numbers, got {type(value).__name__} ({e})") from None
-    if arr.dtype.kind not in "fiu":
-        raise TypeError(f"{what}: expected an array of real numbers, got dtype {arr.dtype}")
-    return np.array(arr, dtype=np.float32, order="C", copy=True)
+# A new C-contiguous float32 copy of a parameter value (NumPy array, nested list or torch tensor).
+_as_float32 = _to_float32_copy
 
 
 def _addindent(s: str, spaces: int) -> str:
