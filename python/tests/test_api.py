@@ -115,3 +115,12 @@ def test_info_command_prints_build_facts():
 def test_unknown_command_exits_nonzero():
     proc = subprocess.run([sys.executable, "-m", "swiftrnn", "nope"], capture_output=True, text=True)
     assert proc.returncode != 0 and "invalid choice" in proc.stderr
+
+
+@pytest.mark.parametrize("bad", [np.ones((2, 3), dtype=np.complex64), np.ones((2, 3), dtype=np.int64),
+                                 np.array([["a", "b", "c"]] * 2)])
+def test_functional_weights_must_be_floats(bad):
+    with pytest.raises(TypeError, match="floating-point"):
+        nn.functional.linear(np.ones((1, 3)), bad)
+    with pytest.raises(TypeError, match="floating-point"):
+        nn.functional.embedding([0, 1], bad)

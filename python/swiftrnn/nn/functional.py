@@ -43,10 +43,19 @@ def log_softmax(input: Any, dim: Optional[int] = None, _stacklevel: int = 3, dty
     return _native.softmax(input, dim, True)
 
 
+def _float_weight(value: Any, what: str) -> np.ndarray:
+    """A C-contiguous float32 view or copy of a weight; non-float data (int, bool, complex, str) is a TypeError,
+    as the module paths reject it, instead of NumPy's silent casts."""
+    arr = np.asarray(value)
+    if arr.dtype.kind != "f":
+        raise TypeError(f"{what} must hold floating-point numbers, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
 def linear(input: Any, weight: Any, bias: Any = None) -> np.ndarray:
     r"""``input @ weight.T + bias`` over the last dimension; weight is (out_features, in_features)."""
-    w = np.ascontiguousarray(weight, dtype=np.float32)
-    b = None if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
+    w = _float_weight(weight, "linear weight")
+    b = None if bias is None else _float_weight(bias, "linear bias")
     return _native.linear_forward(input, w, b)
 
 
@@ -63,5 +72,5 @@ def embedding(input: Any, weight: Any, padding_idx: Optional[int] = None, max_no
             raise TypeError("with max_norm, weight must be a writable C-contiguous float32 array (it is renormalised in place)")
         w = weight
     else:
-        w = np.ascontiguousarray(weight, dtype=np.float32)
+        w = _float_weight(weight, "embedding weight")
     return _native.embedding_forward(w, input, None if max_norm is None else float(max_norm), float(norm_type))
