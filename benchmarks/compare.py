@@ -127,7 +127,16 @@ def rnn_workload(label: str, input_size: int, hidden: int, layers: int, L: int, 
         got, want = ours(x)[0], torch_call()[0]
         assert np.allclose(got, want, rtol=1e-4, atol=2e-5), f"{label}: swiftrnn and torch disagree"
     fns["numpy"] = lambda: numpy_rnn(params, x, layers, D, batch_first)
-    t = measure(fns, budget, clock=time.perf_counter if threads > 1 else None)
+    if threads > 1:
+        # Not interleaved: after each call PyTorch's OpenMP workers (and OpenBLAS's) keep spinning for up to
+        # ~200 ms, taking the second core from whichever library runs next. Each library gets the machine
+        # to itself, after a pause that lets the other's workers go to sleep.
+        t = {}
+        for name, f in fns.items():
+            time.sleep(0.5)
+            t.update(measure({name: f}, budget, clock=time.perf_counter))
+    else:
+        t = measure(fns, budget)
     flops = rnn_flops(input_size, hidden, layers, D, L, N)
     return label, t, flops
 
