@@ -70,18 +70,23 @@ public func srnn_set_num_threads(_ n: Int32) { setNumThreads(Int(n)) }
 @_cdecl("srnn_get_num_threads")
 public func srnn_get_num_threads() -> Int32 { Int32(clamping: getNumThreads()) }
 
+/// Rejects negative sizes and sizes whose weight, rows (output or its gradient) or indices overflow in bytes.
+func checkEmbeddingSizes(_ numEmbeddings: Int64, _ embeddingDim: Int64, _ n: Int64) throws(SwiftRNNError) {
+    guard numEmbeddings >= 0, embeddingDim >= 0, n >= 0 else {
+        throw .invalidArgument("negative size: num_embeddings=\(numEmbeddings), embedding_dim=\(embeddingDim), n=\(n)")
+    }
+    let float = MemoryLayout<Float>.stride
+    _ = try checkedProduct(Int(numEmbeddings), Int(embeddingDim), float, what: "the embedding weight in bytes")
+    _ = try checkedProduct(Int(n), Int(embeddingDim), float, what: "the embedding output in bytes")
+    _ = try checkedProduct(Int(n), MemoryLayout<Int64>.stride, what: "the indices in bytes")
+}
+
 @_cdecl("srnn_embedding_forward")
 public func srnn_embedding_forward(_ weight: UnsafeMutablePointer<Float>?, _ numEmbeddings: Int64, _ embeddingDim: Int64,
                                    _ indices: UnsafePointer<Int64>?, _ n: Int64, _ maxNorm: Double, _ normType: Double,
                                    _ out: UnsafeMutablePointer<Float>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
     guarded(err, cap) { () throws(SwiftRNNError) in
-        guard numEmbeddings >= 0, embeddingDim >= 0, n >= 0 else {
-            throw .invalidArgument("negative size: num_embeddings=\(numEmbeddings), embedding_dim=\(embeddingDim), n=\(n)")
-        }
-        let float = MemoryLayout<Float>.stride
-        _ = try checkedProduct(Int(numEmbeddings), Int(embeddingDim), float, what: "the embedding weight in bytes")
-        _ = try checkedProduct(Int(n), Int(embeddingDim), float, what: "the embedding output in bytes")
-        _ = try checkedProduct(Int(n), MemoryLayout<Int64>.stride, what: "the indices in bytes")
+        try checkEmbeddingSizes(numEmbeddings, embeddingDim, n)
         if n == 0 { return }
         try require(weight, "weight"); try require(indices, "indices"); try require(out, "out")
         try embeddingForward(weight: weight!, numEmbeddings: Int(numEmbeddings), embeddingDim: Int(embeddingDim),

@@ -99,13 +99,7 @@ public func srnn_embedding_backward(_ indices: UnsafePointer<Int64>?, _ n: Int64
                                     _ scaleGradByFreq: Int32, _ gradWeight: UnsafeMutablePointer<Float>?,
                                     _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
     guarded(err, cap) { () throws(SwiftRNNError) in
-        guard numEmbeddings >= 0, embeddingDim >= 0, n >= 0 else {
-            throw .invalidArgument("negative size: num_embeddings=\(numEmbeddings), embedding_dim=\(embeddingDim), n=\(n)")
-        }
-        let float = MemoryLayout<Float>.stride
-        _ = try checkedProduct(Int(n), Int(embeddingDim), float, what: "the embedding output gradient in bytes")
-        _ = try checkedProduct(Int(numEmbeddings), Int(embeddingDim), float, what: "the embedding weight in bytes")
-        _ = try checkedProduct(Int(n), MemoryLayout<Int64>.stride, what: "the indices in bytes")
+        try checkEmbeddingSizes(numEmbeddings, embeddingDim, n)
         if n == 0 { return }
         try require(indices, "indices"); try require(gradOut, "grad_out"); try require(gradWeight, "grad_weight")
         try embeddingBackward(indices: indices!, count: Int(n), gradOut: gradOut!, numEmbeddings: Int(numEmbeddings),

@@ -136,7 +136,7 @@ static PyObject *softmax(PyObject *self, PyObject *const *args, Py_ssize_t nargs
 
 /* Reads the 7 ints of an RNN description tuple:
  * (input_size, hidden_size, num_layers, nonlinearity, bias, batch_first, bidirectional). */
-static int parse_rnn_desc(PyObject *t, srnn_rnn_desc *d) {
+int srnn_parse_rnn_desc(PyObject *t, srnn_rnn_desc *d) {
     if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 7) {
         PyErr_SetString(PyExc_TypeError, "the RNN description must be a tuple of 7 ints");
         return -1;
@@ -162,7 +162,7 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (nargs != 5 && nargs != 6)
         return PyErr_Format(PyExc_TypeError, "rnn_forward takes 5 or 6 arguments, got %zd", nargs);
     srnn_rnn_desc desc;
-    if (parse_rnn_desc(args[3], &desc) < 0) return NULL;
+    if (srnn_parse_rnn_desc(args[3], &desc) < 0) return NULL;
     int64_t num_params = srnn_rnn_num_params(&desc);
     if (num_params < 0)
         return PyErr_Format(PyExc_ValueError, "invalid RNN sizes: input_size=%lld, hidden_size=%lld, num_layers=%lld",

@@ -80,6 +80,10 @@ PyArrayObject *srnn_as_indices(PyObject *obj, const char *what);
 /* A module-owned parameter: must be a C-contiguous float32 ndarray (TypeError otherwise). Borrowed. */
 PyArrayObject *srnn_parameter(PyObject *obj, const char *what, int writable);
 
+/* Reads an RNN description tuple (input_size, hidden_size, num_layers, nonlinearity, bias, batch_first,
+ * bidirectional) into d; -1 with a Python exception set on bad input. Shared by layers.c and train.c. */
+int srnn_parse_rnn_desc(PyObject *t, srnn_rnn_desc *d);
+
 /* The method tables of each source file, merged by module.c. */
 extern PyMethodDef srnn_layer_methods[];
 extern PyMethodDef srnn_random_methods[];

@@ -79,22 +79,6 @@ static PyObject *indices_copy(PyObject *self, PyObject *const *args, Py_ssize_t 
     return c;
 }
 
-/* Reads the 7 ints of an RNN description tuple (as layers.c). */
-static int parse_desc(PyObject *t, srnn_rnn_desc *d) {
-    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 7) {
-        PyErr_SetString(PyExc_TypeError, "the RNN description must be a tuple of 7 ints");
-        return -1;
-    }
-    long long v[7];
-    for (int i = 0; i < 7; i++) {
-        v[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(t, i));
-        if (v[i] == -1 && PyErr_Occurred()) return -1;
-    }
-    d->input_size = v[0]; d->hidden_size = v[1]; d->num_layers = v[2];
-    d->nonlinearity = (int32_t)v[3]; d->has_bias = v[4] != 0; d->batch_first = v[5] != 0; d->bidirectional = v[6] != 0;
-    return 0;
-}
-
 #define MAX_RNN_PARAMS 4096
 
 /*
@@ -106,7 +90,7 @@ static int parse_desc(PyObject *t, srnn_rnn_desc *d) {
 static PyObject *rnn_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 9) return PyErr_Format(PyExc_TypeError, "rnn_backward takes 9 arguments, got %zd", nargs);
     srnn_rnn_desc desc;
-    if (parse_desc(args[3], &desc) < 0) return NULL;
+    if (srnn_parse_rnn_desc(args[3], &desc) < 0) return NULL;
     int64_t num_params = srnn_rnn_num_params(&desc);
     if (num_params < 0 || num_params > MAX_RNN_PARAMS)
         return PyErr_Format(PyExc_ValueError, "invalid RNN sizes: input_size=%lld, hidden_size=%lld, num_layers=%lld",
