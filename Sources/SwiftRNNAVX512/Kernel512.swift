@@ -7,6 +7,8 @@
 // or +0, in a lane of its own — so results are bit-identical to the AVX2 kernels. No epilogue here:
 // the caller applies the activation to the stored tile (an elementwise function, so the same bits).
 
+import SwiftRNNVectorMath
+
 public typealias F16 = SIMD16<Float>
 
 /// A tile of R rows × P panels (16·P columns): R·P zmm accumulators (at most 24). The chains start
@@ -96,4 +98,25 @@ public func avx512Tile(rows: Int, panels: Int, kc: Int, a0: UnsafePointer<Float>
                        c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool,
                        bias: UnsafePointer<Float>? = nil) {
     tile512Function(rows: rows, panels: panels)(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+}
+
+/// The epilogue on a stored tile, 16 lanes at a time: `kind` 1 = tanh, 2 = relu (SwiftRNN's
+/// `GEMMActivation`), anything else leaves C alone. The same lane-wise functions as the AVX2 path
+/// (SwiftRNNVectorMath), so the same bits; a row's tail goes through a zero-padded vector.
+public func avx512ActivateRows(kind: Int, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
+    @inline(__always) func apply(_ v: F16) -> F16 { kind == 1 ? tanhLanes(v) : reluLanes(v) }
+    guard kind == 1 || kind == 2 else { return }
+    for r in 0..<rows {
+        let row = c + r * ldc
+        var j = 0
+        while j + 16 <= cols {
+            let v = apply(UnsafeRawPointer(row + j).loadUnaligned(as: F16.self))
+            UnsafeMutableRawPointer(row + j).storeBytes(of: v, as: F16.self)
+            j += 16
+        }
+        if j < cols {
+            let v = apply(load16(UnsafePointer(row + j), cols - j))
+            for t in 0..<(cols - j) { row[j + t] = v[t] }
+        }
+    }
 }

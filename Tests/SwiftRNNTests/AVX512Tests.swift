@@ -1,5 +1,8 @@
 import Testing
 @testable import SwiftRNN
+#if arch(x86_64)
+import SwiftRNNAVX512
+#endif
 
 /// The AVX-512 GEMM kernels against the AVX2 ones: bit-identical results for every shape, layout,
 /// accumulate flag, epilogue, k-blocking and packed/unpacked op(B). The AVX-512 half is skipped on
@@ -131,5 +134,40 @@ struct AVX512Tests {
                 #expect(zip(c1, c2).allSatisfy { $0.bitPattern == $1.bitPattern }, "m=\(m) n=\(n) k=\(k) load=\(load)")
             }
         }
+    }
+
+    /// The AVX-512 epilogue (16 lanes) gives tanhInPlace's / reluInPlace's bits (8 lanes): a sweep
+    /// over every 4103rd float bit pattern (both signs, subnormals, ±Inf, NaNs) plus the tanh
+    /// branch points, in rows with a ragged tail.
+    @Test func avx512EpilogueMatchesAVX2BitForBit() {
+        guard cpuHasAVX512 else { return }
+        #if arch(x86_64)
+        var values: [Float] = [0, -0, 0.625, -0.625, 9.5, -9.5, 9.0, .infinity, -.infinity, .nan,
+                               .leastNonzeroMagnitude, .greatestFiniteMagnitude, 0.6249999, 9.499999]
+        var bits: UInt32 = 0
+        while true {
+            values.append(Float(bitPattern: bits))
+            let (next, o) = bits.addingReportingOverflow(4096 + 7)
+            if o { break }
+            bits = next
+        }
+        let cols = 37, rows = (values.count + cols - 1) / cols
+        values += [Float](repeating: 0.5, count: rows * cols - values.count)
+        for kind in [1, 2] {
+            var x16 = values, x8 = values
+            x16.withUnsafeMutableBufferPointer { p in
+                avx512ActivateRows(kind: kind, c: p.baseAddress!, ldc: cols, rows: rows, cols: cols)
+            }
+            x8.withUnsafeMutableBufferPointer { p in
+                for r in 0..<rows {
+                    if kind == 1 { tanhInPlace(p.baseAddress! + r * cols, count: cols) }
+                    else { reluInPlace(p.baseAddress! + r * cols, count: cols) }
+                }
+            }
+            // NaN in, NaN out; its sign and payload depend on operand order (not promised anywhere).
+            let mismatches = zip(x16, x8).filter { $0.bitPattern != $1.bitPattern && !($0.isNaN && $1.isNaN) }.count
+            #expect(mismatches == 0, "kind \(kind): \(mismatches) of \(values.count) differ")
+        }
+        #endif
     }
 }

@@ -79,7 +79,9 @@ func gemmBlockAVX512(mc: Int, n: Int, panels: Int, kc: Int, aBlock: UnsafePointe
                 avx512Tile(rows: rows, panels: width, kc: kc, a0: aBlock + ir * aStep, a1: aBlock + (ir + 6) * aStep,
                            rsA: rsA, csA: csA, b: b + q * panelStride, rsB: rsB, panelStride: panelStride,
                            c: ct, ldc: ldc, cols: cols, load: load, bias: bias.map { $0 + q * gemmNR })
-                if epilogue != .identity { activateTile(epilogue, ct, ldc: ldc, rows: rows, cols: cols) }
+                if epilogue != .identity {
+                    avx512ActivateRows(kind: epilogue == .tanh ? 1 : 2, c: ct, ldc: ldc, rows: rows, cols: cols)
+                }
                 ir += rows
             }
             q += width
@@ -88,16 +90,4 @@ func gemmBlockAVX512(mc: Int, n: Int, panels: Int, kc: Int, aBlock: UnsafePointe
     if full > 0 { tiles(rows: rowStep, from: 0, to: full) }
     if mc > full { tiles(rows: mc - full, from: full, to: mc) }
     #endif
-}
-
-/// The epilogue on a stored tile (elementwise, so the same bits as applying it in registers).
-@inline(never)
-func activateTile(_ activation: GEMMActivation, _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
-    for r in 0..<rows {
-        switch activation {
-        case .identity: break
-        case .tanh: tanhInPlace(c + r * ldc, count: cols)
-        case .relu: reluInPlace(c + r * ldc, count: cols)
-        }
-    }
 }
