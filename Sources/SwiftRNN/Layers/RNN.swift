@@ -126,7 +126,6 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
     let H = config.hiddenSize, D = config.numDirections, L = seqLen, N = batch
     let outWidth = D * H
     let rows = try checkedProduct(L, N, what: "seq_len x batch")
-    let projCount = try checkedProduct(rows, H, what: "the input projection")
     let layerCount = try checkedProduct(rows, outWidth, what: "a layer's output")
     _ = try checkedProduct(layerCount, MemoryLayout<Float>.stride, what: "a layer's output in bytes")
     _ = try checkedProduct(rows, max(config.inputSize, 1), MemoryLayout<Float>.stride, what: "the input in bytes")
@@ -136,15 +135,30 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
     }
     if rows == 0 { return }  // batch 0: empty output and hn, as torch
 
-    // xproj holds one direction's input projection; two layer buffers ping-pong between layers
-    // (inference), or each layer writes its slice of `saved` and, with dropout, one buffer holds the
-    // masked copy the next layer reads (training).
-    let xproj = try Workspace(count: projCount, what: "RNN input projection")
+    // Each direction's input projection is written straight into its columns of the layer's output
+    // (row stride D·H), its chains started from b_ih + b_hh through the GEMM's bias; the time steps then
+    // add h·W_hhᵀ in place. When the input's rows are in another order than the output's (batch-first
+    // on one side only), W_ih is packed once and the projection runs as min(L, N) strided GEMMs.
+    // Two layer buffers ping-pong between layers (inference), or each layer writes its slice of
+    // `saved` and, with dropout, one buffer holds the masked copy the next layer reads (training).
     let bufferCount = saved == nil ? (config.numLayers > 1 ? 2 * layerCount : 0)
                                    : (config.numLayers > 1 && dropoutMasks != nil ? layerCount : 0)
     let layerBuffers = try Workspace(count: bufferCount, what: "RNN layer output")
-    // W_hh packed once per layer and direction, then reused by every time step's GEMM.
-    let packedHH = try Workspace(count: packedBCount(k: H, n: H), what: "RNN packed recurrent weight")
+    // Per direction (the two run concurrently with more than one thread): W_hh packed once per layer
+    // and reused by every time step's GEMM; b_ih + b_hh; W_ih packed for the reordering projection.
+    let hhCount = packedBCount(k: H, n: H)
+    let packedHH = try Workspace(count: try checkedProduct(D, hhCount, what: "the packed recurrent weights"),
+                                 what: "RNN packed recurrent weight")
+    let biasSum = try Workspace(count: config.bias ? outWidth : 0, what: "RNN summed biases")
+    var reorderWidth = 0  // the widest layer input whose rows are in another order than its output's
+    for layer in 0..<config.numLayers {
+        let inBatchFirst = layer == 0 && config.batchFirst
+        let outBatchFirst = layer == config.numLayers - 1 && config.batchFirst && saved == nil
+        if inBatchFirst != outBatchFirst { reorderWidth = max(reorderWidth, layer == 0 ? config.inputSize : outWidth) }
+    }
+    let ihCount = packedBCount(k: reorderWidth, n: H)
+    let packedIH = try Workspace(count: try checkedProduct(D, ihCount, what: "the packed input weights"),
+                                 what: "RNN packed input weight")
     let activation: GEMMActivation = config.nonlinearity == .tanh ? .tanh : .relu
 
     var input = UnsafePointer(x)
@@ -155,43 +169,64 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
         let layerOut = saved.map { $0 + layer * layerCount }
             ?? (isLast ? output : layerBuffers.pointer + (layer % 2) * layerCount)
         let outBatchFirst = isLast && config.batchFirst && saved == nil
-        for direction in 0..<D {
+        let layerInput = input, layerInputWidth = inputWidth, layerInputBatchFirst = inputBatchFirst
+
+        func runDirection(_ direction: Int) {
             let p = (layer * D + direction) * config.paramsPerDirection
             let wIH = parameters[p], wHH = parameters[p + 1]
-            let bIH = config.bias ? parameters[p + 2] : nil
-            let bHH = config.bias ? parameters[p + 3] : nil
+            var bias: UnsafePointer<Float>? = nil
+            if config.bias {
+                let bIH = parameters[p + 2], bHH = parameters[p + 3]
+                let sum = biasSum.pointer + direction * H
+                for j in 0..<H { sum[j] = bIH[j] + bHH[j] }
+                bias = UnsafePointer(sum)
+            }
             let hnSlot = hn + (layer * D + direction) * N * H
+            let outColumns = layerOut + direction * H
 
-            // The input projection of every time step at once: rows in the input's storage order.
-            let proj = xproj.pointer
-            if let bIH, let bHH {
-                for j in 0..<H { proj[j] = bIH[j] + bHH[j] }
-                for r in 1..<rows { (proj + r * H).update(from: proj, count: H) }
-            }
-            sgemm(transA: false, transB: true, m: rows, n: H, k: inputWidth, a: input, lda: inputWidth,
-                  b: wIH, ldb: inputWidth, accumulate: config.bias, c: proj, ldc: H)
-
-            // A time step's rows, as (pointer to row 0, row stride), in either layout.
-            func projRows(_ t: Int) -> (UnsafeMutablePointer<Float>, Int) {
-                inputBatchFirst ? (proj + t * H, L * H) : (proj + t * N * H, H)
-            }
+            // A time step's output rows, as (pointer to row 0, row stride), in either layout.
             func outRows(_ t: Int) -> (UnsafeMutablePointer<Float>, Int) {
-                outBatchFirst ? (layerOut + t * outWidth + direction * H, L * outWidth)
-                              : (layerOut + t * N * outWidth + direction * H, outWidth)
+                outBatchFirst ? (outColumns + t * outWidth, L * outWidth) : (outColumns + t * N * outWidth, outWidth)
             }
 
+            // The input projection of every time step: out = x·W_ihᵀ + (b_ih + b_hh).
+            if layerInputBatchFirst == outBatchFirst {
+                sgemm(transA: false, transB: true, m: rows, n: H, k: layerInputWidth, a: layerInput, lda: layerInputWidth,
+                      b: wIH, ldb: layerInputWidth, accumulate: false, c: outColumns, ldc: outWidth, bias: bias)
+            } else {
+                let packed = packedIH.pointer + direction * ihCount
+                packB(transB: true, k: layerInputWidth, n: H, b: wIH, ldb: layerInputWidth, into: packed)
+                // Input row (n, t) is at index n·L + t if batch-first, t·N + n otherwise; output likewise.
+                let inT = layerInputBatchFirst ? 1 : N, inN = layerInputBatchFirst ? L : 1
+                let outT = outBatchFirst ? 1 : N, outN = outBatchFirst ? L : 1
+                if N <= L {
+                    for n in 0..<N {  // the L steps of sequence n
+                        sgemmPacked(transA: false, m: L, n: H, k: layerInputWidth,
+                                    a: layerInput + n * inN * layerInputWidth, lda: inT * layerInputWidth,
+                                    packedB: packed, accumulate: false, c: outColumns + n * outN * outWidth,
+                                    ldc: outT * outWidth, bias: bias)
+                    }
+                } else {
+                    for t in 0..<L {  // the N sequences at step t
+                        sgemmPacked(transA: false, m: N, n: H, k: layerInputWidth,
+                                    a: layerInput + t * inT * layerInputWidth, lda: inN * layerInputWidth,
+                                    packedB: packed, accumulate: false, c: outColumns + t * outT * outWidth,
+                                    ldc: outN * outWidth, bias: bias)
+                    }
+                }
+            }
+
+            let hh = packedHH.pointer + direction * hhCount
             var previous: (UnsafePointer<Float>, Int)? = h0.map { ($0 + (layer * D + direction) * N * H, H) }
             if L > 1 || previous != nil {
-                packB(transB: true, k: H, n: H, b: wHH, ldb: H, into: packedHH.pointer)
+                packB(transB: true, k: H, n: H, b: wHH, ldb: H, into: hh)
             }
             for step in 0..<L {
                 let t = direction == 0 ? step : L - 1 - step
-                let (src, srcStride) = projRows(t)
                 let (dst, dstStride) = outRows(t)
-                for n in 0..<N { (dst + n * dstStride).update(from: src + n * srcStride, count: H) }
                 if let (h, hStride) = previous {
                     // dst = act(dst + h·W_hhᵀ), the activation fused into the GEMM's epilogue.
-                    sgemmPacked(transA: false, m: N, n: H, k: H, a: h, lda: hStride, packedB: packedHH.pointer,
+                    sgemmPacked(transA: false, m: N, n: H, k: H, a: h, lda: hStride, packedB: hh,
                                 accumulate: true, c: dst, ldc: dstStride, activation: activation)
                 } else {
                     for n in 0..<N {
@@ -206,6 +241,15 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
             let (last, lastStride) = previous!
             for n in 0..<N { (hnSlot + n * H).update(from: last + n * lastStride, count: H) }
         }
+
+        if D == 2 && getNumThreads() >= 2 {
+            // The directions are independent: one per thread (their GEMMs then run on one thread each;
+            // the same chains, so the same bits). Falls back to one after the other when the pool is busy.
+            parallelFor(2) { runDirection($0) }
+        } else {
+            for direction in 0..<D { runDirection(direction) }
+        }
+
         var nextInput = layerOut
         if !isLast, let dropoutMasks {
             let mask = dropoutMasks + layer * layerCount

@@ -1,0 +1,187 @@
+import Testing
+@testable import SwiftRNN
+
+/// The inference forward as it was before the projection went straight into the output rows and the
+/// directions ran concurrently: a projection buffer filled with b_ih + b_hh, accumulated into by one
+/// GEMM, copied row by row into the output at each step. The new structure must give the same bits.
+private func legacyRNNForward(config: RNNConfig, parameters: [UnsafePointer<Float>], x: UnsafePointer<Float>,
+                              seqLen L: Int, batch N: Int, h0: UnsafePointer<Float>?,
+                              output: UnsafeMutablePointer<Float>, hn: UnsafeMutablePointer<Float>) {
+    let H = config.hiddenSize, D = config.numDirections
+    let outWidth = D * H, rows = L * N, layerCount = rows * outWidth
+    let proj = UnsafeMutablePointer<Float>.allocate(capacity: max(rows * H, 1))
+    let buffers = UnsafeMutablePointer<Float>.allocate(capacity: max(2 * layerCount, 1))
+    let packedHH = UnsafeMutablePointer<Float>.allocate(capacity: max(packedBCount(k: H, n: H), 1))
+    defer { proj.deallocate(); buffers.deallocate(); packedHH.deallocate() }
+    let activation: GEMMActivation = config.nonlinearity == .tanh ? .tanh : .relu
+    var input = x, inputWidth = config.inputSize, inputBatchFirst = config.batchFirst
+    for layer in 0..<config.numLayers {
+        let isLast = layer == config.numLayers - 1
+        let layerOut = isLast ? output : buffers + (layer % 2) * layerCount
+        let outBatchFirst = isLast && config.batchFirst
+        for direction in 0..<D {
+            let p = (layer * D + direction) * config.paramsPerDirection
+            let wIH = parameters[p], wHH = parameters[p + 1]
+            if config.bias {
+                let bIH = parameters[p + 2], bHH = parameters[p + 3]
+                for j in 0..<H { proj[j] = bIH[j] + bHH[j] }
+                for r in 1..<rows { (proj + r * H).update(from: proj, count: H) }
+            }
+            sgemm(transA: false, transB: true, m: rows, n: H, k: inputWidth, a: input, lda: inputWidth,
+                  b: wIH, ldb: inputWidth, accumulate: config.bias, c: proj, ldc: H)
+            func projRows(_ t: Int) -> (UnsafeMutablePointer<Float>, Int) {
+                inputBatchFirst ? (proj + t * H, L * H) : (proj + t * N * H, H)
+            }
+            func outRows(_ t: Int) -> (UnsafeMutablePointer<Float>, Int) {
+                outBatchFirst ? (layerOut + t * outWidth + direction * H, L * outWidth)
+                              : (layerOut + t * N * outWidth + direction * H, outWidth)
+            }
+            var previous: (UnsafePointer<Float>, Int)? = h0.map { ($0 + (layer * D + direction) * N * H, H) }
+            packB(transB: true, k: H, n: H, b: wHH, ldb: H, into: packedHH)
+            for step in 0..<L {
+                let t = direction == 0 ? step : L - 1 - step
+                let (src, srcStride) = projRows(t)
+                let (dst, dstStride) = outRows(t)
+                for n in 0..<N { (dst + n * dstStride).update(from: src + n * srcStride, count: H) }
+                if let (h, hStride) = previous {
+                    sgemmPacked(transA: false, m: N, n: H, k: H, a: h, lda: hStride, packedB: packedHH,
+                                accumulate: true, c: dst, ldc: dstStride, activation: activation)
+                } else {
+                    for n in 0..<N {
+                        switch config.nonlinearity {
+                        case .tanh: tanhInPlace(dst + n * dstStride, count: H)
+                        case .relu: reluInPlace(dst + n * dstStride, count: H)
+                        }
+                    }
+                }
+                previous = (UnsafePointer(dst), dstStride)
+            }
+            let (last, lastStride) = previous!
+            let hnSlot = hn + (layer * D + direction) * N * H
+            for n in 0..<N { (hnSlot + n * H).update(from: last + n * lastStride, count: H) }
+        }
+        input = UnsafePointer(layerOut)
+        inputWidth = outWidth
+        inputBatchFirst = false
+    }
+}
+
+private func floats(_ count: Int, seed: UInt64, scale: Float) -> [Float] {
+    var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    return (0..<count).map { _ in
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17
+        return (Float(s >> 40) / Float(1 << 24) - 0.5) * scale
+    }
+}
+
+/// Bit patterns, so that NaNs and signed zeros compare exactly too.
+private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
+
+@Suite struct RNNForwardStructureTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let input: Int, hidden: Int, layers: Int, L: Int, N: Int
+        let bidirectional: Bool, batchFirst: Bool, bias: Bool, relu: Bool, withH0: Bool
+        var testDescription: String {
+            "RNN(\(input),\(hidden),\(layers)\(bidirectional ? ",bidir" : "")\(batchFirst ? ",batch_first" : "")"
+                + "\(bias ? "" : ",no bias")\(relu ? ",relu" : "")) L\(L) N\(N)\(withH0 ? " h0" : "")"
+        }
+    }
+
+    /// Every layout / direction / depth / h0 / bias combination, with N < L and N > L (the two ways the
+    /// reordering projection is cut) and hidden sizes that are not multiples of 16.
+    static let cases: [Case] = {
+        var all: [Case] = []
+        let shapes = [(5, 7, 4, 3), (3, 20, 3, 6), (17, 33, 1, 9), (0, 5, 2, 2), (24, 40, 6, 1)]
+        for (i, (input, hidden, L, N)) in shapes.enumerated() {
+            for layers in [1, 2, 3] {
+                for bidirectional in [false, true] {
+                    for batchFirst in [false, true] {
+                        for withH0 in [false, true] {
+                            all.append(Case(input: input, hidden: hidden, layers: layers, L: L, N: N,
+                                            bidirectional: bidirectional, batchFirst: batchFirst,
+                                            bias: (i + layers) % 3 != 0, relu: (i + layers) % 2 == 1, withH0: withH0))
+                        }
+                    }
+                }
+            }
+        }
+        return all
+    }()
+
+    @Test("projection into the output rows and concurrent directions: the old structure's bits, 1/2/3 threads",
+          arguments: cases)
+    func sameBitsAsTheOldStructure(c: Case) throws {
+        let config = RNNConfig(inputSize: c.input, hiddenSize: c.hidden, numLayers: c.layers,
+                               nonlinearity: c.relu ? .relu : .tanh, bias: c.bias, batchFirst: c.batchFirst,
+                               bidirectional: c.bidirectional)
+        let D = config.numDirections
+        let params = config.parameterShapes.enumerated().map { i, s in floats(s.reduce(1, *), seed: UInt64(i + 1), scale: 0.8) }
+        let x = floats(c.L * c.N * c.input, seed: 77, scale: 2)
+        let h0 = floats(c.layers * D * c.N * c.hidden, seed: 78, scale: 1.5)
+        var wantOut = [Float](repeating: 0, count: c.L * c.N * D * c.hidden)
+        var wantHn = [Float](repeating: 0, count: c.layers * D * c.N * c.hidden)
+        let pointers = params.map { p in p.withUnsafeBufferPointer { UnsafePointer<Float>(OpaquePointer($0.baseAddress!)) } }
+        // (The arrays outlive every use below: they are not mutated, so their storage does not move.)
+        try withExtendedLifetime(params) {
+            try x.withUnsafeBufferPointer { xp in
+                try h0.withUnsafeBufferPointer { hp in
+                    let xBase = xp.baseAddress ?? UnsafePointer(bitPattern: 4)!
+                    let h0p = c.withH0 ? hp.baseAddress : nil
+                    setNumThreads(1)
+                    wantOut.withUnsafeMutableBufferPointer { o in
+                        wantHn.withUnsafeMutableBufferPointer { h in
+                            legacyRNNForward(config: config, parameters: pointers, x: xBase, seqLen: c.L, batch: c.N,
+                                             h0: h0p, output: o.baseAddress!, hn: h.baseAddress!)
+                        }
+                    }
+                    for threads in [1, 2, 3] {
+                        setNumThreads(threads)
+                        defer { setNumThreads(1) }
+                        var out = [Float](repeating: .nan, count: wantOut.count)
+                        var hn = [Float](repeating: .nan, count: wantHn.count)
+                        try pointers.withUnsafeBufferPointer { pp in
+                            try out.withUnsafeMutableBufferPointer { o in
+                                try hn.withUnsafeMutableBufferPointer { h in
+                                    try rnnForward(config: config, parameters: pp, x: xBase, seqLen: c.L, batch: c.N,
+                                                   h0: h0p, dropoutMasks: nil, output: o.baseAddress!, hn: h.baseAddress!)
+                                }
+                            }
+                        }
+                        #expect(bits(out) == bits(wantOut), "output, \(threads) threads")
+                        #expect(bits(hn) == bits(wantHn), "hn, \(threads) threads")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("bidirectional, big enough for threaded GEMMs: 2 threads (directions concurrent) == 1 thread, bit for bit")
+    func bidirectionalThreads() throws {
+        let config = RNNConfig(inputSize: 48, hiddenSize: 160, numLayers: 2, batchFirst: true, bidirectional: true)
+        let L = 7, N = 70
+        let params = config.parameterShapes.enumerated().map { i, s in floats(s.reduce(1, *), seed: UInt64(i + 40), scale: 0.3) }
+        let x = floats(L * N * 48, seed: 5, scale: 2)
+        let pointers = params.map { p in p.withUnsafeBufferPointer { UnsafePointer<Float>(OpaquePointer($0.baseAddress!)) } }
+        var results: [[UInt32]] = []
+        try withExtendedLifetime(params) {
+            for threads in [1, 2, 1, 2, 4] {
+                setNumThreads(threads)
+                defer { setNumThreads(1) }
+                var out = [Float](repeating: .nan, count: L * N * 2 * 160)
+                var hn = [Float](repeating: .nan, count: 2 * 2 * N * 160)
+                try pointers.withUnsafeBufferPointer { pp in
+                    try x.withUnsafeBufferPointer { xp in
+                        try out.withUnsafeMutableBufferPointer { o in
+                            try hn.withUnsafeMutableBufferPointer { h in
+                                try rnnForward(config: config, parameters: pp, x: xp.baseAddress!, seqLen: L, batch: N,
+                                               h0: nil, dropoutMasks: nil, output: o.baseAddress!, hn: h.baseAddress!)
+                            }
+                        }
+                    }
+                }
+                results.append(bits(out) + bits(hn))
+            }
+        }
+        for r in results.dropFirst() { #expect(r == results[0]) }
+    }
+}
