@@ -165,6 +165,23 @@ def test_subclass_forward_with_more_arguments_and_patched_forward():
     assert np.allclose(s(idx, 2.0), 2 * s(idx))
     assert np.allclose(s(idx, scale=3.0), 3 * s(idx))
 
+    class Mixin:
+        def forward(self, input, scale=1.0):
+            return nn.Embedding.forward(self, input) * scale
+
+    class Mixed(Mixin, nn.Embedding):  # forward from a mixin, not defined in the class itself
+        pass
+
+    m = Mixed(5, 2)
+    assert np.allclose(m(idx, 4.0), 4 * m(idx))
+
+    class Plain(nn.Embedding):  # no forward of its own: the fast __call__
+        pass
+
+    assert Plain.__call__ is nn.Embedding.__call__ and Scaled.__call__ is not nn.Embedding.__call__
+    p = Plain(5, 2)
+    assert np.array_equal(p(idx), p.weight[idx])
+
     emb = nn.Embedding(5, 2)
     calls = []
     original = emb.forward

@@ -65,9 +65,10 @@ class Embedding(Module):
         return self.forward(input)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        # A subclass with its own forward may take other arguments: it gets Module's generic __call__.
+        # A subclass whose forward is not this one (its own, or a mixin's) may take other arguments: it
+        # gets Module's generic __call__ (unless it defines its own).
         super().__init_subclass__(**kwargs)
-        if "forward" in cls.__dict__ and "__call__" not in cls.__dict__:
+        if cls.forward is not Embedding.forward and "__call__" not in cls.__dict__:
             cls.__call__ = Module.__call__  # type: ignore[method-assign]
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: Optional[int] = None,
