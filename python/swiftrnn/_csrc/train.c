@@ -61,7 +61,7 @@ static PyObject *float32_copy(PyObject *self, PyObject *const *args, Py_ssize_t 
     PyArrayObject *a = srnn_as_float32(args[0], what);
     if (a == NULL) return NULL;
     if ((PyObject *)a != args[0] && PyArray_BASE(a) == NULL && PyArray_CHKFLAGS(a, NPY_ARRAY_OWNDATA)) return (PyObject *)a;
-    PyObject *c = PyArray_NewCopy(a, NPY_CORDER);
+    PyObject *c = (PyObject *)srnn_copy_array(a);
     Py_DECREF(a);
     return c;
 }
@@ -74,7 +74,7 @@ static PyObject *indices_copy(PyObject *self, PyObject *const *args, Py_ssize_t 
     PyArrayObject *a = srnn_as_indices(args[0], what);
     if (a == NULL) return NULL;
     if ((PyObject *)a != args[0] && PyArray_BASE(a) == NULL && PyArray_CHKFLAGS(a, NPY_ARRAY_OWNDATA)) return (PyObject *)a;
-    PyObject *c = PyArray_NewCopy(a, NPY_CORDER);
+    PyObject *c = (PyObject *)srnn_copy_array(a);
     Py_DECREF(a);
     return c;
 }
@@ -174,8 +174,8 @@ static PyObject *rnn_backward(PyObject *self, PyObject *const *args, Py_ssize_t 
             goto fail;
         }
     }
-    gin = (PyArrayObject *)PyArray_ZEROS(xnd, PyArray_DIMS(x), NPY_FLOAT32, 0);
-    gh0 = (PyArrayObject *)PyArray_ZEROS(hnd, hdims, NPY_FLOAT32, 0);
+    gin = (PyArrayObject *)srnn_new_array(xnd, PyArray_DIMS(x), NPY_FLOAT32, 1);
+    gh0 = (PyArrayObject *)srnn_new_array(hnd, hdims, NPY_FLOAT32, 1);
     if (gin == NULL || gh0 == NULL) { Py_DECREF(gout); Py_XDECREF(ghn); goto fail; }
 
     char err[SRNN_ERR_CAP];
@@ -229,7 +229,7 @@ static PyObject *linear_backward(PyObject *self, PyObject *const *args, Py_ssize
     if (!same_shape(gout, odims, nd)) { shape_error("grad_output", odims, nd, gout); Py_DECREF(gout); return NULL; }
     PyArrayObject *gin = NULL;
     if (want_input) {
-        gin = (PyArrayObject *)PyArray_ZEROS(nd, PyArray_DIMS(x), NPY_FLOAT32, 0);
+        gin = (PyArrayObject *)srnn_new_array(nd, PyArray_DIMS(x), NPY_FLOAT32, 1);
         if (gin == NULL) { Py_DECREF(gout); return NULL; }
     }
     char err[SRNN_ERR_CAP];
@@ -345,16 +345,16 @@ static PyObject *cross_entropy_forward(PyObject *self, PyObject *const *args, Py
         goto fail;
     }
     if ((PyObject *)target == args[1]) {  /* keep a copy: the caller may change its array before backward */
-        PyArrayObject *c = (PyArrayObject *)PyArray_NewCopy(target, NPY_CORDER);
+        PyArrayObject *c = (PyArrayObject *)srnn_copy_array(target);
         Py_DECREF(target);
         target = c;
         if (target == NULL) goto fail;
     }
     if (parse_class_weight(args[2], classes, &weight) < 0) goto fail;
-    loss = (PyArrayObject *)PyArray_SimpleNew(reduction == SRNN_REDUCTION_NONE ? tnd : 0, tdims, NPY_FLOAT32);
+    loss = (PyArrayObject *)srnn_new_array(reduction == SRNN_REDUCTION_NONE ? tnd : 0, tdims, NPY_FLOAT32, 0);
     if (loss == NULL) goto fail;
     if (want_probs) {
-        probs = (PyArrayObject *)PyArray_SimpleNew(nd, PyArray_DIMS(logits), NPY_FLOAT32);
+        probs = (PyArrayObject *)srnn_new_array(nd, PyArray_DIMS(logits), NPY_FLOAT32, 0);
         if (probs == NULL) goto fail;
     }
     char err[SRNN_ERR_CAP];
