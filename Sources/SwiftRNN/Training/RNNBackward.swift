@@ -51,7 +51,10 @@ public func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsaf
     // time-major copy of x and of its gradient.
     let dOut = try Workspace(count: layerCount, what: "RNN output gradient")
     let dBelow = try Workspace(count: numLayers > 1 ? layerCount : 0, what: "RNN layer-input gradient")
-    let dPre = try Workspace(count: dirCount, what: "RNN pre-activation gradient")
+    // With one direction, dpre is computed in place in dOut (its only reader): no copy.
+    let dPre = try Workspace(count: D > 1 ? dirCount : 0, what: "RNN pre-activation gradient")
+    // W_hh packed once per direction for the per-step recurrence GEMMs (same results as unpacked).
+    let packedHH = try Workspace(count: packedBCount(k: H, n: H), what: "RNN packed recurrent weight")
     let biasSum = try Workspace(count: config.bias ? H : 0, what: "RNN bias gradient")
     let transposeInput = config.batchFirst && N > 1
     let xTimeMajor = try Workspace(count: transposeInput ? inputCount : 0, what: "RNN time-major input")
@@ -115,16 +118,19 @@ public func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsaf
             let wIH = parameters[p], wHH = parameters[p + 1]
             let slot = (layer * D + direction) * N * H
             let reverse = direction == 1
-            let dp = dPre.pointer
+            let dp = D > 1 ? dPre.pointer : dOut.pointer
             // h_t of this direction: rows of `layerSaved` at column offset direction·H.
             let hBase = layerSaved + direction * H
 
             // dpre_t starts as dh_t from above (plus dhn at the direction's last step) ...
-            for t in 0..<L {
-                for n in 0..<N {
-                    (dp + (t * N + n) * H).update(from: dOut.pointer + (t * N + n) * outWidth + direction * H, count: H)
+            if D > 1 {
+                for t in 0..<L {
+                    for n in 0..<N {
+                        (dp + (t * N + n) * H).update(from: dOut.pointer + (t * N + n) * outWidth + direction * H, count: H)
+                    }
                 }
             }
+            if L > 1 { packB(transB: false, k: H, n: H, b: wHH, ldb: H, into: packedHH.pointer) }
             let lastT = reverse ? 0 : L - 1
             if let gradHn {
                 let g = gradHn + slot, d = dp + lastT * N * H
@@ -137,12 +143,17 @@ public func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsaf
                 let d = dp + t * N * H
                 if s > 0 {
                     let later = reverse ? t - 1 : t + 1
-                    sgemm(transA: false, transB: false, m: N, n: H, k: H, a: dp + later * N * H, lda: H,
-                          b: wHH, ldb: H, accumulate: true, c: d, ldc: H)
+                    sgemmPacked(transA: false, m: N, n: H, k: H, a: dp + later * N * H, lda: H,
+                                packedB: packedHH.pointer, accumulate: true, c: d, ldc: H)
                 }
-                for n in 0..<N {
-                    activationBackward(config.nonlinearity, grad: d + n * H,
-                                       output: hBase + (t * N + n) * outWidth, count: H)
+                if D == 1 {
+                    // One direction: this step's N rows of h are contiguous, as are those of dpre.
+                    activationBackward(config.nonlinearity, grad: d, output: hBase + t * N * outWidth, count: N * H)
+                } else {
+                    for n in 0..<N {
+                        activationBackward(config.nonlinearity, grad: d + n * H,
+                                           output: hBase + (t * N + n) * outWidth, count: H)
+                    }
                 }
             }
             let firstT = reverse ? L - 1 : 0  // the forward's first step: its h_{t-1} is h0
@@ -209,11 +220,24 @@ public func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsaf
 @inline(__always)
 func activationBackward(_ nonlinearity: Nonlinearity, grad: UnsafeMutablePointer<Float>,
                         output y: UnsafePointer<Float>, count n: Int) {
+    typealias F = SIMD8<Float>
+    var i = 0
     switch nonlinearity {
     case .tanh:
-        for i in 0..<n { grad[i] = grad[i] * (1 - y[i] * y[i]) }
+        let one = F(repeating: 1)
+        while i + 8 <= n {
+            let yv = loadLanes(y + i)
+            storeLanes(loadLanes(grad + i) * (one - yv * yv), grad + i)
+            i += 8
+        }
+        while i < n { grad[i] = grad[i] * (1 - y[i] * y[i]); i += 1 }
     case .relu:
-        for i in 0..<n where y[i] <= 0 { grad[i] = 0 }
+        while i + 8 <= n {
+            let g = loadLanes(grad + i)
+            storeLanes(g.replacing(with: 0, where: loadLanes(y + i) .<= 0), grad + i)
+            i += 8
+        }
+        while i < n { if y[i] <= 0 { grad[i] = 0 }; i += 1 }
     }
 }
 
