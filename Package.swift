@@ -32,7 +32,9 @@ let package = Package(
         .executable(name: "SwiftRNNBench", targets: ["SwiftRNNBench"]),
     ],
     targets: [
-        .target(name: "SwiftRNN", dependencies: kernelDependencies, swiftSettings: simdFlags),
+        .target(name: "SwiftRNN", dependencies: kernelDependencies + ["CSwiftRNNMath"], swiftSettings: simdFlags),
+        // Header-only vector math for the core (srnn_sqrt8).
+        .target(name: "CSwiftRNNMath"),
         .target(name: "CSwiftRNN"),
         // Lane-wise tanh/relu, generic over the vector width: each kernel module specialises it.
         .target(name: "SwiftRNNVectorMath"),

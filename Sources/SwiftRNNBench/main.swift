@@ -296,14 +296,66 @@ func tanhUlp() {
           + "\(notCorrectlyRounded) finite inputs not correctly rounded")
 }
 
+/// The GEMMs of one char-LM training step (benchmarks/train_char_lm.py: V=459, E=64, H=256, 16 x 64
+/// tokens), each with the layout the training code uses, and the time of each per step.
+func trainTable() {
+    let (V, E, H, N, L) = (459, 64, 256, 16, 64)
+    let R = N * L
+    // The RNN's rows are `P` floats apart where the training code pads them (see paddedRowStride).
+    let P = H + 16
+    // (label, transA, transB, m, n, k, lda, ldb, packed B, calls per step)
+    let shapes: [(String, Bool, Bool, Int, Int, Int, Int, Int, Bool, Int)] = [
+        ("linear fwd  x.W^T", false, true, R, V, H, H, H, false, 1),
+        ("linear bwd  dY.W (dX)", false, false, R, H, V, V, H, false, 1),
+        ("linear bwd  dY^T.x (dW)", true, false, V, H, R, V, H, false, 1),
+        ("rnn fwd  x.W_ih^T", false, true, R, H, E, E, E, false, 1),
+        ("rnn fwd  step h.W_hh^T (packed)", false, true, N, H, H, H, H, true, L),
+        ("rnn bwd  step d.W_hh (packed)", false, false, N, H, H, P, H, true, L - 1),
+        ("rnn bwd  d^T.h (dW_hh)", true, false, H, H, R - N, P, H, false, 1),
+        ("rnn bwd  d^T.x (dW_ih)", true, false, H, E, R, P, E, false, 1),
+        ("rnn bwd  d.W_ih (dx)", false, false, R, E, H, P, E, false, 1),
+    ]
+    print("GEMMs of one char-LM training step (V=\(V) E=\(E) H=\(H), \(N)x\(L) tokens), 1 thread, kernels: \(gemmSIMDLevel)")
+    print(pad("GFLOP/s", 9) + pad("us/call", 10) + pad("ms/step", 9) + "   m x n x k, layout, workload")
+    var total = 0.0, flopsTotal = 0.0
+    setNumThreads(1)
+    for (label, ta, tb, m, n, k, lda, ldb, packed, calls) in shapes {
+        let aCount = (ta ? k : m) * lda, bCount = (tb ? n : k) * ldb
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: aCount)
+        let b = UnsafeMutablePointer<Float>.allocate(capacity: bCount)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+        let pb = UnsafeMutablePointer<Float>.allocate(capacity: packedBCount(k: k, n: n))
+        defer { a.deallocate(); b.deallocate(); c.deallocate(); pb.deallocate() }
+        fill(a, aCount, seed: 5)
+        fill(b, bCount, seed: 6)
+        fill(c, m * n, seed: 7)
+        packB(transB: tb, k: k, n: n, b: b, ldb: ldb, into: pb)
+        let flops = 2.0 * Double(m) * Double(n) * Double(k)
+        let t = bestTime(cpuTime: true) {
+            if packed {
+                sgemmPacked(transA: ta, m: m, n: n, k: k, a: a, lda: lda, packedB: pb, accumulate: true, c: c, ldc: n)
+            } else {
+                sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                      accumulate: true, c: c, ldc: n)
+            }
+        }
+        total += t * Double(calls)
+        flopsTotal += flops * Double(calls)
+        print(pad(fmt(flops / t / 1e9), 9) + pad(fmt(t * 1e6, 1), 10) + pad(fmt(t * Double(calls) * 1e3, 2), 9)
+              + "   \(m)x\(n)x\(k) \(ta ? "T" : "N")\(tb ? "T" : "N") x\(calls)  \(label)")
+    }
+    print(pad(fmt(flopsTotal / total / 1e9), 9) + pad("", 10) + pad(fmt(total * 1e3, 2), 9) + "   all GEMMs of a step")
+}
+
 let args = CommandLine.arguments.dropFirst()
 if args.contains("tanh-ulp") {
     tanhUlp()
 } else {
-    let only = ["gemm", "small", "pack", "tanh", "rnn"].filter { args.contains($0) }
+    let only = ["gemm", "small", "pack", "tanh", "rnn", "train"].filter { args.contains($0) }
     if only.isEmpty || only.contains("gemm") { gemmTable() }
     if only.isEmpty || only.contains("small") { smallTable() }
     if only.isEmpty || only.contains("pack") { packTable() }
     if only.isEmpty || only.contains("rnn") { rnnTable() }
     if only.isEmpty || only.contains("tanh") { tanhTable() }
+    if only.isEmpty || only.contains("train") { trainTable() }
 }

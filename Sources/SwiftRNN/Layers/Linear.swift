@@ -5,12 +5,11 @@
 public func linearForward(x: UnsafePointer<Float>, m: Int, inFeatures: Int,
                           weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
                           out: UnsafeMutablePointer<Float>) {
-    if let bias {
-        for i in 0..<m { (out + i * outFeatures).update(from: bias, count: outFeatures) }
-    }
+    // The chains start from the bias (sgemm's `bias:`): the same bits as filling every row of `out`
+    // with the bias and accumulating, without that extra pass over the output.
     sgemm(transA: false, transB: true, m: m, n: outFeatures, k: inFeatures,
           a: x, lda: inFeatures, b: weight, ldb: inFeatures,
-          accumulate: bias != nil, c: out, ldc: outFeatures)
+          accumulate: false, c: out, ldc: outFeatures, bias: bias)
 }
 
 /// A fully connected layer, `torch.nn.Linear`: y = x · Wᵀ + b over the last dimension of x.

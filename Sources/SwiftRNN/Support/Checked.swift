@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// The product of `factors`, or `.overflow` naming `what` if it does not fit in `Int`.
 /// Negative factors are the caller's to reject first.
@@ -20,6 +21,8 @@ public func checkedProduct(_ factors: Int..., what: @autoclosure () -> String) t
 }
 
 /// A malloc'd Float workspace that reports allocation failure as `.outOfMemory` instead of trapping.
+/// Large blocks come from (and go back to) `workspaceBlocks`: a backward pass allocates the same
+/// workspaces every step, and fresh large mallocs are fresh mmaps whose every page faults.
 struct Workspace: ~Copyable {
     let base: UnsafeMutablePointer<Float>?
     let count: Int
@@ -29,7 +32,7 @@ struct Workspace: ~Copyable {
         if count == 0 { base = nil; return }
         let (bytes, o) = count.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
         if o { throw .overflow("\(what) workspace of \(count) floats overflows") }
-        guard let raw = malloc(bytes) else {
+        guard let raw = workspaceBlocks.take(bytes: bytes) ?? malloc(bytes) else {
             throw .outOfMemory("cannot allocate \(bytes) bytes for the \(what) workspace")
         }
         base = raw.bindMemory(to: Float.self, capacity: count)
@@ -38,5 +41,57 @@ struct Workspace: ~Copyable {
     /// A valid pointer even for an empty workspace (never dereferenced then).
     var pointer: UnsafeMutablePointer<Float> { base ?? UnsafeMutablePointer(bitPattern: MemoryLayout<Float>.alignment)! }
 
-    deinit { free(base) }
+    deinit {
+        if let base { workspaceBlocks.give(UnsafeMutableRawPointer(base), bytes: count * MemoryLayout<Float>.stride) }
+    }
 }
+
+/// Freed workspace blocks of at least `minBytes`, kept for the next workspace of exactly the same
+/// size: at most `maxBlocks` blocks and `maxBytes` bytes (the oldest are freed first). Thread-safe.
+final class BlockCache: Sendable {
+    static let minBytes = 64 * 1024
+    let maxBlocks: Int
+    let maxBytes: Int
+    /// (address, bytes), oldest first.
+    private let blocks = Mutex<[(UInt, Int)]>([])
+
+    init(maxBlocks: Int, maxBytes: Int) {
+        self.maxBlocks = maxBlocks
+        self.maxBytes = maxBytes
+    }
+
+    /// A cached block of exactly `bytes` bytes, or nil.
+    func take(bytes: Int) -> UnsafeMutableRawPointer? {
+        if bytes < Self.minBytes { return nil }
+        let address: UInt? = blocks.withLock { b in
+            guard let i = b.lastIndex(where: { $0.1 == bytes }) else { return nil }
+            return b.remove(at: i).0
+        }
+        return address.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }
+    }
+
+    /// Keeps `pointer` (a malloc'd block of `bytes`) for reuse, or frees it.
+    func give(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
+        if bytes < Self.minBytes || bytes > maxBytes / 4 { free(pointer); return }
+        let evicted: [UInt] = blocks.withLock { b in
+            var out: [UInt] = []
+            var total = b.reduce(0) { $0 + $1.1 }
+            while !b.isEmpty && (b.count >= maxBlocks || total + bytes > maxBytes) {
+                let (address, size) = b.removeFirst()
+                out.append(address)
+                total -= size
+            }
+            b.append((UInt(bitPattern: pointer), bytes))
+            return out
+        }
+        for address in evicted { free(UnsafeMutableRawPointer(bitPattern: address)) }
+    }
+
+    /// (blocks, bytes) waiting for reuse.
+    var contents: (blocks: Int, bytes: Int) {
+        blocks.withLock { b in (b.count, b.reduce(0) { $0 + $1.1 }) }
+    }
+}
+
+/// The workspaces' block cache (16 blocks, 64 MB at most).
+let workspaceBlocks = BlockCache(maxBlocks: 16, maxBytes: 64 << 20)

@@ -1,3 +1,5 @@
+import CSwiftRNNMath
+
 // Eight-lane loads and stores for the training kernels' SIMD loops.
 
 @inline(__always)
@@ -11,11 +13,9 @@ func storeLanes(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }
 
-/// The square root of each lane (correctly rounded, as sqrtf). Written lane by lane: SIMD8's
-/// `squareRoot()` lowers to eight calls to sqrtf.
+/// The square root of each lane (correctly rounded, as sqrtf): one vsqrtps (CSwiftRNNMath). SIMD8's
+/// `squareRoot()` lowers to eight scalar square roots, each with a branch to libm's sqrtf.
 @inline(__always)
 func lanewiseSquareRoot(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    var r = SIMD8<Float>()
-    for t in 0..<8 { r[t] = x[t].squareRoot() }
-    return r
+    srnn_sqrt8(x)
 }

@@ -27,6 +27,20 @@ public func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsaf
                         gradOutput: UnsafePointer<Float>, gradHn: UnsafePointer<Float>?,
                         parameterGradients: UnsafeBufferPointer<UnsafeMutablePointer<Float>?>,
                         gradInput: UnsafeMutablePointer<Float>?, gradH0: UnsafeMutablePointer<Float>?) throws(SwiftRNNError) {
+    try rnnBackward(config: config, parameters: parameters, x: x, seqLen: seqLen, batch: batch, h0: h0,
+                    dropoutMasks: dropoutMasks, saved: saved, gradOutput: gradOutput, gradHn: gradHn,
+                    parameterGradients: parameterGradients, gradInput: gradInput, gradH0: gradH0, padRows: true)
+}
+
+/// `rnnBackward` with the choice of padding dpre's rows (`paddedRowStride`): the results are the same
+/// bits either way (a GEMM's value never depends on the leading dimensions); tests compare the two.
+func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<UnsafePointer<Float>>,
+                 x: UnsafePointer<Float>, seqLen: Int, batch: Int, h0: UnsafePointer<Float>?,
+                 dropoutMasks: UnsafePointer<Float>?, saved: UnsafePointer<Float>,
+                 gradOutput: UnsafePointer<Float>, gradHn: UnsafePointer<Float>?,
+                 parameterGradients: UnsafeBufferPointer<UnsafeMutablePointer<Float>?>,
+                 gradInput: UnsafeMutablePointer<Float>?, gradH0: UnsafeMutablePointer<Float>?,
+                 padRows: Bool) throws(SwiftRNNError) {
     try config.validate()
     guard parameters.count == config.parameterCount else {
         throw .invalidArgument("RNN expects \(config.parameterCount) parameter arrays, got \(parameters.count)")
@@ -42,16 +56,27 @@ public func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsaf
     let rows = try checkedProduct(L, N, what: "seq_len x batch")
     let layerCount = try checkedProduct(rows, outWidth, what: "a layer's output")
     let inputCount = try checkedProduct(rows, max(inputSize, 1), what: "the input")
-    let dirCount = try checkedProduct(rows, H, what: "a direction's pre-activation gradient")
+    _ = try checkedProduct(rows, H, what: "a direction's pre-activation gradient")
     if rows == 0 { return }
     let numLayers = config.numLayers
 
     // Workspaces, allocated once: the gradient w.r.t. the current layer's output and the one below
     // (time-major), one direction's dpre, the bias-gradient sums, and for batch-first input a
     // time-major copy of x and of its gradient.
-    let dOut = try Workspace(count: layerCount, what: "RNN output gradient")
+    // dpre rows are `ldp` floats apart: H padded so that a row is an odd number of cache lines. With
+    // H a multiple of 32 floats (256, 512...), rows 2^k bytes apart map to a few L1 sets, and the GEMMs
+    // that read dpre transposed (the weight gradients) thrashed L1: dW_hh ran at 58 instead of 81 GFLOP/s.
+    let ldp = padRows ? paddedRowStride(H) : H
+    // With one direction dOut's rows hold dpre (stride ldp), else the layer's full output gradient.
+    let ldo = D == 1 ? ldp : outWidth
+    let dOut = try Workspace(count: try checkedProduct(rows, ldo, what: "a layer's output gradient"),
+                             what: "RNN output gradient")
     let dBelow = try Workspace(count: numLayers > 1 ? layerCount : 0, what: "RNN layer-input gradient")
-    let dPre = try Workspace(count: dirCount, what: "RNN pre-activation gradient")
+    // With one direction, dpre is computed in place in dOut (its only reader): no copy.
+    let dPre = try Workspace(count: D > 1 ? try checkedProduct(rows, ldp, what: "dpre") : 0,
+                             what: "RNN pre-activation gradient")
+    // W_hh packed once per direction for the per-step recurrence GEMMs (same results as unpacked).
+    let packedHH = try Workspace(count: packedBCount(k: H, n: H), what: "RNN packed recurrent weight")
     let biasSum = try Workspace(count: config.bias ? H : 0, what: "RNN bias gradient")
     let transposeInput = config.batchFirst && N > 1
     let xTimeMajor = try Workspace(count: transposeInput ? inputCount : 0, what: "RNN time-major input")
@@ -64,11 +89,11 @@ public func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsaf
     if config.batchFirst {
         for t in 0..<L {
             for n in 0..<N {
-                (dOut.pointer + (t * N + n) * outWidth).update(from: gradOutput + (n * L + t) * outWidth, count: outWidth)
+                (dOut.pointer + (t * N + n) * ldo).update(from: gradOutput + (n * L + t) * outWidth, count: outWidth)
             }
         }
     } else {
-        dOut.pointer.update(from: gradOutput, count: layerCount)
+        for r in 0..<rows { (dOut.pointer + r * ldo).update(from: gradOutput + r * outWidth, count: outWidth) }
     }
     let x0: UnsafePointer<Float>
     if transposeInput {
@@ -115,63 +140,68 @@ public func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsaf
             let wIH = parameters[p], wHH = parameters[p + 1]
             let slot = (layer * D + direction) * N * H
             let reverse = direction == 1
-            let dp = dPre.pointer
+            let dp = D > 1 ? dPre.pointer : dOut.pointer  // row r of step-major (t, n) at dp + r·ldp
             // h_t of this direction: rows of `layerSaved` at column offset direction·H.
             let hBase = layerSaved + direction * H
 
             // dpre_t starts as dh_t from above (plus dhn at the direction's last step) ...
-            for t in 0..<L {
-                for n in 0..<N {
-                    (dp + (t * N + n) * H).update(from: dOut.pointer + (t * N + n) * outWidth + direction * H, count: H)
+            if D > 1 {
+                for t in 0..<L {
+                    for n in 0..<N {
+                        (dp + (t * N + n) * ldp).update(from: dOut.pointer + (t * N + n) * ldo + direction * H, count: H)
+                    }
                 }
             }
+            if L > 1 { packB(transB: false, k: H, n: H, b: wHH, ldb: H, into: packedHH.pointer) }
             let lastT = reverse ? 0 : L - 1
             if let gradHn {
-                let g = gradHn + slot, d = dp + lastT * N * H
-                for i in 0..<(N * H) { d[i] += g[i] }
+                let g = gradHn + slot, d = dp + lastT * N * ldp
+                for n in 0..<N {
+                    for i in 0..<H { d[n * ldp + i] += g[n * H + i] }
+                }
             }
             // ... then, walking back through the direction's steps, gains the recurrence's share and
             // the activation's derivative.
             for s in 0..<L {
                 let t = reverse ? s : L - 1 - s
-                let d = dp + t * N * H
+                let d = dp + t * N * ldp
                 if s > 0 {
                     let later = reverse ? t - 1 : t + 1
-                    sgemm(transA: false, transB: false, m: N, n: H, k: H, a: dp + later * N * H, lda: H,
-                          b: wHH, ldb: H, accumulate: true, c: d, ldc: H)
+                    sgemmPacked(transA: false, m: N, n: H, k: H, a: dp + later * N * ldp, lda: ldp,
+                                packedB: packedHH.pointer, accumulate: true, c: d, ldc: ldp)
                 }
                 for n in 0..<N {
-                    activationBackward(config.nonlinearity, grad: d + n * H,
+                    activationBackward(config.nonlinearity, grad: d + n * ldp,
                                        output: hBase + (t * N + n) * outWidth, count: H)
                 }
             }
             let firstT = reverse ? L - 1 : 0  // the forward's first step: its h_{t-1} is h0
             if let gradH0 {
-                sgemm(transA: false, transB: false, m: N, n: H, k: H, a: dp + firstT * N * H, lda: H,
+                sgemm(transA: false, transB: false, m: N, n: H, k: H, a: dp + firstT * N * ldp, lda: ldp,
                       b: wHH, ldb: H, accumulate: true, c: gradH0 + slot, ldc: H)
             }
 
             // Weight gradients: one GEMM each over all (t, n) rows.
             if let gIH = parameterGradients[p] {
-                sgemm(transA: true, transB: false, m: H, n: inWidth, k: rows, a: dp, lda: H,
+                sgemm(transA: true, transB: false, m: H, n: inWidth, k: rows, a: dp, lda: ldp,
                       b: input, ldb: inWidth, accumulate: true, c: gIH, ldc: inWidth)
             }
             if let gHH = parameterGradients[p + 1] {
                 // Pairs (dpre_t, h_{t-1}) for every step but the first: dpre rows t = 1..<L against h rows
                 // 0..<L-1 (forward direction), dpre rows 0..<L-1 against h rows 1..<L (reverse).
                 if L > 1 {
-                    let a = reverse ? dp : dp + N * H
+                    let a = reverse ? dp : dp + N * ldp
                     let b = reverse ? hBase + N * outWidth : hBase
-                    sgemm(transA: true, transB: false, m: H, n: H, k: (L - 1) * N, a: a, lda: H,
+                    sgemm(transA: true, transB: false, m: H, n: H, k: (L - 1) * N, a: a, lda: ldp,
                           b: b, ldb: outWidth, accumulate: true, c: gHH, ldc: H)
                 }
                 if let h0 {
-                    sgemm(transA: true, transB: false, m: H, n: H, k: N, a: dp + firstT * N * H, lda: H,
+                    sgemm(transA: true, transB: false, m: H, n: H, k: N, a: dp + firstT * N * ldp, lda: ldp,
                           b: h0 + slot, ldb: H, accumulate: true, c: gHH, ldc: H)
                 }
             }
             if config.bias, parameterGradients[p + 2] != nil || parameterGradients[p + 3] != nil {
-                columnSums(dp, rows: rows, columns: H, into: biasSum.pointer)
+                columnSums(dp, rows: rows, columns: H, stride: ldp, into: biasSum.pointer)
                 for g in [parameterGradients[p + 2], parameterGradients[p + 3]] {
                     guard let g else { continue }
                     for j in 0..<H { g[j] += biasSum.pointer[j] }
@@ -179,7 +209,7 @@ public func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsaf
             }
             // The gradient w.r.t. this layer's input, one GEMM over all rows.
             if let dIn {
-                sgemm(transA: false, transB: false, m: rows, n: inWidth, k: H, a: dp, lda: H,
+                sgemm(transA: false, transB: false, m: rows, n: inWidth, k: H, a: dp, lda: ldp,
                       b: wIH, ldb: inWidth, accumulate: true, c: dIn, ldc: inWidth)
             }
         }
@@ -188,9 +218,12 @@ public func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsaf
             // Through the dropout between this layer and the one below.
             if let dropoutMasks {
                 let mask = dropoutMasks + (layer - 1) * layerCount
-                for i in 0..<layerCount { dOut.pointer[i] = dBelow.pointer[i] * mask[i] }
+                for r in 0..<rows {
+                    let o = dOut.pointer + r * ldo, b = dBelow.pointer + r * outWidth, k = mask + r * outWidth
+                    for i in 0..<outWidth { o[i] = b[i] * k[i] }
+                }
             } else {
-                dOut.pointer.update(from: dBelow.pointer, count: layerCount)
+                for r in 0..<rows { (dOut.pointer + r * ldo).update(from: dBelow.pointer + r * outWidth, count: outWidth) }
             }
         }
     }
@@ -209,21 +242,43 @@ public func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsaf
 @inline(__always)
 func activationBackward(_ nonlinearity: Nonlinearity, grad: UnsafeMutablePointer<Float>,
                         output y: UnsafePointer<Float>, count n: Int) {
+    typealias F = SIMD8<Float>
+    var i = 0
     switch nonlinearity {
     case .tanh:
-        for i in 0..<n { grad[i] = grad[i] * (1 - y[i] * y[i]) }
+        let one = F(repeating: 1)
+        while i + 8 <= n {
+            let yv = loadLanes(y + i)
+            storeLanes(loadLanes(grad + i) * (one - yv * yv), grad + i)
+            i += 8
+        }
+        while i < n { grad[i] = grad[i] * (1 - y[i] * y[i]); i += 1 }
     case .relu:
-        for i in 0..<n where y[i] <= 0 { grad[i] = 0 }
+        while i + 8 <= n {
+            let g = loadLanes(grad + i)
+            storeLanes(g.replacing(with: 0, where: loadLanes(y + i) .<= 0), grad + i)
+            i += 8
+        }
+        while i < n { if y[i] <= 0 { grad[i] = 0 }; i += 1 }
     }
 }
 
-/// out[j] = Σ_i x[i][j] over `rows` rows of `columns` floats, summed in row order in double precision.
-/// The order depends only on `rows`.
-func columnSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+/// A row stride of at least `n` floats for a workspace of many rows that GEMMs read (often transposed):
+/// `n` plus 16 when `n` is a multiple of 32 floats (an even number of 64-byte lines, so rows a power of
+/// two apart in bytes would share a few L1 sets), else `n`. Small rows are left alone.
+func paddedRowStride(_ n: Int) -> Int {
+    n >= 64 && n % 32 == 0 ? n + 16 : n
+}
+
+/// out[j] = Σ_i x[i][j] over `rows` rows of `columns` floats (rows `stride` floats apart, default
+/// `columns`), summed in row order in double precision. The order depends only on `rows`.
+func columnSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int, stride: Int? = nil,
+                into out: UnsafeMutablePointer<Float>) {
+    let stride = stride ?? columns
     var acc = [Double](repeating: 0, count: columns)
     acc.withUnsafeMutableBufferPointer { a in
         for i in 0..<rows {
-            let row = x + i * columns
+            let row = x + i * stride
             for j in 0..<columns { a[j] += Double(row[j]) }
         }
         for j in 0..<columns { out[j] = Float(a[j]) }

@@ -158,7 +158,7 @@ static PyObject *linear_forward(PyObject *self, PyObject *const *args, Py_ssize_
         }
     }
     dims[nd - 1] = out_f;
-    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(nd, dims, NPY_FLOAT32);
+    PyArrayObject *out = (PyArrayObject *)srnn_new_array(nd, dims, NPY_FLOAT32, 0);
     if (out == NULL) { Py_DECREF(x); return NULL; }
     char err[SRNN_ERR_CAP];
     int32_t status;
@@ -193,7 +193,7 @@ static PyObject *softmax(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         else if (i == dim) d = PyArray_DIM(x, i);
         else inner *= PyArray_DIM(x, i);
     }
-    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(nd, PyArray_DIMS(x), NPY_FLOAT32);
+    PyArrayObject *out = (PyArrayObject *)srnn_new_array(nd, PyArray_DIMS(x), NPY_FLOAT32, 0);
     if (out == NULL) { Py_DECREF(x); return NULL; }
     char err[SRNN_ERR_CAP];
     int32_t status;
@@ -337,8 +337,8 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
     npy_intp odims[3];
     for (int k = 0; k < xnd; k++) odims[k] = PyArray_DIM(x, k);
     odims[xnd - 1] = D * H;
-    out = (PyArrayObject *)PyArray_SimpleNew(xnd, odims, NPY_FLOAT32);
-    hn = (PyArrayObject *)PyArray_SimpleNew(hnd, hshape, NPY_FLOAT32);
+    out = (PyArrayObject *)srnn_new_array(xnd, odims, NPY_FLOAT32, 0);
+    hn = (PyArrayObject *)srnn_new_array(hnd, hshape, NPY_FLOAT32, 0);
     if (out == NULL || hn == NULL) goto fail;
 
     char err[SRNN_ERR_CAP];

@@ -190,7 +190,7 @@ static PyMethodDef module_methods[] = {
 
 /* Every source file's table, merged into one at import. */
 static PyMethodDef *const method_tables[] = {module_methods, srnn_layer_methods, srnn_random_methods,
-                                              srnn_train_methods};
+                                              srnn_train_methods, srnn_alloc_methods};
 
 static struct PyModuleDef native_module = {
     PyModuleDef_HEAD_INIT, "swiftrnn._native", "The C extension over the swiftrnn Swift core.", -1, NULL,
@@ -213,6 +213,7 @@ PyMODINIT_FUNC PyInit__native(void) {
         return NULL;
     }
     import_array();
+    if (srnn_alloc_init() < 0) return NULL;
 
     size_t total = 0;
     for (size_t t = 0; t < sizeof method_tables / sizeof *method_tables; t++)

@@ -11,6 +11,8 @@
 #include <Python.h>
 
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+/* PyDataMem_SetHandler (alloc.c) is NumPy 1.22+ API; the package requires NumPy 1.26+. */
+#define NPY_TARGET_VERSION NPY_1_22_API_VERSION
 #define PY_ARRAY_UNIQUE_SYMBOL SRNN_NUMPY_API
 #ifndef SRNN_MODULE_MAIN
 #define NO_IMPORT_ARRAY
@@ -84,9 +86,17 @@ PyArrayObject *srnn_parameter(PyObject *obj, const char *what, int writable);
  * bidirectional) into d; -1 with a Python exception set on bad input. Shared by layers.c and train.c. */
 int srnn_parse_rnn_desc(PyObject *t, srnn_rnn_desc *d);
 
+/* Arrays from the recycling allocator (alloc.c): the blocks of freed large swiftrnn arrays are reused
+ * by the next array of the same size instead of fresh (page-faulting) memory. New references or NULL
+ * with an exception set. srnn_alloc_init runs once at import. */
+int srnn_alloc_init(void);
+PyArrayObject *srnn_new_array(int nd, const npy_intp *dims, int typenum, int zeroed);
+PyArrayObject *srnn_copy_array(PyArrayObject *src);
+
 /* The method tables of each source file, merged by module.c. */
 extern PyMethodDef srnn_layer_methods[];
 extern PyMethodDef srnn_random_methods[];
 extern PyMethodDef srnn_train_methods[];
+extern PyMethodDef srnn_alloc_methods[];
 
 #endif

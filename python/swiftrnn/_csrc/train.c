@@ -61,7 +61,7 @@ static PyObject *float32_copy(PyObject *self, PyObject *const *args, Py_ssize_t 
     PyArrayObject *a = srnn_as_float32(args[0], what);
     if (a == NULL) return NULL;
     if ((PyObject *)a != args[0] && PyArray_BASE(a) == NULL && PyArray_CHKFLAGS(a, NPY_ARRAY_OWNDATA)) return (PyObject *)a;
-    PyObject *c = PyArray_NewCopy(a, NPY_CORDER);
+    PyObject *c = (PyObject *)srnn_copy_array(a);
     Py_DECREF(a);
     return c;
 }
@@ -74,7 +74,7 @@ static PyObject *indices_copy(PyObject *self, PyObject *const *args, Py_ssize_t 
     PyArrayObject *a = srnn_as_indices(args[0], what);
     if (a == NULL) return NULL;
     if ((PyObject *)a != args[0] && PyArray_BASE(a) == NULL && PyArray_CHKFLAGS(a, NPY_ARRAY_OWNDATA)) return (PyObject *)a;
-    PyObject *c = PyArray_NewCopy(a, NPY_CORDER);
+    PyObject *c = (PyObject *)srnn_copy_array(a);
     Py_DECREF(a);
     return c;
 }
@@ -174,8 +174,8 @@ static PyObject *rnn_backward(PyObject *self, PyObject *const *args, Py_ssize_t 
             goto fail;
         }
     }
-    gin = (PyArrayObject *)PyArray_ZEROS(xnd, PyArray_DIMS(x), NPY_FLOAT32, 0);
-    gh0 = (PyArrayObject *)PyArray_ZEROS(hnd, hdims, NPY_FLOAT32, 0);
+    gin = (PyArrayObject *)srnn_new_array(xnd, PyArray_DIMS(x), NPY_FLOAT32, 1);
+    gh0 = (PyArrayObject *)srnn_new_array(hnd, hdims, NPY_FLOAT32, 1);
     if (gin == NULL || gh0 == NULL) { Py_DECREF(gout); Py_XDECREF(ghn); goto fail; }
 
     char err[SRNN_ERR_CAP];
@@ -229,7 +229,7 @@ static PyObject *linear_backward(PyObject *self, PyObject *const *args, Py_ssize
     if (!same_shape(gout, odims, nd)) { shape_error("grad_output", odims, nd, gout); Py_DECREF(gout); return NULL; }
     PyArrayObject *gin = NULL;
     if (want_input) {
-        gin = (PyArrayObject *)PyArray_ZEROS(nd, PyArray_DIMS(x), NPY_FLOAT32, 0);
+        gin = (PyArrayObject *)srnn_new_array(nd, PyArray_DIMS(x), NPY_FLOAT32, 1);
         if (gin == NULL) { Py_DECREF(gout); return NULL; }
     }
     char err[SRNN_ERR_CAP];
@@ -345,16 +345,16 @@ static PyObject *cross_entropy_forward(PyObject *self, PyObject *const *args, Py
         goto fail;
     }
     if ((PyObject *)target == args[1]) {  /* keep a copy: the caller may change its array before backward */
-        PyArrayObject *c = (PyArrayObject *)PyArray_NewCopy(target, NPY_CORDER);
+        PyArrayObject *c = (PyArrayObject *)srnn_copy_array(target);
         Py_DECREF(target);
         target = c;
         if (target == NULL) goto fail;
     }
     if (parse_class_weight(args[2], classes, &weight) < 0) goto fail;
-    loss = (PyArrayObject *)PyArray_SimpleNew(reduction == SRNN_REDUCTION_NONE ? tnd : 0, tdims, NPY_FLOAT32);
+    loss = (PyArrayObject *)srnn_new_array(reduction == SRNN_REDUCTION_NONE ? tnd : 0, tdims, NPY_FLOAT32, 0);
     if (loss == NULL) goto fail;
     if (want_probs) {
-        probs = (PyArrayObject *)PyArray_SimpleNew(nd, PyArray_DIMS(logits), NPY_FLOAT32);
+        probs = (PyArrayObject *)srnn_new_array(nd, PyArray_DIMS(logits), NPY_FLOAT32, 0);
         if (probs == NULL) goto fail;
     }
     char err[SRNN_ERR_CAP];
@@ -504,6 +504,81 @@ static PyObject *adam_step(PyObject *self, PyObject *const *args, Py_ssize_t nar
     Py_RETURN_NONE;
 }
 
+/*
+ * adam_step_group(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs or None, steps, lr, beta1, beta2, eps,
+ *                 weight_decay, decoupled_weight_decay, maximize) -> None
+ * adam_step for every parameter of a group in one call: lists of equal length (steps: the step number of each
+ * parameter after this update). Everything is checked first; then all updates run without the GIL, in order,
+ * each exactly as adam_step would.
+ */
+typedef struct {
+    float *p, *m, *v, *vmax;
+    const float *g;
+    npy_intp n;
+    int64_t step;
+} adam_item;
+
+static PyObject *adam_step_group(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 13) return PyErr_Format(PyExc_TypeError, "adam_step_group takes 13 arguments, got %zd", nargs);
+    double lr, b1, b2, eps, wd;
+    int32_t decoupled, maximize;
+    if (as_double(args[6], &lr) < 0 || as_double(args[7], &b1) < 0 || as_double(args[8], &b2) < 0 ||
+        as_double(args[9], &eps) < 0 || as_double(args[10], &wd) < 0 || as_flag(args[11], &decoupled) < 0 ||
+        as_flag(args[12], &maximize) < 0)
+        return NULL;
+    PyObject *lists[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    static const char *names[6] = {"params", "grads", "exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs", "steps"};
+    adam_item *items = NULL;
+    PyObject *result = NULL;
+    Py_ssize_t count = 0;
+    for (int k = 0; k < 6; k++) {
+        if (k == 4 && args[4] == Py_None) continue;
+        lists[k] = PySequence_Fast(args[k], "adam_step_group expects lists");
+        if (lists[k] == NULL) goto done;
+        Py_ssize_t len = PySequence_Fast_GET_SIZE(lists[k]);
+        if (k == 0) count = len;
+        else if (len != count) {
+            PyErr_Format(PyExc_ValueError, "adam_step_group: %s has %zd entries, params %zd", names[k], len, count);
+            goto done;
+        }
+    }
+    items = PyMem_Malloc(sizeof(adam_item) * (size_t)(count ? count : 1));
+    if (items == NULL) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyArrayObject *p, *g, *m, *v, *vmax = NULL;
+        if (param_and_grad(PySequence_Fast_GET_ITEM(lists[0], i), PySequence_Fast_GET_ITEM(lists[1], i), &p, &g) < 0)
+            goto done;
+        npy_intp n = PyArray_SIZE(p);
+        if ((m = state_buffer(PySequence_Fast_GET_ITEM(lists[2], i), "exp_avg", n)) == NULL ||
+            (v = state_buffer(PySequence_Fast_GET_ITEM(lists[3], i), "exp_avg_sq", n)) == NULL)
+            goto done;
+        if (lists[4] != NULL && (vmax = state_buffer(PySequence_Fast_GET_ITEM(lists[4], i), "max_exp_avg_sq", n)) == NULL)
+            goto done;
+        int64_t step;
+        if (as_int64(PySequence_Fast_GET_ITEM(lists[5], i), &step) < 0) goto done;
+        if (step < 1) {
+            PyErr_Format(PyExc_ValueError, "the step number must be at least 1, got %lld", (long long)step);
+            goto done;
+        }
+        items[i] = (adam_item){(float *)PyArray_DATA(p), (float *)PyArray_DATA(m), (float *)PyArray_DATA(v),
+                               vmax ? (float *)PyArray_DATA(vmax) : NULL, (const float *)PyArray_DATA(g), n, step};
+    }
+    char err[SRNN_ERR_CAP];
+    int32_t status = SRNN_OK;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count && status == SRNN_OK; i++)
+        status = srnn_adam_step(items[i].p, items[i].g, items[i].n, items[i].m, items[i].v, items[i].vmax, items[i].step,
+                                lr, b1, b2, eps, wd, decoupled, maximize, err, sizeof err);
+    Py_END_ALLOW_THREADS
+    if (status != SRNN_OK) { srnn_raise(status, err); goto done; }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    for (int k = 0; k < 6; k++) Py_XDECREF(lists[k]);
+    PyMem_Free(items);
+    return result;
+}
+
 /* The data pointers and sizes of a sequence of writable float32 gradient arrays. */
 static int gradient_list(PyObject *seq_obj, PyObject **seq, float ***ptrs, int64_t **counts, Py_ssize_t *n) {
     *seq = PySequence_Fast(seq_obj, "expected a sequence of gradient arrays");
@@ -586,6 +661,9 @@ PyMethodDef srnn_train_methods[] = {
     {"sgd_step", FASTCALL(sgd_step), "sgd_step(param, grad, buf, buf_is_new, lr, momentum, dampening, wd, nesterov, maximize)"},
     {"adam_step", FASTCALL(adam_step),
      "adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta2, eps, wd, decoupled, maximize)"},
+    {"adam_step_group", FASTCALL(adam_step_group),
+     "adam_step_group(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, beta1, beta2, eps, wd, decoupled,"
+     " maximize): adam_step for every parameter of a group, one call"},
     {"clip_grad_norm", FASTCALL(clip_grad_norm), "clip_grad_norm(grads, max_norm, norm_type, error_if_nonfinite) -> total"},
     {"clip_grad_value", FASTCALL(clip_grad_value), "clip_grad_value(grads, clip_value) -> None"},
     {NULL, NULL, 0, NULL},

@@ -6,6 +6,8 @@ from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import _native
+
 __all__ = ["Parameter"]
 
 
@@ -155,7 +157,7 @@ def _grad_accumulators(params: Sequence[Optional[Parameter]]) -> Tuple[List[Opti
         if p is None or not p.requires_grad:
             buffers.append(None)
         elif p._grad is None:
-            g = np.zeros(p.shape, dtype=np.float32)
+            g = _native.float32_zeros(p.shape)  # recycled memory: no fresh pages every step
             buffers.append(g)
             fresh.append((p, g))
         else:

@@ -1,7 +1,7 @@
 """optim.Adam: adaptive moment estimation, with amsgrad and (coupled) weight decay."""
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
@@ -50,6 +50,51 @@ class Adam(Optimizer):
             if not 0.0 <= float(b) < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {b}")
         _check_number("weight_decay", group["weight_decay"])
+
+    def step(self, closure: Any = None) -> Any:
+        """One update of every parameter that has a gradient; ``closure`` (optional) is called first and
+        its result returned, as torch. Each group's parameters are updated by one native call (the same
+        arithmetic as one call per parameter); a group is all or nothing: if its call raises, none of its
+        parameters or step counts change."""
+        loss = closure() if closure is not None else None
+        for group in self.param_groups:
+            amsgrad = bool(group["amsgrad"])
+            params: List[Parameter] = []
+            grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, states, steps = [], [], [], [], [], []
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                state = self.state[p]
+                self._init_state(p, state, amsgrad)
+                params.append(p)
+                grads.append(grad)
+                exp_avgs.append(state["exp_avg"])
+                exp_avg_sqs.append(state["exp_avg_sq"])
+                if amsgrad:
+                    max_exp_avg_sqs.append(state["max_exp_avg_sq"])
+                states.append(state)
+                steps.append(int(state["step"] + 1))
+            if not params:
+                continue
+            beta1, beta2 = group["betas"]
+            _native.adam_step_group(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs if amsgrad else None, steps,
+                                    float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),
+                                    float(group["weight_decay"]), self._decoupled, bool(group["maximize"]))
+            for state in states:
+                state["step"] += 1
+        return loss
+
+    @staticmethod
+    def _init_state(p: Parameter, state: Dict[str, Any], amsgrad: bool) -> None:
+        if not state:
+            state["step"] = 0.0
+            state["exp_avg"] = np.zeros(p.shape, dtype=np.float32)
+            state["exp_avg_sq"] = np.zeros(p.shape, dtype=np.float32)
+            if amsgrad:
+                state["max_exp_avg_sq"] = np.zeros(p.shape, dtype=np.float32)
+        if amsgrad and state.get("max_exp_avg_sq") is None:
+            state["max_exp_avg_sq"] = np.zeros(p.shape, dtype=np.float32)
 
     def _update(self, p: Parameter, group: Dict[str, Any], state: Dict[str, Any]) -> None:
         amsgrad = bool(group["amsgrad"])

@@ -181,7 +181,7 @@ class RNN(Module):
             shape = (self.num_layers, L, N, D * self.hidden_size)
             # The buffer of the last backward's forward, if it fits: no fresh pages every step.
             spare = self.__dict__.pop("_spare_saved", None)  # taken atomically: never two threads' buffer
-            saved = spare if spare is not None and spare.shape == shape else np.empty(shape, dtype=np.float32)
+            saved = spare if spare is not None and spare.shape == shape else _native.float32_empty(shape)
         output, hn = _native.rnn_forward(x, h0, self._flat, self._desc, masks, saved)
         self._save_for_backward((x, h0, masks, saved))
         return output, hn
