@@ -449,11 +449,39 @@ func packABlock(rows: Int, kc: Int, a: OperandA, into dst: UnsafeMutablePointer<
         let h = min(gemmMR, rows - r0)
         let out = dst + r0 * kc
         let src = a.base + r0 * a.rs
-        if a.rs == 1 {
-            // Transposed A: each k step's rows are contiguous.
+        if a.rs == 1 && h == gemmMR {
+            // Transposed A: each k step's six rows are contiguous.
+            for p in 0..<kc {
+                let s = src + p * a.cs, o = out + p * gemmMR
+                UnsafeMutableRawPointer(o).storeBytes(of: UnsafeRawPointer(s).loadUnaligned(as: SIMD4<Float>.self),
+                                                      as: SIMD4<Float>.self)
+                o[4] = s[4]
+                o[5] = s[5]
+            }
+        } else if a.rs == 1 {
             for p in 0..<kc {
                 let s = src + p * a.cs
                 for r in 0..<h { out[p * gemmMR + r] = s[r] }
+            }
+        } else if a.cs == 1 && h == gemmMR {
+            // Row-major A: eight k steps of the six rows at a time, transposed in registers into 48
+            // contiguous floats (k step j, row r at 6j + r); the scalar stores this replaces were ~9 %
+            // of a training step.
+            var p = 0
+            while p + 8 <= kc {
+                var rowsV = InlineArray<6, F8>(repeating: F8())
+                for r in 0..<gemmMR { rowsV[r] = loadF8(src + r * a.rs + p) }
+                let o = out + p * gemmMR
+                for v in 0..<gemmMR {
+                    var w = F8()
+                    for l in 0..<8 { let f = 8 * v + l; w[l] = rowsV[f % gemmMR][f / gemmMR] }
+                    storeF8(w, o + 8 * v)
+                }
+                p += 8
+            }
+            while p < kc {
+                for r in 0..<gemmMR { out[p * gemmMR + r] = src[r * a.rs + p] }
+                p += 1
             }
         } else {
             for r in 0..<h {
