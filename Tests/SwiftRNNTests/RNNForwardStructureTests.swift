@@ -91,7 +91,8 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
     /// reordering projection is cut) and hidden sizes that are not multiples of 16.
     static let cases: [Case] = {
         var all: [Case] = []
-        let shapes = [(5, 7, 4, 3), (3, 20, 3, 6), (17, 33, 1, 9), (0, 5, 2, 2), (24, 40, 6, 1)]
+        // (7, 100, 9, 13): the recurrence is big enough to be cut into groups of batch rows (N = 13 -> 4, 4, 5 rows).
+        let shapes = [(5, 7, 4, 3), (3, 20, 3, 6), (17, 33, 1, 9), (0, 5, 2, 2), (24, 40, 6, 1), (7, 100, 9, 13)]
         for (i, (input, hidden, L, N)) in shapes.enumerated() {
             for layers in [1, 2, 3] {
                 for bidirectional in [false, true] {
@@ -108,7 +109,7 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
         return all
     }()
 
-    @Test("projection into the output rows and concurrent directions: the old structure's bits, 1/2/3 threads",
+    @Test("projection into the output rows and concurrent directions: the old structure's bits, 1-4 threads",
           arguments: cases)
     func sameBitsAsTheOldStructure(c: Case) throws {
         let config = RNNConfig(inputSize: c.input, hiddenSize: c.hidden, numLayers: c.layers,
@@ -134,7 +135,7 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
                                              h0: h0p, output: o.baseAddress!, hn: h.baseAddress!)
                         }
                     }
-                    for threads in [1, 2, 3] {
+                    for threads in [1, 2, 3, 4] {
                         setNumThreads(threads)
                         defer { setNumThreads(1) }
                         var out = [Float](repeating: .nan, count: wantOut.count)
@@ -155,7 +156,7 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
         }
     }
 
-    @Test("bidirectional, big enough for threaded GEMMs: 2 threads (directions concurrent) == 1 thread, bit for bit")
+    @Test("bidirectional, big enough for threaded GEMMs and batch groups: 2 and 4 threads == 1 thread, bit for bit")
     func bidirectionalThreads() throws {
         let config = RNNConfig(inputSize: 48, hiddenSize: 160, numLayers: 2, batchFirst: true, bidirectional: true)
         let L = 7, N = 70
@@ -183,5 +184,16 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
             }
         }
         for r in results.dropFirst() { #expect(r == results[0]) }
+    }
+
+    @Test("the recurrence is cut into batch groups only when it pays")
+    func recurrentGroupChoice() {
+        #expect(recurrentGroups(batch: 13, hidden: 100, seqLen: 9, directions: 1, threads: 3) == 3)  // the case above
+        #expect(recurrentGroups(batch: 13, hidden: 100, seqLen: 9, directions: 2, threads: 4) == 2)
+        #expect(recurrentGroups(batch: 13, hidden: 100, seqLen: 9, directions: 2, threads: 3) == 1)
+        #expect(recurrentGroups(batch: 64, hidden: 512, seqLen: 50, directions: 1, threads: 2) == 2)
+        #expect(recurrentGroups(batch: 64, hidden: 512, seqLen: 50, directions: 1, threads: 1) == 1)
+        #expect(recurrentGroups(batch: 7, hidden: 2048, seqLen: 50, directions: 1, threads: 2) == 1)  // per-step GEMM threads
+        #expect(recurrentGroups(batch: 16, hidden: 8, seqLen: 3, directions: 1, threads: 2) == 1)     // too little work
     }
 }
