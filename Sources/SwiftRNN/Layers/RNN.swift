@@ -109,7 +109,7 @@ public struct RNNConfig: Equatable, Sendable {
 ///   before dropout, which `rnnBackward` needs (training). The layers then compute into it instead
 ///   of the internal ping-pong buffers, and the last layer's slice is copied into `output`.
 ///
-/// One workspace allocation per call, none per time step. Each sequence's result depends only on its
+/// A few workspace allocations per call, none per time step. Each sequence's result depends only on its
 /// own inputs: the batch dimension never changes a reduction order.
 public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<UnsafePointer<Float>>,
                        x: UnsafePointer<Float>, seqLen: Int, batch: Int, h0: UnsafePointer<Float>?,
@@ -139,13 +139,14 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
     // (row stride D·H), its chains started from b_ih + b_hh through the GEMM's bias; the time steps then
     // add h·W_hhᵀ in place. When the input's rows are in another order than the output's (batch-first
     // on one side only), W_ih is packed once and the projection runs as min(L, N) strided GEMMs.
-    // Up to two layer buffers ping-pong between layers (inference; one for two layers), or each layer writes its slice of
-    // `saved` and, with dropout, one buffer holds the masked copy the next layer reads (training).
+    // Up to two layer buffers ping-pong between layers (inference; one for two layers), or each layer
+    // writes its slice of `saved` and, with dropout, one buffer holds the masked copy the next layer
+    // reads (training).
     let bufferCount = saved == nil ? try checkedProduct(min(config.numLayers - 1, 2), layerCount, what: "the RNN's layer buffers")
                                    : (config.numLayers > 1 && dropoutMasks != nil ? layerCount : 0)
     let layerBuffers = try Workspace(count: bufferCount, what: "RNN layer output")
-    // Per direction (the two run concurrently with more than one thread): W_hh packed once per layer
-    // and reused by every time step's GEMM; b_ih + b_hh; W_ih packed for the reordering projection.
+    // Per direction (their recurrences run concurrently with more than one thread): W_hh packed once
+    // per layer and reused by every time step's GEMM; b_ih + b_hh; W_ih packed for the reordering projection.
     let hhCount = packedBCount(k: H, n: H)
     let packedHH = try Workspace(count: try checkedProduct(D, hhCount, what: "the packed recurrent weights"),
                                  what: "RNN packed recurrent weight")
@@ -183,7 +184,7 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
 
         // Phase 1, the input projection of every time step: out = x·W_ihᵀ + (b_ih + b_hh), one GEMM per
         // direction (threaded inside) when the row orders agree; else min(L, N) strided GEMMs per
-        // direction, spread over the pool. W_hh is packed for phase 2 meanwhile.
+        // direction, spread over the pool. Each direction's W_hh is packed here for phase 2.
         var reorderCalls = 0
         for direction in 0..<D {
             let p = (layer * D + direction) * config.paramsPerDirection
