@@ -196,4 +196,51 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
         #expect(recurrentGroups(batch: 7, hidden: 2048, seqLen: 50, directions: 1, threads: 2) == 1)  // per-step GEMM threads
         #expect(recurrentGroups(batch: 16, hidden: 8, seqLen: 3, directions: 1, threads: 2) == 1)     // too little work
     }
+
+    @Test("training forward (saved states, dropout masks): 1, 2 and 4 threads give the same bits; without masks it equals inference",
+          arguments: [false, true])
+    func trainingForwardThreads(bidirectional: Bool) throws {
+        let config = RNNConfig(inputSize: 6, hiddenSize: 100, numLayers: 3, batchFirst: true, bidirectional: bidirectional)
+        let D = config.numDirections, L = 9, N = 13, H = 100
+        let params = config.parameterShapes.enumerated().map { i, s in floats(s.reduce(1, *), seed: UInt64(i + 90), scale: 0.4) }
+        let x = floats(L * N * 6, seed: 8, scale: 2)
+        let h0 = floats(3 * D * N * H, seed: 9, scale: 1)
+        let masks = floats(2 * L * N * D * H, seed: 10, scale: 2).map { $0 > 0 ? Float(2) : 0 }
+        let pointers = params.map { p in p.withUnsafeBufferPointer { UnsafePointer<Float>(OpaquePointer($0.baseAddress!)) } }
+        func run(threads: Int, withMasks: Bool, saving: Bool) throws -> [UInt32] {
+            setNumThreads(threads)
+            defer { setNumThreads(1) }
+            var out = [Float](repeating: .nan, count: L * N * D * H)
+            var hn = [Float](repeating: .nan, count: 3 * D * N * H)
+            var saved = [Float](repeating: .nan, count: saving ? 3 * L * N * D * H : 1)
+            try pointers.withUnsafeBufferPointer { pp in
+                try x.withUnsafeBufferPointer { xp in
+                    try h0.withUnsafeBufferPointer { hp in
+                        try masks.withUnsafeBufferPointer { mp in
+                            try out.withUnsafeMutableBufferPointer { o in
+                                try hn.withUnsafeMutableBufferPointer { h in
+                                    try saved.withUnsafeMutableBufferPointer { sp in
+                                        try rnnForward(config: config, parameters: pp, x: xp.baseAddress!, seqLen: L, batch: N,
+                                                       h0: hp.baseAddress, dropoutMasks: withMasks ? mp.baseAddress : nil,
+                                                       output: o.baseAddress!, hn: h.baseAddress!,
+                                                       saved: saving ? sp.baseAddress! : nil)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return bits(out) + bits(hn) + (saving ? bits(saved) : [])
+        }
+        try withExtendedLifetime(params) {
+            let trained = try run(threads: 1, withMasks: true, saving: true)
+            for threads in [2, 4] { #expect(try run(threads: threads, withMasks: true, saving: true) == trained) }
+            let inference = try run(threads: 1, withMasks: false, saving: false)
+            for threads in [1, 2] {
+                let plain = try run(threads: threads, withMasks: false, saving: true)
+                #expect(Array(plain.prefix(inference.count)) == inference)
+            }
+        }
+    }
 }
