@@ -331,7 +331,7 @@ func stepTable() {
     // One thread's share of the split, by thread CPU time (robust to a loaded machine).
     setNumThreads(1)
     var shares = "1T CPU time per share (k=512):"
-    for (mm, nn) in [(64, 512), (64, 256), (64, 128), (32, 512), (36, 512), (28, 512), (24, 512), (40, 512)] {
+    for (mm, nn) in [(64, 512), (64, 256), (64, 128), (32, 512), (36, 512), (28, 512), (24, 512), (16, 512), (12, 512)] {
         let t = bestTime(cpuTime: true) {
             sgemmPacked(transA: false, m: mm, n: nn, k: H, a: out, lda: H, packedB: packed,
                         accumulate: true, c: out + m * H, ldc: H, activation: .tanh)
