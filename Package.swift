@@ -12,13 +12,13 @@ let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx512f", "-Xcc", "-
                                                  "-Xcc", "-mavx512dq", "-Xcc", "-mavx2", "-Xcc", "-mfma", "-Ounchecked"])]
 let kernelTargets: [Target] = [
     .target(name: "CSwiftRNNCPU"),
-    .target(name: "SwiftRNNAVX512", swiftSettings: avx512Flags),
+    .target(name: "SwiftRNNAVX512", dependencies: ["SwiftRNNVectorMath"], swiftSettings: avx512Flags),
 ]
-let kernelDependencies: [Target.Dependency] = ["CSwiftRNNCPU", "SwiftRNNAVX512"]
+let kernelDependencies: [Target.Dependency] = ["SwiftRNNVectorMath", "CSwiftRNNCPU", "SwiftRNNAVX512"]
 #else
 let simdFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
 let kernelTargets: [Target] = []
-let kernelDependencies: [Target.Dependency] = []
+let kernelDependencies: [Target.Dependency] = ["SwiftRNNVectorMath"]
 #endif
 
 let package = Package(
@@ -34,8 +34,10 @@ let package = Package(
     targets: [
         .target(name: "SwiftRNN", dependencies: kernelDependencies, swiftSettings: simdFlags),
         .target(name: "CSwiftRNN"),
+        // Lane-wise tanh/relu, generic over the vector width: each kernel module specialises it.
+        .target(name: "SwiftRNNVectorMath"),
         .target(name: "SwiftRNNCAPI", dependencies: ["SwiftRNN", "CSwiftRNN"], swiftSettings: simdFlags),
         .executableTarget(name: "SwiftRNNBench", dependencies: ["SwiftRNN"], swiftSettings: simdFlags),
-        .testTarget(name: "SwiftRNNTests", dependencies: ["SwiftRNN", "SwiftRNNCAPI", "CSwiftRNN"]),
+        .testTarget(name: "SwiftRNNTests", dependencies: ["SwiftRNN", "SwiftRNNCAPI", "CSwiftRNN"] + kernelDependencies),
     ] + kernelTargets
 )

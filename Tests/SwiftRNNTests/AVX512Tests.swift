@@ -1,5 +1,8 @@
 import Testing
 @testable import SwiftRNN
+#if arch(x86_64)
+import SwiftRNNAVX512
+#endif
 
 /// The AVX-512 GEMM kernels against the AVX2 ones: bit-identical results for every shape, layout,
 /// accumulate flag, epilogue, k-blocking and packed/unpacked op(B). The AVX-512 half is skipped on
@@ -53,7 +56,9 @@ struct AVX512Tests {
         var shapes: [(Int, Int, Int)] = []
         for m in 1...13 { shapes.append((m, [5, 16, 33, 47][m % 4], [1, 7, 64, 130][m % 4])) }
         shapes += [(14, 31, 9), (17, 130, 70), (24, 64, 128), (25, 17, 600), (36, 48, 1100), (64, 128, 128),
-                   (1, 512, 512), (5, 256, 256), (30, 200, 513), (130, 80, 40), (8, 33, 520), (61, 97, 33)]
+                   (1, 512, 512), (5, 256, 256), (30, 200, 513), (130, 80, 40), (8, 33, 520), (61, 97, 33),
+                   // every tile width and its remainders (13, 11, 9 and 7 panels), k blocks of 256
+                   (12, 208, 20), (3, 176, 30), (4, 144, 260), (7, 112, 9), (23, 200, 3), (26, 47, 257)]
         var seed: UInt64 = 1
         var checked = 0
         for (m, n, k) in shapes {
@@ -129,5 +134,40 @@ struct AVX512Tests {
                 #expect(zip(c1, c2).allSatisfy { $0.bitPattern == $1.bitPattern }, "m=\(m) n=\(n) k=\(k) load=\(load)")
             }
         }
+    }
+
+    /// The AVX-512 epilogue (16 lanes) gives tanhInPlace's / reluInPlace's bits (8 lanes): a sweep
+    /// over every 4103rd float bit pattern (both signs, subnormals, ±Inf, NaNs) plus the tanh
+    /// branch points, in rows with a ragged tail.
+    @Test func avx512EpilogueMatchesAVX2BitForBit() {
+        guard cpuHasAVX512 else { return }
+        #if arch(x86_64)
+        var values: [Float] = [0, -0, 0.625, -0.625, 9.5, -9.5, 9.0, .infinity, -.infinity, .nan,
+                               .leastNonzeroMagnitude, .greatestFiniteMagnitude, 0.6249999, 9.499999]
+        var bits: UInt32 = 0
+        while true {
+            values.append(Float(bitPattern: bits))
+            let (next, o) = bits.addingReportingOverflow(4096 + 7)
+            if o { break }
+            bits = next
+        }
+        let cols = 37, rows = (values.count + cols - 1) / cols
+        values += [Float](repeating: 0.5, count: rows * cols - values.count)
+        for kind in [1, 2] {
+            var x16 = values, x8 = values
+            x16.withUnsafeMutableBufferPointer { p in
+                avx512ActivateRows(kind: kind, c: p.baseAddress!, ldc: cols, rows: rows, cols: cols)
+            }
+            x8.withUnsafeMutableBufferPointer { p in
+                for r in 0..<rows {
+                    if kind == 1 { tanhInPlace(p.baseAddress! + r * cols, count: cols) }
+                    else { reluInPlace(p.baseAddress! + r * cols, count: cols) }
+                }
+            }
+            // NaN in, NaN out; its sign and payload depend on operand order (not promised anywhere).
+            let mismatches = zip(x16, x8).filter { $0.bitPattern != $1.bitPattern && !($0.isNaN && $1.isNaN) }.count
+            #expect(mismatches == 0, "kind \(kind): \(mismatches) of \(values.count) differ")
+        }
+        #endif
     }
 }

@@ -34,6 +34,36 @@ import Testing
         #expect(out.scalars == [20, 21, 0, 1, 20, 21, 10, 11])
     }
 
+    @Test func embeddingRowCopyIsBitExactForEveryWidthAndOffset() throws {
+        // The inline SIMD row copy (4 x 8 floats, then 8, then single floats) against a plain element
+        // copy of the bit patterns: widths 0...70 cover every path and tail, row starts at every float
+        // offset (unaligned loads and stores), and the payload includes signalling NaNs, -0 and denormals.
+        let rows = 5
+        for dim in 0...70 {
+            let count = rows * dim + 8
+            let weight = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            let out = UnsafeMutablePointer<Float>.allocate(capacity: 3 * dim + 8)
+            defer { weight.deallocate(); out.deallocate() }
+            let patterns: [UInt32] = [0x7F80_0001, 0xFFBF_FFFF, 0x8000_0000, 0x0000_0001, 0x7FC0_1234]
+            for i in 0..<count { weight[i] = Float(bitPattern: i % 7 == 0 ? patterns[i % patterns.count] : UInt32(truncatingIfNeeded: i &* 2_654_435_761)) }
+            for offset in [0, 1, 3] {
+                let indices: [Int64] = [4, 0, 2]
+                let base = weight + offset
+                out.update(repeating: 0, count: 3 * dim + 8)
+                try indices.withUnsafeBufferPointer { ip in
+                    try embeddingForward(weight: base, numEmbeddings: rows, embeddingDim: dim, indices: ip.baseAddress!,
+                                         count: 3, maxNorm: nil, normType: 2, out: out + offset)
+                }
+                for (i, ix) in indices.enumerated() {
+                    for j in 0..<dim {
+                        #expect(out[offset + i * dim + j].bitPattern == base[Int(ix) * dim + j].bitPattern)
+                    }
+                }
+                #expect(out[offset + 3 * dim].bitPattern == 0)  // nothing written past the last row
+            }
+        }
+    }
+
     @Test func embeddingOutOfRangeNamesTheIndexAndWritesNothing() throws {
         var embedding = try Embedding(weight: Tensor(shape: [2, 1], scalars: [3, 4]), maxNorm: 1)
         #expect(throws: SwiftRNNError.indexOutOfRange("index 2 is out of range for Embedding(2, 1): valid indices are 0 to 1")) {

@@ -3,6 +3,8 @@
 // Every element goes through the same SIMD8 code, the tail included (it is copied into a padded
 // vector), so an element's result never depends on its position in the buffer or on the count.
 
+import SwiftRNNVectorMath
+
 /// In place: x[i] = tanh(x[i]) over `n` elements.
 ///
 /// Within 2 ulp of Glibc's `tanhf` over the whole float range (measured exhaustively: see
@@ -41,62 +43,11 @@ public func reluInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
 
 /// max(x, 0) lane-wise: NaN stays NaN, -0 becomes +0.
 @inline(__always)
-func relu8(_ x: SIMD8<Float>) -> SIMD8<Float> { x.replacing(with: 0, where: x .<= 0) }
+func relu8(_ x: SIMD8<Float>) -> SIMD8<Float> { reluLanes(x) }
 
-/// tanh of eight floats (see `tanhInPlace` for the accuracy).
-///
-/// With a = |x|:
-/// - a < 0.625: tanh(a) = a + a³·q(a²), q a degree-4 minimax fit (relative error 4e-9);
-/// - 0.625 <= a < 9.5: tanh(a) = t / (t + 2) with t = expm1(2a) = 2ⁿ·(1 + p(r)) - 1, r = 2a - n·ln2,
-///   |r| <= ln2/2, p(r) = r + r²/2 + r³·Q(r) with Q a degree-3 fit (relative error 1.4e-8); the quotient t·(1/s), s = t + 2 rounded, gets one Newton correction that also
-///   takes in the rounding error of t + 2 (Fast2Sum) and uses an exact FMA residual, so the result
-///   is off by little more than t's own error;
-/// - a >= 9.5 (and +Inf): 1, which is tanhf's value from a ≈ 9.011 on.
-/// The sign of x is put back last (so tanh(-0) = -0); NaN stays NaN.
+/// tanh of eight floats (see `tanhLanes` in SwiftRNNVectorMath for the method and the accuracy).
 @inline(__always)
-func tanh8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    typealias F = SIMD8<Float>
-    let signMask = SIMD8<UInt32>(repeating: 0x8000_0000)
-    let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
-    let a = unsafeBitCast(bits & ~signMask, to: F.self)
-
-    // Small branch.
-    let z = a * a
-    var q = F(repeating: -0.005704888608306646)
-    q = F(repeating: 0.02063899114727974).addingProduct(q, z)
-    q = F(repeating: -0.05373968183994293).addingProduct(q, z)
-    q = F(repeating: 0.13331441581249237).addingProduct(q, z)
-    q = F(repeating: -0.3333328068256378).addingProduct(q, z)
-    let small = a.addingProduct(a * z, q)
-
-    // Large branch: t = expm1(y), y = 2a clamped to keep 2ⁿ finite.
-    let y = (a + a).replacing(with: 19, where: .!(a .< 9.5))                // NaN too: no NaN → Int
-    // n = round(y / ln2) by the 1.5·2²³ trick: kf's low mantissa bits hold n as an integer.
-    let magic = F(repeating: 12582912)
-    let kf = magic.addingProduct(y, F(repeating: 1.4426950408889634))
-    let n = kf - magic
-    var r = y.addingProduct(n, F(repeating: -0.693145751953125))      // ln2's high bits: exact
-    r = r.addingProduct(n, F(repeating: -1.4286068203094172e-06))      // ln2's low part
-    var e = F(repeating: 0.0013899534242227674)
-    e = F(repeating: 0.008366073481738567).addingProduct(e, r)
-    e = F(repeating: 0.04166683927178383).addingProduct(e, r)
-    e = F(repeating: 0.1666654795408249).addingProduct(e, r)
-    let r2 = r * r
-    let p = r.addingProduct(r2, F(repeating: 0.5).addingProduct(e, r))   // expm1(r)
-    let kBits = unsafeBitCast(kf, to: SIMD8<UInt32>.self)
-    let scale = unsafeBitCast((kBits &<< 23) &+ (127 << 23), to: F.self)                     // 2ⁿ
-    let t = (scale - 1).addingProduct(scale, p)                         // 2ⁿ·p + (2ⁿ - 1)
-    let s = t + 2
-    let sErr = (t - s) + 2                                               // t + 2 - s, exact: t >= 2
-    let inv = 1 / s
-    let q0 = t * inv
-    let residual = t.addingProduct(-q0, s)                               // t - q0·s, exact
-    let large = q0.addingProduct(residual - q0 * sErr, inv)              // ≈ t / (t + 2)
-
-    // NaN fails every comparison, so it takes the small branch, which propagates it.
-    let result = large.replacing(with: small, where: .!(a .>= 0.625))
-    return unsafeBitCast(unsafeBitCast(result, to: SIMD8<UInt32>.self) | (bits & signMask), to: F.self)
-}
+func tanh8(_ x: SIMD8<Float>) -> SIMD8<Float> { tanhLanes(x) }
 
 typealias F8 = SIMD8<Float>
 

@@ -25,8 +25,9 @@
 let gemmNR = 16
 /// Rows of the main micro-kernel.
 let gemmMR = 6
-/// k block: a 16-column panel slice of kc rows is 32 KB, kept in L1 while the rows of A pass by.
-let gemmKC = 512
+/// k block: the op(B) columns of one tile (16 for AVX2, 32 for AVX-512's 12×32 tile) over kc rows,
+/// 16 or 32 KB, stay in L1 (48 KB here) while the row tiles of A pass by.
+let gemmKC = 256
 /// Rows of op(A) per block (a multiple of `gemmMR`): mc × kc floats of A stay in L2 across panels.
 let gemmMC = 120
 

@@ -57,57 +57,37 @@ public func setGEMMUsesAVX512(_ on: Bool) -> Bool {
 /// at aBlock + (r - r mod 6)·aStep + (r mod 6)·rsA, k step csA) against `panels` panels of op(B)
 /// (columns 0..<n), C row 0 at `c`; with `bias` (n floats; only for the first k block) the chains
 /// start from C + bias (`load`) or from bias, as the AVX2 kernels' bias in the speed branch.
-/// 12×16 tiles, then the leftover rows over groups of panels.
+/// Tiles of 12 rows × 2 panels (24 zmm accumulators: per k step 2 loads of op(B) and 12 broadcasts
+/// feed 24 FMAs, so the FMA ports, not the load ports, are the limit), each column group of op(B)
+/// reused by every row tile while it is in L1; then the leftover rows under wider tiles.
 func gemmBlockAVX512(mc: Int, n: Int, panels: Int, kc: Int, aBlock: UnsafePointer<Float>, aStep: Int,
                      rsA: Int, csA: Int, b: UnsafePointer<Float>, rsB: Int, panelStride: Int,
                      c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool, bias: UnsafePointer<Float>? = nil,
                      epilogue: GEMMActivation) {
     #if arch(x86_64)
-    // Strided (unpacked) A: 12 row pointers do not fit the registers; 6-row × 2-panel tiles do.
-    let full = rsA == 1 ? mc / 12 * 12 : 0
-    if full > 0 {
-        for q in 0..<panels {
-            let cols = min(gemmNR, n - q * gemmNR)
-            let bq = b + q * panelStride
-            var ir = 0
-            while ir < full {
-                let ct = c + ir * ldc + q * gemmNR
-                avx512Kernel12(kc: kc, a0: aBlock + ir * aStep, a1: aBlock + (ir + 6) * aStep, rsA: rsA, csA: csA,
-                               b: bq, rsB: rsB, c: ct, ldc: ldc, cols: cols, load: load,
-                               bias: bias.map { $0 + q * gemmNR })
-                if epilogue != .identity { activateTile(epilogue, ct, ldc: ldc, rows: 12, cols: cols) }
-                ir += 12
-            }
-        }
-    }
-    var r0 = full
-    while r0 < mc {
-        let rows = rsA == 1 ? mc - r0 : min(6, mc - r0)
-        let group = avx512PanelGroup(rows: rows)
+    // Strided (unpacked) A: 12 row pointers and their strides do not fit the registers; 6 rows do.
+    let rowStep = rsA == 1 ? 12 : 6
+    let full = mc / rowStep * rowStep
+    @inline(__always) func tiles(rows: Int, from r0: Int, to r1: Int) {
         var q = 0
         while q < panels {
-            let g = min(group, panels - q)
-            let cols = min(g * gemmNR, n - q * gemmNR)
-            let ct = c + r0 * ldc + q * gemmNR
-            avx512EdgeKernel(rows: rows, panels: g, kc: kc, a0: aBlock + r0 * aStep, a1: aBlock + (r0 + 6) * aStep,
-                             rsA: rsA, csA: csA, b: b + q * panelStride, rsB: rsB, panelStride: panelStride,
-                             c: ct, ldc: ldc, cols: cols, load: load, bias: bias.map { $0 + q * gemmNR })
-            if epilogue != .identity { activateTile(epilogue, ct, ldc: ldc, rows: rows, cols: cols) }
-            q += g
+            let width = avx512TileWidth(rows: rows, panelsLeft: panels - q)
+            let cols = min(width * gemmNR, n - q * gemmNR)
+            var ir = r0
+            while ir < r1 {
+                let ct = c + ir * ldc + q * gemmNR
+                avx512Tile(rows: rows, panels: width, kc: kc, a0: aBlock + ir * aStep, a1: aBlock + (ir + 6) * aStep,
+                           rsA: rsA, csA: csA, b: b + q * panelStride, rsB: rsB, panelStride: panelStride,
+                           c: ct, ldc: ldc, cols: cols, load: load, bias: bias.map { $0 + q * gemmNR })
+                if epilogue != .identity {
+                    avx512ActivateRows(kind: epilogue == .tanh ? 1 : 2, c: ct, ldc: ldc, rows: rows, cols: cols)
+                }
+                ir += rows
+            }
+            q += width
         }
-        r0 += rows
     }
+    if full > 0 { tiles(rows: rowStep, from: 0, to: full) }
+    if mc > full { tiles(rows: mc - full, from: full, to: mc) }
     #endif
-}
-
-/// The epilogue on a stored tile (elementwise, so the same bits as applying it in registers).
-@inline(never)
-func activateTile(_ activation: GEMMActivation, _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
-    for r in 0..<rows {
-        switch activation {
-        case .identity: break
-        case .tanh: tanhInPlace(c + r * ldc, count: cols)
-        case .relu: reluInPlace(c + r * ldc, count: cols)
-        }
-    }
 }

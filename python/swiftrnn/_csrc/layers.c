@@ -8,33 +8,84 @@
         Py_END_ALLOW_THREADS           \
     } while (0)
 
-/* embedding_forward(weight, indices, max_norm or None, norm_type) -> (*indices.shape, dim) */
+/* Lookups that copy at most this many floats (256 KB) keep the GIL: they take a few microseconds, less
+ * than what releasing and re-taking the GIL can cost once other threads wait for it (each release lets
+ * a waiting thread run until its next switch interval before this one gets the GIL back). Larger ones
+ * release it around the copy. */
+#define EMBEDDING_GIL_FLOATS ((npy_intp)1 << 16)
+
+/* Whether `obj` is what srnn_as_indices would hand back unchanged: an exact ndarray of native-byte-order
+ * int64, C-contiguous and aligned. The common case of a lookup; it skips NumPy's conversion machinery. */
+static int plain_int64_array(PyObject *obj) {
+    if (!PyArray_CheckExact(obj)) return 0;
+    PyArrayObject *a = (PyArrayObject *)obj;
+    return PyArray_TYPE(a) == NPY_INT64 && PyArray_ISNOTSWAPPED(a) && PyArray_IS_C_CONTIGUOUS(a) &&
+           PyArray_ISALIGNED(a);
+}
+
+/* A new reference to `obj` as C-contiguous int64 indices (srnn_as_indices' rules and errors). With
+ * `private_copy`, the array never shares memory with obj (a training forward saves it for backward, so a
+ * later change to the caller's array must not reach it). */
+static PyArrayObject *embedding_indices(PyObject *obj, int private_copy) {
+    if (plain_int64_array(obj)) {
+        PyArrayObject *a = (PyArrayObject *)obj;
+        if (!private_copy) {
+            Py_INCREF(a);
+            return a;
+        }
+        PyArrayObject *c = (PyArrayObject *)PyArray_SimpleNew(PyArray_NDIM(a), PyArray_DIMS(a), NPY_INT64);
+        if (c != NULL) memcpy(PyArray_DATA(c), PyArray_DATA(a), (size_t)PyArray_NBYTES(a));
+        return c;
+    }
+    PyArrayObject *a = srnn_as_indices(obj, "Embedding indices");
+    if (a == NULL || !private_copy) return a;
+    /* A fresh array NumPy made in the conversion (owning its data, no base) is already private. */
+    if ((PyObject *)a != obj && PyArray_BASE(a) == NULL && PyArray_CHKFLAGS(a, NPY_ARRAY_OWNDATA)) return a;
+    PyArrayObject *c = (PyArrayObject *)PyArray_NewCopy(a, NPY_CORDER);
+    Py_DECREF(a);
+    return c;
+}
+
+/* embedding_forward(weight, indices, max_norm or None, norm_type[, save]) -> (*indices.shape, dim)
+ * With a true `save` (a training forward): (output, the indices as a private int64 array), the indices
+ * being what backward needs. */
 static PyObject *embedding_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 4) return PyErr_Format(PyExc_TypeError, "embedding_forward takes 4 arguments, got %zd", nargs);
+    if (nargs != 4 && nargs != 5)
+        return PyErr_Format(PyExc_TypeError, "embedding_forward takes 4 or 5 arguments, got %zd", nargs);
+    int save = 0;
+    if (nargs == 5 && (save = PyObject_IsTrue(args[4])) < 0) return NULL;
+    PyArrayObject *idx = NULL;
+    if (save) {
+        /* As the separate indices_copy + embedding_forward calls did: the indices' errors come first. */
+        idx = embedding_indices(args[1], 1);
+        if (idx == NULL) return NULL;
+    }
     double max_norm = -1.0, norm_type = PyFloat_AsDouble(args[3]);
-    if (norm_type == -1.0 && PyErr_Occurred()) return NULL;
+    if (norm_type == -1.0 && PyErr_Occurred()) goto fail;
     if (args[2] != Py_None) {
         max_norm = PyFloat_AsDouble(args[2]);
-        if (max_norm == -1.0 && PyErr_Occurred()) return NULL;
+        if (max_norm == -1.0 && PyErr_Occurred()) goto fail;
     }
     /* Only max_norm writes into the weight: a read-only weight is fine without it. */
     PyArrayObject *weight = srnn_parameter(args[0], "Embedding.weight", max_norm >= 0);
-    if (weight == NULL) return NULL;
-    if (PyArray_NDIM(weight) != 2) return PyErr_Format(PyExc_ValueError, "Embedding.weight must be 2-d");
-    PyArrayObject *idx = srnn_as_indices(args[1], "Embedding indices");
-    if (idx == NULL) return NULL;
+    if (weight == NULL) goto fail;
+    if (PyArray_NDIM(weight) != 2) {
+        PyErr_Format(PyExc_ValueError, "Embedding.weight must be 2-d");
+        goto fail;
+    }
+    if (idx == NULL && (idx = embedding_indices(args[1], 0)) == NULL) return NULL;
 
     npy_intp rows = PyArray_DIM(weight, 0), dim = PyArray_DIM(weight, 1);
     int nd = PyArray_NDIM(idx);
     npy_intp out_dims[NPY_MAXDIMS + 1];
     if (nd + 1 > NPY_MAXDIMS) {
-        Py_DECREF(idx);
-        return PyErr_Format(PyExc_ValueError, "indices have %d dimensions; at most %d are supported", nd, NPY_MAXDIMS - 1);
+        PyErr_Format(PyExc_ValueError, "indices have %d dimensions; at most %d are supported", nd, NPY_MAXDIMS - 1);
+        goto fail;
     }
     for (int i = 0; i < nd; i++) out_dims[i] = PyArray_DIM(idx, i);
     out_dims[nd] = dim;
     PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(nd + 1, out_dims, NPY_FLOAT32);
-    if (out == NULL) { Py_DECREF(idx); return NULL; }
+    if (out == NULL) goto fail;
 
     char err[SRNN_ERR_CAP];
     int32_t status;
@@ -42,15 +93,34 @@ static PyObject *embedding_forward(PyObject *self, PyObject *const *args, Py_ssi
     const int64_t *ip = (const int64_t *)PyArray_DATA(idx);
     float *op = (float *)PyArray_DATA(out);
     npy_intp n = PyArray_SIZE(idx);
-    if (max_norm >= 0) {
-        /* max_norm rewrites rows of the shared weight: keep the GIL so threads never race on it. */
+    /* max_norm rewrites rows of the shared weight: keep the GIL so threads never race on it. A small
+     * lookup keeps it too (see EMBEDDING_GIL_FLOATS); PyArray_SIZE(out) cannot overflow, NumPy made it. */
+    if (max_norm >= 0 || PyArray_SIZE(out) <= EMBEDDING_GIL_FLOATS) {
         status = srnn_embedding_forward(w, rows, dim, ip, n, max_norm, norm_type, op, err, sizeof err);
     } else {
         CALL_CORE(status, srnn_embedding_forward(w, rows, dim, ip, n, max_norm, norm_type, op, err, sizeof err));
     }
+    if (status != SRNN_OK) {
+        Py_DECREF(out);
+        srnn_raise(status, err);
+        goto fail;
+    }
+    if (save) {
+        PyObject *pair = PyTuple_New(2);
+        if (pair == NULL) {
+            Py_DECREF(out);
+            goto fail;
+        }
+        PyTuple_SET_ITEM(pair, 0, (PyObject *)out); /* the tuple takes both references */
+        PyTuple_SET_ITEM(pair, 1, (PyObject *)idx);
+        return pair;
+    }
     Py_DECREF(idx);
-    if (status != SRNN_OK) { Py_DECREF(out); return srnn_raise(status, err); }
     return (PyObject *)out;
+
+fail:
+    Py_XDECREF(idx);
+    return NULL;
 }
 
 /* linear_forward(x, weight, bias or None) -> (*x.shape[:-1], out_features) */
@@ -304,7 +374,8 @@ fail:
 
 PyMethodDef srnn_layer_methods[] = {
     {"embedding_forward", (PyCFunction)(void (*)(void))embedding_forward, METH_FASTCALL,
-     "embedding_forward(weight, indices, max_norm, norm_type) -> array (*indices.shape, embedding_dim)"},
+     "embedding_forward(weight, indices, max_norm, norm_type[, save]) -> array (*indices.shape, embedding_dim), "
+     "or (array, private int64 copy of the indices) with a true save"},
     {"linear_forward", (PyCFunction)(void (*)(void))linear_forward, METH_FASTCALL,
      "linear_forward(x, weight, bias) -> array (*, out_features)"},
     {"softmax", (PyCFunction)(void (*)(void))softmax, METH_FASTCALL,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -75,13 +75,12 @@ class Module:
     def _parameters_changed(self) -> None:
         """Hook for modules that cache views of their parameters."""
 
-    def __getattr__(self, name: str) -> Any:
-        d = self.__dict__
-        if "_parameters" in d and name in d["_parameters"]:
-            return d["_parameters"][name]
-        if "_modules" in d and name in d["_modules"]:
-            return d["_modules"][name]
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+    if TYPE_CHECKING:
+        # Parameters and submodules are plain instance attributes (register_parameter and __setattr__
+        # mirror them into __dict__), so the runtime needs no __getattr__: defining one would send every
+        # attribute load of every forward through Python's slow __getattr__ hook (CPython does not
+        # specialise attribute access on such classes). Type checkers still see the dynamic names.
+        def __getattr__(self, name: str) -> Any: ...
 
     def __setattr__(self, name: str, value: Any) -> None:
         params = self.__dict__.get("_parameters")

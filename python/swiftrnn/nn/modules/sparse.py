@@ -58,7 +58,18 @@ class Embedding(Module):
         scale_grad_by_freq: bool
         sparse: bool
         weight: Parameter
-        def __call__(self, input: Any) -> np.ndarray: ...
+
+    def __call__(self, input: Any) -> np.ndarray:
+        # Module.__call__ without packing *args/**kwargs (a small lookup is mostly per-call overhead). It
+        # still looks up self.forward, so a forward patched on the instance runs, as in torch.
+        return self.forward(input)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A subclass whose forward is not this one (its own, or a mixin's) may take other arguments: it
+        # gets Module's generic __call__ (unless it defines its own).
+        super().__init_subclass__(**kwargs)
+        if cls.forward is not Embedding.forward and "__call__" not in cls.__dict__:
+            cls.__call__ = Module.__call__  # type: ignore[method-assign]
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: Optional[int] = None,
                  max_norm: Optional[float] = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
@@ -132,9 +143,9 @@ class Embedding(Module):
         if not self.training:
             self._save_for_backward(None)
             return _native.embedding_forward(self.weight, input, self.max_norm, self.norm_type)
-        indices = _native.indices_copy(input, "Embedding indices")
-        out = _native.embedding_forward(self.weight, indices, self.max_norm, self.norm_type)
-        self._save_for_backward(indices)
+        # One native call converts the indices, looks them up and returns a private copy of them for backward.
+        out, indices = _native.embedding_forward(self.weight, input, self.max_norm, self.norm_type, True)
+        (self.__dict__.get("_tape_local") or self._tape()).saved = indices  # _save_for_backward, inlined
         return out
 
     def backward(self, grad_output: Any) -> None:
