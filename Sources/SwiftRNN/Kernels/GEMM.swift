@@ -274,9 +274,9 @@ func multiplyAdds(_ m: Int, _ n: Int, _ k: Int) -> Int {
 
 /// Tasks for `threads` threads: one each. Every task packs its own copy of op(A) (and in `sgemm` its
 /// panels of op(B)), so more tasks cost more: at the recurrent step of RNN(256,512,2) N64 (m=64,
-/// n=k=512) four 8-panel tasks took 5-13 % more CPU time than two 16-panel ones, and single 2-thread
-/// steps were 1.70x faster than 1 thread with two tasks vs 1.52x with four. A delayed helper still
-/// never holds the caller up: the caller takes any task no helper has started.
+/// n=k=512) four 8-panel tasks took 5-13 % more CPU time in all than two 16-panel ones (both the 6x16
+/// and the 12x32 AVX-512 tiles; `SwiftRNNBench step`). A delayed helper still never holds the caller
+/// up: the caller takes any task no helper has started.
 @inline(__always)
 func gemmTasks(threads: Int, panels: Int) -> Int {
     threads
