@@ -184,7 +184,7 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
 
         // Phase 1, the input projection of every time step: out = x·W_ihᵀ + (b_ih + b_hh), one GEMM per
         // direction (threaded inside) when the row orders agree; else min(L, N) strided GEMMs per
-        // direction, spread over the pool. Each direction's W_hh is packed here for phase 2.
+        // direction, spread over the pool.
         var reorderCalls = 0
         for direction in 0..<D {
             let p = (layer * D + direction) * config.paramsPerDirection
@@ -201,8 +201,21 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
                       into: packedIH.pointer + direction * ihCount)
                 reorderCalls = min(L, N)
             }
-            if L > 1 || h0 != nil {
-                packB(transB: true, k: H, n: H, b: parameters[p + 1], ldb: H, into: packedHH.pointer + direction * hhCount)
+        }
+        if L > 1 || h0 != nil {
+            // Each direction's W_hh for phase 2, packed here: its column panels spread over the pool when
+            // it is big (512x512: ~90 us on one thread, long enough for an idle helper to go to sleep
+            // and then cost a wake-up at phase 2). The same bytes as one `packB` call.
+            let panels = (H + gemmNR - 1) / gemmNR
+            let chunks = H * H >= 1 << 16 ? min(panels, getNumThreads()) : 1
+            parallelFor(D * chunks) { task in
+                let direction = task / chunks
+                let (q0, q1) = splitPanels(panels, chunks, task % chunks)
+                let j0 = q0 * gemmNR, width = min(H, q1 * gemmNR) - j0
+                if width <= 0 { return }
+                let wHH = parameters[(layer * D + direction) * config.paramsPerDirection + 1]
+                packB(transB: true, k: H, n: width, b: wHH + j0 * H, ldb: H,
+                      into: packedHH.pointer + direction * hhCount + j0 * H)
             }
         }
         if reorderCalls > 0 {
