@@ -92,7 +92,9 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
     static let cases: [Case] = {
         var all: [Case] = []
         // (7, 100, 9, 13): the recurrence is big enough to be cut into groups of batch rows (N = 13 -> 4, 4, 5 rows).
-        let shapes = [(5, 7, 4, 3), (3, 20, 3, 6), (17, 33, 1, 9), (0, 5, 2, 2), (24, 40, 6, 1), (7, 100, 9, 13)]
+        // (8, 260, 3, 5): W_hh big enough to be packed in parallel chunks, its last panel partial.
+        let shapes = [(5, 7, 4, 3), (3, 20, 3, 6), (17, 33, 1, 9), (0, 5, 2, 2), (24, 40, 6, 1), (7, 100, 9, 13),
+                      (8, 260, 3, 5)]
         for (i, (input, hidden, L, N)) in shapes.enumerated() {
             for layers in [1, 2, 3] {
                 for bidirectional in [false, true] {
