@@ -4,6 +4,7 @@
 //   swift run -c release SwiftRNNBench            all the tables
 //   swift run -c release SwiftRNNBench gemm|small|pack|rnn|tanh   only those
 //   swift run -c release SwiftRNNBench tanh-ulp   exhaustive max-ulp of tanhInPlace vs Glibc tanhf
+//   swift run -c release SwiftRNNBench step       the recurrent step's thread split, piece by piece
 
 #if canImport(Glibc)
 import Glibc
@@ -350,6 +351,8 @@ func trainTable() {
 let args = CommandLine.arguments.dropFirst()
 if args.contains("tanh-ulp") {
     tanhUlp()
+} else if args.contains("step") {
+    stepTable()
 } else {
     let only = ["gemm", "small", "pack", "tanh", "rnn", "train"].filter { args.contains($0) }
     if only.isEmpty || only.contains("gemm") { gemmTable() }
@@ -358,4 +361,78 @@ if args.contains("tanh-ulp") {
     if only.isEmpty || only.contains("rnn") { rnnTable() }
     if only.isEmpty || only.contains("tanh") { tanhTable() }
     if only.isEmpty || only.contains("train") { trainTable() }
+}
+
+/// The recurrent step of RNN(256,512,2) T50 N64 alone (m=64, n=k=512, tanh): the 1-thread CPU time of
+/// the pieces a 2-thread split makes (row halves, column halves and quarters), the same for the layer-1
+/// input projection (3200x512x512), and wall times of single steps and of 50 chained steps, 1 vs 2
+/// threads interleaved (percentiles: on a shared machine the low ones are the clean windows).
+func stepTable() {
+    let m = 64, H = 512, L = 50
+    let w = UnsafeMutablePointer<Float>.allocate(capacity: H * H); fill(w, H * H, seed: 3)
+    for i in 0..<H * H { w[i] *= 0.05 }
+    let packed = UnsafeMutablePointer<Float>.allocate(capacity: packedBCount(k: H, n: H))
+    packB(transB: true, k: H, n: H, b: w, ldb: H, into: packed)
+    let out = UnsafeMutablePointer<Float>.allocate(capacity: (L + 1) * m * H); fill(out, (L + 1) * m * H, seed: 4)
+    func run() {
+        for t in 1...L {
+            sgemmPacked(transA: false, m: m, n: H, k: H, a: out + (t - 1) * m * H, lda: H, packedB: packed,
+                        accumulate: true, c: out + t * m * H, ldc: H, activation: .tanh)
+        }
+    }
+    // One thread's share of the split, by thread CPU time (robust to a loaded machine).
+    setNumThreads(1)
+    var shares = "1T CPU time per share (k=512):"
+    for (mm, nn) in [(64, 512), (64, 256), (64, 128), (32, 512), (36, 512), (28, 512), (24, 512), (16, 512), (12, 512)] {
+        let t = bestTime(cpuTime: true) {
+            sgemmPacked(transA: false, m: mm, n: nn, k: H, a: out, lda: H, packedB: packed,
+                        accumulate: true, c: out + m * H, ldc: H, activation: .tanh)
+        }
+        shares += " \(mm)x\(nn): \(fmt(t * 1e6, 1))us"
+    }
+    print(shares)
+    // The input projection of layer 1 (3200 x 512 x 512, W transposed) and its halves / quarters.
+    let bigA = UnsafeMutablePointer<Float>.allocate(capacity: 3200 * 512); fill(bigA, 3200 * 512, seed: 5)
+    let bigC = UnsafeMutablePointer<Float>.allocate(capacity: 3200 * 512)
+    var proj = "1T CPU time, projection shares (k=512, transB):"
+    for (mm, nn) in [(3200, 512), (1600, 512), (3200, 256), (3200, 128), (800, 512)] {
+        let t = bestTime(cpuTime: true) {
+            sgemm(transA: false, transB: true, m: mm, n: nn, k: 512, a: bigA, lda: 512, b: w, ldb: 512,
+                  accumulate: false, c: bigC, ldc: 512)
+        }
+        proj += " \(mm)x\(nn): \(fmt(t * 1e3, 2))ms"
+    }
+    print(proj)
+    var times: [Int: [Double]] = [1: [], 2: []]
+    for _ in 0..<40 {
+        for threads in [1, 2] {
+            setNumThreads(threads)
+            run()
+            let t0 = now(); run(); times[threads]!.append((now() - t0) / Double(L))
+        }
+    }
+    // Single calls (one step each), so that a clean window is likely even on a loaded machine.
+    var single: [Int: [Double]] = [1: [], 2: []]
+    for _ in 0..<100 {
+        for threads in [1, 2] {
+            setNumThreads(threads)
+            for t in 1...L {
+                let t0 = now()
+                sgemmPacked(transA: false, m: m, n: H, k: H, a: out + (t - 1) * m * H, lda: H, packedB: packed,
+                            accumulate: true, c: out + t * m * H, ldc: H, activation: .tanh)
+                single[threads]!.append(now() - t0)
+            }
+        }
+    }
+    func pct(_ a: [Double], _ p: Double) -> Double { let s = a.sorted(); return s[Int(Double(s.count - 1) * p)] }
+    let s1 = single[1]!, s2 = single[2]!
+    print("single steps: 1T p1 \(fmt(pct(s1, 0.01) * 1e6, 1)) p10 \(fmt(pct(s1, 0.1) * 1e6, 1)) p50 \(fmt(pct(s1, 0.5) * 1e6, 1)); "
+          + "2T p1 \(fmt(pct(s2, 0.01) * 1e6, 1)) p10 \(fmt(pct(s2, 0.1) * 1e6, 1)) p50 \(fmt(pct(s2, 0.5) * 1e6, 1)) us; "
+          + "scaling p1 \(fmt(pct(s1, 0.01) / pct(s2, 0.01), 2)) p10 \(fmt(pct(s1, 0.1) / pct(s2, 0.1), 2))")
+    setNumThreads(1)
+    func med(_ a: [Double]) -> Double { a.sorted()[a.count / 2] }
+    let t1 = times[1]!, t2 = times[2]!
+    print("step m=64 n=k=512 tanh: 1T min \(fmt(t1.min()! * 1e6, 1)) med \(fmt(med(t1) * 1e6, 1)) us; "
+          + "2T min \(fmt(t2.min()! * 1e6, 1)) med \(fmt(med(t2) * 1e6, 1)) us; scaling min \(fmt(t1.min()! / t2.min()!)) "
+          + "med \(fmt(med(t1) / med(t2)))")
 }

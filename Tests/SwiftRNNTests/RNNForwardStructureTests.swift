@@ -91,7 +91,10 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
     /// reordering projection is cut) and hidden sizes that are not multiples of 16.
     static let cases: [Case] = {
         var all: [Case] = []
-        let shapes = [(5, 7, 4, 3), (3, 20, 3, 6), (17, 33, 1, 9), (0, 5, 2, 2), (24, 40, 6, 1)]
+        // (7, 100, 9, 13): the recurrence is big enough to be cut into groups of batch rows (N = 13 -> 4, 4, 5 rows).
+        // (8, 260, 3, 5): W_hh big enough to be packed in parallel chunks, its last panel partial.
+        let shapes = [(5, 7, 4, 3), (3, 20, 3, 6), (17, 33, 1, 9), (0, 5, 2, 2), (24, 40, 6, 1), (7, 100, 9, 13),
+                      (8, 260, 3, 5)]
         for (i, (input, hidden, L, N)) in shapes.enumerated() {
             for layers in [1, 2, 3] {
                 for bidirectional in [false, true] {
@@ -108,7 +111,7 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
         return all
     }()
 
-    @Test("projection into the output rows and concurrent directions: the old structure's bits, 1/2/3 threads",
+    @Test("projection into the output rows and concurrent directions: the old structure's bits, 1-4 threads",
           arguments: cases)
     func sameBitsAsTheOldStructure(c: Case) throws {
         let config = RNNConfig(inputSize: c.input, hiddenSize: c.hidden, numLayers: c.layers,
@@ -134,7 +137,7 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
                                              h0: h0p, output: o.baseAddress!, hn: h.baseAddress!)
                         }
                     }
-                    for threads in [1, 2, 3] {
+                    for threads in [1, 2, 3, 4] {
                         setNumThreads(threads)
                         defer { setNumThreads(1) }
                         var out = [Float](repeating: .nan, count: wantOut.count)
@@ -155,7 +158,7 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
         }
     }
 
-    @Test("bidirectional, big enough for threaded GEMMs: 2 threads (directions concurrent) == 1 thread, bit for bit")
+    @Test("bidirectional, big enough for threaded GEMMs and batch groups: 2 and 4 threads == 1 thread, bit for bit")
     func bidirectionalThreads() throws {
         let config = RNNConfig(inputSize: 48, hiddenSize: 160, numLayers: 2, batchFirst: true, bidirectional: true)
         let L = 7, N = 70
@@ -183,5 +186,63 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
             }
         }
         for r in results.dropFirst() { #expect(r == results[0]) }
+    }
+
+    @Test("the recurrence is cut into batch groups only when it pays")
+    func recurrentGroupChoice() {
+        #expect(recurrentGroups(batch: 13, hidden: 100, seqLen: 9, directions: 1, threads: 3) == 3)  // the case above
+        #expect(recurrentGroups(batch: 13, hidden: 100, seqLen: 9, directions: 2, threads: 4) == 2)
+        #expect(recurrentGroups(batch: 13, hidden: 100, seqLen: 9, directions: 2, threads: 3) == 1)
+        #expect(recurrentGroups(batch: 64, hidden: 512, seqLen: 50, directions: 1, threads: 2) == 2)
+        #expect(recurrentGroups(batch: 64, hidden: 512, seqLen: 50, directions: 1, threads: 1) == 1)
+        #expect(recurrentGroups(batch: 7, hidden: 2048, seqLen: 50, directions: 1, threads: 2) == 1)  // per-step GEMM threads
+        #expect(recurrentGroups(batch: 16, hidden: 8, seqLen: 3, directions: 1, threads: 2) == 1)     // too little work
+    }
+
+    @Test("training forward (saved states, dropout masks): 1, 2 and 4 threads give the same bits; without masks it equals inference",
+          arguments: [false, true])
+    func trainingForwardThreads(bidirectional: Bool) throws {
+        let config = RNNConfig(inputSize: 6, hiddenSize: 100, numLayers: 3, batchFirst: true, bidirectional: bidirectional)
+        let D = config.numDirections, L = 9, N = 13, H = 100
+        let params = config.parameterShapes.enumerated().map { i, s in floats(s.reduce(1, *), seed: UInt64(i + 90), scale: 0.4) }
+        let x = floats(L * N * 6, seed: 8, scale: 2)
+        let h0 = floats(3 * D * N * H, seed: 9, scale: 1)
+        let masks = floats(2 * L * N * D * H, seed: 10, scale: 2).map { $0 > 0 ? Float(2) : 0 }
+        let pointers = params.map { p in p.withUnsafeBufferPointer { UnsafePointer<Float>(OpaquePointer($0.baseAddress!)) } }
+        func run(threads: Int, withMasks: Bool, saving: Bool) throws -> [UInt32] {
+            setNumThreads(threads)
+            defer { setNumThreads(1) }
+            var out = [Float](repeating: .nan, count: L * N * D * H)
+            var hn = [Float](repeating: .nan, count: 3 * D * N * H)
+            var saved = [Float](repeating: .nan, count: saving ? 3 * L * N * D * H : 1)
+            try pointers.withUnsafeBufferPointer { pp in
+                try x.withUnsafeBufferPointer { xp in
+                    try h0.withUnsafeBufferPointer { hp in
+                        try masks.withUnsafeBufferPointer { mp in
+                            try out.withUnsafeMutableBufferPointer { o in
+                                try hn.withUnsafeMutableBufferPointer { h in
+                                    try saved.withUnsafeMutableBufferPointer { sp in
+                                        try rnnForward(config: config, parameters: pp, x: xp.baseAddress!, seqLen: L, batch: N,
+                                                       h0: hp.baseAddress, dropoutMasks: withMasks ? mp.baseAddress : nil,
+                                                       output: o.baseAddress!, hn: h.baseAddress!,
+                                                       saved: saving ? sp.baseAddress! : nil)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return bits(out) + bits(hn) + (saving ? bits(saved) : [])
+        }
+        try withExtendedLifetime(params) {
+            let trained = try run(threads: 1, withMasks: true, saving: true)
+            for threads in [2, 4] { #expect(try run(threads: threads, withMasks: true, saving: true) == trained) }
+            let inference = try run(threads: 1, withMasks: false, saving: false)
+            for threads in [1, 2] {
+                let plain = try run(threads: threads, withMasks: false, saving: true)
+                #expect(Array(plain.prefix(inference.count)) == inference)
+            }
+        }
     }
 }

@@ -272,11 +272,14 @@ func multiplyAdds(_ m: Int, _ n: Int, _ k: Int) -> Int {
     return o1 || o2 ? .max : mnk
 }
 
-/// Tasks for `threads` threads: two per thread when each still gets at least four panels, so that
-/// a thread the OS delays leaves less of the work to wait for (the others take its tasks).
+/// Tasks for `threads` threads: one each. Every task packs its own copy of op(A) (and in `sgemm` its
+/// panels of op(B)), so more tasks cost more: at the recurrent step of RNN(256,512,2) N64 (m=64,
+/// n=k=512) four 8-panel tasks took 5-13 % more CPU time in all than two 16-panel ones (both the 6x16
+/// and the 12x32 AVX-512 tiles; `SwiftRNNBench step`). A delayed helper still never holds the caller
+/// up: the caller takes any task no helper has started.
 @inline(__always)
 func gemmTasks(threads: Int, panels: Int) -> Int {
-    threads > 1 && panels >= 8 * threads ? 2 * threads : threads
+    threads
 }
 
 /// Task t's contiguous share of `panels` panels (the first `panels % tasks` get one more).

@@ -109,7 +109,7 @@ public struct RNNConfig: Equatable, Sendable {
 ///   before dropout, which `rnnBackward` needs (training). The layers then compute into it instead
 ///   of the internal ping-pong buffers, and the last layer's slice is copied into `output`.
 ///
-/// One workspace allocation per call, none per time step. Each sequence's result depends only on its
+/// A few workspace allocations per call, none per time step. Each sequence's result depends only on its
 /// own inputs: the batch dimension never changes a reduction order.
 public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<UnsafePointer<Float>>,
                        x: UnsafePointer<Float>, seqLen: Int, batch: Int, h0: UnsafePointer<Float>?,
@@ -139,13 +139,14 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
     // (row stride D·H), its chains started from b_ih + b_hh through the GEMM's bias; the time steps then
     // add h·W_hhᵀ in place. When the input's rows are in another order than the output's (batch-first
     // on one side only), W_ih is packed once and the projection runs as min(L, N) strided GEMMs.
-    // Two layer buffers ping-pong between layers (inference), or each layer writes its slice of
-    // `saved` and, with dropout, one buffer holds the masked copy the next layer reads (training).
-    let bufferCount = saved == nil ? (config.numLayers > 1 ? 2 * layerCount : 0)
+    // Up to two layer buffers ping-pong between layers (inference; one for two layers), or each layer
+    // writes its slice of `saved` and, with dropout, one buffer holds the masked copy the next layer
+    // reads (training).
+    let bufferCount = saved == nil ? try checkedProduct(min(config.numLayers - 1, 2), layerCount, what: "the RNN's layer buffers")
                                    : (config.numLayers > 1 && dropoutMasks != nil ? layerCount : 0)
     let layerBuffers = try Workspace(count: bufferCount, what: "RNN layer output")
-    // Per direction (the two run concurrently with more than one thread): W_hh packed once per layer
-    // and reused by every time step's GEMM; b_ih + b_hh; W_ih packed for the reordering projection.
+    // Per direction (their recurrences run concurrently with more than one thread): W_hh packed once
+    // per layer and reused by every time step's GEMM; b_ih + b_hh; W_ih packed for the reordering projection.
     let hhCount = packedBCount(k: H, n: H)
     let packedHH = try Workspace(count: try checkedProduct(D, hhCount, what: "the packed recurrent weights"),
                                  what: "RNN packed recurrent weight")
@@ -171,83 +172,110 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
         let outBatchFirst = isLast && config.batchFirst && saved == nil
         let layerInput = input, layerInputWidth = inputWidth, layerInputBatchFirst = inputBatchFirst
 
-        func runDirection(_ direction: Int) {
+        /// Direction d's chains start from b_ih + b_hh (nil without biases).
+        func directionBias(_ direction: Int) -> UnsafePointer<Float>? {
+            config.bias ? UnsafePointer(biasSum.pointer + direction * H) : nil
+        }
+        // A time step's output rows for a direction, as (pointer to row 0, row stride), in either layout.
+        func outRows(_ direction: Int, _ t: Int) -> (UnsafeMutablePointer<Float>, Int) {
+            let columns = layerOut + direction * H
+            return outBatchFirst ? (columns + t * outWidth, L * outWidth) : (columns + t * N * outWidth, outWidth)
+        }
+
+        // Phase 1, the input projection of every time step: out = x·W_ihᵀ + (b_ih + b_hh), one GEMM per
+        // direction (threaded inside) when the row orders agree; else min(L, N) strided GEMMs per
+        // direction, spread over the pool.
+        var reorderCalls = 0
+        for direction in 0..<D {
             let p = (layer * D + direction) * config.paramsPerDirection
-            let wIH = parameters[p], wHH = parameters[p + 1]
-            var bias: UnsafePointer<Float>? = nil
             if config.bias {
-                let bIH = parameters[p + 2], bHH = parameters[p + 3]
-                let sum = biasSum.pointer + direction * H
+                let bIH = parameters[p + 2], bHH = parameters[p + 3], sum = biasSum.pointer + direction * H
                 for j in 0..<H { sum[j] = bIH[j] + bHH[j] }
-                bias = UnsafePointer(sum)
             }
-            let hnSlot = hn + (layer * D + direction) * N * H
-            let outColumns = layerOut + direction * H
-
-            // A time step's output rows, as (pointer to row 0, row stride), in either layout.
-            func outRows(_ t: Int) -> (UnsafeMutablePointer<Float>, Int) {
-                outBatchFirst ? (outColumns + t * outWidth, L * outWidth) : (outColumns + t * N * outWidth, outWidth)
-            }
-
-            // The input projection of every time step: out = x·W_ihᵀ + (b_ih + b_hh).
             if layerInputBatchFirst == outBatchFirst {
                 sgemm(transA: false, transB: true, m: rows, n: H, k: layerInputWidth, a: layerInput, lda: layerInputWidth,
-                      b: wIH, ldb: layerInputWidth, accumulate: false, c: outColumns, ldc: outWidth, bias: bias)
+                      b: parameters[p], ldb: layerInputWidth, accumulate: false, c: layerOut + direction * H,
+                      ldc: outWidth, bias: directionBias(direction))
             } else {
-                let packed = packedIH.pointer + direction * ihCount
-                packB(transB: true, k: layerInputWidth, n: H, b: wIH, ldb: layerInputWidth, into: packed)
-                // Input row (n, t) is at index n·L + t if batch-first, t·N + n otherwise; output likewise.
-                let inT = layerInputBatchFirst ? 1 : N, inN = layerInputBatchFirst ? L : 1
-                let outT = outBatchFirst ? 1 : N, outN = outBatchFirst ? L : 1
-                if N <= L {
-                    for n in 0..<N {  // the L steps of sequence n
-                        sgemmPacked(transA: false, m: L, n: H, k: layerInputWidth,
-                                    a: layerInput + n * inN * layerInputWidth, lda: inT * layerInputWidth,
-                                    packedB: packed, accumulate: false, c: outColumns + n * outN * outWidth,
-                                    ldc: outT * outWidth, bias: bias)
-                    }
-                } else {
-                    for t in 0..<L {  // the N sequences at step t
-                        sgemmPacked(transA: false, m: N, n: H, k: layerInputWidth,
-                                    a: layerInput + t * inT * layerInputWidth, lda: inN * layerInputWidth,
-                                    packedB: packed, accumulate: false, c: outColumns + t * outT * outWidth,
-                                    ldc: outN * outWidth, bias: bias)
-                    }
+                packB(transB: true, k: layerInputWidth, n: H, b: parameters[p], ldb: layerInputWidth,
+                      into: packedIH.pointer + direction * ihCount)
+                reorderCalls = min(L, N)
+            }
+        }
+        if L > 1 || h0 != nil {
+            // Each direction's W_hh for phase 2, packed here: its column panels spread over the pool when
+            // it is big (512x512: ~90 us on one thread, long enough for an idle helper to go to sleep
+            // and then cost a wake-up at phase 2). The same bytes as one `packB` call.
+            let panels = (H + gemmNR - 1) / gemmNR
+            let chunks = H * H >= 1 << 16 ? min(panels, getNumThreads()) : 1
+            parallelFor(D * chunks) { task in
+                let direction = task / chunks
+                let (q0, q1) = splitPanels(panels, chunks, task % chunks)
+                let j0 = q0 * gemmNR, width = min(H, q1 * gemmNR) - j0
+                if width <= 0 { return }
+                let wHH = parameters[(layer * D + direction) * config.paramsPerDirection + 1]
+                packB(transB: true, k: H, n: width, b: wHH + j0 * H, ldb: H,
+                      into: packedHH.pointer + direction * hhCount + j0 * H)
+            }
+        }
+        if reorderCalls > 0 {
+            // Input row (n, t) is at index n·L + t if batch-first, t·N + n otherwise; output likewise.
+            let inT = layerInputBatchFirst ? 1 : N, inN = layerInputBatchFirst ? L : 1
+            let outT = outBatchFirst ? 1 : N, outN = outBatchFirst ? L : 1
+            parallelFor(D * reorderCalls) { task in
+                let direction = task / reorderCalls, i = task % reorderCalls
+                let packed = packedIH.pointer + direction * ihCount, columns = layerOut + direction * H
+                if N <= L {  // the L steps of sequence i
+                    sgemmPacked(transA: false, m: L, n: H, k: layerInputWidth,
+                                a: layerInput + i * inN * layerInputWidth, lda: inT * layerInputWidth,
+                                packedB: packed, accumulate: false, c: columns + i * outN * outWidth,
+                                ldc: outT * outWidth, bias: directionBias(direction))
+                } else {  // the N sequences at step i
+                    sgemmPacked(transA: false, m: N, n: H, k: layerInputWidth,
+                                a: layerInput + i * inT * layerInputWidth, lda: inN * layerInputWidth,
+                                packedB: packed, accumulate: false, c: columns + i * outT * outWidth,
+                                ldc: outN * outWidth, bias: directionBias(direction))
                 }
             }
+        }
 
-            let hh = packedHH.pointer + direction * hhCount
-            var previous: (UnsafePointer<Float>, Int)? = h0.map { ($0 + (layer * D + direction) * N * H, H) }
-            if L > 1 || previous != nil {
-                packB(transB: true, k: H, n: H, b: wHH, ldb: H, into: hh)
-            }
+        // Phase 2, the recurrence: h_t = act(out_t + h_{t-1}·W_hhᵀ) in place. The sequences of a batch
+        // are independent, so each task runs every time step for one direction and one group of batch
+        // rows: no synchronisation per step, and each thread keeps its rows' states in its own cache.
+        // The same chains as one GEMM over the whole batch, so the same bits.
+        let groups = recurrentGroups(batch: N, hidden: H, seqLen: L, directions: D, threads: getNumThreads())
+        func recurrence(_ task: Int) {
+            let direction = task / groups, group = task % groups
+            let n0 = N * group / groups, m = N * (group + 1) / groups - n0
+            if m == 0 { return }
+            let hh = UnsafePointer(packedHH.pointer + direction * hhCount)
+            var previous: (UnsafePointer<Float>, Int)? = h0.map { ($0 + ((layer * D + direction) * N + n0) * H, H) }
             for step in 0..<L {
                 let t = direction == 0 ? step : L - 1 - step
-                let (dst, dstStride) = outRows(t)
+                let (rows0, stride) = outRows(direction, t)
+                let dst = rows0 + n0 * stride
                 if let (h, hStride) = previous {
                     // dst = act(dst + h·W_hhᵀ), the activation fused into the GEMM's epilogue.
-                    sgemmPacked(transA: false, m: N, n: H, k: H, a: h, lda: hStride, packedB: hh,
-                                accumulate: true, c: dst, ldc: dstStride, activation: activation)
+                    sgemmPacked(transA: false, m: m, n: H, k: H, a: h, lda: hStride, packedB: hh,
+                                accumulate: true, c: dst, ldc: stride, activation: activation)
                 } else {
-                    for n in 0..<N {
+                    for n in 0..<m {
                         switch config.nonlinearity {
-                        case .tanh: tanhInPlace(dst + n * dstStride, count: H)
-                        case .relu: reluInPlace(dst + n * dstStride, count: H)
+                        case .tanh: tanhInPlace(dst + n * stride, count: H)
+                        case .relu: reluInPlace(dst + n * stride, count: H)
                         }
                     }
                 }
-                previous = (UnsafePointer(dst), dstStride)
+                previous = (UnsafePointer(dst), stride)
             }
             let (last, lastStride) = previous!
-            for n in 0..<N { (hnSlot + n * H).update(from: last + n * lastStride, count: H) }
+            let hnRows = hn + ((layer * D + direction) * N + n0) * H
+            for n in 0..<m { (hnRows + n * H).update(from: last + n * lastStride, count: H) }
         }
-
-        if D == 2 && getNumThreads() >= 2 {
-            // The directions are independent: one per thread (their GEMMs then run on one thread each;
-            // the same chains, so the same bits). Falls back to one after the other when the pool is busy.
-            parallelFor(2) { runDirection($0) }
+        if D * groups > 1 {
+            parallelFor(D * groups) { recurrence($0) }
         } else {
-            for direction in 0..<D { runDirection(direction) }
+            recurrence(0)  // one task: its GEMMs may use the pool themselves
         }
 
         var nextInput = layerOut
@@ -263,6 +291,18 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
         inputWidth = outWidth
         inputBatchFirst = false
     }
+}
+
+/// How many groups of batch rows each direction's recurrence is cut into (see `rnnForward`): one per
+/// thread not already taken by the other direction, when the recurrence is worth a fork-join (about a
+/// million multiply-adds in all) and each group keeps at least 4 rows (fewer rows per GEMM waste most
+/// of the micro-kernel). One group leaves the threading to each step's GEMM (a small batch with a
+/// large hidden size), or to the two directions running side by side.
+func recurrentGroups(batch N: Int, hidden H: Int, seqLen L: Int, directions D: Int, threads: Int) -> Int {
+    let perDirection = threads / D
+    if perDirection < 2 || N < 8 { return 1 }
+    if multiplyAdds(L, N, multiplyAdds(H, H, 1)) < 1 << 20 { return 1 }
+    return min(perDirection, N / 4)
 }
 
 /// Copies a time-major (L, N, width) array into `dst`, as (N, L, width) if `toBatchFirst`.
