@@ -98,14 +98,7 @@ class Adam(Optimizer):
 
     def _update(self, p: Parameter, group: Dict[str, Any], state: Dict[str, Any]) -> None:
         amsgrad = bool(group["amsgrad"])
-        if not state:
-            state["step"] = 0.0
-            state["exp_avg"] = np.zeros(p.shape, dtype=np.float32)
-            state["exp_avg_sq"] = np.zeros(p.shape, dtype=np.float32)
-            if amsgrad:
-                state["max_exp_avg_sq"] = np.zeros(p.shape, dtype=np.float32)
-        if amsgrad and state.get("max_exp_avg_sq") is None:
-            state["max_exp_avg_sq"] = np.zeros(p.shape, dtype=np.float32)
+        self._init_state(p, state, amsgrad)
         state["step"] += 1
         beta1, beta2 = group["betas"]
         _native.adam_step(p, p.grad, state["exp_avg"], state["exp_avg_sq"],
