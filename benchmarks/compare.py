@@ -22,10 +22,15 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-import numpy as np
+# NumPy's BLAS single-threaded, as the rows are: its idle worker threads otherwise spin on the second
+# core (and its "single-core" peak used both). Set before NumPy loads its BLAS.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-import swiftrnn
-from swiftrnn import nn
+import numpy as np  # noqa: E402
+
+import swiftrnn  # noqa: E402
+from swiftrnn import nn  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from thread_scaling import paired_scaling  # noqa: E402
