@@ -16,6 +16,7 @@
 // zero-padded; a micro-kernel keeps a 6×16 tile of C in 12 ymm accumulators and streams a panel
 // (two loads and six broadcasts per k step, twelve FMAs). Leftover rows (1...5) use kernels that cover
 // several panels at once, so that even one row has at least eight independent accumulator chains.
+// On an AVX-512 CPU the same panels go to 12×32 tiles in 24 zmm accumulators instead (GEMMAVX512.swift).
 // Blocks of op(A) are packed into 6-row micro-panels when enough panels reuse them. With more than
 // one thread (`setNumThreads`), big problems split the column panels among the pool's threads.
 // Weights that are reused (the recurrent matrix of every time step) can be packed once:
