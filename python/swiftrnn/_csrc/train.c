@@ -66,19 +66,6 @@ static PyObject *float32_copy(PyObject *self, PyObject *const *args, Py_ssize_t 
     return c;
 }
 
-/* indices_copy(obj, what) -> a new C-contiguous int64 array of indices that never shares memory with obj. */
-static PyObject *indices_copy(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2) return PyErr_Format(PyExc_TypeError, "indices_copy takes 2 arguments, got %zd", nargs);
-    const char *what = PyUnicode_AsUTF8(args[1]);
-    if (what == NULL) return NULL;
-    PyArrayObject *a = srnn_as_indices(args[0], what);
-    if (a == NULL) return NULL;
-    if ((PyObject *)a != args[0] && PyArray_BASE(a) == NULL && PyArray_CHKFLAGS(a, NPY_ARRAY_OWNDATA)) return (PyObject *)a;
-    PyObject *c = (PyObject *)srnn_copy_array(a);
-    Py_DECREF(a);
-    return c;
-}
-
 #define MAX_RNN_PARAMS 4096
 
 /*
@@ -646,7 +633,6 @@ static PyObject *clip_grad_value(PyObject *self, PyObject *const *args, Py_ssize
 
 PyMethodDef srnn_train_methods[] = {
     {"float32_copy", FASTCALL(float32_copy), "float32_copy(obj, what) -> a float32 C-contiguous copy of obj"},
-    {"indices_copy", FASTCALL(indices_copy), "indices_copy(obj, what) -> an int64 C-contiguous copy of obj"},
     {"rnn_backward", FASTCALL(rnn_backward),
      "rnn_backward(x, h0, params, desc, masks, saved, grad_output, grad_hn, grads) -> (grad_input, grad_h0)"},
     {"linear_backward", FASTCALL(linear_backward),
