@@ -40,13 +40,14 @@ private struct GEMMProblem {
     func opB(_ p: Int, _ j: Int) -> Float { transB ? b[j * ldb + p] : b[p * ldb + j] }
 
     /// Runs `sgemm` on a copy of c.
-    func run(accumulate: Bool) -> [Float] {
+    func run(accumulate: Bool, bias: [Float]? = nil, activation: GEMMActivation = .identity) -> [Float] {
         var out = c
         a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
                 out.withUnsafeMutableBufferPointer { out in
                     sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a.baseAddress!, lda: lda,
-                          b: b.baseAddress!, ldb: ldb, accumulate: accumulate, c: out.baseAddress!, ldc: ldc)
+                          b: b.baseAddress!, ldb: ldb, accumulate: accumulate, c: out.baseAddress!, ldc: ldc,
+                          bias: bias, activation: activation)
                 }
             }
         }
@@ -54,7 +55,7 @@ private struct GEMMProblem {
     }
 
     /// Runs `packB` + `sgemmPacked` on a copy of c.
-    func runPacked(accumulate: Bool) -> [Float] {
+    func runPacked(accumulate: Bool, bias: [Float]? = nil, activation: GEMMActivation = .identity) -> [Float] {
         var out = c
         var packed = [Float](repeating: .nan, count: max(1, packedBCount(k: k, n: n)))
         b.withUnsafeBufferPointer { b in
@@ -66,7 +67,7 @@ private struct GEMMProblem {
             packed.withUnsafeBufferPointer { p in
                 out.withUnsafeMutableBufferPointer { out in
                     sgemmPacked(transA: transA, m: m, n: n, k: k, a: a.baseAddress!, lda: lda, packedB: p.baseAddress!,
-                                accumulate: accumulate, c: out.baseAddress!, ldc: ldc)
+                                accumulate: accumulate, c: out.baseAddress!, ldc: ldc, bias: bias, activation: activation)
                 }
             }
         }
@@ -159,18 +160,8 @@ private let transFlags: [(Bool, Bool)] = [(false, false), (false, true), (true, 
             let filled = problem.run(accumulate: true)
             problem.c = original
             for accumulate in [false, true] {
-                var withBias = problem.c, withBiasPacked = problem.c
-                var packed = [Float](repeating: 0, count: max(1, packedBCount(k: k, n: n)))
-                problem.b.withUnsafeBufferPointer { b in
-                    packed.withUnsafeMutableBufferPointer { p in
-                        packB(transB: transB, k: k, n: n, b: b.baseAddress!, ldb: problem.ldb, into: p.baseAddress!)
-                    }
-                    sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: problem.a, lda: problem.lda,
-                          b: b.baseAddress!, ldb: problem.ldb, accumulate: accumulate, c: &withBias, ldc: problem.ldc,
-                          bias: bias)
-                }
-                sgemmPacked(transA: transA, m: m, n: n, k: k, a: problem.a, lda: problem.lda, packedB: packed,
-                            accumulate: accumulate, c: &withBiasPacked, ldc: problem.ldc, bias: bias)
+                let withBias = problem.run(accumulate: accumulate, bias: bias)
+                let withBiasPacked = problem.runPacked(accumulate: accumulate, bias: bias)
                 #expect(withBias.map(\.bitPattern) == withBiasPacked.map(\.bitPattern))
                 for i in 0..<m {
                     for j in 0..<n {
@@ -289,18 +280,8 @@ private let transFlags: [(Bool, Bool)] = [(false, false), (false, true), (true, 
                             else { reluInPlace(e.baseAddress! + i * problem.ldc, count: n) }
                         }
                     }
-                    var fused = problem.c, fusedPacked = problem.c
-                    var packed = [Float](repeating: 0, count: max(1, packedBCount(k: k, n: n)))
-                    problem.b.withUnsafeBufferPointer { b in
-                        packed.withUnsafeMutableBufferPointer { p in
-                            packB(transB: transB, k: k, n: n, b: b.baseAddress!, ldb: problem.ldb, into: p.baseAddress!)
-                        }
-                        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: problem.a, lda: problem.lda,
-                              b: b.baseAddress!, ldb: problem.ldb, accumulate: accumulate, c: &fused, ldc: problem.ldc,
-                              activation: activation)
-                    }
-                    sgemmPacked(transA: transA, m: m, n: n, k: k, a: problem.a, lda: problem.lda, packedB: packed,
-                                accumulate: accumulate, c: &fusedPacked, ldc: problem.ldc, activation: activation)
+                    let fused = problem.run(accumulate: accumulate, activation: activation)
+                    let fusedPacked = problem.runPacked(accumulate: accumulate, activation: activation)
                     #expect(fused.map(\.bitPattern) == expected.map(\.bitPattern), "sgemm \(activation) acc=\(accumulate)")
                     #expect(fusedPacked.map(\.bitPattern) == expected.map(\.bitPattern), "sgemmPacked \(activation)")
                 }

@@ -631,10 +631,18 @@ func emptyReduction(m: Int, n: Int, accumulate: Bool, c: UnsafeMutablePointer<Fl
     for i in 0..<m {
         let row = c + i * ldc
         for j in 0..<n { row[j] = chainStart(accumulate: accumulate, c: row[j], bias: bias?[j]) }
+    }
+    activateRows(activation, c: c, ldc: ldc, rows: m, cols: n)
+}
+
+/// C[i][0..<n] = activation(C[i][0..<n]) for each of the m rows: the epilogue as a pass of its own
+/// (elementwise, so the same bits as in registers).
+func activateRows(_ activation: GEMMActivation, c: UnsafeMutablePointer<Float>, ldc: Int, rows m: Int, cols n: Int) {
+    for i in 0..<m {
         switch activation {
-        case .identity: break
-        case .tanh: tanhInPlace(row, count: n)
-        case .relu: reluInPlace(row, count: n)
+        case .identity: return
+        case .tanh: tanhInPlace(c + i * ldc, count: n)
+        case .relu: reluInPlace(c + i * ldc, count: n)
         }
     }
 }

@@ -259,12 +259,7 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
                     sgemmPacked(transA: false, m: m, n: H, k: H, a: h, lda: hStride, packedB: hh,
                                 accumulate: true, c: dst, ldc: stride, activation: activation)
                 } else {
-                    for n in 0..<m {
-                        switch config.nonlinearity {
-                        case .tanh: tanhInPlace(dst + n * stride, count: H)
-                        case .relu: reluInPlace(dst + n * stride, count: H)
-                        }
-                    }
+                    activateRows(activation, c: dst, ldc: stride, rows: m, cols: H)  // h0 = 0: no GEMM
                 }
                 previous = (UnsafePointer(dst), stride)
             }
