@@ -5,7 +5,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// The product of `factors`, or `.overflow` naming `what` if it does not fit in `Int`.
 /// Negative factors are the caller's to reject first.
@@ -47,23 +46,40 @@ struct Workspace: ~Copyable {
 }
 
 /// Freed workspace blocks of at least `minBytes`, kept for the next workspace of exactly the same
-/// size: at most `maxBlocks` blocks and `maxBytes` bytes (the oldest are freed first). Thread-safe.
-final class BlockCache: Sendable {
+/// size: at most `maxBlocks` blocks and `maxBytes` bytes (the oldest are freed first). Thread-safe:
+/// a pthread mutex, as the thread pool uses, which ThreadSanitizer follows (it does not see the
+/// futex inside `Synchronization.Mutex`, and reported its critical sections as races).
+final class BlockCache: @unchecked Sendable {
     static let minBytes = 64 * 1024
     let maxBlocks: Int
     let maxBytes: Int
-    /// (address, bytes), oldest first.
-    private let blocks = Mutex<[(UInt, Int)]>([])
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    /// (address, bytes), oldest first; only touched with `mutex` held.
+    private var blocks: [(UInt, Int)] = []
 
     init(maxBlocks: Int, maxBytes: Int) {
         self.maxBlocks = maxBlocks
         self.maxBytes = maxBytes
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        for (address, _) in blocks { free(UnsafeMutableRawPointer(bitPattern: address)) }
+    }
+
+    private func withLock<R>(_ body: (inout [(UInt, Int)]) -> R) -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body(&blocks)
     }
 
     /// A cached block of exactly `bytes` bytes, or nil.
     func take(bytes: Int) -> UnsafeMutableRawPointer? {
         if bytes < Self.minBytes { return nil }
-        let address: UInt? = blocks.withLock { b in
+        let address: UInt? = withLock { b in
             guard let i = b.lastIndex(where: { $0.1 == bytes }) else { return nil }
             return b.remove(at: i).0
         }
@@ -73,7 +89,7 @@ final class BlockCache: Sendable {
     /// Keeps `pointer` (a malloc'd block of `bytes`) for reuse, or frees it.
     func give(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
         if bytes < Self.minBytes || bytes > maxBytes / 4 { free(pointer); return }
-        let evicted: [UInt] = blocks.withLock { b in
+        let evicted: [UInt] = withLock { b in
             var out: [UInt] = []
             var total = b.reduce(0) { $0 + $1.1 }
             while !b.isEmpty && (b.count >= maxBlocks || total + bytes > maxBytes) {
@@ -89,7 +105,7 @@ final class BlockCache: Sendable {
 
     /// (blocks, bytes) waiting for reuse.
     var contents: (blocks: Int, bytes: Int) {
-        blocks.withLock { b in (b.count, b.reduce(0) { $0 + $1.1 }) }
+        withLock { b in (b.count, b.reduce(0) { $0 + $1.1 }) }
     }
 }
 
