@@ -32,6 +32,14 @@ V, E, H, N, L = 459, 64, 256, 16, 64
 TARGET = 2.0
 
 
+def training_flops() -> float:
+    """The step's GEMM flops (2 per multiply-add). Forward: the input projection, L - 1 recurrent steps
+    (h0 = 0 needs none at t = 0) and the Linear; the backward runs two GEMMs of the same size for each
+    (the gradients w.r.t. the GEMM's input and weight), so the total is three times the forward's."""
+    forward = 2 * (L * N * E * H + (L - 1) * N * H * H + L * N * H * V)
+    return 3.0 * forward
+
+
 class SwiftLM:
     def __init__(self) -> None:
         self.embedding = nn.Embedding(V, E)

@@ -120,3 +120,7 @@ public func avx512ActivateRows(kind: Int, c: UnsafeMutablePointer<Float>, ldc: I
         }
     }
 }
+
+/// `fmaChains` on 16-lane vectors (see SwiftRNN's `fmaPeakGFLOPS`).
+@inline(never)
+public func avx512FMAChains(iterations: Int) -> Float { fmaChains(F16.self, iterations: iterations) }

@@ -2,7 +2,7 @@
 // and pre-packed) and tanh throughput.
 //
 //   swift run -c release SwiftRNNBench            all the tables
-//   swift run -c release SwiftRNNBench gemm|small|pack|rnn|tanh   only those
+//   swift run -c release SwiftRNNBench peak|gemm|small|pack|rnn|tanh|train   only those
 //   swift run -c release SwiftRNNBench tanh-ulp   exhaustive max-ulp of tanhInPlace vs Glibc tanhf
 //   swift run -c release SwiftRNNBench step       the recurrent step's thread split, piece by piece
 
@@ -354,7 +354,10 @@ if args.contains("tanh-ulp") {
 } else if args.contains("step") {
     stepTable()
 } else {
-    let only = ["gemm", "small", "pack", "tanh", "rnn", "train"].filter { args.contains($0) }
+    let only = ["peak", "gemm", "small", "pack", "tanh", "rnn", "train"].filter { args.contains($0) }
+    if only.isEmpty || only.contains("peak") {
+        print("FMA peak of one core (\(gemmSIMDLevel), register-resident chains): \(fmt(fmaPeakGFLOPS(seconds: 0.3))) GFLOP/s")
+    }
     if only.isEmpty || only.contains("gemm") { gemmTable() }
     if only.isEmpty || only.contains("small") { smallTable() }
     if only.isEmpty || only.contains("pack") { packTable() }

@@ -61,6 +61,11 @@ public func srnn_simd_level() -> UnsafePointer<CChar> {
     UnsafeRawPointer(simdLevel.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
+@_cdecl("srnn_fma_peak_gflops")
+public func srnn_fma_peak_gflops(_ seconds: Double) -> Double {
+    fmaPeakGFLOPS(seconds: seconds.isFinite ? min(max(seconds, 1e-4), 10) : 0.1)
+}
+
 @_cdecl("srnn_max_num_threads")
 public func srnn_max_num_threads() -> Int32 { Int32(maxKernelThreads) }
 

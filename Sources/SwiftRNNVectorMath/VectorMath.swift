@@ -95,3 +95,25 @@ public func tanhLanes<V: FloatLanes>(_ x: V) -> V {
     let result = large.replacing(with: small, where: .!a.lanesAtLeast(0.625))
     return unsafeBitCast(unsafeBitCast(result, to: Bits.self) | (bits & signMask), to: F.self)
 }
+
+/// `iterations` rounds of 12 independent FMA chains on vectors of V, registers only: the core's FMA
+/// throughput, the ceiling every GEMM is measured against (12 chains cover the 4-cycle latency of two
+/// FMA units). Returns a value of the chains so that nothing is optimised away; each chain runs
+/// a ← a·b + c, which stays a normal number near 1.
+@inlinable
+public func fmaChains<V: FloatLanes>(_: V.Type, iterations: Int) -> Float {
+    let b = V(repeating: 0.999_999), c = V(repeating: 1e-6)
+    var a0 = V(repeating: 0.00), a1 = V(repeating: 0.01), a2 = V(repeating: 0.02), a3 = V(repeating: 0.03)
+    var a4 = V(repeating: 0.04), a5 = V(repeating: 0.05), a6 = V(repeating: 0.06), a7 = V(repeating: 0.07)
+    var a8 = V(repeating: 0.08), a9 = V(repeating: 0.09), a10 = V(repeating: 0.10), a11 = V(repeating: 0.11)
+    for _ in 0..<iterations {
+        a0 = c.addingProduct(a0, b); a1 = c.addingProduct(a1, b); a2 = c.addingProduct(a2, b)
+        a3 = c.addingProduct(a3, b); a4 = c.addingProduct(a4, b); a5 = c.addingProduct(a5, b)
+        a6 = c.addingProduct(a6, b); a7 = c.addingProduct(a7, b); a8 = c.addingProduct(a8, b)
+        a9 = c.addingProduct(a9, b); a10 = c.addingProduct(a10, b); a11 = c.addingProduct(a11, b)
+    }
+    return (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11))).sum()
+}
+
+/// How many FMA chains `fmaChains` runs.
+public let fmaChainCount = 12

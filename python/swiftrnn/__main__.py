@@ -134,6 +134,8 @@ def info() -> None:
     print(f"numpy {np.__version__}")
     print(f"simd {_native.simd_level()} (the GEMM kernels in use; SWIFTRNN_SIMD=avx2 forces the AVX2 ones)")
     print(f"threads {swiftrnn.get_num_threads()} (set_num_threads: 1 to 64)")
+    print(f"fma peak {_native.fma_peak_gflops(0.1):.1f} GFLOP/s on one core at the kernels' vector width "
+          "(measured now; no GEMM can exceed it)")
     print(f"build Swift core in {os.path.dirname(_native.__file__)}/libswiftrnn_capi.so: release, -Ounchecked, "
           "static Swift stdlib")
     print(f"abi {_native.abi_version()}")

@@ -1,5 +1,6 @@
 """python -m swiftrnn: train, generate, demo, info — and one-line errors without tracebacks."""
 import os
+import re
 import subprocess
 import sys
 
@@ -182,6 +183,7 @@ def test_help_and_info(capsys):
     assert status == 0 and "train" in out and "generate" in out and "demo" in out
     status, out, _ = run(["info"], capsys)
     assert status == 0 and out.startswith(f"swiftrnn {swiftrnn.__version__}")
+    assert re.search(r"^fma peak \d+\.\d GFLOP/s", out, re.M), out
 
 
 # --- demo and train end to end ----------------------------------------------------------------

@@ -334,3 +334,25 @@ def test_load_state_dict_copies_the_values():
     np.testing.assert_array_equal(np.asarray(lin.state_dict()["weight"]), np.ones((2, 3), np.float32))
     out = lin(np.ones(3, np.float32))
     np.testing.assert_allclose(out, [3.0, 3.0])
+
+
+# ----------------------------------------------------------------------------------------------
+# The FMA-peak probe (benchmarks/compare.py, `python -m swiftrnn info`)
+
+def test_fma_peak_is_a_positive_rate():
+    from swiftrnn import _native
+    peak = _native.fma_peak_gflops(0.001)
+    assert isinstance(peak, float) and 0 < peak < float("inf")
+
+
+@pytest.mark.parametrize("seconds", [0, -1, 10.5, float("nan"), float("inf")])
+def test_fma_peak_rejects_a_bad_time(seconds):
+    from swiftrnn import _native
+    with pytest.raises(ValueError, match=r"\(0, 10\]"):
+        _native.fma_peak_gflops(seconds)
+
+
+def test_fma_peak_rejects_a_non_number():
+    from swiftrnn import _native
+    with pytest.raises(TypeError):
+        _native.fma_peak_gflops("0.1")

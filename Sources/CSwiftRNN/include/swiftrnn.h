@@ -42,8 +42,12 @@ typedef enum srnn_nonlinearity {
 
 /* Library facts, for `python -m swiftrnn info` and import-time checks. */
 int32_t srnn_abi_version(void);
-/* "avx2+fma" on x86-64 builds with FMA code generation, "portable" otherwise. */
+/* The GEMM kernels in use: "avx512" (the CPU has AVX-512 F/VL/BW/DQ and SWIFTRNN_SIMD is not "avx2"),
+ * "avx2+fma" (other x86-64), "portable" (other architectures). */
 const char *srnn_simd_level(void);
+/* GFLOP/s the calling thread's core sustains on register-resident FMA chains at the kernels' vector
+ * width, timed for about `seconds` (clamped to [1e-4, 10]; 0.1 if not finite): the ceiling of any GEMM. */
+double srnn_fma_peak_gflops(double seconds);
 
 /* Threads the kernels may use, 1 to srnn_max_num_threads(). Process-wide. */
 int32_t srnn_max_num_threads(void);

@@ -165,6 +165,20 @@ PyArrayObject *srnn_parameter(PyObject *obj, const char *what, int writable) {
 static PyObject *abi_version(PyObject *self, PyObject *noargs) { return PyLong_FromLong(srnn_abi_version()); }
 static PyObject *simd_level(PyObject *self, PyObject *noargs) { return PyUnicode_FromString(srnn_simd_level()); }
 
+static PyObject *fma_peak_gflops(PyObject *self, PyObject *arg) {
+    double seconds = PyFloat_AsDouble(arg);
+    if (seconds == -1.0 && PyErr_Occurred()) return NULL;
+    if (!(seconds > 0 && seconds <= 10)) {
+        PyErr_Format(PyExc_ValueError, "fma_peak_gflops expects a time in seconds in (0, 10], got %R", arg);
+        return NULL;
+    }
+    double gflops;
+    Py_BEGIN_ALLOW_THREADS
+    gflops = srnn_fma_peak_gflops(seconds);
+    Py_END_ALLOW_THREADS
+    return PyFloat_FromDouble(gflops);
+}
+
 static PyObject *set_num_threads(PyObject *self, PyObject *arg) {
     long n = PyLong_AsLong(arg);
     if (n == -1 && PyErr_Occurred()) return NULL;
@@ -183,6 +197,9 @@ static PyObject *get_num_threads(PyObject *self, PyObject *noargs) { return PyLo
 static PyMethodDef module_methods[] = {
     {"abi_version", abi_version, METH_NOARGS, "The C ABI version of the Swift core."},
     {"simd_level", simd_level, METH_NOARGS, "The SIMD kernels in use: avx512, avx2+fma or portable (SWIFTRNN_SIMD=avx2 forces avx2+fma)."},
+    {"fma_peak_gflops", fma_peak_gflops, METH_O,
+     "fma_peak_gflops(seconds): GFLOP/s of one core on register-resident FMA chains at the kernels' vector width "
+     "(the ceiling of any GEMM), timed for about `seconds`."},
     {"set_num_threads", set_num_threads, METH_O, "Set how many threads the kernels may use."},
     {"get_num_threads", get_num_threads, METH_NOARGS, "How many threads the kernels may use."},
     {NULL, NULL, 0, NULL},

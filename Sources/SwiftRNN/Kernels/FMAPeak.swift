@@ -1,0 +1,58 @@
+// The FMA peak of one core: the ceiling for every GEMM-bound workload, measured rather than taken
+// from a datasheet (a VM's clock, and whether AVX-512 runs on one or two units, vary by host).
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SwiftRNNVectorMath
+#if arch(x86_64)
+import SwiftRNNAVX512
+#endif
+
+/// GFLOP/s (2 per multiply-add) that the calling thread's core sustains on register-resident FMA
+/// chains with the vector width the GEMM kernels use (16 lanes on the AVX-512 path, else 8): the best of
+/// several rounds of about `seconds` / 10 each. No GEMM can exceed it, so a workload's flops / this is a
+/// lower bound on its time (benchmarks/compare.py reports the ratio to PyTorch that bound allows).
+public func fmaPeakGFLOPS(seconds: Double = 0.1) -> Double {
+    @inline(__always) func wallClock() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+    let lanes: Int
+    let run: (Int) -> Float
+    #if arch(x86_64)
+    if gemmUsesAVX512 {
+        (lanes, run) = (16, { avx512FMAChains(iterations: $0) })
+    } else {
+        (lanes, run) = (8, { fmaChains8(iterations: $0) })
+    }
+    #else
+    (lanes, run) = (8, { fmaChains8(iterations: $0) })
+    #endif
+    var sink: Float = 0
+    var iterations = 1 << 12
+    while true {  // rounds of at least seconds / 10
+        let t0 = wallClock()
+        sink += run(iterations)
+        if wallClock() - t0 >= max(seconds, 1e-4) / 10 || iterations >= 1 << 40 { break }
+        iterations *= 2
+    }
+    var best = Double.infinity
+    let deadline = wallClock() + max(seconds, 1e-4)
+    repeat {
+        let t0 = wallClock()
+        sink += run(iterations)
+        best = min(best, wallClock() - t0)
+    } while wallClock() < deadline
+    withExtendedLifetime(sink) {}
+    return Double(iterations * fmaChainCount * lanes * 2) / best / 1e9
+}
+
+/// `fmaChains` on 8-lane vectors (AVX2 + FMA on x86-64, this module's code generation).
+@inline(never)
+func fmaChains8(iterations: Int) -> Float { fmaChains(SIMD8<Float>.self, iterations: iterations) }
