@@ -298,6 +298,43 @@ static void fuzz_linear(reader *r) {
     release(x); release(w); if (b) release(b); release(out);
 }
 
+/* Packed weights: honest calls must match srnn_linear_forward bit for bit; a packing of the wrong size, a
+ * NULL where floats are needed and impossible sizes must be refused without touching anything. */
+static void fuzz_packed(reader *r) {
+    errbuf e = make_err(r);
+    if ((u8(r) & 3) == 0) {
+        int64_t rows = hostile_size(r), cols = hostile_size(r), size = hostile_size(r);
+        float buf[TINY] = {0}, out[TINY] = {0};
+        int64_t need = srnn_packed_weight_size(rows, cols);
+        if (need < -1 || ((rows < 0 || cols < 0) && need != -1)) fail("a bad packed_weight_size", (int32_t)need, NULL);
+        int use_w = u8(r) & 1, use_p = u8(r) & 1;
+        /* An accepted call writes `size` floats and reads rows * cols <= size of them: only sizes that fit. */
+        if (size > TINY) { free(e.buf); return; }
+        int32_t s = srnn_pack_weight(use_w ? buf : NULL, rows, cols, use_p ? out : NULL, size, e.buf, e.cap);
+        if (s == SRNN_OK && size != need) fail("a packing of the wrong size accepted", s, &e);
+        if (s == SRNN_OK && size > 0 && (!use_w || !use_p)) fail("NULL packing buffers accepted", s, &e);
+        check_status(s, &e);
+        return;
+    }
+    int64_t m = small_size(r, 9), in_f = small_size(r, 40), out_f = small_size(r, 40);
+    int64_t need = srnn_packed_weight_size(out_f, in_f);
+    float *x = floats(r, m * in_f), *w = floats(r, out_f * in_f), *packed = out_buffer(need);
+    float *b = (u8(r) & 1) ? floats(r, out_f) : NULL;
+    float *out = out_buffer(m * out_f), *want = out_buffer(m * out_f);
+    int32_t s = srnn_pack_weight(w, out_f, in_f, packed, need, e.buf, e.cap);
+    if (s != SRNN_OK) fail("a valid pack_weight call failed", s, &e);
+    int64_t wrong = need + ((u8(r) & 1) ? 16 : -16);
+    if (wrong >= 0 && srnn_linear_forward_packed(x, m, in_f, packed, wrong, b, out_f, out, NULL, 0) == SRNN_OK)
+        fail("a packed Linear weight of the wrong size accepted", SRNN_OK, NULL);
+    int32_t s2 = srnn_linear_forward_packed(x, m, in_f, packed, need, b, out_f, out, NULL, 0);
+    int32_t s3 = srnn_linear_forward(x, m, in_f, w, b, out_f, want, NULL, 0);
+    if (s2 != SRNN_OK || s3 != SRNN_OK) fail("a valid (packed) linear call failed", s2 ? s2 : s3, NULL);
+    if (m * out_f && memcmp(out, want, (size_t)(m * out_f) * sizeof(float)) != 0)
+        fail("packed and unpacked linear differ", s2, NULL);
+    check_status(s, &e);
+    release(x); release(w); release(packed); if (b) release(b); release(out); release(want);
+}
+
 static void fuzz_softmax(reader *r) {
     int hostile = (u8(r) & 3) == 0;
     errbuf e = make_err(r);
@@ -750,6 +787,7 @@ static void fuzz_random(reader *r) {
         for (size_t i = 0; i < sizeof *g; i++) raw[i] = u8(r);
         if (how & 2) { srnn_generator_seed(g, 5); g->left = (int32_t)(int8_t)u8(r) * 7; g->next = (int32_t)(int8_t)u8(r) * 9; }
     }
+    int seeded = how & 1;  /* the others may be inconsistent structs, which every call must refuse */
     int hostile = (u8(r) & 7) == 0;
     int64_t n = hostile ? hostile_size(r) : small_size(r, 700); /* > 624: crosses a refill */
     int32_t s;
@@ -818,7 +856,7 @@ static void fuzz_random(reader *r) {
         case 0: {
             float *w = hostile ? NULL : out_buffer(a * b), *bias = (u8(r) & 1) && !hostile ? out_buffer(a) : NULL;
             s = srnn_init_linear(g, w, a, b, bias, e.buf, e.cap);
-            if (!hostile && s != SRNN_OK) fail("a valid init_linear failed", s, &e);
+            if (!hostile && seeded && s != SRNN_OK) fail("a valid init_linear failed", s, &e);
             if (w) release(w);
             if (bias) release(bias);
             break;
@@ -827,7 +865,7 @@ static void fuzz_random(reader *r) {
             int64_t pad = (int64_t)(int8_t)u8(r);
             float *w = hostile ? NULL : out_buffer(a * b);
             s = srnn_init_embedding(g, w, a, b, pad, e.buf, e.cap);
-            if (!hostile && (pad >= -1 && pad < a) && s != SRNN_OK) fail("a valid init_embedding failed", s, &e);
+            if (!hostile && seeded && (pad >= -1 && pad < a) && s != SRNN_OK) fail("a valid init_embedding failed", s, &e);
             if (w) release(w);
             break;
         }
@@ -852,9 +890,10 @@ static void fuzz_random(reader *r) {
 typedef void (*target_fn)(reader *);
 static const target_fn targets[] = {fuzz_info,      fuzz_embedding,      fuzz_linear,        fuzz_softmax,
                                     fuzz_rnn,       fuzz_rnn_train,      fuzz_layer_backward, fuzz_cross_entropy,
-                                    fuzz_optimizers, fuzz_random};
+                                    fuzz_optimizers, fuzz_random,        fuzz_packed};
 static const char *const target_names[] = {"info",       "embedding", "linear",        "softmax",    "rnn",
-                                           "rnn_train",  "backward",  "cross_entropy", "optimizers", "random"};
+                                           "rnn_train",  "backward",  "cross_entropy", "optimizers", "random",
+                                           "packed"};
 #define NUM_TARGETS (int)(sizeof targets / sizeof *targets)
 
 static void print_stats(void) {

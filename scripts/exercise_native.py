@@ -97,6 +97,20 @@ def main(rounds: int = 3) -> int:
                     lambda: _native.embedding_forward(np.zeros(3, np.float32), [0], None, 2.0),
                     lambda: _native.linear_forward(np.zeros((1, 2)), np.zeros((2, 2), np.float64), None)):
             expect_error(bad)
+        # Packed weights (generation): the same results, and the size / shape / type errors
+        per = 4 if rnn.bias else 2
+        packed = tuple(_native.pack_weight(flat[i + j]) for i in range(0, len(flat), per) for j in (0, 1))
+        xs = np.zeros((2, 5, 4) if rnn.batch_first else (5, 2, 4), np.float32)
+        np.testing.assert_array_equal(_native.rnn_forward(xs, None, flat, desc, None, None, packed)[0],
+                                      _native.rnn_forward(xs, None, flat, desc, None)[0])
+        np.testing.assert_array_equal(_native.linear_forward(x[0], lin.weight, lin.bias, _native.pack_weight(lin.weight)),
+                                      lin(x[0]))
+        for bad in (lambda: _native.rnn_forward(xs, None, flat, desc, None, None, packed[::-1]),
+                    lambda: _native.rnn_forward(xs, None, flat, desc, None, None, packed[:1]),
+                    lambda: _native.rnn_forward(xs, None, flat, desc, None, None, packed * 9),
+                    lambda: _native.pack_weight(np.zeros(3, np.float32)),
+                    lambda: _native.linear_forward(x[0], lin.weight, lin.bias, packed[0])):
+            expect_error(bad)
 
         # Module state: state_dict, load_state_dict (success and all-or-nothing failure), huge sizes
         net = nn.RNN(3, 4, num_layers=2)

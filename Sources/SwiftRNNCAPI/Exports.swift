@@ -126,6 +126,61 @@ public func srnn_linear_forward(_ x: UnsafePointer<Float>?, _ m: Int64, _ inFeat
     }
 }
 
+/// Floats a packed (rows, cols) weight takes; nil for a negative size or an overflow.
+func packedWeightSize(_ rows: Int64, _ cols: Int64) -> Int? {
+    guard rows >= 0, cols >= 0,
+          (try? checkedProduct(Int(cols), Int(rows) / 16 + 1, 16, MemoryLayout<Float>.stride, what: "")) != nil
+    else { return nil }
+    return packedWeightCount(rows: Int(rows), cols: Int(cols))
+}
+
+/// Rejects a packed weight of another size than a (rows, cols) weight packs to.
+func checkPackedWeight(_ packed: UnsafePointer<Float>?, _ packedSize: Int64, rows: Int64, cols: Int64,
+                       what: String) throws(SwiftRNNError) {
+    guard let need = packedWeightSize(rows, cols) else {
+        throw .overflow("\(what): a (\(rows), \(cols)) weight's packed size overflows")
+    }
+    guard packedSize == need else {
+        throw .invalidArgument("\(what) must be the packing of a (\(rows), \(cols)) weight: \(need) floats, got \(packedSize)")
+    }
+    if need > 0 { try require(packed, what) }
+}
+
+@_cdecl("srnn_packed_weight_size")
+public func srnn_packed_weight_size(_ rows: Int64, _ cols: Int64) -> Int64 {
+    packedWeightSize(rows, cols).map { Int64($0) } ?? -1
+}
+
+@_cdecl("srnn_pack_weight")
+public func srnn_pack_weight(_ weight: UnsafePointer<Float>?, _ rows: Int64, _ cols: Int64,
+                             _ packed: UnsafeMutablePointer<Float>?, _ packedSize: Int64,
+                             _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
+    guarded(err, cap) { () throws(SwiftRNNError) in
+        guard rows >= 0, cols >= 0 else { throw .invalidArgument("negative size: rows=\(rows), cols=\(cols)") }
+        try checkPackedWeight(packed, packedSize, rows: rows, cols: cols, what: "packed")
+        if packedSize == 0 { return }
+        try require(weight, "weight")
+        packWeight(weight!, rows: Int(rows), cols: Int(cols), into: packed!)
+    }
+}
+
+@_cdecl("srnn_linear_forward_packed")
+public func srnn_linear_forward_packed(_ x: UnsafePointer<Float>?, _ m: Int64, _ inFeatures: Int64,
+                                       _ packed: UnsafePointer<Float>?, _ packedSize: Int64,
+                                       _ bias: UnsafePointer<Float>?, _ outFeatures: Int64, _ out: UnsafeMutablePointer<Float>?,
+                                       _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
+    guarded(err, cap) { () throws(SwiftRNNError) in
+        try checkLinearSizes(m, inFeatures, outFeatures)
+        try checkPackedWeight(packed, packedSize, rows: outFeatures, cols: inFeatures, what: "the packed Linear weight")
+        if m == 0 || outFeatures == 0 { return }
+        try require(out, "out")
+        if inFeatures > 0 { try require(x, "x") }
+        let dangling = UnsafePointer<Float>(bitPattern: MemoryLayout<Float>.alignment)!
+        linearForward(x: x ?? dangling, m: Int(m), inFeatures: Int(inFeatures), weight: dangling, bias: bias,
+                      outFeatures: Int(outFeatures), out: out!, packedWeight: packed ?? dangling)
+    }
+}
+
 @_cdecl("srnn_softmax")
 public func srnn_softmax(_ x: UnsafePointer<Float>?, _ outer: Int64, _ dim: Int64, _ inner: Int64, _ log: Int32,
                          _ out: UnsafeMutablePointer<Float>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
@@ -184,5 +239,42 @@ public func srnn_rnn_forward(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: Un
         try require(x, "x"); try require(output, "output"); try require(hn, "hn")
         try rnnForward(config: config, parameters: pointers, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
                        dropoutMasks: dropoutMasks, output: output!, hn: hn!)
+    }
+}
+
+@_cdecl("srnn_rnn_forward_packed")
+public func srnn_rnn_forward_packed(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: UnsafePointer<UnsafePointer<Float>?>?,
+                                    _ numParams: Int64, _ packed: UnsafePointer<UnsafePointer<Float>?>?,
+                                    _ packedSizes: UnsafePointer<Int64>?, _ numPacked: Int64,
+                                    _ x: UnsafePointer<Float>?, _ seqLen: Int64, _ batch: Int64,
+                                    _ h0: UnsafePointer<Float>?, _ dropoutMasks: UnsafePointer<Float>?,
+                                    _ output: UnsafeMutablePointer<Float>?, _ hn: UnsafeMutablePointer<Float>?,
+                                    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
+    guarded(err, cap) { () throws(SwiftRNNError) in
+        let config = try rnnConfig(desc)
+        try config.validate()
+        let pointers = try rnnParameterPointers(config, params, numParams)
+        let D = config.numDirections, H = Int64(config.hiddenSize)
+        guard numPacked == Int64(2 * config.numLayers * D) else {
+            throw .invalidArgument("the RNN expects \(2 * config.numLayers * D) packed weights (W_ih and W_hh per layer "
+                                   + "and direction), got \(numPacked)")
+        }
+        guard let packed, let packedSizes else { throw .invalidArgument("packed and packed_sizes must not be NULL") }
+        for i in 0..<Int(numPacked) {
+            let layer = i / (2 * D), isHH = i % 2 == 1
+            let cols = isHH ? H : Int64(layer == 0 ? config.inputSize : D * config.hiddenSize)
+            try checkPackedWeight(packed[i], packedSizes[i], rows: H, cols: cols,
+                                  what: "packed weight \(i) (\(config.parameterName(at: (i / 2) * config.paramsPerDirection + i % 2)))")
+        }
+        try checkSequence(seqLen, batch)
+        if batch == 0 { return }
+        try require(x, "x"); try require(output, "output"); try require(hn, "hn")
+        // Checked non-null above unless empty (input_size 0: W_ih packs to nothing and is never read).
+        let dangling = UnsafePointer<Float>(bitPattern: MemoryLayout<Float>.alignment)!
+        let packedPointers = (0..<Int(numPacked)).map { packed[$0] ?? dangling }
+        try packedPointers.withUnsafeBufferPointer { (buffer) throws(SwiftRNNError) in
+            try rnnForward(config: config, parameters: pointers, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
+                           dropoutMasks: dropoutMasks, output: output!, hn: hn!, packedWeights: buffer)
+        }
     }
 }

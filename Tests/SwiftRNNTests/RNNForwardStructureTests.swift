@@ -111,7 +111,7 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
         return all
     }()
 
-    @Test("projection into the output rows and concurrent directions: the old structure's bits, 1-4 threads",
+    @Test("projection into the output rows, concurrent directions, pre-packed weights: the old structure's bits, 1-4 threads",
           arguments: cases)
     func sameBitsAsTheOldStructure(c: Case) throws {
         let config = RNNConfig(inputSize: c.input, hiddenSize: c.hidden, numLayers: c.layers,
@@ -124,8 +124,20 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
         var wantOut = [Float](repeating: 0, count: c.L * c.N * D * c.hidden)
         var wantHn = [Float](repeating: 0, count: c.layers * D * c.N * c.hidden)
         let pointers = params.map { p in p.withUnsafeBufferPointer { UnsafePointer<Float>(OpaquePointer($0.baseAddress!)) } }
+        // W_ih and W_hh of each layer and direction packed once, as a generation loop passes them.
+        let packed: [[Float]] = (0..<c.layers * D).flatMap { i -> [[Float]] in
+            let p = i * config.paramsPerDirection, inWidth = i / D == 0 ? c.input : D * c.hidden
+            return [(p, inWidth), (p + 1, c.hidden)].map { index, cols in
+                var w = [Float](repeating: .nan, count: packedWeightCount(rows: c.hidden, cols: cols))
+                if !w.isEmpty { w.withUnsafeMutableBufferPointer { packWeight(pointers[index], rows: c.hidden, cols: cols, into: $0.baseAddress!) } }
+                return w
+            }
+        }
+        let packedPointers = packed.map { p in
+            p.withUnsafeBufferPointer { UnsafePointer<Float>(OpaquePointer($0.baseAddress ?? UnsafePointer(bitPattern: 4)!)) }
+        }
         // (The arrays outlive every use below: they are not mutated, so their storage does not move.)
-        try withExtendedLifetime(params) {
+        try withExtendedLifetime((params, packed)) {
             try x.withUnsafeBufferPointer { xp in
                 try h0.withUnsafeBufferPointer { hp in
                     let xBase = xp.baseAddress ?? UnsafePointer(bitPattern: 4)!
@@ -140,18 +152,23 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
                     for threads in [1, 2, 3, 4] {
                         setNumThreads(threads)
                         defer { setNumThreads(1) }
-                        var out = [Float](repeating: .nan, count: wantOut.count)
-                        var hn = [Float](repeating: .nan, count: wantHn.count)
-                        try pointers.withUnsafeBufferPointer { pp in
-                            try out.withUnsafeMutableBufferPointer { o in
-                                try hn.withUnsafeMutableBufferPointer { h in
-                                    try rnnForward(config: config, parameters: pp, x: xBase, seqLen: c.L, batch: c.N,
-                                                   h0: h0p, dropoutMasks: nil, output: o.baseAddress!, hn: h.baseAddress!)
+                        for prePacked in [false, true] {  // packing per call, or the caller's packed weights
+                            var out = [Float](repeating: .nan, count: wantOut.count)
+                            var hn = [Float](repeating: .nan, count: wantHn.count)
+                            try pointers.withUnsafeBufferPointer { pp in
+                                try packedPointers.withUnsafeBufferPointer { packs in
+                                    try out.withUnsafeMutableBufferPointer { o in
+                                        try hn.withUnsafeMutableBufferPointer { h in
+                                            try rnnForward(config: config, parameters: pp, x: xBase, seqLen: c.L, batch: c.N,
+                                                           h0: h0p, dropoutMasks: nil, output: o.baseAddress!, hn: h.baseAddress!,
+                                                           packedWeights: prePacked ? packs : nil)
+                                        }
+                                    }
                                 }
                             }
+                            #expect(bits(out) == bits(wantOut), "output, \(threads) threads, pre-packed \(prePacked)")
+                            #expect(bits(hn) == bits(wantHn), "hn, \(threads) threads, pre-packed \(prePacked)")
                         }
-                        #expect(bits(out) == bits(wantOut), "output, \(threads) threads")
-                        #expect(bits(hn) == bits(wantHn), "hn, \(threads) threads")
                     }
                 }
             }

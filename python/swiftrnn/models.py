@@ -33,7 +33,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import nn
+from . import _native, nn
 from . import random as _random
 from .text import TOKENIZERS, Vocab, _atomic_write_bytes
 
@@ -416,9 +416,19 @@ class RNNLanguageModel(nn.Module):
         inv_t = 1.0 / float(temperature)
         was_training = self.training
         self.eval()
+        rnn, fc = self.rnn, self.fc
+        # The weights are packed once for the whole generation: a one-token step would otherwise spend most
+        # of its time packing W_ih, W_hh and the output layer's weight (same results, bit for bit).
+        per = 4 if rnn.bias else 2
+        packed_rnn = tuple(_native.pack_weight(rnn._flat[i + j]) for i in range(0, len(rnn._flat), per) for j in (0, 1))
+        packed_fc = _native.pack_weight(fc.weight)
+
+        def step(ids: np.ndarray, h: Optional[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+            hidden, h = _native.rnn_forward(self.embedding(ids), h, rnn._flat, rnn._desc, None, None, packed_rnn)
+            return _native.linear_forward(hidden[0, -1], fc.weight, fc.bias, packed_fc), h  # logits (V,), hn
+
         try:
-            hidden, h = self.rnn(self.embedding(prompt[None, :]))    # the prompt, once: (1, P, H)
-            logits = self.fc(hidden[0, -1])                          # (V,)
+            logits, h = step(prompt[None, :], None)                  # the prompt, once
             step_input = np.empty((1, 1), dtype=np.int64)
             for i in range(max_new_tokens):
                 if greedy:
@@ -428,8 +438,7 @@ class RNNLanguageModel(nn.Module):
                 out[P + i] = token
                 if i + 1 < max_new_tokens:
                     step_input[0, 0] = token
-                    hidden, h = self.rnn(self.embedding(step_input), h)   # one step: (1, 1, H)
-                    logits = self.fc(hidden[0, 0])
+                    logits, h = step(step_input, h)                  # one token, carrying hn
         finally:
             self.train(was_training)
         return out

@@ -356,3 +356,65 @@ def test_fma_peak_rejects_a_non_number():
     from swiftrnn import _native
     with pytest.raises(TypeError):
         _native.fma_peak_gflops("0.1")
+
+
+# ----------------------------------------------------------------------------------------------
+# Packed weights (_native.pack_weight and the `packed` arguments; RNNLanguageModel.generate uses them)
+
+def _packed_rnn_weights(rnn):
+    from swiftrnn import _native
+    per = 4 if rnn.bias else 2
+    return tuple(_native.pack_weight(rnn._flat[i + j]) for i in range(0, len(rnn._flat), per) for j in (0, 1))
+
+
+@pytest.mark.parametrize("layers, bidirectional, batch_first, bias", [
+    (1, False, False, True), (2, True, True, False), (3, False, True, True), (2, True, False, True)])
+def test_packed_rnn_forward_is_bit_identical(layers, bidirectional, batch_first, bias):
+    from swiftrnn import _native
+    rnn = nn.RNN(6, 20, layers, bias=bias, batch_first=batch_first, bidirectional=bidirectional).eval()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 6)).astype(np.float32)
+    batch = 3 if batch_first else 4
+    h0 = rng.standard_normal((layers * (2 if bidirectional else 1), batch, 20)).astype(np.float32)
+    for h in (None, h0):
+        want = _native.rnn_forward(x, h, rnn._flat, rnn._desc, None)
+        got = _native.rnn_forward(x, h, rnn._flat, rnn._desc, None, None, _packed_rnn_weights(rnn))
+        for a, b in zip(got, want):
+            assert a.tobytes() == b.tobytes()
+
+
+def test_packed_weights_are_what_gets_used():
+    # A packing of other weights gives the other weights' results: the call reads the packing, not W.
+    from swiftrnn import _native
+    a, b = nn.RNN(5, 8, bias=False).eval(), nn.RNN(5, 8, bias=False).eval()
+    x = np.random.default_rng(1).standard_normal((4, 2, 5)).astype(np.float32)
+    got = _native.rnn_forward(x, None, a._flat, a._desc, None, None, _packed_rnn_weights(b))
+    assert np.array_equal(got[0], b(x)[0]) and not np.array_equal(got[0], a(x)[0])
+    lin, other = nn.Linear(8, 3), nn.Linear(8, 3)
+    v = np.ones((2, 8), dtype=np.float32)
+    assert np.array_equal(_native.linear_forward(v, lin.weight, lin.bias, _native.pack_weight(other.weight)),
+                          _native.linear_forward(v, other.weight, lin.bias))
+
+
+def test_packed_weight_errors():
+    from swiftrnn import _native
+    rnn = nn.RNN(6, 20, 2).eval()
+    x = np.zeros((3, 1, 6), dtype=np.float32)
+    packed = _packed_rnn_weights(rnn)
+    with pytest.raises(ValueError, match=r"weight_ih_l0.*\(20, 6\)"):
+        _native.rnn_forward(x, None, rnn._flat, rnn._desc, None, None, packed[::-1])
+    with pytest.raises(ValueError, match="4 packed weights"):
+        _native.rnn_forward(x, None, rnn._flat, rnn._desc, None, None, packed[:3])
+    with pytest.raises(TypeError, match="tuple"):
+        _native.rnn_forward(x, None, rnn._flat, rnn._desc, None, None, list(packed))
+    with pytest.raises(ValueError, match="inference"):
+        _native.rnn_forward(x, None, rnn._flat, rnn._desc, None, np.zeros(2 * 3 * 20, np.float32), packed)
+    with pytest.raises(ValueError, match="1-d"):
+        _native.rnn_forward(x, None, rnn._flat, rnn._desc, None, None, (packed[0].reshape(2, -1),) + packed[1:])
+    with pytest.raises(TypeError, match="float32"):
+        _native.pack_weight(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="2-d"):
+        _native.pack_weight(np.zeros(3, dtype=np.float32))
+    lin = nn.Linear(4, 3)
+    with pytest.raises(ValueError, match=r"\(3, 4\)"):
+        _native.linear_forward(np.zeros((1, 4), np.float32), lin.weight, lin.bias, _native.pack_weight(lin.weight.T.copy()))

@@ -114,16 +114,17 @@ def test_greedy_streaming_equals_rerunning_the_whole_sequence(num_layers, nonlin
 
 
 def test_generate_runs_the_prompt_once_then_one_step_per_token(monkeypatch):
+    from swiftrnn import models
     m = small()
-    lengths = []
-    forward = m.rnn.forward
+    calls = []
+    forward = models._native.rnn_forward
 
-    def spy(x, h=None):
-        lengths.append(np.shape(x)[1])  # batch_first: (N, L, E)
-        return forward(x, h)
-    monkeypatch.setattr(m.rnn, "forward", spy)
+    def spy(x, h, *args):
+        calls.append((np.shape(x)[1], h is None, args[-1] is not None))  # batch_first: (N, L, E); packed weights
+        return forward(x, h, *args)
+    monkeypatch.setattr(models._native, "rnn_forward", spy)
     m.generate([1, 2, 3, 4, 5], 50, seed=0)
-    assert lengths == [5] + [1] * 49
+    assert calls == [(5, True, True)] + [(1, False, True)] * 49
 
 
 def test_generate_returns_prompt_plus_new_tokens():

@@ -70,6 +70,21 @@ int32_t srnn_linear_forward(const float *x, int64_t m, int64_t in_features, cons
                             const float *bias, int64_t out_features, float *out, char *err, size_t err_cap);
 
 /*
+ * Packed weights, for loops that multiply by the same weight many times (text generation: one token per
+ * call). A weight stored (rows, cols) = (out, in) row-major, as Linear's and the RNN's, is packed into
+ * srnn_packed_weight_size(rows, cols) floats (-1: a negative size or an overflow); the *_packed calls
+ * then read the packing instead of the weight and give bit-identical results without packing per call.
+ * The packing must be of the weight's current values: that is the caller's job.
+ */
+int64_t srnn_packed_weight_size(int64_t rows, int64_t cols);
+int32_t srnn_pack_weight(const float *weight, int64_t rows, int64_t cols, float *packed, int64_t packed_size,
+                         char *err, size_t err_cap);
+/* srnn_linear_forward with the packing of weight (out_features, in_features). */
+int32_t srnn_linear_forward_packed(const float *x, int64_t m, int64_t in_features, const float *packed,
+                                   int64_t packed_size, const float *bias, int64_t out_features, float *out,
+                                   char *err, size_t err_cap);
+
+/*
  * Softmax (or log-softmax if `log` != 0) of x viewed as (outer, dim, inner) along the middle axis.
  */
 int32_t srnn_softmax(const float *x, int64_t outer, int64_t dim, int64_t inner, int32_t log, float *out,
@@ -112,6 +127,16 @@ int32_t srnn_rnn_param_shape(const srnn_rnn_desc *desc, int64_t index, int64_t s
 int32_t srnn_rnn_forward(const srnn_rnn_desc *desc, const float *const *params, int64_t num_params,
                          const float *x, int64_t seq_len, int64_t batch, const float *h0,
                          const float *dropout_masks, float *output, float *hn, char *err, size_t err_cap);
+
+/*
+ * srnn_rnn_forward with every layer's and direction's W_ih and W_hh packed (srnn_pack_weight):
+ * packed[2 i] and packed[2 i + 1] for layer-direction i in state_dict order (num_packed = 2 * D *
+ * num_layers), packed_sizes their sizes in floats. Bit-identical to srnn_rnn_forward.
+ */
+int32_t srnn_rnn_forward_packed(const srnn_rnn_desc *desc, const float *const *params, int64_t num_params,
+                                const float *const *packed, const int64_t *packed_sizes, int64_t num_packed,
+                                const float *x, int64_t seq_len, int64_t batch, const float *h0,
+                                const float *dropout_masks, float *output, float *hn, char *err, size_t err_cap);
 
 #ifdef __cplusplus
 }

@@ -156,6 +156,16 @@ public func packB(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: In
     packPanels(k: k, n: n, b: OperandB(base: b, rs: transB ? 1 : ldb, cs: transB ? ldb : 1), into: packed)
 }
 
+/// Floats `packWeight` writes for a weight of `rows` × `cols` (0 for negative sizes).
+public func packedWeightCount(rows: Int, cols: Int) -> Int { packedBCount(k: cols, n: rows) }
+
+/// Packs a layer weight W stored (out, in) = (rows, cols) row-major, as Linear and RNN keep theirs, for
+/// products x·Wᵀ: `packB(transB: true, ...)`, the `packedB` of `sgemmPacked`. `packed` must hold
+/// `packedWeightCount(rows:cols:)` floats. Pack once, multiply many times (a generation loop).
+public func packWeight(_ w: UnsafePointer<Float>, rows: Int, cols: Int, into packed: UnsafeMutablePointer<Float>) {
+    packB(transB: true, k: cols, n: rows, b: w, ldb: cols, into: packed)
+}
+
 /// C (m×n) = (accumulate ? C : 0) + op(A) · op(B), with op(B) (k×n) packed by `packB`.
 /// Bit-identical to `sgemm` with the unpacked op(B), for every m; `bias` and `activation` as in `sgemm`.
 public func sgemmPacked(transA: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,

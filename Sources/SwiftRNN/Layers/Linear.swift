@@ -1,12 +1,18 @@
 // Linear: y = x · Wᵀ + b.
 
 /// out (m, outFeatures) = x (m, inFeatures) · weightᵀ (+ bias). weight is (outFeatures, inFeatures);
-/// a nil bias means none.
+/// a nil bias means none. `packedWeight`: nil, or `packWeight` of the current weight, which is then
+/// not read (a loop of one-row calls, as in generation, skips packing it every call; same bits).
 public func linearForward(x: UnsafePointer<Float>, m: Int, inFeatures: Int,
                           weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
-                          out: UnsafeMutablePointer<Float>) {
+                          out: UnsafeMutablePointer<Float>, packedWeight: UnsafePointer<Float>? = nil) {
     // The chains start from the bias (sgemm's `bias:`): the same bits as filling every row of `out`
     // with the bias and accumulating, without that extra pass over the output.
+    if let packedWeight {  // `packWeight` of this weight: nothing to pack per call, the same bits
+        sgemmPacked(transA: false, m: m, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
+                    packedB: packedWeight, accumulate: false, c: out, ldc: outFeatures, bias: bias)
+        return
+    }
     sgemm(transA: false, transB: true, m: m, n: outFeatures, k: inFeatures,
           a: x, lda: inFeatures, b: weight, ldb: inFeatures,
           accumulate: false, c: out, ldc: outFeatures, bias: bias)

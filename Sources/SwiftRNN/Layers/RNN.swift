@@ -109,16 +109,26 @@ public struct RNNConfig: Equatable, Sendable {
 ///   before dropout, which `rnnBackward` needs (training). The layers then compute into it instead
 ///   of the internal ping-pong buffers, and the last layer's slice is copied into `output`.
 ///
+/// - `packedWeights`: nil, or for each layer and direction (state_dict order) W_ih then W_hh, each
+///   packed by `packWeight` (`packedWeightCount(rows: hiddenSize, cols: its columns)` floats): the call then
+///   packs nothing, which is most of the cost of a one-token step (generation). The packings must be
+///   of the current `parameters` (the caller's job); the results are bit-identical.
+///
 /// A few workspace allocations per call, none per time step. Each sequence's result depends only on its
 /// own inputs: the batch dimension never changes a reduction order.
 public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<UnsafePointer<Float>>,
                        x: UnsafePointer<Float>, seqLen: Int, batch: Int, h0: UnsafePointer<Float>?,
                        dropoutMasks: UnsafePointer<Float>?,
                        output: UnsafeMutablePointer<Float>, hn: UnsafeMutablePointer<Float>,
-                       saved: UnsafeMutablePointer<Float>? = nil) throws(SwiftRNNError) {
+                       saved: UnsafeMutablePointer<Float>? = nil,
+                       packedWeights: UnsafeBufferPointer<UnsafePointer<Float>>? = nil) throws(SwiftRNNError) {
     try config.validate()
     guard parameters.count == config.parameterCount else {
         throw .invalidArgument("RNN expects \(config.parameterCount) parameter arrays, got \(parameters.count)")
+    }
+    if let packedWeights, packedWeights.count != 2 * config.numLayers * config.numDirections {
+        throw .invalidArgument("RNN expects \(2 * config.numLayers * config.numDirections) packed weights "
+                               + "(W_ih and W_hh per layer and direction), got \(packedWeights.count)")
     }
     guard seqLen > 0 else { throw .invalidArgument("the sequence length must be at least 1, got \(seqLen)") }
     guard batch >= 0 else { throw .invalidArgument("the batch size must be non-negative, got \(batch)") }
@@ -148,7 +158,7 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
     // Per direction (their recurrences run concurrently with more than one thread): W_hh packed once
     // per layer and reused by every time step's GEMM; b_ih + b_hh; W_ih packed for the reordering projection.
     let hhCount = packedBCount(k: H, n: H)
-    let packedHH = try Workspace(count: try checkedProduct(D, hhCount, what: "the packed recurrent weights"),
+    let packedHH = try Workspace(count: packedWeights != nil ? 0 : try checkedProduct(D, hhCount, what: "the packed recurrent weights"),
                                  what: "RNN packed recurrent weight")
     let biasSum = try Workspace(count: config.bias ? outWidth : 0, what: "RNN summed biases")
     var reorderWidth = 0  // the widest layer input whose rows are in another order than its output's
@@ -158,8 +168,15 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
         if inBatchFirst != outBatchFirst { reorderWidth = max(reorderWidth, layer == 0 ? config.inputSize : outWidth) }
     }
     let ihCount = packedBCount(k: reorderWidth, n: H)
-    let packedIH = try Workspace(count: try checkedProduct(D, ihCount, what: "the packed input weights"),
+    let packedIH = try Workspace(count: packedWeights != nil ? 0 : try checkedProduct(D, ihCount, what: "the packed input weights"),
                                  what: "RNN packed input weight")
+    /// Direction d's packed W_ih and W_hh of `layer`: the caller's, or this call's workspaces.
+    func packedIHPointer(_ layer: Int, _ direction: Int) -> UnsafePointer<Float> {
+        packedWeights?[2 * (layer * D + direction)] ?? UnsafePointer(packedIH.pointer + direction * ihCount)
+    }
+    func packedHHPointer(_ layer: Int, _ direction: Int) -> UnsafePointer<Float> {
+        packedWeights?[2 * (layer * D + direction) + 1] ?? UnsafePointer(packedHH.pointer + direction * hhCount)
+    }
     let activation: GEMMActivation = config.nonlinearity == .tanh ? .tanh : .relu
 
     var input = UnsafePointer(x)
@@ -193,16 +210,24 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
                 for j in 0..<H { sum[j] = bIH[j] + bHH[j] }
             }
             if layerInputBatchFirst == outBatchFirst {
-                sgemm(transA: false, transB: true, m: rows, n: H, k: layerInputWidth, a: layerInput, lda: layerInputWidth,
-                      b: parameters[p], ldb: layerInputWidth, accumulate: false, c: layerOut + direction * H,
-                      ldc: outWidth, bias: directionBias(direction))
+                if packedWeights != nil {
+                    sgemmPacked(transA: false, m: rows, n: H, k: layerInputWidth, a: layerInput, lda: layerInputWidth,
+                                packedB: packedIHPointer(layer, direction), accumulate: false,
+                                c: layerOut + direction * H, ldc: outWidth, bias: directionBias(direction))
+                } else {
+                    sgemm(transA: false, transB: true, m: rows, n: H, k: layerInputWidth, a: layerInput,
+                          lda: layerInputWidth, b: parameters[p], ldb: layerInputWidth, accumulate: false,
+                          c: layerOut + direction * H, ldc: outWidth, bias: directionBias(direction))
+                }
             } else {
-                packB(transB: true, k: layerInputWidth, n: H, b: parameters[p], ldb: layerInputWidth,
-                      into: packedIH.pointer + direction * ihCount)
+                if packedWeights == nil {
+                    packB(transB: true, k: layerInputWidth, n: H, b: parameters[p], ldb: layerInputWidth,
+                          into: packedIH.pointer + direction * ihCount)
+                }
                 reorderCalls = min(L, N)
             }
         }
-        if L > 1 || h0 != nil {
+        if packedWeights == nil && (L > 1 || h0 != nil) {
             // Each direction's W_hh for phase 2, packed here: its column panels spread over the pool when
             // it is big (512x512: ~90 us on one thread, long enough for an idle helper to go to sleep
             // and then cost a wake-up at phase 2). The same bytes as one `packB` call.
@@ -224,7 +249,7 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
             let outT = outBatchFirst ? 1 : N, outN = outBatchFirst ? L : 1
             parallelFor(D * reorderCalls) { task in
                 let direction = task / reorderCalls, i = task % reorderCalls
-                let packed = packedIH.pointer + direction * ihCount, columns = layerOut + direction * H
+                let packed = packedIHPointer(layer, direction), columns = layerOut + direction * H
                 if N <= L {  // the L steps of sequence i
                     sgemmPacked(transA: false, m: L, n: H, k: layerInputWidth,
                                 a: layerInput + i * inN * layerInputWidth, lda: inT * layerInputWidth,
@@ -248,7 +273,7 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
             let direction = task / groups, group = task % groups
             let n0 = N * group / groups, m = N * (group + 1) / groups - n0
             if m == 0 { return }
-            let hh = UnsafePointer(packedHH.pointer + direction * hhCount)
+            let hh = packedHHPointer(layer, direction)
             var previous: (UnsafePointer<Float>, Int)? = h0.map { ($0 + ((layer * D + direction) * N + n0) * H, H) }
             for step in 0..<L {
                 let t = direction == 0 ? step : L - 1 - step

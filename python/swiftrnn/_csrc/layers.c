@@ -123,9 +123,45 @@ fail:
     return NULL;
 }
 
-/* linear_forward(x, weight, bias or None) -> (*x.shape[:-1], out_features) */
+/* pack_weight(weight) -> 1-d float32 array: the packing of a (rows, cols) weight for the *_packed calls */
+static PyObject *pack_weight(PyObject *self, PyObject *arg) {
+    PyArrayObject *weight = srnn_parameter(arg, "the weight to pack", 0);
+    if (weight == NULL) return NULL;
+    if (PyArray_NDIM(weight) != 2)
+        return PyErr_Format(PyExc_ValueError, "pack_weight expects a 2-d weight (out, in), got %d-d", PyArray_NDIM(weight));
+    int64_t rows = PyArray_DIM(weight, 0), cols = PyArray_DIM(weight, 1);
+    npy_intp size = (npy_intp)srnn_packed_weight_size(rows, cols);
+    if (size < 0) return PyErr_Format(PyExc_OverflowError, "the packing of a (%lld, %lld) weight overflows",
+                                      (long long)rows, (long long)cols);
+    PyArrayObject *packed = (PyArrayObject *)srnn_new_array(1, &size, NPY_FLOAT32, 0);
+    if (packed == NULL) return NULL;
+    char err[SRNN_ERR_CAP];
+    int32_t status;
+    CALL_CORE(status, srnn_pack_weight((const float *)PyArray_DATA(weight), rows, cols, (float *)PyArray_DATA(packed),
+                                       (int64_t)size, err, sizeof err));
+    if (status != SRNN_OK) { Py_DECREF(packed); return srnn_raise(status, err); }
+    return (PyObject *)packed;
+}
+
+/* A packed weight argument: a float32 array (its size is checked by the core against the weight's). */
+static PyArrayObject *packed_argument(PyObject *obj, const char *what) {
+    PyArrayObject *a = srnn_parameter(obj, what, 0);
+    if (a != NULL && PyArray_NDIM(a) != 1) {
+        PyErr_Format(PyExc_ValueError, "%s must be a 1-d array made by pack_weight, got %d-d", what, PyArray_NDIM(a));
+        return NULL;
+    }
+    return a;
+}
+
+/* linear_forward(x, weight, bias or None[, packed weight or None]) -> (*x.shape[:-1], out_features) */
 static PyObject *linear_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3) return PyErr_Format(PyExc_TypeError, "linear_forward takes 3 arguments, got %zd", nargs);
+    if (nargs != 3 && nargs != 4)
+        return PyErr_Format(PyExc_TypeError, "linear_forward takes 3 or 4 arguments, got %zd", nargs);
+    PyArrayObject *packed = NULL;
+    if (nargs == 4 && args[3] != Py_None) {
+        packed = packed_argument(args[3], "the packed Linear weight");
+        if (packed == NULL) return NULL;
+    }
     PyArrayObject *weight = srnn_parameter(args[1], "Linear.weight", 0);
     if (weight == NULL) return NULL;
     if (PyArray_NDIM(weight) != 2) return PyErr_Format(PyExc_ValueError, "Linear.weight must be 2-d");
@@ -162,9 +198,16 @@ static PyObject *linear_forward(PyObject *self, PyObject *const *args, Py_ssize_
     if (out == NULL) { Py_DECREF(x); return NULL; }
     char err[SRNN_ERR_CAP];
     int32_t status;
-    CALL_CORE(status, srnn_linear_forward((const float *)PyArray_DATA(x), m, in_f, (const float *)PyArray_DATA(weight),
-                                          bias ? (const float *)PyArray_DATA(bias) : NULL, out_f,
-                                          (float *)PyArray_DATA(out), err, sizeof err));
+    if (packed) {
+        CALL_CORE(status, srnn_linear_forward_packed((const float *)PyArray_DATA(x), m, in_f,
+                                                     (const float *)PyArray_DATA(packed), (int64_t)PyArray_SIZE(packed),
+                                                     bias ? (const float *)PyArray_DATA(bias) : NULL, out_f,
+                                                     (float *)PyArray_DATA(out), err, sizeof err));
+    } else {
+        CALL_CORE(status, srnn_linear_forward((const float *)PyArray_DATA(x), m, in_f, (const float *)PyArray_DATA(weight),
+                                              bias ? (const float *)PyArray_DATA(bias) : NULL, out_f,
+                                              (float *)PyArray_DATA(out), err, sizeof err));
+    }
     Py_DECREF(x);
     if (status != SRNN_OK) { Py_DECREF(out); return srnn_raise(status, err); }
     return (PyObject *)out;
@@ -225,12 +268,18 @@ int srnn_parse_rnn_desc(PyObject *t, srnn_rnn_desc *d) {
     return 0;
 }
 
-/* rnn_forward(x, h0 or None, params tuple, desc tuple, dropout_masks or None[, saved]) -> (output, hn)
+/* rnn_forward(x, h0 or None, params tuple, desc tuple, dropout_masks or None[, saved[, packed]]) -> (output, hn)
  * With `saved` (training, see srnn_rnn_forward_train): a writable float32 array of
- * num_layers * L * N * D * H elements that receives every layer's output before dropout. */
+ * num_layers * L * N * D * H elements that receives every layer's output before dropout.
+ * With `packed` (inference only): a tuple of pack_weight(W_ih), pack_weight(W_hh) per layer and direction. */
 static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5 && nargs != 6)
-        return PyErr_Format(PyExc_TypeError, "rnn_forward takes 5 or 6 arguments, got %zd", nargs);
+    if (nargs < 5 || nargs > 7)
+        return PyErr_Format(PyExc_TypeError, "rnn_forward takes 5 to 7 arguments, got %zd", nargs);
+    PyObject *packed_tuple = nargs == 7 && args[6] != Py_None ? args[6] : NULL;
+    if (packed_tuple && nargs >= 6 && args[5] != Py_None)
+        return PyErr_Format(PyExc_ValueError, "packed weights are for inference calls, not with saved layer outputs");
+    if (packed_tuple && !PyTuple_Check(packed_tuple))
+        return PyErr_Format(PyExc_TypeError, "the packed RNN weights must be a tuple, got %s", Py_TYPE(packed_tuple)->tp_name);
     srnn_rnn_desc desc;
     if (srnn_parse_rnn_desc(args[3], &desc) < 0) return NULL;
     int64_t num_params = srnn_rnn_num_params(&desc);
@@ -246,7 +295,27 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
         pp = PyMem_Malloc(sizeof(float *) * (size_t)num_params);
         if (pp == NULL) return PyErr_NoMemory();
     }
+    /* The packed weights: at most num_params of them (2 per layer-direction of 2 or 4 parameters). */
+    Py_ssize_t num_packed = packed_tuple ? PyTuple_GET_SIZE(packed_tuple) : 0;
+    const float **packed_pointers = NULL;
+    int64_t *packed_sizes = NULL;
     PyArrayObject *x = NULL, *h0 = NULL, *masks = NULL, *out = NULL, *hn = NULL, *saved = NULL;
+    if (packed_tuple) {
+        if (num_packed > num_params) {
+            PyErr_Format(PyExc_ValueError, "the RNN expects at most %lld packed weights, got %zd", (long long)num_params,
+                         num_packed);
+            goto fail;
+        }
+        packed_pointers = PyMem_Malloc(sizeof(float *) * (size_t)(num_packed + 1));
+        packed_sizes = PyMem_Malloc(sizeof(int64_t) * (size_t)(num_packed + 1));
+        if (packed_pointers == NULL || packed_sizes == NULL) { PyErr_NoMemory(); goto fail; }
+        for (Py_ssize_t i = 0; i < num_packed; i++) {
+            PyArrayObject *p = packed_argument(PyTuple_GET_ITEM(packed_tuple, i), "a packed RNN weight");
+            if (p == NULL) goto fail;
+            packed_pointers[i] = (const float *)PyArray_DATA(p);
+            packed_sizes[i] = (int64_t)PyArray_SIZE(p);
+        }
+    }
     for (int64_t i = 0; i < num_params; i++) {
         PyArrayObject *p = srnn_parameter(PyTuple_GET_ITEM(params, i), "an RNN parameter", 0);
         if (p == NULL) goto fail;
@@ -321,7 +390,7 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
         }
     }
 
-    if (nargs == 6 && args[5] != Py_None) {
+    if (nargs >= 6 && args[5] != Py_None) {
         saved = srnn_parameter(args[5], "the saved layer outputs", 1);
         if (saved == NULL) goto fail;
         npy_intp expect = (npy_intp)desc.num_layers;
@@ -349,6 +418,12 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
                                                  masks ? (const float *)PyArray_DATA(masks) : NULL,
                                                  (float *)PyArray_DATA(out), (float *)PyArray_DATA(hn),
                                                  (float *)PyArray_DATA(saved), err, sizeof err));
+    } else if (packed_tuple) {
+        CALL_CORE(status, srnn_rnn_forward_packed(&desc, pp, num_params, packed_pointers, packed_sizes, num_packed,
+                                                  (const float *)PyArray_DATA(x), L, N,
+                                                  h0 ? (const float *)PyArray_DATA(h0) : NULL,
+                                                  masks ? (const float *)PyArray_DATA(masks) : NULL,
+                                                  (float *)PyArray_DATA(out), (float *)PyArray_DATA(hn), err, sizeof err));
     } else {
         CALL_CORE(status, srnn_rnn_forward(&desc, pp, num_params, (const float *)PyArray_DATA(x), L, N,
                                            h0 ? (const float *)PyArray_DATA(h0) : NULL,
@@ -360,6 +435,8 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
     Py_XDECREF(h0);
     Py_XDECREF(masks);
     if (pp != pointers) PyMem_Free(pp);
+    PyMem_Free(packed_pointers);
+    PyMem_Free(packed_sizes);
     return Py_BuildValue("(NN)", out, hn);
 
 fail:
@@ -369,6 +446,8 @@ fail:
     Py_XDECREF(out);
     Py_XDECREF(hn);
     if (pp != pointers) PyMem_Free(pp);
+    PyMem_Free(packed_pointers);
+    PyMem_Free(packed_sizes);
     return NULL;
 }
 
@@ -376,11 +455,13 @@ PyMethodDef srnn_layer_methods[] = {
     {"embedding_forward", (PyCFunction)(void (*)(void))embedding_forward, METH_FASTCALL,
      "embedding_forward(weight, indices, max_norm, norm_type[, save]) -> array (*indices.shape, embedding_dim), "
      "or (array, private int64 copy of the indices) with a true save"},
+    {"pack_weight", pack_weight, METH_O,
+     "pack_weight(weight) -> 1-d float32 array: a (out, in) weight packed for linear_forward / rnn_forward's `packed`"},
     {"linear_forward", (PyCFunction)(void (*)(void))linear_forward, METH_FASTCALL,
-     "linear_forward(x, weight, bias) -> array (*, out_features)"},
+     "linear_forward(x, weight, bias[, packed]) -> array (*, out_features)"},
     {"softmax", (PyCFunction)(void (*)(void))softmax, METH_FASTCALL,
      "softmax(x, dim, log) -> array shaped like x"},
     {"rnn_forward", (PyCFunction)(void (*)(void))rnn_forward, METH_FASTCALL,
-     "rnn_forward(x, h0, params, desc, dropout_masks[, saved]) -> (output, hn)"},
+     "rnn_forward(x, h0, params, desc, dropout_masks[, saved[, packed]]) -> (output, hn)"},
     {NULL, NULL, 0, NULL},
 };
