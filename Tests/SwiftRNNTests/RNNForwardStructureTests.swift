@@ -93,8 +93,9 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
         var all: [Case] = []
         // (7, 100, 9, 13): the recurrence is big enough to be cut into groups of batch rows (N = 13 -> 4, 4, 5 rows).
         // (8, 260, 3, 5): W_hh big enough to be packed in parallel chunks, its last panel partial.
+        // (6, 30, 1, 3), (9, 20, 1, 1): one step of a few rows (generation): W_hh read in place, not packed.
         let shapes = [(5, 7, 4, 3), (3, 20, 3, 6), (17, 33, 1, 9), (0, 5, 2, 2), (24, 40, 6, 1), (7, 100, 9, 13),
-                      (8, 260, 3, 5)]
+                      (8, 260, 3, 5), (6, 30, 1, 3), (9, 20, 1, 1)]
         for (i, (input, hidden, L, N)) in shapes.enumerated() {
             for layers in [1, 2, 3] {
                 for bidirectional in [false, true] {

@@ -88,6 +88,18 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         return
     }
     let panels = (n + gemmNR - 1) / gemmNR
+    if transB && m <= fewRowsMax {
+        // A weight times a few rows (a generation step): packing W would cost more than the product.
+        let threads = gemmThreads(m: m, n: n, k: k, panels: panels)
+        parallelFor(threads, maxThreads: threads) { t in
+            let (q0, q1) = splitPanels(panels, threads, t)
+            let j0 = q0 * gemmNR
+            sgemmFewRowsTransB(m: m, n: min(n, q1 * gemmNR) - j0, k: k, a: opA, w: b + j0 * ldb, ldw: ldb,
+                               accumulate: accumulate, c: c + j0, ldc: ldc, bias: bias.map { $0 + j0 },
+                               activation: activation)
+        }
+        return
+    }
     let threads = gemmThreads(m: m, n: n, k: k, panels: panels)
     let tasks = gemmTasks(threads: threads, panels: panels)
     // op(B) rows are contiguous (B not transposed) and few rows of A will pass over each panel:
@@ -629,6 +641,58 @@ func sgemmDirect(m: Int, n: Int, k: Int, a: OperandA, b: OperandB, accumulate: B
             // The epilogue through the vector code, so that it matches the kernels' bit for bit.
             ci[j] = activation == .identity ? acc : activate(activation, F8(repeating: acc))[0]
         }
+    }
+}
+
+/// Up to this many rows, `sgemm` with a transposed op(B) reads W in place (`sgemmFewRowsTransB`).
+let fewRowsMax = 4
+
+/// C (m ≤ `fewRowsMax` rows) = start + op(A)·Wᵀ, W (n×k) row-major read in place, no packing: blocks of
+/// 8 rows × 8 k steps of W are transposed in registers, so each lane (an output column j) runs its own
+/// chain of FMAs over k in increasing order from the same start — the kernels' chains, bit for bit.
+func sgemmFewRowsTransB(m: Int, n: Int, k: Int, a: OperandA, w: UnsafePointer<Float>, ldw: Int, accumulate: Bool,
+                        c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?,
+                        activation: GEMMActivation) {
+    let zeros = F8()
+    var j0 = 0
+    while j0 < n {
+        let width = min(8, n - j0)
+        var acc = InlineArray<4, F8>(repeating: zeros)
+        for i in 0..<m {
+            for t in 0..<width {
+                acc[i][t] = chainStart(accumulate: accumulate, c: c[i * ldc + j0 + t], bias: bias?[j0 + t])
+            }
+        }
+        @inline(__always) func row(_ t: Int, _ p: Int) -> F8 { t < width ? loadF8(w + (j0 + t) * ldw + p) : zeros }
+        var p = 0
+        while p + 8 <= k {
+            let cols = transpose8x8(row(0, p), row(1, p), row(2, p), row(3, p), row(4, p), row(5, p), row(6, p), row(7, p))
+            for i in 0..<m {
+                let ai = a.base + i * a.rs + p * a.cs
+                var v = acc[i]
+                v = v.addingProduct(F8(repeating: ai[0]), cols.0)
+                v = v.addingProduct(F8(repeating: ai[a.cs]), cols.1)
+                v = v.addingProduct(F8(repeating: ai[2 * a.cs]), cols.2)
+                v = v.addingProduct(F8(repeating: ai[3 * a.cs]), cols.3)
+                v = v.addingProduct(F8(repeating: ai[4 * a.cs]), cols.4)
+                v = v.addingProduct(F8(repeating: ai[5 * a.cs]), cols.5)
+                v = v.addingProduct(F8(repeating: ai[6 * a.cs]), cols.6)
+                v = v.addingProduct(F8(repeating: ai[7 * a.cs]), cols.7)
+                acc[i] = v
+            }
+            p += 8
+        }
+        while p < k {
+            var column = zeros
+            for t in 0..<width { column[t] = w[(j0 + t) * ldw + p] }
+            for i in 0..<m { acc[i] = acc[i].addingProduct(F8(repeating: a.base[i * a.rs + p * a.cs]), column) }
+            p += 1
+        }
+        for i in 0..<m {
+            let v = activate(activation, acc[i])
+            if width == 8 { storeF8(v, c + i * ldc + j0) } else { storePartialF8(v, c + i * ldc + j0, width) }
+        }
+        j0 += 8
     }
 }
 

@@ -158,7 +158,10 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
     // Per direction (their recurrences run concurrently with more than one thread): W_hh packed once
     // per layer and reused by every time step's GEMM; b_ih + b_hh; W_ih packed for the reordering projection.
     let hhCount = packedBCount(k: H, n: H)
-    let packedHH = try Workspace(count: packedWeights != nil ? 0 : try checkedProduct(D, hhCount, what: "the packed recurrent weights"),
+    // W_hh is packed unless the caller did, or no step multiplies by it (h0 = 0 and one step), or there
+    // is a single step of a few rows (a generation step): `sgemm` then reads W_hh in place, same bits.
+    let packHH = packedWeights == nil && (L > 1 || h0 != nil) && !(L == 1 && N <= fewRowsMax)
+    let packedHH = try Workspace(count: packHH ? try checkedProduct(D, hhCount, what: "the packed recurrent weights") : 0,
                                  what: "RNN packed recurrent weight")
     let biasSum = try Workspace(count: config.bias ? outWidth : 0, what: "RNN summed biases")
     var reorderWidth = 0  // the widest layer input whose rows are in another order than its output's
@@ -227,7 +230,7 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
                 reorderCalls = min(L, N)
             }
         }
-        if packedWeights == nil && (L > 1 || h0 != nil) {
+        if packHH {
             // Each direction's W_hh for phase 2, packed here: its column panels spread over the pool when
             // it is big (512x512: ~90 us on one thread, long enough for an idle helper to go to sleep
             // and then cost a wake-up at phase 2). The same bytes as one `packB` call.
@@ -281,8 +284,14 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
                 let dst = rows0 + n0 * stride
                 if let (h, hStride) = previous {
                     // dst = act(dst + h·W_hhᵀ), the activation fused into the GEMM's epilogue.
-                    sgemmPacked(transA: false, m: m, n: H, k: H, a: h, lda: hStride, packedB: hh,
-                                accumulate: true, c: dst, ldc: stride, activation: activation)
+                    if packedWeights != nil || packHH {
+                        sgemmPacked(transA: false, m: m, n: H, k: H, a: h, lda: hStride, packedB: hh,
+                                    accumulate: true, c: dst, ldc: stride, activation: activation)
+                    } else {
+                        let wHH = parameters[(layer * D + direction) * config.paramsPerDirection + 1]
+                        sgemm(transA: false, transB: true, m: m, n: H, k: H, a: h, lda: hStride, b: wHH, ldb: H,
+                              accumulate: true, c: dst, ldc: stride, activation: activation)
+                    }
                 } else {
                     activateRows(activation, c: dst, ldc: stride, rows: m, cols: H)  // h0 = 0: no GEMM
                 }
