@@ -230,16 +230,7 @@ public func srnn_rnn_forward(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: Un
                              _ h0: UnsafePointer<Float>?, _ dropoutMasks: UnsafePointer<Float>?,
                              _ output: UnsafeMutablePointer<Float>?, _ hn: UnsafeMutablePointer<Float>?,
                              _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
-    guarded(err, cap) { () throws(SwiftRNNError) in
-        let config = try rnnConfig(desc)
-        try config.validate()
-        let pointers = try rnnParameterPointers(config, params, numParams)
-        try checkSequence(seqLen, batch)
-        if batch == 0 { return }
-        try require(x, "x"); try require(output, "output"); try require(hn, "hn")
-        try rnnForward(config: config, parameters: pointers, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
-                       dropoutMasks: dropoutMasks, output: output!, hn: hn!)
-    }
+    rnnForwardExport(desc, params, numParams, packed: nil, x, seqLen, batch, h0, dropoutMasks, output, hn, err, cap)
 }
 
 @_cdecl("srnn_rnn_forward_packed")
@@ -250,31 +241,57 @@ public func srnn_rnn_forward_packed(_ desc: UnsafePointer<srnn_rnn_desc>?, _ par
                                     _ h0: UnsafePointer<Float>?, _ dropoutMasks: UnsafePointer<Float>?,
                                     _ output: UnsafeMutablePointer<Float>?, _ hn: UnsafeMutablePointer<Float>?,
                                     _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
+    rnnForwardExport(desc, params, numParams, packed: (packed, packedSizes, numPacked), x, seqLen, batch, h0,
+                     dropoutMasks, output, hn, err, cap)
+}
+
+/// The packed weights of `srnn_rnn_forward_packed`, checked: W_ih and W_hh per layer and direction, each the
+/// size its weight packs to (an empty one, input_size 0, may be NULL: it is never read).
+private func rnnPackedWeights(_ config: RNNConfig, _ packed: UnsafePointer<UnsafePointer<Float>?>?,
+                              _ packedSizes: UnsafePointer<Int64>?, _ numPacked: Int64) throws(SwiftRNNError) -> [UnsafePointer<Float>] {
+    let D = config.numDirections, H = Int64(config.hiddenSize)
+    guard numPacked == Int64(2 * config.numLayers * D) else {
+        throw .invalidArgument("the RNN expects \(2 * config.numLayers * D) packed weights (W_ih and W_hh per layer "
+                               + "and direction), got \(numPacked)")
+    }
+    guard let packed, let packedSizes else { throw .invalidArgument("packed and packed_sizes must not be NULL") }
+    let dangling = UnsafePointer<Float>(bitPattern: MemoryLayout<Float>.alignment)!
+    var pointers: [UnsafePointer<Float>] = []
+    for i in 0..<Int(numPacked) {
+        let layer = i / (2 * D), isHH = i % 2 == 1
+        let cols = isHH ? H : Int64(layer == 0 ? config.inputSize : D * config.hiddenSize)
+        try checkPackedWeight(packed[i], packedSizes[i], rows: H, cols: cols,
+                              what: "packed weight \(i) (\(config.parameterName(at: (i / 2) * config.paramsPerDirection + i % 2)))")
+        pointers.append(packed[i] ?? dangling)
+    }
+    return pointers
+}
+
+/// srnn_rnn_forward, with the caller's packed weights when `packed` is given.
+private func rnnForwardExport(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: UnsafePointer<UnsafePointer<Float>?>?,
+                              _ numParams: Int64,
+                              packed: (UnsafePointer<UnsafePointer<Float>?>?, UnsafePointer<Int64>?, Int64)?,
+                              _ x: UnsafePointer<Float>?, _ seqLen: Int64, _ batch: Int64,
+                              _ h0: UnsafePointer<Float>?, _ dropoutMasks: UnsafePointer<Float>?,
+                              _ output: UnsafeMutablePointer<Float>?, _ hn: UnsafeMutablePointer<Float>?,
+                              _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
     guarded(err, cap) { () throws(SwiftRNNError) in
         let config = try rnnConfig(desc)
         try config.validate()
         let pointers = try rnnParameterPointers(config, params, numParams)
-        let D = config.numDirections, H = Int64(config.hiddenSize)
-        guard numPacked == Int64(2 * config.numLayers * D) else {
-            throw .invalidArgument("the RNN expects \(2 * config.numLayers * D) packed weights (W_ih and W_hh per layer "
-                                   + "and direction), got \(numPacked)")
-        }
-        guard let packed, let packedSizes else { throw .invalidArgument("packed and packed_sizes must not be NULL") }
-        for i in 0..<Int(numPacked) {
-            let layer = i / (2 * D), isHH = i % 2 == 1
-            let cols = isHH ? H : Int64(layer == 0 ? config.inputSize : D * config.hiddenSize)
-            try checkPackedWeight(packed[i], packedSizes[i], rows: H, cols: cols,
-                                  what: "packed weight \(i) (\(config.parameterName(at: (i / 2) * config.paramsPerDirection + i % 2)))")
-        }
+        var packedPointers: [UnsafePointer<Float>]? = nil
+        if let (p, sizes, count) = packed { packedPointers = try rnnPackedWeights(config, p, sizes, count) }
         try checkSequence(seqLen, batch)
         if batch == 0 { return }
         try require(x, "x"); try require(output, "output"); try require(hn, "hn")
-        // Checked non-null above unless empty (input_size 0: W_ih packs to nothing and is never read).
-        let dangling = UnsafePointer<Float>(bitPattern: MemoryLayout<Float>.alignment)!
-        let packedPointers = (0..<Int(numPacked)).map { packed[$0] ?? dangling }
-        try packedPointers.withUnsafeBufferPointer { (buffer) throws(SwiftRNNError) in
+        func run(_ packedWeights: UnsafeBufferPointer<UnsafePointer<Float>>?) throws(SwiftRNNError) {
             try rnnForward(config: config, parameters: pointers, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
-                           dropoutMasks: dropoutMasks, output: output!, hn: hn!, packedWeights: buffer)
+                           dropoutMasks: dropoutMasks, output: output!, hn: hn!, packedWeights: packedWeights)
+        }
+        if let packedPointers {
+            try packedPointers.withUnsafeBufferPointer { (buffer) throws(SwiftRNNError) in try run(buffer) }
+        } else {
+            try run(nil)
         }
     }
 }
