@@ -1,4 +1,4 @@
-// Vector math that Swift's SIMD types do not lower well (internal to the package; header only).
+// Vector code that Swift's SIMD types do not lower well (internal to the package; header only).
 #ifndef SWIFTRNN_MATH_H
 #define SWIFTRNN_MATH_H
 
@@ -9,6 +9,49 @@ typedef float srnn_float8 __attribute__((ext_vector_type(8)));
 /// with a branch to libm's sqrtf for negative inputs.
 static inline __attribute__((always_inline)) srnn_float8 srnn_sqrt8(srnn_float8 x) {
     return __builtin_elementwise_sqrt(x);
+}
+
+/// For a weight W read in place by a GEMM of up to four rows (SwiftRNN's `sgemmFewRowsTransB`): over k steps
+/// 0..<k8 (a multiple of 8), acc[i] lane t += x_i[p]·W[t][p] for rows t < 8 of W (row t at w + t·ldw), one
+/// FMA per k step in increasing order, for rows i < m of x (x_i[p] at x + i·rs + p·cs). Each block of 8×8 is
+/// transposed in registers (the shuffles of GEMM.swift's transpose8x8): written with clang's vector builtins
+/// because the same code in Swift SIMD is partly scalarised by the optimiser.
+static inline __attribute__((always_inline)) void srnn_fewrows_columns8(const float *w, long ldw, long k8,
+                                                                         const float *x, long rs, long cs, int m,
+                                                                         srnn_float8 *acc) {
+    srnn_float8 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    for (long p = 0; p < k8; p += 8) {
+        srnn_float8 r[8];
+        for (int t = 0; t < 8; t++) __builtin_memcpy(&r[t], w + t * ldw + p, sizeof(srnn_float8));
+        srnn_float8 t0 = __builtin_shufflevector(r[0], r[1], 0, 8, 1, 9, 4, 12, 5, 13);
+        srnn_float8 t1 = __builtin_shufflevector(r[0], r[1], 2, 10, 3, 11, 6, 14, 7, 15);
+        srnn_float8 t2 = __builtin_shufflevector(r[2], r[3], 0, 8, 1, 9, 4, 12, 5, 13);
+        srnn_float8 t3 = __builtin_shufflevector(r[2], r[3], 2, 10, 3, 11, 6, 14, 7, 15);
+        srnn_float8 t4 = __builtin_shufflevector(r[4], r[5], 0, 8, 1, 9, 4, 12, 5, 13);
+        srnn_float8 t5 = __builtin_shufflevector(r[4], r[5], 2, 10, 3, 11, 6, 14, 7, 15);
+        srnn_float8 t6 = __builtin_shufflevector(r[6], r[7], 0, 8, 1, 9, 4, 12, 5, 13);
+        srnn_float8 t7 = __builtin_shufflevector(r[6], r[7], 2, 10, 3, 11, 6, 14, 7, 15);
+        srnn_float8 u0 = __builtin_shufflevector(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13);
+        srnn_float8 u1 = __builtin_shufflevector(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
+        srnn_float8 u2 = __builtin_shufflevector(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13);
+        srnn_float8 u3 = __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
+        srnn_float8 u4 = __builtin_shufflevector(t4, t6, 0, 1, 8, 9, 4, 5, 12, 13);
+        srnn_float8 u5 = __builtin_shufflevector(t4, t6, 2, 3, 10, 11, 6, 7, 14, 15);
+        srnn_float8 u6 = __builtin_shufflevector(t5, t7, 0, 1, 8, 9, 4, 5, 12, 13);
+        srnn_float8 u7 = __builtin_shufflevector(t5, t7, 2, 3, 10, 11, 6, 7, 14, 15);
+        srnn_float8 c[8] = {  /* c[s] lane t = W[t][p + s] */
+            __builtin_shufflevector(u0, u4, 0, 1, 2, 3, 8, 9, 10, 11), __builtin_shufflevector(u1, u5, 0, 1, 2, 3, 8, 9, 10, 11),
+            __builtin_shufflevector(u2, u6, 0, 1, 2, 3, 8, 9, 10, 11), __builtin_shufflevector(u3, u7, 0, 1, 2, 3, 8, 9, 10, 11),
+            __builtin_shufflevector(u0, u4, 4, 5, 6, 7, 12, 13, 14, 15), __builtin_shufflevector(u1, u5, 4, 5, 6, 7, 12, 13, 14, 15),
+            __builtin_shufflevector(u2, u6, 4, 5, 6, 7, 12, 13, 14, 15), __builtin_shufflevector(u3, u7, 4, 5, 6, 7, 12, 13, 14, 15),
+        };
+        const float *x0 = x + p * cs;
+        for (int s = 0; s < 8; s++) a0 = __builtin_elementwise_fma((srnn_float8)(x0[s * cs]), c[s], a0);
+        if (m > 1) for (int s = 0; s < 8; s++) a1 = __builtin_elementwise_fma((srnn_float8)(x0[rs + s * cs]), c[s], a1);
+        if (m > 2) for (int s = 0; s < 8; s++) a2 = __builtin_elementwise_fma((srnn_float8)(x0[2 * rs + s * cs]), c[s], a2);
+        if (m > 3) for (int s = 0; s < 8; s++) a3 = __builtin_elementwise_fma((srnn_float8)(x0[3 * rs + s * cs]), c[s], a3);
+    }
+    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
 }
 
 #endif /* SWIFTRNN_MATH_H */

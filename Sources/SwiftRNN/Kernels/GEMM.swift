@@ -39,6 +39,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CSwiftRNNMath
 #if arch(x86_64)
 import SwiftRNNAVX512
 #endif
@@ -663,24 +664,14 @@ func sgemmFewRowsTransB(m: Int, n: Int, k: Int, a: OperandA, w: UnsafePointer<Fl
                 acc[i][t] = chainStart(accumulate: accumulate, c: c[i * ldc + j0 + t], bias: bias?[j0 + t])
             }
         }
-        @inline(__always) func row(_ t: Int, _ p: Int) -> F8 { t < width ? loadF8(w + (j0 + t) * ldw + p) : zeros }
         var p = 0
-        while p + 8 <= k {
-            let cols = transpose8x8(row(0, p), row(1, p), row(2, p), row(3, p), row(4, p), row(5, p), row(6, p), row(7, p))
-            for i in 0..<m {
-                let ai = a.base + i * a.rs + p * a.cs
-                var v = acc[i]
-                v = v.addingProduct(F8(repeating: ai[0]), cols.0)
-                v = v.addingProduct(F8(repeating: ai[a.cs]), cols.1)
-                v = v.addingProduct(F8(repeating: ai[2 * a.cs]), cols.2)
-                v = v.addingProduct(F8(repeating: ai[3 * a.cs]), cols.3)
-                v = v.addingProduct(F8(repeating: ai[4 * a.cs]), cols.4)
-                v = v.addingProduct(F8(repeating: ai[5 * a.cs]), cols.5)
-                v = v.addingProduct(F8(repeating: ai[6 * a.cs]), cols.6)
-                v = v.addingProduct(F8(repeating: ai[7 * a.cs]), cols.7)
-                acc[i] = v
+        if width == 8 && k >= 8 {  // whole blocks of 8 k steps (a partial last block of columns gathers below)
+            p = k / 8 * 8
+            withUnsafeMutablePointer(to: &acc) {
+                $0.withMemoryRebound(to: F8.self, capacity: 4) {
+                    srnn_fewrows_columns8(w + j0 * ldw, ldw, p, a.base, a.rs, a.cs, Int32(m), OpaquePointer($0))
+                }
             }
-            p += 8
         }
         while p < k {
             var column = zeros
