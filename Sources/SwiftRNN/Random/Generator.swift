@@ -1,23 +1,21 @@
-import Synchronization
-
 /// A thread-safe random generator that reproduces PyTorch's CPU generator (`torch.Generator()`):
 /// after the same seed, `rand`, `randn`, `randint` and the parameter initialisers give the numbers
-/// torch gives. The state is a `GeneratorState` behind a `Mutex`: concurrent calls are serialised,
+/// torch gives. The state is a `GeneratorState` behind a mutex: concurrent calls are serialised,
 /// each call's draws are contiguous in the stream.
 ///
 /// `rand` and `randn` return tensors; `randint` returns the int64 values as a flat row-major array.
 /// A negative dimension or an element count that overflows `Int` traps.
 public final class Generator: Sendable {
-    private let box: Mutex<GeneratorState>
+    private let box: PthreadLocked<GeneratorState>
 
     /// `torch.Generator().manual_seed(seed)`; the default seed is torch's `default_rng_seed_val`.
     public init(seed: UInt64 = GeneratorState.defaultSeed) {
-        box = Mutex(GeneratorState(seed: seed))
+        box = PthreadLocked(GeneratorState(seed: seed))
     }
 
     /// A generator that starts from `state` (e.g. one loaded from torch's state bytes).
     public init(state: GeneratorState) {
-        box = Mutex(state)
+        box = PthreadLocked(state)
     }
 
     /// The process-wide generator, the counterpart of torch's default CPU generator. Like torch's, it

@@ -46,35 +46,24 @@ struct Workspace: ~Copyable {
 }
 
 /// Freed workspace blocks of at least `minBytes`, kept for the next workspace of exactly the same
-/// size: at most `maxBlocks` blocks and `maxBytes` bytes (the oldest are freed first). Thread-safe:
-/// a pthread mutex, as the thread pool uses, which ThreadSanitizer follows (it does not see the
-/// futex inside `Synchronization.Mutex`, and reported its critical sections as races).
-final class BlockCache: @unchecked Sendable {
+/// size: at most `maxBlocks` blocks and `maxBytes` bytes (the oldest are freed first). Thread-safe.
+final class BlockCache: Sendable {
     static let minBytes = 64 * 1024
     let maxBlocks: Int
     let maxBytes: Int
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    /// (address, bytes), oldest first; only touched with `mutex` held.
-    private var blocks: [(UInt, Int)] = []
+    /// (address, bytes), oldest first.
+    private let blocks = PthreadLocked<[(UInt, Int)]>([])
 
     init(maxBlocks: Int, maxBytes: Int) {
         self.maxBlocks = maxBlocks
         self.maxBytes = maxBytes
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
     }
 
     deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-        for (address, _) in blocks { free(UnsafeMutableRawPointer(bitPattern: address)) }
+        blocks.withLock { b in for (address, _) in b { free(UnsafeMutableRawPointer(bitPattern: address)) } }
     }
 
-    private func withLock<R>(_ body: (inout [(UInt, Int)]) -> R) -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body(&blocks)
-    }
+    private func withLock<R>(_ body: (inout [(UInt, Int)]) -> R) -> R { blocks.withLock(body) }
 
     /// A cached block of exactly `bytes` bytes, or nil.
     func take(bytes: Int) -> UnsafeMutableRawPointer? {
