@@ -250,10 +250,7 @@ public func srnn_rnn_forward_packed(_ desc: UnsafePointer<srnn_rnn_desc>?, _ par
 private func rnnPackedWeights(_ config: RNNConfig, _ packed: UnsafePointer<UnsafePointer<Float>?>?,
                               _ packedSizes: UnsafePointer<Int64>?, _ numPacked: Int64) throws(SwiftRNNError) -> [UnsafePointer<Float>] {
     let D = config.numDirections, H = Int64(config.hiddenSize)
-    guard numPacked == Int64(2 * config.numLayers * D) else {
-        throw .invalidArgument("the RNN expects \(2 * config.numLayers * D) packed weights (W_ih and W_hh per layer "
-                               + "and direction), got \(numPacked)")
-    }
+    try config.checkPackedWeightCount(Int(clamping: numPacked))
     guard let packed, let packedSizes else { throw .invalidArgument("packed and packed_sizes must not be NULL") }
     let dangling = UnsafePointer<Float>(bitPattern: MemoryLayout<Float>.alignment)!
     var pointers: [UnsafePointer<Float>] = []

@@ -419,8 +419,7 @@ class RNNLanguageModel(nn.Module):
         rnn, fc = self.rnn, self.fc
         # The weights are packed once for the whole generation: a one-token step would otherwise spend most
         # of its time packing W_ih, W_hh and the output layer's weight (same results, bit for bit).
-        per = 4 if rnn.bias else 2
-        packed_rnn = tuple(_native.pack_weight(rnn._flat[i + j]) for i in range(0, len(rnn._flat), per) for j in (0, 1))
+        packed_rnn = tuple(_native.pack_weight(w) for group in rnn.all_weights for w in group[:2])  # W_ih, W_hh
         packed_fc = _native.pack_weight(fc.weight)
 
         def step(ids: np.ndarray, h: Optional[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:

@@ -1,13 +1,6 @@
 // The FMA peak of one core: the ceiling for every GEMM-bound workload, measured rather than taken
 // from a datasheet (a VM's clock, and whether AVX-512 runs on one or two units, vary by host).
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import SwiftRNNVectorMath
 #if arch(x86_64)
 import SwiftRNNAVX512
@@ -18,11 +11,6 @@ import SwiftRNNAVX512
 /// several rounds of about `seconds` / 10 each. No GEMM can exceed it, so a workload's flops / this is a
 /// lower bound on its time (benchmarks/compare.py reports the ratio to PyTorch that bound allows).
 public func fmaPeakGFLOPS(seconds: Double = 0.1) -> Double {
-    @inline(__always) func wallClock() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-    }
     let lanes: Int
     let run: (Int) -> Float
     #if arch(x86_64)
@@ -37,18 +25,18 @@ public func fmaPeakGFLOPS(seconds: Double = 0.1) -> Double {
     var sink: Float = 0
     var iterations = 1 << 12
     while true {  // rounds of at least seconds / 10
-        let t0 = wallClock()
+        let t0 = monotonicSeconds()
         sink += run(iterations)
-        if wallClock() - t0 >= max(seconds, 1e-4) / 10 || iterations >= 1 << 40 { break }
+        if monotonicSeconds() - t0 >= max(seconds, 1e-4) / 10 || iterations >= 1 << 40 { break }
         iterations *= 2
     }
     var best = Double.infinity
-    let deadline = wallClock() + max(seconds, 1e-4)
+    let deadline = monotonicSeconds() + max(seconds, 1e-4)
     repeat {
-        let t0 = wallClock()
+        let t0 = monotonicSeconds()
         sink += run(iterations)
-        best = min(best, wallClock() - t0)
-    } while wallClock() < deadline
+        best = min(best, monotonicSeconds() - t0)
+    } while monotonicSeconds() < deadline
     withExtendedLifetime(sink) {}
     return Double(iterations * fmaChainCount * lanes * 2) / best / 1e9
 }

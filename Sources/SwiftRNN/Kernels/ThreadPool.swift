@@ -201,7 +201,8 @@ final class KernelThreadPool: @unchecked Sendable {
     }
 }
 
-private func monotonicSeconds() -> Double {
+/// Seconds on the monotonic clock (for timeouts and timing loops).
+func monotonicSeconds() -> Double {
     var t = timespec()
     clock_gettime(CLOCK_MONOTONIC, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9

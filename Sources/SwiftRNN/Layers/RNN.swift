@@ -42,6 +42,8 @@ public struct RNNConfig: Equatable, Sendable {
     public var paramsPerDirection: Int { bias ? 4 : 2 }
     /// How many parameter arrays `rnnForward` takes.
     public var parameterCount: Int { numLayers * numDirections * paramsPerDirection }
+    /// How many packed weights `rnnForward(..., packedWeights:)` takes: W_ih and W_hh per layer and direction.
+    public var packedWeightCount: Int { 2 * numLayers * numDirections }
 
     /// Throws `.invalidArgument` for sizes torch rejects.
     public func validate() throws(SwiftRNNError) {
@@ -62,6 +64,14 @@ public struct RNNConfig: Equatable, Sendable {
         let (perDirection, o) = first.addingReportingOverflow(rest)
         if o { throw .overflow("the RNN's parameters overflow: num_layers=\(numLayers), hidden_size=\(hiddenSize) do not fit in 64 bits") }
         _ = try checkedProduct(perDirection, numDirections, MemoryLayout<Float>.stride, what: "the RNN's parameters in bytes")
+    }
+
+    /// Throws `.invalidArgument` unless `count` is `packedWeightCount`.
+    public func checkPackedWeightCount(_ count: Int) throws(SwiftRNNError) {
+        guard count == packedWeightCount else {
+            throw .invalidArgument("the RNN expects \(packedWeightCount) packed weights (W_ih and W_hh per layer "
+                                   + "and direction), got \(count)")
+        }
     }
 
     /// The name of parameter `index` in state_dict order (`0 ..< parameterCount`), without building the
@@ -126,10 +136,7 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
     guard parameters.count == config.parameterCount else {
         throw .invalidArgument("RNN expects \(config.parameterCount) parameter arrays, got \(parameters.count)")
     }
-    if let packedWeights, packedWeights.count != 2 * config.numLayers * config.numDirections {
-        throw .invalidArgument("RNN expects \(2 * config.numLayers * config.numDirections) packed weights "
-                               + "(W_ih and W_hh per layer and direction), got \(packedWeights.count)")
-    }
+    if let packedWeights { try config.checkPackedWeightCount(packedWeights.count) }
     guard seqLen > 0 else { throw .invalidArgument("the sequence length must be at least 1, got \(seqLen)") }
     guard batch >= 0 else { throw .invalidArgument("the batch size must be non-negative, got \(batch)") }
 
