@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """Writes Sources/SwiftRNNAVX512/Kernel512Tiles.swift: one non-inlined function per AVX-512 tile shape.
 
-Each function is `tile512(R, P, ...)` (Kernel512.swift) with constant R rows and P panels, so that
-LLVM unrolls the row and panel loops and keeps the R*P accumulators in zmm registers; in one shared
-function it leaves some of the loops rolled. Rerun after changing `tile_widths`:
+Each tile of R rows x P panels is written out in full: R*P accumulators as named locals (`c<r>_<q>`),
+the P op(B) vectors and R broadcasts of op(A) per k step as straight-line statements. Named locals are what
+keeps every accumulator in a zmm register from the first load of C to the last store; an array of
+accumulators (even an InlineArray with constant indices) made LLVM zero it in memory with memset and
+move it through the stack before and after the k loop, a fixed cost per tile that short k loops (the
+recurrent step of a small RNN, kc = 64...128) feel. The chains are those of Kernel512.swift's header.
+Rerun after changing this script:
 
     python3 scripts/gen_kernel512_tiles.py
 """
@@ -18,6 +22,47 @@ def tile_widths(rows: int) -> list:
     """Panel counts a tile of `rows` rows comes in: the widest that fits, then 4, 2, 1 for the rest."""
     widest = min(MAX_PANELS, MAX_ACCUMULATORS // rows)
     return sorted({widest} | {p for p in (4, 2, 1) if p < widest}, reverse=True)
+
+
+def tile_body(r: int, p: int) -> list:
+    """The statements of tile R x P (inside a function with the `Tile512` parameters)."""
+    acc = [[f"c{i}_{q}" for q in range(p)] for i in range(r)]
+    def at(base: str, i: int, q: int) -> str:  # row i, panel q of C
+        return " + ".join([base] + ([f"{i} * ldc"] if i else []) + ([f"{16 * q}"] if q else []))
+    # valid<q>: columns of panel q that C has (16, or fewer in the last panel, 0 past it).
+    out = [f"    let valid{q} = cols >= {16 * (q + 1)} ? 16 : max(0, cols - {16 * q})" for q in range(p)]
+    for q in range(p):
+        out.append(f"    let bias{q} = valid{q} > 0 ? bias.map {{ load16({at('$0', 0, q)}, valid{q}) }} : nil")
+    for i in range(r):
+        for q in range(p):
+            out.append(f"    var {acc[i][q]} = chainStart({at('c', i, q)}, valid{q}, load, bias{q})")
+    out += ["    var ap0 = a0", "    var ap1 = a1" if r > 6 else "    _ = a1", "    var bp = b", "    for _ in 0..<kc {"]
+    def load_b(q: int) -> str:
+        src = "bp" if q == 0 else f"bp + {q} * panelStride" if q > 1 else "bp + panelStride"
+        return f"        let b{q} = UnsafeRawPointer({src}).loadUnaligned(as: F16.self)"
+
+    def broadcast(i: int) -> str:
+        ptr, k = ("ap0", i) if i < 6 else ("ap1", i - 6)
+        index = f"{k} * rsA" if k > 1 else "rsA" if k else "0"
+        return f"        let x{i} = F16(repeating: {ptr}[{index}])"
+
+    def fma(i: int, q: int) -> str:
+        return f"        {acc[i][q]} = {acc[i][q]}.addingProduct(x{i}, b{q})"
+    # Whichever operand has fewer vectors per k step is loaded first and held: with the 24 accumulators
+    # that is at most 24 + min(R, P) + 1 live zmm registers (R + P + 24 would spill at 4 x 6).
+    if p <= r:
+        out += [load_b(q) for q in range(p)]
+        for i in range(r):
+            out += [broadcast(i)] + [fma(i, q) for q in range(p)]
+    else:
+        out += [broadcast(i) for i in range(r)]
+        for q in range(p):
+            out += [load_b(q)] + [fma(i, q) for i in range(r)]
+    out += ["        ap0 += csA"] + (["        ap1 += csA"] if r > 6 else []) + ["        bp += rsB", "    }"]
+    for i in range(r):
+        for q in range(p):
+            out.append(f"    chainStore({acc[i][q]}, {at('c', i, q)}, valid{q})")
+    return out
 
 
 def main() -> None:
@@ -45,19 +90,23 @@ def main() -> None:
             names.append((r, p))
             out.append(f"    case ({r}, {p}): return tile512_{r}x{p}")
     out += ["    default: return tile512_1x1", "    }", "}", ""]
+    params = ("_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,\n"
+              "    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,\n"
+              "    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?")
     for r, p in names:
         out += [
             "@inline(never)",
-            f"func tile512_{r}x{p}(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,",
-            "    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,",
-            "    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {",
+            f"func tile512_{r}x{p}({params}) {{",
             "    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent",
-            f"        tile512({r}, {p}, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,",
-            "                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)",
+            f"        tile512_{r}x{p}_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)",
             "    } else {",
-            f"        tile512({r}, {p}, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,",
-            "                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)",
+            f"        tile512_{r}x{p}_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)",
             "    }",
+            "}",
+            "",
+            "@inline(__always)",
+            f"private func tile512_{r}x{p}_body({params}) {{",
+            *tile_body(r, p),
             "}",
             "",
         ]

@@ -11,88 +11,59 @@ import SwiftRNNVectorMath
 
 public typealias F16 = SIMD16<Float>
 
-/// A tile of R rows × P panels (16·P columns): R·P zmm accumulators (at most 24). The chains start
-/// from C (`load`) plus `bias` (one rounded add, 16·P floats) if given, else from `bias`, else +0.
-/// Rows 0..<min(R, 6) are read from `a0`, rows 6..<R from `a1` (row r at a0/a1 + (r mod 6)·rsA,
-/// k step csA). op(B) panel q at b + q·panelStride, k step rsB. `cols` (≤ 16·P) columns of C are loaded/stored.
+/// The start of one accumulator's 16 chains (columns of C at `c`, `valid` of them, 0...16): C plus the
+/// bias (one rounded add) when `load`, C alone, the bias alone, or +0; lanes past `valid` are +0 and
+/// nothing past them is read.
 @inline(__always)
-func tile512(_ R: Int, _ P: Int, kc: Int, a0: UnsafePointer<Float>, a1: UnsafePointer<Float>, rsA: Int, csA: Int,
-             b: UnsafePointer<Float>, rsB: Int, panelStride: Int,
-             c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool, bias: UnsafePointer<Float>?) {
-    var acc = InlineArray<24, F16>(repeating: F16())
-    let full = cols == 16 * P
-    if load || bias != nil {
-        for q in 0..<P {
-            let valid = full ? 16 : max(0, min(16, cols - q * 16))
-            if valid == 0 { continue }
-            let biasV = bias.map { load16($0 + q * 16, valid) }
-            for r in 0..<R {
-                if load {
-                    let cv = load16(UnsafePointer(c + r * ldc + q * 16), valid)
-                    acc[r * P + q] = biasV.map { cv + $0 } ?? cv
-                } else if let biasV {
-                    acc[r * P + q] = biasV
-                }
-            }
-        }
-    }
-    var ap0 = a0
-    var ap1 = a1
-    var bp = b
-    for _ in 0..<kc {
-        // The P vectors of op(B) first, then the rows in two separate loops (a0's, a1's): written
-        // this way LLVM unrolls everything and keeps all R·P accumulators in registers.
-        var bv = InlineArray<8, F16>(repeating: F16())
-        for q in 0..<P { bv[q] = UnsafeRawPointer(bp + q * panelStride).loadUnaligned(as: F16.self) }
-        for r in 0..<min(R, 6) {
-            let av = F16(repeating: ap0[r * rsA])
-            for q in 0..<P { acc[r * P + q] = acc[r * P + q].addingProduct(av, bv[q]) }
-        }
-        if R > 6 {
-            for r in 6..<R {
-                let av = F16(repeating: ap1[(r - 6) * rsA])
-                for q in 0..<P { acc[r * P + q] = acc[r * P + q].addingProduct(av, bv[q]) }
-            }
-        }
-        ap0 += csA
-        ap1 += csA
-        bp += rsB
-    }
-    for r in 0..<R {
-        for q in 0..<P {
-            let cv = c + r * ldc + q * 16
-            if full {
-                UnsafeMutableRawPointer(cv).storeBytes(of: acc[r * P + q], as: F16.self)
-            } else {
-                let valid = min(16, cols - q * 16)
-                if valid == 16 {
-                    UnsafeMutableRawPointer(cv).storeBytes(of: acc[r * P + q], as: F16.self)
-                } else if valid > 0 {
-                    let v = acc[r * P + q]
-                    for t in 0..<valid { cv[t] = v[t] }
-                }
-            }
-        }
+func chainStart(_ c: UnsafeMutablePointer<Float>, _ valid: Int, _ load: Bool, _ bias: F16?) -> F16 {
+    if !load { return bias ?? F16() }
+    let cv = valid == 16 ? UnsafeRawPointer(c).loadUnaligned(as: F16.self) : loadPartial16(c, valid)
+    return bias.map { cv + $0 } ?? cv
+}
+
+/// Stores the first `valid` (0...16) lanes of an accumulator to C at `c`.
+@inline(__always)
+func chainStore(_ v: F16, _ c: UnsafeMutablePointer<Float>, _ valid: Int) {
+    if valid == 16 {
+        UnsafeMutableRawPointer(c).storeBytes(of: v, as: F16.self)
+    } else {
+        storePartial16(v, c, valid)
     }
 }
 
-/// The first `valid` (1...16) floats at p, the other lanes zero.
-@inline(__always)
-func load16(_ p: UnsafePointer<Float>, _ valid: Int) -> F16 {
-    if valid == 16 { return UnsafeRawPointer(p).loadUnaligned(as: F16.self) }
+/// The first `valid` (0...16) floats at p, the other lanes zero. Out of line, as `storePartial16`: the
+/// last column panel's path, kept out of the generated tiles so that they stay small enough for the
+/// optimizer to inline their full-vector loads.
+@inline(never)
+func loadPartial16(_ p: UnsafePointer<Float>, _ valid: Int) -> F16 {
     var v = F16()
     for t in 0..<valid { v[t] = p[t] }
     return v
 }
 
-/// The signature of the generated tile functions (Kernel512Tiles.swift).
+/// Stores lanes 0..<valid (0...16) of v at p.
+@inline(never)
+func storePartial16(_ v: F16, _ p: UnsafeMutablePointer<Float>, _ valid: Int) {
+    for t in 0..<valid { p[t] = v[t] }
+}
+
+/// The first `valid` (1...16) floats at p, the other lanes zero.
+@inline(__always)
+func load16(_ p: UnsafePointer<Float>, _ valid: Int) -> F16 {
+    valid == 16 ? UnsafeRawPointer(p).loadUnaligned(as: F16.self) : loadPartial16(p, valid)
+}
+
+/// The signature of the generated tile functions (Kernel512Tiles.swift): `kc`, `a0`, `a1`, `rsA`,
+/// `csA`, `b`, `rsB`, `panelStride`, `c`, `ldc`, `cols`, `load`, `bias` as in `avx512Tile`. A tile of R
+/// rows × P panels keeps R·P zmm accumulators (at most 24); per k step it loads the P vectors of op(B)
+/// and broadcasts the R values of op(A).
 typealias Tile512 = (Int, UnsafePointer<Float>, UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, Int, Int,
                      UnsafeMutablePointer<Float>, Int, Int, Bool, UnsafePointer<Float>?) -> Void
 
 /// C rows 0..<rows (1...12) × columns of `panels` panels (a width from `avx512TileWidth`): rows 0..<6
 /// of op(A) from a0, 6..<12 from a1 (row r at a0/a1 + (r mod 6)·rsA, k step csA); panel q of op(B)
 /// at b + q·panelStride (k step rsB); `cols` (≤ 16·panels) columns of C loaded/stored; chains started
-/// as `tile512` says.
+/// from C (`load`) plus `bias` (one rounded add, 16·panels floats) if given, else from `bias`, else +0.
 public func avx512Tile(rows: Int, panels: Int, kc: Int, a0: UnsafePointer<Float>, a1: UnsafePointer<Float>,
                        rsA: Int, csA: Int, b: UnsafePointer<Float>, rsB: Int, panelStride: Int,
                        c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool,

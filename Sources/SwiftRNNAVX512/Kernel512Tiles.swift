@@ -68,12 +68,72 @@ func tile512_1x8(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(1, 8, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_1x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(1, 8, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_1x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_1x8_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
+    let valid4 = cols >= 80 ? 16 : max(0, cols - 64)
+    let valid5 = cols >= 96 ? 16 : max(0, cols - 80)
+    let valid6 = cols >= 112 ? 16 : max(0, cols - 96)
+    let valid7 = cols >= 128 ? 16 : max(0, cols - 112)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
+    let bias4 = valid4 > 0 ? bias.map { load16($0 + 64, valid4) } : nil
+    let bias5 = valid5 > 0 ? bias.map { load16($0 + 80, valid5) } : nil
+    let bias6 = valid6 > 0 ? bias.map { load16($0 + 96, valid6) } : nil
+    let bias7 = valid7 > 0 ? bias.map { load16($0 + 112, valid7) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c0_4 = chainStart(c + 64, valid4, load, bias4)
+    var c0_5 = chainStart(c + 80, valid5, load, bias5)
+    var c0_6 = chainStart(c + 96, valid6, load, bias6)
+    var c0_7 = chainStart(c + 112, valid7, load, bias7)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F16(repeating: ap0[0])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        let b4 = UnsafeRawPointer(bp + 4 * panelStride).loadUnaligned(as: F16.self)
+        c0_4 = c0_4.addingProduct(x0, b4)
+        let b5 = UnsafeRawPointer(bp + 5 * panelStride).loadUnaligned(as: F16.self)
+        c0_5 = c0_5.addingProduct(x0, b5)
+        let b6 = UnsafeRawPointer(bp + 6 * panelStride).loadUnaligned(as: F16.self)
+        c0_6 = c0_6.addingProduct(x0, b6)
+        let b7 = UnsafeRawPointer(bp + 7 * panelStride).loadUnaligned(as: F16.self)
+        c0_7 = c0_7.addingProduct(x0, b7)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c0_4, c + 64, valid4)
+    chainStore(c0_5, c + 80, valid5)
+    chainStore(c0_6, c + 96, valid6)
+    chainStore(c0_7, c + 112, valid7)
 }
 
 @inline(never)
@@ -81,12 +141,48 @@ func tile512_1x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(1, 4, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_1x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(1, 4, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_1x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_1x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F16(repeating: ap0[0])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
 }
 
 @inline(never)
@@ -94,12 +190,36 @@ func tile512_1x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(1, 2, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_1x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(1, 2, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_1x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_1x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F16(repeating: ap0[0])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
 }
 
 @inline(never)
@@ -107,12 +227,30 @@ func tile512_1x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(1, 1, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_1x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(1, 1, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_1x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_1x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
 }
 
 @inline(never)
@@ -120,12 +258,97 @@ func tile512_2x8(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(2, 8, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_2x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(2, 8, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_2x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_2x8_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
+    let valid4 = cols >= 80 ? 16 : max(0, cols - 64)
+    let valid5 = cols >= 96 ? 16 : max(0, cols - 80)
+    let valid6 = cols >= 112 ? 16 : max(0, cols - 96)
+    let valid7 = cols >= 128 ? 16 : max(0, cols - 112)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
+    let bias4 = valid4 > 0 ? bias.map { load16($0 + 64, valid4) } : nil
+    let bias5 = valid5 > 0 ? bias.map { load16($0 + 80, valid5) } : nil
+    let bias6 = valid6 > 0 ? bias.map { load16($0 + 96, valid6) } : nil
+    let bias7 = valid7 > 0 ? bias.map { load16($0 + 112, valid7) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c0_4 = chainStart(c + 64, valid4, load, bias4)
+    var c0_5 = chainStart(c + 80, valid5, load, bias5)
+    var c0_6 = chainStart(c + 96, valid6, load, bias6)
+    var c0_7 = chainStart(c + 112, valid7, load, bias7)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c1_3 = chainStart(c + 1 * ldc + 48, valid3, load, bias3)
+    var c1_4 = chainStart(c + 1 * ldc + 64, valid4, load, bias4)
+    var c1_5 = chainStart(c + 1 * ldc + 80, valid5, load, bias5)
+    var c1_6 = chainStart(c + 1 * ldc + 96, valid6, load, bias6)
+    var c1_7 = chainStart(c + 1 * ldc + 112, valid7, load, bias7)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F16(repeating: ap0[0])
+        let x1 = F16(repeating: ap0[rsA])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        let b4 = UnsafeRawPointer(bp + 4 * panelStride).loadUnaligned(as: F16.self)
+        c0_4 = c0_4.addingProduct(x0, b4)
+        c1_4 = c1_4.addingProduct(x1, b4)
+        let b5 = UnsafeRawPointer(bp + 5 * panelStride).loadUnaligned(as: F16.self)
+        c0_5 = c0_5.addingProduct(x0, b5)
+        c1_5 = c1_5.addingProduct(x1, b5)
+        let b6 = UnsafeRawPointer(bp + 6 * panelStride).loadUnaligned(as: F16.self)
+        c0_6 = c0_6.addingProduct(x0, b6)
+        c1_6 = c1_6.addingProduct(x1, b6)
+        let b7 = UnsafeRawPointer(bp + 7 * panelStride).loadUnaligned(as: F16.self)
+        c0_7 = c0_7.addingProduct(x0, b7)
+        c1_7 = c1_7.addingProduct(x1, b7)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c0_4, c + 64, valid4)
+    chainStore(c0_5, c + 80, valid5)
+    chainStore(c0_6, c + 96, valid6)
+    chainStore(c0_7, c + 112, valid7)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c1_3, c + 1 * ldc + 48, valid3)
+    chainStore(c1_4, c + 1 * ldc + 64, valid4)
+    chainStore(c1_5, c + 1 * ldc + 80, valid5)
+    chainStore(c1_6, c + 1 * ldc + 96, valid6)
+    chainStore(c1_7, c + 1 * ldc + 112, valid7)
 }
 
 @inline(never)
@@ -133,12 +356,61 @@ func tile512_2x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(2, 4, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_2x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(2, 4, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_2x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_2x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c1_3 = chainStart(c + 1 * ldc + 48, valid3, load, bias3)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F16(repeating: ap0[0])
+        let x1 = F16(repeating: ap0[rsA])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c1_3, c + 1 * ldc + 48, valid3)
 }
 
 @inline(never)
@@ -146,12 +418,43 @@ func tile512_2x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(2, 2, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_2x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(2, 2, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_2x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_2x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
 }
 
 @inline(never)
@@ -159,12 +462,34 @@ func tile512_2x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(2, 1, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_2x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(2, 1, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_2x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_2x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
 }
 
 @inline(never)
@@ -172,12 +497,122 @@ func tile512_3x8(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(3, 8, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_3x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(3, 8, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_3x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_3x8_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
+    let valid4 = cols >= 80 ? 16 : max(0, cols - 64)
+    let valid5 = cols >= 96 ? 16 : max(0, cols - 80)
+    let valid6 = cols >= 112 ? 16 : max(0, cols - 96)
+    let valid7 = cols >= 128 ? 16 : max(0, cols - 112)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
+    let bias4 = valid4 > 0 ? bias.map { load16($0 + 64, valid4) } : nil
+    let bias5 = valid5 > 0 ? bias.map { load16($0 + 80, valid5) } : nil
+    let bias6 = valid6 > 0 ? bias.map { load16($0 + 96, valid6) } : nil
+    let bias7 = valid7 > 0 ? bias.map { load16($0 + 112, valid7) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c0_4 = chainStart(c + 64, valid4, load, bias4)
+    var c0_5 = chainStart(c + 80, valid5, load, bias5)
+    var c0_6 = chainStart(c + 96, valid6, load, bias6)
+    var c0_7 = chainStart(c + 112, valid7, load, bias7)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c1_3 = chainStart(c + 1 * ldc + 48, valid3, load, bias3)
+    var c1_4 = chainStart(c + 1 * ldc + 64, valid4, load, bias4)
+    var c1_5 = chainStart(c + 1 * ldc + 80, valid5, load, bias5)
+    var c1_6 = chainStart(c + 1 * ldc + 96, valid6, load, bias6)
+    var c1_7 = chainStart(c + 1 * ldc + 112, valid7, load, bias7)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c2_2 = chainStart(c + 2 * ldc + 32, valid2, load, bias2)
+    var c2_3 = chainStart(c + 2 * ldc + 48, valid3, load, bias3)
+    var c2_4 = chainStart(c + 2 * ldc + 64, valid4, load, bias4)
+    var c2_5 = chainStart(c + 2 * ldc + 80, valid5, load, bias5)
+    var c2_6 = chainStart(c + 2 * ldc + 96, valid6, load, bias6)
+    var c2_7 = chainStart(c + 2 * ldc + 112, valid7, load, bias7)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F16(repeating: ap0[0])
+        let x1 = F16(repeating: ap0[rsA])
+        let x2 = F16(repeating: ap0[2 * rsA])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        c2_3 = c2_3.addingProduct(x2, b3)
+        let b4 = UnsafeRawPointer(bp + 4 * panelStride).loadUnaligned(as: F16.self)
+        c0_4 = c0_4.addingProduct(x0, b4)
+        c1_4 = c1_4.addingProduct(x1, b4)
+        c2_4 = c2_4.addingProduct(x2, b4)
+        let b5 = UnsafeRawPointer(bp + 5 * panelStride).loadUnaligned(as: F16.self)
+        c0_5 = c0_5.addingProduct(x0, b5)
+        c1_5 = c1_5.addingProduct(x1, b5)
+        c2_5 = c2_5.addingProduct(x2, b5)
+        let b6 = UnsafeRawPointer(bp + 6 * panelStride).loadUnaligned(as: F16.self)
+        c0_6 = c0_6.addingProduct(x0, b6)
+        c1_6 = c1_6.addingProduct(x1, b6)
+        c2_6 = c2_6.addingProduct(x2, b6)
+        let b7 = UnsafeRawPointer(bp + 7 * panelStride).loadUnaligned(as: F16.self)
+        c0_7 = c0_7.addingProduct(x0, b7)
+        c1_7 = c1_7.addingProduct(x1, b7)
+        c2_7 = c2_7.addingProduct(x2, b7)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c0_4, c + 64, valid4)
+    chainStore(c0_5, c + 80, valid5)
+    chainStore(c0_6, c + 96, valid6)
+    chainStore(c0_7, c + 112, valid7)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c1_3, c + 1 * ldc + 48, valid3)
+    chainStore(c1_4, c + 1 * ldc + 64, valid4)
+    chainStore(c1_5, c + 1 * ldc + 80, valid5)
+    chainStore(c1_6, c + 1 * ldc + 96, valid6)
+    chainStore(c1_7, c + 1 * ldc + 112, valid7)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c2_2, c + 2 * ldc + 32, valid2)
+    chainStore(c2_3, c + 2 * ldc + 48, valid3)
+    chainStore(c2_4, c + 2 * ldc + 64, valid4)
+    chainStore(c2_5, c + 2 * ldc + 80, valid5)
+    chainStore(c2_6, c + 2 * ldc + 96, valid6)
+    chainStore(c2_7, c + 2 * ldc + 112, valid7)
 }
 
 @inline(never)
@@ -185,12 +620,74 @@ func tile512_3x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(3, 4, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_3x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(3, 4, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_3x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_3x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c1_3 = chainStart(c + 1 * ldc + 48, valid3, load, bias3)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c2_2 = chainStart(c + 2 * ldc + 32, valid2, load, bias2)
+    var c2_3 = chainStart(c + 2 * ldc + 48, valid3, load, bias3)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F16(repeating: ap0[0])
+        let x1 = F16(repeating: ap0[rsA])
+        let x2 = F16(repeating: ap0[2 * rsA])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        c2_3 = c2_3.addingProduct(x2, b3)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c1_3, c + 1 * ldc + 48, valid3)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c2_2, c + 2 * ldc + 32, valid2)
+    chainStore(c2_3, c + 2 * ldc + 48, valid3)
 }
 
 @inline(never)
@@ -198,12 +695,50 @@ func tile512_3x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(3, 2, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_3x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(3, 2, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_3x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_3x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
 }
 
 @inline(never)
@@ -211,12 +746,38 @@ func tile512_3x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(3, 1, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_3x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(3, 1, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_3x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_3x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
 }
 
 @inline(never)
@@ -224,12 +785,117 @@ func tile512_4x6(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(4, 6, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_4x6_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(4, 6, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_4x6_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_4x6_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
+    let valid4 = cols >= 80 ? 16 : max(0, cols - 64)
+    let valid5 = cols >= 96 ? 16 : max(0, cols - 80)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
+    let bias4 = valid4 > 0 ? bias.map { load16($0 + 64, valid4) } : nil
+    let bias5 = valid5 > 0 ? bias.map { load16($0 + 80, valid5) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c0_4 = chainStart(c + 64, valid4, load, bias4)
+    var c0_5 = chainStart(c + 80, valid5, load, bias5)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c1_3 = chainStart(c + 1 * ldc + 48, valid3, load, bias3)
+    var c1_4 = chainStart(c + 1 * ldc + 64, valid4, load, bias4)
+    var c1_5 = chainStart(c + 1 * ldc + 80, valid5, load, bias5)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c2_2 = chainStart(c + 2 * ldc + 32, valid2, load, bias2)
+    var c2_3 = chainStart(c + 2 * ldc + 48, valid3, load, bias3)
+    var c2_4 = chainStart(c + 2 * ldc + 64, valid4, load, bias4)
+    var c2_5 = chainStart(c + 2 * ldc + 80, valid5, load, bias5)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c3_2 = chainStart(c + 3 * ldc + 32, valid2, load, bias2)
+    var c3_3 = chainStart(c + 3 * ldc + 48, valid3, load, bias3)
+    var c3_4 = chainStart(c + 3 * ldc + 64, valid4, load, bias4)
+    var c3_5 = chainStart(c + 3 * ldc + 80, valid5, load, bias5)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F16(repeating: ap0[0])
+        let x1 = F16(repeating: ap0[rsA])
+        let x2 = F16(repeating: ap0[2 * rsA])
+        let x3 = F16(repeating: ap0[3 * rsA])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        c3_2 = c3_2.addingProduct(x3, b2)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        c2_3 = c2_3.addingProduct(x2, b3)
+        c3_3 = c3_3.addingProduct(x3, b3)
+        let b4 = UnsafeRawPointer(bp + 4 * panelStride).loadUnaligned(as: F16.self)
+        c0_4 = c0_4.addingProduct(x0, b4)
+        c1_4 = c1_4.addingProduct(x1, b4)
+        c2_4 = c2_4.addingProduct(x2, b4)
+        c3_4 = c3_4.addingProduct(x3, b4)
+        let b5 = UnsafeRawPointer(bp + 5 * panelStride).loadUnaligned(as: F16.self)
+        c0_5 = c0_5.addingProduct(x0, b5)
+        c1_5 = c1_5.addingProduct(x1, b5)
+        c2_5 = c2_5.addingProduct(x2, b5)
+        c3_5 = c3_5.addingProduct(x3, b5)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c0_4, c + 64, valid4)
+    chainStore(c0_5, c + 80, valid5)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c1_3, c + 1 * ldc + 48, valid3)
+    chainStore(c1_4, c + 1 * ldc + 64, valid4)
+    chainStore(c1_5, c + 1 * ldc + 80, valid5)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c2_2, c + 2 * ldc + 32, valid2)
+    chainStore(c2_3, c + 2 * ldc + 48, valid3)
+    chainStore(c2_4, c + 2 * ldc + 64, valid4)
+    chainStore(c2_5, c + 2 * ldc + 80, valid5)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c3_2, c + 3 * ldc + 32, valid2)
+    chainStore(c3_3, c + 3 * ldc + 48, valid3)
+    chainStore(c3_4, c + 3 * ldc + 64, valid4)
+    chainStore(c3_5, c + 3 * ldc + 80, valid5)
 }
 
 @inline(never)
@@ -237,12 +903,87 @@ func tile512_4x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(4, 4, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_4x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(4, 4, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_4x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_4x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c1_3 = chainStart(c + 1 * ldc + 48, valid3, load, bias3)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c2_2 = chainStart(c + 2 * ldc + 32, valid2, load, bias2)
+    var c2_3 = chainStart(c + 2 * ldc + 48, valid3, load, bias3)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c3_2 = chainStart(c + 3 * ldc + 32, valid2, load, bias2)
+    var c3_3 = chainStart(c + 3 * ldc + 48, valid3, load, bias3)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        c2_3 = c2_3.addingProduct(x2, b3)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        c3_2 = c3_2.addingProduct(x3, b2)
+        c3_3 = c3_3.addingProduct(x3, b3)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c1_3, c + 1 * ldc + 48, valid3)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c2_2, c + 2 * ldc + 32, valid2)
+    chainStore(c2_3, c + 2 * ldc + 48, valid3)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c3_2, c + 3 * ldc + 32, valid2)
+    chainStore(c3_3, c + 3 * ldc + 48, valid3)
 }
 
 @inline(never)
@@ -250,12 +991,57 @@ func tile512_4x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(4, 2, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_4x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(4, 2, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_4x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_4x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
 }
 
 @inline(never)
@@ -263,12 +1049,42 @@ func tile512_4x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(4, 1, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_4x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(4, 1, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_4x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_4x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
 }
 
 @inline(never)
@@ -276,12 +1092,100 @@ func tile512_5x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(5, 4, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_5x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(5, 4, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_5x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_5x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c1_3 = chainStart(c + 1 * ldc + 48, valid3, load, bias3)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c2_2 = chainStart(c + 2 * ldc + 32, valid2, load, bias2)
+    var c2_3 = chainStart(c + 2 * ldc + 48, valid3, load, bias3)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c3_2 = chainStart(c + 3 * ldc + 32, valid2, load, bias2)
+    var c3_3 = chainStart(c + 3 * ldc + 48, valid3, load, bias3)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c4_2 = chainStart(c + 4 * ldc + 32, valid2, load, bias2)
+    var c4_3 = chainStart(c + 4 * ldc + 48, valid3, load, bias3)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        c2_3 = c2_3.addingProduct(x2, b3)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        c3_2 = c3_2.addingProduct(x3, b2)
+        c3_3 = c3_3.addingProduct(x3, b3)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        c4_2 = c4_2.addingProduct(x4, b2)
+        c4_3 = c4_3.addingProduct(x4, b3)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c1_3, c + 1 * ldc + 48, valid3)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c2_2, c + 2 * ldc + 32, valid2)
+    chainStore(c2_3, c + 2 * ldc + 48, valid3)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c3_2, c + 3 * ldc + 32, valid2)
+    chainStore(c3_3, c + 3 * ldc + 48, valid3)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c4_2, c + 4 * ldc + 32, valid2)
+    chainStore(c4_3, c + 4 * ldc + 48, valid3)
 }
 
 @inline(never)
@@ -289,12 +1193,64 @@ func tile512_5x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(5, 2, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_5x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(5, 2, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_5x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_5x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
 }
 
 @inline(never)
@@ -302,12 +1258,46 @@ func tile512_5x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(5, 1, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_5x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(5, 1, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_5x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_5x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c4_0, c + 4 * ldc, valid0)
 }
 
 @inline(never)
@@ -315,12 +1305,113 @@ func tile512_6x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(6, 4, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_6x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(6, 4, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_6x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_6x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c1_3 = chainStart(c + 1 * ldc + 48, valid3, load, bias3)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c2_2 = chainStart(c + 2 * ldc + 32, valid2, load, bias2)
+    var c2_3 = chainStart(c + 2 * ldc + 48, valid3, load, bias3)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c3_2 = chainStart(c + 3 * ldc + 32, valid2, load, bias2)
+    var c3_3 = chainStart(c + 3 * ldc + 48, valid3, load, bias3)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c4_2 = chainStart(c + 4 * ldc + 32, valid2, load, bias2)
+    var c4_3 = chainStart(c + 4 * ldc + 48, valid3, load, bias3)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c5_2 = chainStart(c + 5 * ldc + 32, valid2, load, bias2)
+    var c5_3 = chainStart(c + 5 * ldc + 48, valid3, load, bias3)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        c2_3 = c2_3.addingProduct(x2, b3)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        c3_2 = c3_2.addingProduct(x3, b2)
+        c3_3 = c3_3.addingProduct(x3, b3)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        c4_2 = c4_2.addingProduct(x4, b2)
+        c4_3 = c4_3.addingProduct(x4, b3)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        c5_2 = c5_2.addingProduct(x5, b2)
+        c5_3 = c5_3.addingProduct(x5, b3)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c1_3, c + 1 * ldc + 48, valid3)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c2_2, c + 2 * ldc + 32, valid2)
+    chainStore(c2_3, c + 2 * ldc + 48, valid3)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c3_2, c + 3 * ldc + 32, valid2)
+    chainStore(c3_3, c + 3 * ldc + 48, valid3)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c4_2, c + 4 * ldc + 32, valid2)
+    chainStore(c4_3, c + 4 * ldc + 48, valid3)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c5_2, c + 5 * ldc + 32, valid2)
+    chainStore(c5_3, c + 5 * ldc + 48, valid3)
 }
 
 @inline(never)
@@ -328,12 +1419,71 @@ func tile512_6x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(6, 2, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_6x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(6, 2, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_6x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_6x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
 }
 
 @inline(never)
@@ -341,12 +1491,50 @@ func tile512_6x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(6, 1, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_6x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(6, 1, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_6x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_6x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c5_0, c + 5 * ldc, valid0)
 }
 
 @inline(never)
@@ -354,12 +1542,103 @@ func tile512_7x3(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(7, 3, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_7x3_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(7, 3, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_7x3_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_7x3_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c2_2 = chainStart(c + 2 * ldc + 32, valid2, load, bias2)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c3_2 = chainStart(c + 3 * ldc + 32, valid2, load, bias2)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c4_2 = chainStart(c + 4 * ldc + 32, valid2, load, bias2)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c5_2 = chainStart(c + 5 * ldc + 32, valid2, load, bias2)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c6_1 = chainStart(c + 6 * ldc + 16, valid1, load, bias1)
+    var c6_2 = chainStart(c + 6 * ldc + 32, valid2, load, bias2)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        c3_2 = c3_2.addingProduct(x3, b2)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        c4_2 = c4_2.addingProduct(x4, b2)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        c5_2 = c5_2.addingProduct(x5, b2)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        c6_1 = c6_1.addingProduct(x6, b1)
+        c6_2 = c6_2.addingProduct(x6, b2)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c2_2, c + 2 * ldc + 32, valid2)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c3_2, c + 3 * ldc + 32, valid2)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c4_2, c + 4 * ldc + 32, valid2)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c5_2, c + 5 * ldc + 32, valid2)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c6_1, c + 6 * ldc + 16, valid1)
+    chainStore(c6_2, c + 6 * ldc + 32, valid2)
 }
 
 @inline(never)
@@ -367,12 +1646,79 @@ func tile512_7x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(7, 2, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_7x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(7, 2, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_7x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_7x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c6_1 = chainStart(c + 6 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        c6_1 = c6_1.addingProduct(x6, b1)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c6_1, c + 6 * ldc + 16, valid1)
 }
 
 @inline(never)
@@ -380,12 +1726,55 @@ func tile512_7x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(7, 1, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_7x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(7, 1, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_7x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_7x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c6_0, c + 6 * ldc, valid0)
 }
 
 @inline(never)
@@ -393,12 +1782,113 @@ func tile512_8x3(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(8, 3, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_8x3_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(8, 3, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_8x3_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_8x3_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c2_2 = chainStart(c + 2 * ldc + 32, valid2, load, bias2)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c3_2 = chainStart(c + 3 * ldc + 32, valid2, load, bias2)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c4_2 = chainStart(c + 4 * ldc + 32, valid2, load, bias2)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c5_2 = chainStart(c + 5 * ldc + 32, valid2, load, bias2)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c6_1 = chainStart(c + 6 * ldc + 16, valid1, load, bias1)
+    var c6_2 = chainStart(c + 6 * ldc + 32, valid2, load, bias2)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c7_1 = chainStart(c + 7 * ldc + 16, valid1, load, bias1)
+    var c7_2 = chainStart(c + 7 * ldc + 32, valid2, load, bias2)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        c3_2 = c3_2.addingProduct(x3, b2)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        c4_2 = c4_2.addingProduct(x4, b2)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        c5_2 = c5_2.addingProduct(x5, b2)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        c6_1 = c6_1.addingProduct(x6, b1)
+        c6_2 = c6_2.addingProduct(x6, b2)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        c7_1 = c7_1.addingProduct(x7, b1)
+        c7_2 = c7_2.addingProduct(x7, b2)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c2_2, c + 2 * ldc + 32, valid2)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c3_2, c + 3 * ldc + 32, valid2)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c4_2, c + 4 * ldc + 32, valid2)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c5_2, c + 5 * ldc + 32, valid2)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c6_1, c + 6 * ldc + 16, valid1)
+    chainStore(c6_2, c + 6 * ldc + 32, valid2)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c7_1, c + 7 * ldc + 16, valid1)
+    chainStore(c7_2, c + 7 * ldc + 32, valid2)
 }
 
 @inline(never)
@@ -406,12 +1896,86 @@ func tile512_8x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(8, 2, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_8x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(8, 2, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_8x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_8x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c6_1 = chainStart(c + 6 * ldc + 16, valid1, load, bias1)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c7_1 = chainStart(c + 7 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        c6_1 = c6_1.addingProduct(x6, b1)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        c7_1 = c7_1.addingProduct(x7, b1)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c6_1, c + 6 * ldc + 16, valid1)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c7_1, c + 7 * ldc + 16, valid1)
 }
 
 @inline(never)
@@ -419,12 +1983,59 @@ func tile512_8x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(8, 1, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_8x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(8, 1, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_8x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_8x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c7_0, c + 7 * ldc, valid0)
 }
 
 @inline(never)
@@ -432,12 +2043,93 @@ func tile512_9x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(9, 2, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_9x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(9, 2, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_9x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_9x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c6_1 = chainStart(c + 6 * ldc + 16, valid1, load, bias1)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c7_1 = chainStart(c + 7 * ldc + 16, valid1, load, bias1)
+    var c8_0 = chainStart(c + 8 * ldc, valid0, load, bias0)
+    var c8_1 = chainStart(c + 8 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        c6_1 = c6_1.addingProduct(x6, b1)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        c7_1 = c7_1.addingProduct(x7, b1)
+        let x8 = F16(repeating: ap1[2 * rsA])
+        c8_0 = c8_0.addingProduct(x8, b0)
+        c8_1 = c8_1.addingProduct(x8, b1)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c6_1, c + 6 * ldc + 16, valid1)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c7_1, c + 7 * ldc + 16, valid1)
+    chainStore(c8_0, c + 8 * ldc, valid0)
+    chainStore(c8_1, c + 8 * ldc + 16, valid1)
 }
 
 @inline(never)
@@ -445,12 +2137,63 @@ func tile512_9x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(9, 1, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_9x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(9, 1, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_9x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_9x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c8_0 = chainStart(c + 8 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        let x8 = F16(repeating: ap1[2 * rsA])
+        c8_0 = c8_0.addingProduct(x8, b0)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c8_0, c + 8 * ldc, valid0)
 }
 
 @inline(never)
@@ -458,12 +2201,100 @@ func tile512_10x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Flo
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(10, 2, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_10x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(10, 2, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_10x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_10x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c6_1 = chainStart(c + 6 * ldc + 16, valid1, load, bias1)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c7_1 = chainStart(c + 7 * ldc + 16, valid1, load, bias1)
+    var c8_0 = chainStart(c + 8 * ldc, valid0, load, bias0)
+    var c8_1 = chainStart(c + 8 * ldc + 16, valid1, load, bias1)
+    var c9_0 = chainStart(c + 9 * ldc, valid0, load, bias0)
+    var c9_1 = chainStart(c + 9 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        c6_1 = c6_1.addingProduct(x6, b1)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        c7_1 = c7_1.addingProduct(x7, b1)
+        let x8 = F16(repeating: ap1[2 * rsA])
+        c8_0 = c8_0.addingProduct(x8, b0)
+        c8_1 = c8_1.addingProduct(x8, b1)
+        let x9 = F16(repeating: ap1[3 * rsA])
+        c9_0 = c9_0.addingProduct(x9, b0)
+        c9_1 = c9_1.addingProduct(x9, b1)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c6_1, c + 6 * ldc + 16, valid1)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c7_1, c + 7 * ldc + 16, valid1)
+    chainStore(c8_0, c + 8 * ldc, valid0)
+    chainStore(c8_1, c + 8 * ldc + 16, valid1)
+    chainStore(c9_0, c + 9 * ldc, valid0)
+    chainStore(c9_1, c + 9 * ldc + 16, valid1)
 }
 
 @inline(never)
@@ -471,12 +2302,67 @@ func tile512_10x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Flo
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(10, 1, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_10x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(10, 1, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_10x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_10x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c8_0 = chainStart(c + 8 * ldc, valid0, load, bias0)
+    var c9_0 = chainStart(c + 9 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        let x8 = F16(repeating: ap1[2 * rsA])
+        c8_0 = c8_0.addingProduct(x8, b0)
+        let x9 = F16(repeating: ap1[3 * rsA])
+        c9_0 = c9_0.addingProduct(x9, b0)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c8_0, c + 8 * ldc, valid0)
+    chainStore(c9_0, c + 9 * ldc, valid0)
 }
 
 @inline(never)
@@ -484,12 +2370,107 @@ func tile512_11x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Flo
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(11, 2, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_11x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(11, 2, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_11x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_11x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c6_1 = chainStart(c + 6 * ldc + 16, valid1, load, bias1)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c7_1 = chainStart(c + 7 * ldc + 16, valid1, load, bias1)
+    var c8_0 = chainStart(c + 8 * ldc, valid0, load, bias0)
+    var c8_1 = chainStart(c + 8 * ldc + 16, valid1, load, bias1)
+    var c9_0 = chainStart(c + 9 * ldc, valid0, load, bias0)
+    var c9_1 = chainStart(c + 9 * ldc + 16, valid1, load, bias1)
+    var c10_0 = chainStart(c + 10 * ldc, valid0, load, bias0)
+    var c10_1 = chainStart(c + 10 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        c6_1 = c6_1.addingProduct(x6, b1)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        c7_1 = c7_1.addingProduct(x7, b1)
+        let x8 = F16(repeating: ap1[2 * rsA])
+        c8_0 = c8_0.addingProduct(x8, b0)
+        c8_1 = c8_1.addingProduct(x8, b1)
+        let x9 = F16(repeating: ap1[3 * rsA])
+        c9_0 = c9_0.addingProduct(x9, b0)
+        c9_1 = c9_1.addingProduct(x9, b1)
+        let x10 = F16(repeating: ap1[4 * rsA])
+        c10_0 = c10_0.addingProduct(x10, b0)
+        c10_1 = c10_1.addingProduct(x10, b1)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c6_1, c + 6 * ldc + 16, valid1)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c7_1, c + 7 * ldc + 16, valid1)
+    chainStore(c8_0, c + 8 * ldc, valid0)
+    chainStore(c8_1, c + 8 * ldc + 16, valid1)
+    chainStore(c9_0, c + 9 * ldc, valid0)
+    chainStore(c9_1, c + 9 * ldc + 16, valid1)
+    chainStore(c10_0, c + 10 * ldc, valid0)
+    chainStore(c10_1, c + 10 * ldc + 16, valid1)
 }
 
 @inline(never)
@@ -497,12 +2478,71 @@ func tile512_11x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Flo
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(11, 1, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_11x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(11, 1, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_11x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_11x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c8_0 = chainStart(c + 8 * ldc, valid0, load, bias0)
+    var c9_0 = chainStart(c + 9 * ldc, valid0, load, bias0)
+    var c10_0 = chainStart(c + 10 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        let x8 = F16(repeating: ap1[2 * rsA])
+        c8_0 = c8_0.addingProduct(x8, b0)
+        let x9 = F16(repeating: ap1[3 * rsA])
+        c9_0 = c9_0.addingProduct(x9, b0)
+        let x10 = F16(repeating: ap1[4 * rsA])
+        c10_0 = c10_0.addingProduct(x10, b0)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c8_0, c + 8 * ldc, valid0)
+    chainStore(c9_0, c + 9 * ldc, valid0)
+    chainStore(c10_0, c + 10 * ldc, valid0)
 }
 
 @inline(never)
@@ -510,12 +2550,114 @@ func tile512_12x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Flo
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(12, 2, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_12x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(12, 2, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_12x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_12x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c6_1 = chainStart(c + 6 * ldc + 16, valid1, load, bias1)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c7_1 = chainStart(c + 7 * ldc + 16, valid1, load, bias1)
+    var c8_0 = chainStart(c + 8 * ldc, valid0, load, bias0)
+    var c8_1 = chainStart(c + 8 * ldc + 16, valid1, load, bias1)
+    var c9_0 = chainStart(c + 9 * ldc, valid0, load, bias0)
+    var c9_1 = chainStart(c + 9 * ldc + 16, valid1, load, bias1)
+    var c10_0 = chainStart(c + 10 * ldc, valid0, load, bias0)
+    var c10_1 = chainStart(c + 10 * ldc + 16, valid1, load, bias1)
+    var c11_0 = chainStart(c + 11 * ldc, valid0, load, bias0)
+    var c11_1 = chainStart(c + 11 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        c6_1 = c6_1.addingProduct(x6, b1)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        c7_1 = c7_1.addingProduct(x7, b1)
+        let x8 = F16(repeating: ap1[2 * rsA])
+        c8_0 = c8_0.addingProduct(x8, b0)
+        c8_1 = c8_1.addingProduct(x8, b1)
+        let x9 = F16(repeating: ap1[3 * rsA])
+        c9_0 = c9_0.addingProduct(x9, b0)
+        c9_1 = c9_1.addingProduct(x9, b1)
+        let x10 = F16(repeating: ap1[4 * rsA])
+        c10_0 = c10_0.addingProduct(x10, b0)
+        c10_1 = c10_1.addingProduct(x10, b1)
+        let x11 = F16(repeating: ap1[5 * rsA])
+        c11_0 = c11_0.addingProduct(x11, b0)
+        c11_1 = c11_1.addingProduct(x11, b1)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c6_1, c + 6 * ldc + 16, valid1)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c7_1, c + 7 * ldc + 16, valid1)
+    chainStore(c8_0, c + 8 * ldc, valid0)
+    chainStore(c8_1, c + 8 * ldc + 16, valid1)
+    chainStore(c9_0, c + 9 * ldc, valid0)
+    chainStore(c9_1, c + 9 * ldc + 16, valid1)
+    chainStore(c10_0, c + 10 * ldc, valid0)
+    chainStore(c10_1, c + 10 * ldc + 16, valid1)
+    chainStore(c11_0, c + 11 * ldc, valid0)
+    chainStore(c11_1, c + 11 * ldc + 16, valid1)
 }
 
 @inline(never)
@@ -523,10 +2665,73 @@ func tile512_12x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Flo
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-        tile512(12, 1, kc: kc, a0: a0, a1: a1, rsA: 1, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_12x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512(12, 1, kc: kc, a0: a0, a1: a1, rsA: rsA, csA: csA, b: b, rsB: rsB,
-                panelStride: panelStride, c: c, ldc: ldc, cols: cols, load: load, bias: bias)
+        tile512_12x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     }
+}
+
+@inline(__always)
+private func tile512_12x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
+    let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c8_0 = chainStart(c + 8 * ldc, valid0, load, bias0)
+    var c9_0 = chainStart(c + 9 * ldc, valid0, load, bias0)
+    var c10_0 = chainStart(c + 10 * ldc, valid0, load, bias0)
+    var c11_0 = chainStart(c + 11 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        let x8 = F16(repeating: ap1[2 * rsA])
+        c8_0 = c8_0.addingProduct(x8, b0)
+        let x9 = F16(repeating: ap1[3 * rsA])
+        c9_0 = c9_0.addingProduct(x9, b0)
+        let x10 = F16(repeating: ap1[4 * rsA])
+        c10_0 = c10_0.addingProduct(x10, b0)
+        let x11 = F16(repeating: ap1[5 * rsA])
+        c11_0 = c11_0.addingProduct(x11, b0)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c8_0, c + 8 * ldc, valid0)
+    chainStore(c9_0, c + 9 * ldc, valid0)
+    chainStore(c10_0, c + 10 * ldc, valid0)
+    chainStore(c11_0, c + 11 * ldc, valid0)
 }

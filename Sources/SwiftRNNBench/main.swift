@@ -349,7 +349,9 @@ func trainTable() {
 }
 
 let args = CommandLine.arguments.dropFirst()
-if args.contains("tanh-ulp") {
+if args.contains("tile") {
+    for _ in 0..<3 { print("peak \(fmt(fmaPeakGFLOPS(seconds: 0.3)))"); tileTable() }
+} else if args.contains("tanh-ulp") {
     tanhUlp()
 } else if args.contains("step") {
     stepTable()
@@ -438,4 +440,25 @@ func stepTable() {
     print("step m=64 n=k=512 tanh: 1T min \(fmt(t1.min()! * 1e6, 1)) med \(fmt(med(t1) * 1e6, 1)) us; "
           + "2T min \(fmt(t2.min()! * 1e6, 1)) med \(fmt(med(t2) * 1e6, 1)) us; scaling min \(fmt(t1.min()! / t2.min()!)) "
           + "med \(fmt(med(t1) / med(t2)))")
+}
+
+/// TEMP: fixed cost of one AVX-512 tile call against kc.
+func tileTable() {
+    #if arch(x86_64)
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: 12 * 512); fill(a, 12 * 512, seed: 1)
+    let b = UnsafeMutablePointer<Float>.allocate(capacity: 96 * 512); fill(b, 96 * 512, seed: 2)
+    let c = UnsafeMutablePointer<Float>.allocate(capacity: 12 * 128); fill(c, 12 * 128, seed: 3)
+    for (rows, panels) in [(12, 2), (4, 6), (6, 4), (8, 3)] {
+        var line = "tile \(rows)x\(panels):"
+        for kc in [16, 32, 64, 128, 256] {
+            let t = bestTime(cpuTime: true) {
+                for _ in 0..<100 {
+                    avx512TileBench(rows: rows, panels: panels, kc: kc, a: a, b: b, c: c)
+                }
+            }
+            line += " kc=\(kc): \(fmt(Double(2 * rows * 16 * panels * kc) * 100 / t / 1e9)) GF/s"
+        }
+        print(line)
+    }
+    #endif
 }
