@@ -39,7 +39,7 @@ let package = Package(
         // Lane-wise tanh/relu, generic over the vector width: each kernel module specialises it.
         .target(name: "SwiftRNNVectorMath"),
         .target(name: "SwiftRNNCAPI", dependencies: ["SwiftRNN", "CSwiftRNN"], swiftSettings: simdFlags),
-        .executableTarget(name: "SwiftRNNBench", dependencies: ["SwiftRNN"], swiftSettings: simdFlags),
+        .executableTarget(name: "SwiftRNNBench", dependencies: ["SwiftRNN"] + kernelDependencies, swiftSettings: simdFlags),
         .testTarget(name: "SwiftRNNTests", dependencies: ["SwiftRNN", "SwiftRNNCAPI", "CSwiftRNN"] + kernelDependencies),
     ] + kernelTargets
 )

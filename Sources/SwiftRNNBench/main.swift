@@ -5,6 +5,7 @@
 //   swift run -c release SwiftRNNBench peak|gemm|small|pack|rnn|tanh|train   only those
 //   swift run -c release SwiftRNNBench tanh-ulp   exhaustive max-ulp of tanhInPlace vs Glibc tanhf
 //   swift run -c release SwiftRNNBench step       the recurrent step's thread split, piece by piece
+//   swift run -c release SwiftRNNBench tile       the AVX-512 tiles alone, by k depth
 
 #if canImport(Glibc)
 import Glibc
@@ -14,6 +15,9 @@ import Musl
 import Darwin
 #endif
 import SwiftRNN
+#if arch(x86_64)
+import SwiftRNNAVX512
+#endif
 
 func now() -> Double {
     var t = timespec()
@@ -350,7 +354,7 @@ func trainTable() {
 
 let args = CommandLine.arguments.dropFirst()
 if args.contains("tile") {
-    for _ in 0..<3 { print("peak \(fmt(fmaPeakGFLOPS(seconds: 0.3)))"); tileTable() }
+    tileTable()
 } else if args.contains("tanh-ulp") {
     tanhUlp()
 } else if args.contains("step") {
@@ -442,23 +446,29 @@ func stepTable() {
           + "med \(fmt(med(t1) / med(t2)))")
 }
 
-/// TEMP: fixed cost of one AVX-512 tile call against kc.
+/// The AVX-512 tiles alone, in L1, by k depth: a tile's fixed cost (starting and storing its
+/// accumulators) shows as lost GFLOP/s at small kc. Three rounds, each after an FMA peak measurement.
 func tileTable() {
     #if arch(x86_64)
-    let a = UnsafeMutablePointer<Float>.allocate(capacity: 12 * 512); fill(a, 12 * 512, seed: 1)
-    let b = UnsafeMutablePointer<Float>.allocate(capacity: 96 * 512); fill(b, 96 * 512, seed: 2)
-    let c = UnsafeMutablePointer<Float>.allocate(capacity: 12 * 128); fill(c, 12 * 128, seed: 3)
-    for (rows, panels) in [(12, 2), (4, 6), (6, 4), (8, 3)] {
-        var line = "tile \(rows)x\(panels):"
-        for kc in [16, 32, 64, 128, 256] {
-            let t = bestTime(cpuTime: true) {
-                for _ in 0..<100 {
-                    avx512TileBench(rows: rows, panels: panels, kc: kc, a: a, b: b, c: c)
+    guard gemmSIMDLevel == "avx512" else { print("tile: needs the AVX-512 kernels"); return }
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: 12 * 256); fill(a, 12 * 256, seed: 1)
+    let b = UnsafeMutablePointer<Float>.allocate(capacity: 96 * 256); fill(b, 96 * 256, seed: 2)
+    let c = UnsafeMutablePointer<Float>.allocate(capacity: 12 * 96); fill(c, 12 * 96, seed: 3)
+    for _ in 0..<3 {
+        print("FMA peak \(fmt(fmaPeakGFLOPS(seconds: 0.3))) GFLOP/s; tile GFLOP/s by kc (A packed, C loaded):")
+        for (rows, panels) in [(12, 2), (8, 3), (6, 4), (4, 6)] {
+            var line = pad("\(rows)x\(panels)", 6)
+            for kc in [16, 32, 64, 128, 256] {
+                let t = bestTime(cpuTime: true) {
+                    for _ in 0..<100 {
+                        avx512Tile(rows: rows, panels: panels, kc: kc, a0: a, a1: a + 6 * kc, rsA: 1, csA: 6, b: b,
+                                   rsB: 16, panelStride: 16 * kc, c: c, ldc: 96, cols: 16 * panels, load: true)
+                    }
                 }
+                line += " kc=\(kc): " + pad(fmt(Double(2 * rows * 16 * panels * kc) * 100 / t / 1e9), 6)
             }
-            line += " kc=\(kc): \(fmt(Double(2 * rows * 16 * panels * kc) * 100 / t / 1e9)) GF/s"
+            print(line)
         }
-        print(line)
     }
     #endif
 }

@@ -91,12 +91,3 @@ func gemmBlockAVX512(mc: Int, n: Int, panels: Int, kc: Int, aBlock: UnsafePointe
     if mc > full { tiles(rows: mc - full, from: full, to: mc) }
     #endif
 }
-
-/// TEMP bench hook.
-public func avx512TileBench(rows: Int, panels: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                            c: UnsafeMutablePointer<Float>) {
-    #if arch(x86_64)
-    avx512Tile(rows: rows, panels: panels, kc: kc, a0: a, a1: a + 6 * kc, rsA: 1, csA: 6, b: b, rsB: 16,
-               panelStride: 16 * kc, c: c, ldc: 32 * 4, cols: 16 * panels, load: true)
-    #endif
-}
