@@ -472,3 +472,4 @@ func tileTable() {
     }
     #endif
 }
+

@@ -205,7 +205,7 @@ private let transFlags: [(Bool, Bool)] = [(false, false), (false, true), (true, 
             // One big problem; sub-batches are windows of its rows (transA: columns of A).
             let big = GEMMProblem(transA: transA, transB: transB, m: maxM, n: n, k: k, pad: 0, seed: 5)
             let alone: [[Float]] = (0..<maxM).map { i in rows(big, from: i, count: 1, accumulate: true)[0] }
-            for m in [2, 3, 5, 6, 7, 11, 12, 13, 24, 31, 32, 33, 64, 67] {
+            for m in [2, 3, 5, 6, 7, 11, 12, 13, 16, 17, 24, 31, 32, 33, 64, 67] {
                 for start in Set([0, 1, maxM - m, (maxM - m) / 2]) where start + m <= maxM {
                     let batch = rows(big, from: start, count: m, accumulate: true)
                     for r in 0..<m {
