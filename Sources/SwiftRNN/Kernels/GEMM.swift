@@ -398,7 +398,18 @@ let gemmPackedABlock = gemmMC * gemmKC
 /// transposed rows (and rows 4 KB apart, which alias in L1) into one contiguous stream.
 @inline(__always)
 func gemmShouldPackA(m: Int, panels: Int, a: OperandA) -> Bool {
-    m >= gemmMR && (a.cs != 1 ? panels >= 2 : panels >= 8)
+    if gemmUsesAVX512 && gemmReadsRowsInPlace(m: m, rs: a.rs, cs: a.cs) { return false }
+    return m >= gemmMR && (a.cs != 1 ? panels >= 2 : panels >= 8)
+}
+
+/// Row-major op(A) of at most 17 rows (one 12-row tile, or tiles of 6 and 7...11) with rows of at
+/// most 256 floats: the AVX-512 tiles read the rows in place faster than packing them first, which
+/// costs as much as the tiles' own loads at these sizes (`SwiftRNNBench`, interleaved: 16x128x128 ~10 %,
+/// 16x256x256 ~6 %, 8x256x256 ~4 % faster). Longer rows are packed: 12 rows 2 KB apart ran 20 %
+/// slower in place (L1 set conflicts).
+@inline(__always)
+func gemmReadsRowsInPlace(m: Int, rs: Int, cs: Int) -> Bool {
+    cs == 1 && m <= 17 && rs <= 256
 }
 
 /// C[0..<m][0..<n] over panels of op(B) covering columns 0..<n (panel q = columns 16q..<16q+16;

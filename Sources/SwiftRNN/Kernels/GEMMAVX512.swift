@@ -65,8 +65,9 @@ func gemmBlockAVX512(mc: Int, n: Int, panels: Int, kc: Int, aBlock: UnsafePointe
                      c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool, bias: UnsafePointer<Float>? = nil,
                      epilogue: GEMMActivation) {
     #if arch(x86_64)
-    // Strided (unpacked) A: 12 row pointers and their strides do not fit the registers; 6 rows do.
-    let rowStep = rsA == 1 ? 12 : 6
+    // Strided (unpacked) A: 6-row tiles, except for the few short rows `gemmReadsRowsInPlace` leaves
+    // unpacked, which run fastest under the 12-row tiles too.
+    let rowStep = rsA == 1 || gemmReadsRowsInPlace(m: mc, rs: rsA, cs: csA) ? 12 : 6
     let full = mc / rowStep * rowStep
     @inline(__always) func tiles(rows: Int, from r0: Int, to r1: Int) {
         var q = 0
