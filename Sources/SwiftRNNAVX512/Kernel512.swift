@@ -75,19 +75,30 @@ public func avx512Tile(rows: Int, panels: Int, kc: Int, a0: UnsafePointer<Float>
 /// `GEMMActivation`), anything else leaves C alone. The same lane-wise functions as the AVX2 path
 /// (SwiftRNNVectorMath), so the same bits; a row's tail goes through a zero-padded vector.
 public func avx512ActivateRows(kind: Int, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
-    @inline(__always) func apply(_ v: F16) -> F16 { kind == 1 ? tanhLanes(v) : reluLanes(v) }
-    guard kind == 1 || kind == 2 else { return }
+    // One loop per function, each with the lane function inlined: a shared loop calling a closure
+    // that picked the function made it an out-of-line call per vector, its argument and result
+    // split into four xmm registers and a vzeroupper each time.
+    switch kind {
+    case 1: mapRows(c, ldc: ldc, rows: rows, cols: cols) { tanhLanes($0) }
+    case 2: mapRows(c, ldc: ldc, rows: rows, cols: cols) { reluLanes($0) }
+    default: return
+    }
+}
+
+/// c[r·ldc + j] = f(c[r·ldc + j]) for r < rows, j < cols, 16 lanes at a time; a row's tail goes
+/// through a zero-padded vector.
+@inline(__always)
+func mapRows(_ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, _ f: (F16) -> F16) {
     for r in 0..<rows {
         let row = c + r * ldc
         var j = 0
         while j + 16 <= cols {
-            let v = apply(UnsafeRawPointer(row + j).loadUnaligned(as: F16.self))
+            let v = f(UnsafeRawPointer(row + j).loadUnaligned(as: F16.self))
             UnsafeMutableRawPointer(row + j).storeBytes(of: v, as: F16.self)
             j += 16
         }
         if j < cols {
-            let v = apply(load16(UnsafePointer(row + j), cols - j))
-            for t in 0..<(cols - j) { row[j + t] = v[t] }
+            storePartial16(f(load16(UnsafePointer(row + j), cols - j)), row + j, cols - j)
         }
     }
 }
