@@ -347,46 +347,16 @@ func packPanels(k: Int, n: Int, b: OperandB, into dst: UnsafeMutablePointer<Floa
     }
 }
 
-/// out[p·16 + c] = src[c·ld + p] for c < 16, p < k.
+/// out[p·16 + c] = src[c·ld + p] for c < 16, p < k: 8×8 blocks transposed in registers
+/// (`srnn_pack_transposed16`), then the k % 8 last steps one by one.
 @inline(__always)
 func packTransposed16(k: Int, src: UnsafePointer<Float>, ld: Int, out: UnsafeMutablePointer<Float>) {
-    var p = 0
-    while p + 8 <= k {
-        for half in 0..<2 {
-            let s = src + half * 8 * ld + p
-            let t = transpose8x8(loadF8(s), loadF8(s + ld), loadF8(s + 2 * ld), loadF8(s + 3 * ld),
-                                 loadF8(s + 4 * ld), loadF8(s + 5 * ld), loadF8(s + 6 * ld), loadF8(s + 7 * ld))
-            let o = out + p * gemmNR + half * 8
-            storeF8(t.0, o); storeF8(t.1, o + gemmNR); storeF8(t.2, o + 2 * gemmNR); storeF8(t.3, o + 3 * gemmNR)
-            storeF8(t.4, o + 4 * gemmNR); storeF8(t.5, o + 5 * gemmNR); storeF8(t.6, o + 6 * gemmNR)
-            storeF8(t.7, o + 7 * gemmNR)
-        }
-        p += 8
-    }
-    while p < k {
+    let k8 = k / 8 * 8
+    srnn_pack_transposed16(k8, src, ld, out)
+    for p in k8..<k {
         let row = out + p * gemmNR
         for c in 0..<gemmNR { row[c] = src[c * ld + p] }
-        p += 1
     }
-}
-
-/// The transpose of the 8×8 matrix whose rows are r0...r7.
-@inline(__always)
-func transpose8x8(_ r0: F8, _ r1: F8, _ r2: F8, _ r3: F8, _ r4: F8, _ r5: F8, _ r6: F8, _ r7: F8)
-    -> (F8, F8, F8, F8, F8, F8, F8, F8) {
-    // Interleave pairs of rows (unpacklo/hi), then pairs of pairs, then the 128-bit halves.
-    @inline(__always) func lo(_ a: F8, _ b: F8) -> F8 { F8(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5]) }
-    @inline(__always) func hi(_ a: F8, _ b: F8) -> F8 { F8(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7]) }
-    @inline(__always) func lo2(_ a: F8, _ b: F8) -> F8 { F8(a[0], a[1], b[0], b[1], a[4], a[5], b[4], b[5]) }
-    @inline(__always) func hi2(_ a: F8, _ b: F8) -> F8 { F8(a[2], a[3], b[2], b[3], a[6], a[7], b[6], b[7]) }
-    @inline(__always) func lo4(_ a: F8, _ b: F8) -> F8 { F8(lowHalf: a.lowHalf, highHalf: b.lowHalf) }
-    @inline(__always) func hi4(_ a: F8, _ b: F8) -> F8 { F8(lowHalf: a.highHalf, highHalf: b.highHalf) }
-    let t0 = lo(r0, r1), t1 = hi(r0, r1), t2 = lo(r2, r3), t3 = hi(r2, r3)
-    let t4 = lo(r4, r5), t5 = hi(r4, r5), t6 = lo(r6, r7), t7 = hi(r6, r7)
-    let u0 = lo2(t0, t2), u1 = hi2(t0, t2), u2 = lo2(t1, t3), u3 = hi2(t1, t3)
-    let u4 = lo2(t4, t6), u5 = hi2(t4, t6), u6 = lo2(t5, t7), u7 = hi2(t5, t7)
-    return (lo4(u0, u4), lo4(u1, u5), lo4(u2, u6), lo4(u3, u7),
-            hi4(u0, u4), hi4(u1, u5), hi4(u2, u6), hi4(u3, u7))
 }
 
 // MARK: - Blocked driver
@@ -506,20 +476,10 @@ func packABlock(rows: Int, kc: Int, a: OperandA, into dst: UnsafeMutablePointer<
             }
         } else if a.cs == 1 && h == gemmMR {
             // Row-major A: eight k steps of the six rows at a time, transposed in registers into 48
-            // contiguous floats (k step j, row r at 6j + r); the scalar stores this replaces were ~9 %
-            // of a training step.
-            var p = 0
-            while p + 8 <= kc {
-                var rowsV = InlineArray<6, F8>(repeating: F8())
-                for r in 0..<gemmMR { rowsV[r] = loadF8(src + r * a.rs + p) }
-                let o = out + p * gemmMR
-                for v in 0..<gemmMR {
-                    var w = F8()
-                    for l in 0..<8 { let f = 8 * v + l; w[l] = rowsV[f % gemmMR][f / gemmMR] }
-                    storeF8(w, o + 8 * v)
-                }
-                p += 8
-            }
+            // contiguous floats (k step j, row r at 6j + r; `srnn_pack_rows6`). Scalar stores were ~9 %
+            // of a training step, Swift SIMD lane inserts ~6 %.
+            var p = kc / 8 * 8
+            srnn_pack_rows6(p, src, a.rs, out)
             while p < kc {
                 for r in 0..<gemmMR { out[p * gemmMR + r] = src[r * a.rs + p] }
                 p += 1
