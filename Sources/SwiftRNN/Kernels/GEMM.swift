@@ -496,100 +496,62 @@ func packABlock(rows: Int, kc: Int, a: OperandA, into dst: UnsafeMutablePointer<
 
 // MARK: - Micro-kernels
 
-/// A tile of R rows × P panels (16·P columns) of C: R·2P accumulators (at most 12), one FMA chain
-/// per element over the kc steps. `cols` (≤ 16·P) columns are loaded/stored; the chains start from
-/// C if `load`, from the tile's `bias` columns if given (from C + bias if both), else from +0;
-/// `epilogue` is applied before the store. R and P are constants in each specialisation below.
+/// The signature of the generated AVX2 tiles (GEMMTilesAVX2.swift, scripts/gen_gemm_tiles.py): `kc`, A (row r
+/// at a + r·rsA, k step csA), op(B) (panel q at b + q·panelStride, k step rsB), C (`ldc`), `cols`, `load`,
+/// `bias`. A tile of R rows × P panels keeps R·2P ymm accumulators (at most 12), one FMA chain per element
+/// over the kc steps, started from C if `load`, from the tile's `bias` columns if given (from C + bias if
+/// both), else from +0; `cols` (≤ 16·P) columns of C are loaded/stored. No epilogue in the tile.
+typealias Tile8 = (Int, UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, Int, Int,
+                   UnsafeMutablePointer<Float>, Int, Int, Bool, UnsafePointer<Float>?) -> Void
+
+/// The start of one accumulator's 8 chains (C at `c`, `valid` of 0...8 columns): as the AVX-512 tiles'
+/// `chainStart`; lanes past `valid` are +0 and nothing past them is read.
 @inline(__always)
-func microKernel(_ R: Int, _ P: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int,
-                 b: UnsafePointer<Float>, rsB: Int, panelStride: Int,
-                 c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool, bias: UnsafePointer<Float>?,
-                 epilogue: GEMMActivation) {
-    let V = 2 * P
-    var acc = InlineArray<12, F8>(repeating: F8())
-    let full = cols == 8 * V
-    if load || bias != nil {
-        for v in 0..<V {
-            let valid = full ? 8 : max(0, min(8, cols - v * 8))
-            if valid == 0 { continue }
-            let biasV = bias.map { valid == 8 ? loadF8($0 + v * 8) : loadPartialF8($0 + v * 8, valid) }
-            for r in 0..<R {
-                if load {
-                    let cp = c + r * ldc + v * 8
-                    let cv = valid == 8 ? loadF8(cp) : loadPartialF8(cp, valid)
-                    acc[r * V + v] = biasV.map { cv + $0 } ?? cv
-                } else if let biasV {
-                    acc[r * V + v] = biasV
-                }
-            }
-        }
-    }
-    var ap = a
-    var bp = b
-    for _ in 0..<kc {
-        for r in 0..<R {
-            let av = F8(repeating: ap[r * rsA])
-            for q in 0..<P {
-                acc[r * V + 2 * q] = acc[r * V + 2 * q].addingProduct(av, loadF8(bp + q * panelStride))
-                acc[r * V + 2 * q + 1] = acc[r * V + 2 * q + 1].addingProduct(av, loadF8(bp + q * panelStride + 8))
-            }
-        }
-        ap += csA
-        bp += rsB
-    }
-    if epilogue != .identity { applyActivation(epilogue, to: &acc, count: R * V) }
-    for r in 0..<R {
-        for v in 0..<V {
-            let cv = c + r * ldc + v * 8
-            if full {
-                storeF8(acc[r * V + v], cv)
-            } else {
-                let valid = min(8, cols - v * 8)
-                if valid == 8 { storeF8(acc[r * V + v], cv) } else if valid > 0 { storePartialF8(acc[r * V + v], cv, valid) }
-            }
-        }
-    }
+func chainStart8(_ c: UnsafeMutablePointer<Float>, _ valid: Int, _ load: Bool, _ bias: F8?) -> F8 {
+    if !load { return bias ?? F8() }
+    let cv = valid == 8 ? loadF8(c) : loadPartialF8OutOfLine(c, valid)
+    return bias.map { cv + $0 } ?? cv
 }
 
+/// Stores the first `valid` (0...8) lanes of an accumulator.
+@inline(__always)
+func chainStore8(_ v: F8, _ c: UnsafeMutablePointer<Float>, _ valid: Int) {
+    if valid == 8 { storeF8(v, c) } else { storePartialF8OutOfLine(v, c, valid) }
+}
+
+/// The first `valid` (1...8) floats at p, the other lanes zero.
+@inline(__always)
+func load8(_ p: UnsafePointer<Float>, _ valid: Int) -> F8 {
+    valid == 8 ? loadF8(p) : loadPartialF8OutOfLine(UnsafeMutablePointer(mutating: p), valid)
+}
+
+/// The last column panel's partial loads and stores, out of line so that the generated tiles stay small
+/// enough for the optimizer to inline their full-vector loads.
+@inline(never)
+func loadPartialF8OutOfLine(_ p: UnsafeMutablePointer<Float>, _ count: Int) -> F8 { loadPartialF8(p, count) }
+
+@inline(never)
+func storePartialF8OutOfLine(_ v: F8, _ p: UnsafeMutablePointer<Float>, _ count: Int) { storePartialF8(v, p, count) }
+
+/// The main AVX2 tile, 6 rows × 16 columns, then the epilogue on the stored tile (elementwise: the same
+/// bits as in registers).
 @inline(never)
 func kernel6x1(kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int, b: UnsafePointer<Float>, rsB: Int,
                panelStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool,
                bias: UnsafePointer<Float>?, epilogue: GEMMActivation) {
-    if rsA == 1 {
-        // Packed (or transposed) A: a row's values are adjacent.
-        microKernel(6, 1, kc: kc, a: a, rsA: 1, csA: csA, b: b, rsB: rsB, panelStride: panelStride,
-                    c: c, ldc: ldc, cols: cols, load: load, bias: bias, epilogue: epilogue)
-    } else {
-        microKernel(6, 1, kc: kc, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, panelStride: panelStride,
-                    c: c, ldc: ldc, cols: cols, load: load, bias: bias, epilogue: epilogue)
-    }
+    tile8_6x1(kc, a, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+    activateRows(epilogue, c: c, ldc: ldc, rows: gemmMR, cols: cols)
 }
 
-/// Leftover rows (1...5) × `panels` panels: (5|4, 1), (3, 1...2), (2, 1...3), (1, 1...6).
+/// Leftover rows (1...5) × `panels` panels: (5|4, 1), (3, 1...2), (2, 1...3), (1, 1...6); then the epilogue.
 @inline(never)
 func edgeKernel(rows: Int, panels: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int,
                 b: UnsafePointer<Float>, rsB: Int, panelStride: Int,
                 c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool, bias: UnsafePointer<Float>?,
                 epilogue: GEMMActivation) {
-    @inline(__always) func run(_ R: Int, _ P: Int) {
-        microKernel(R, P, kc: kc, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, panelStride: panelStride,
-                    c: c, ldc: ldc, cols: cols, load: load, bias: bias, epilogue: epilogue)
-    }
-    switch (rows, panels) {
-    case (5, _): run(5, 1)
-    case (4, _): run(4, 1)
-    case (3, 1): run(3, 1)
-    case (3, _): run(3, 2)
-    case (2, 1): run(2, 1)
-    case (2, 2): run(2, 2)
-    case (2, _): run(2, 3)
-    case (1, 1): run(1, 1)
-    case (1, 2): run(1, 2)
-    case (1, 3): run(1, 3)
-    case (1, 4): run(1, 4)
-    case (1, 5): run(1, 5)
-    default: run(1, 6)
-    }
+    let width = rows >= 4 ? 1 : min(panels, rows == 3 ? 2 : rows == 2 ? 3 : 6)
+    tile8Function(rows: rows, panels: width)(kc, a, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+    activateRows(epilogue, c: c, ldc: ldc, rows: rows, cols: cols)
 }
 
 // MARK: - Direct path (tiny problems, or no scratch memory)
@@ -700,10 +662,4 @@ func activate(_ activation: GEMMActivation, _ v: F8) -> F8 {
     case .tanh: return tanh8(v)
     case .relu: return relu8(v)
     }
-}
-
-/// The epilogue on a micro-tile's accumulators (out of line: it is not part of the k loop).
-@inline(never)
-func applyActivation(_ activation: GEMMActivation, to acc: inout InlineArray<12, F8>, count: Int) {
-    for i in 0..<count { acc[i] = activate(activation, acc[i]) }
 }
