@@ -17,7 +17,9 @@
 // (two loads and six broadcasts per k step, twelve FMAs). Leftover rows (1...5) use kernels that cover
 // several panels at once, so that even one row has at least eight independent accumulator chains.
 // On an AVX-512 CPU the same panels go to 12×32 tiles in 24 zmm accumulators instead (GEMMAVX512.swift).
-// Blocks of op(A) are packed into 6-row micro-panels when enough panels reuse them. With more than
+// Both families of tiles are generated, one function per shape (GEMMTilesAVX2.swift, Kernel512Tiles.swift;
+// scripts/gen_gemm_tiles.py). Blocks of op(A) are packed into 6-row micro-panels when enough panels reuse
+// them (on AVX-512, up to 17 short rows are read in place: `gemmReadsRowsInPlace`). With more than
 // one thread (`setNumThreads`), big problems split the column panels among the pool's threads.
 // Weights that are reused (the recurrent matrix of every time step) can be packed once:
 // `packB` / `PackedMatrix` and `sgemmPacked`.
@@ -509,7 +511,7 @@ typealias Tile8 = (Int, UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, In
 @inline(__always)
 func chainStart8(_ c: UnsafeMutablePointer<Float>, _ valid: Int, _ load: Bool, _ bias: F8?) -> F8 {
     if !load { return bias ?? F8() }
-    let cv = valid == 8 ? loadF8(c) : loadPartialF8OutOfLine(c, valid)
+    let cv = valid == 8 ? loadF8(c) : loadPartialF8OutOfLine(UnsafePointer(c), valid)
     return bias.map { cv + $0 } ?? cv
 }
 
@@ -522,13 +524,13 @@ func chainStore8(_ v: F8, _ c: UnsafeMutablePointer<Float>, _ valid: Int) {
 /// The first `valid` (1...8) floats at p, the other lanes zero.
 @inline(__always)
 func load8(_ p: UnsafePointer<Float>, _ valid: Int) -> F8 {
-    valid == 8 ? loadF8(p) : loadPartialF8OutOfLine(UnsafeMutablePointer(mutating: p), valid)
+    valid == 8 ? loadF8(p) : loadPartialF8OutOfLine(p, valid)
 }
 
 /// The last column panel's partial loads and stores, out of line so that the generated tiles stay small
 /// enough for the optimizer to inline their full-vector loads.
 @inline(never)
-func loadPartialF8OutOfLine(_ p: UnsafeMutablePointer<Float>, _ count: Int) -> F8 { loadPartialF8(p, count) }
+func loadPartialF8OutOfLine(_ p: UnsafePointer<Float>, _ count: Int) -> F8 { loadPartialF8(p, count) }
 
 @inline(never)
 func storePartialF8OutOfLine(_ v: F8, _ p: UnsafeMutablePointer<Float>, _ count: Int) { storePartialF8(v, p, count) }
