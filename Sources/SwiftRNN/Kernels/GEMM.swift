@@ -435,10 +435,9 @@ func gemmBlocked(m: Int, n: Int, k: Int, a: OperandA, b: Panels, accumulate: Boo
             let rows = mc - full
             if rows > 0 {
                 let ir = ic + full
-                let group = rows == 1 ? 6 : rows == 2 ? 3 : rows == 3 ? 2 : 1
                 var q = 0
                 while q < panels {
-                    let g = min(group, panels - q)
+                    let g = min(edgePanels(rows: rows), panels - q)
                     edgeKernel(rows: rows, panels: g, kc: kc, a: aBlock + (ir - ic) * aStep, rsA: rsA, csA: csA,
                                b: bk + q * b.panelStride, rsB: b.rs, panelStride: b.panelStride,
                                c: c + ir * ldc + q * gemmNR, ldc: ldc, cols: min(g * gemmNR, n - q * gemmNR),
@@ -545,15 +544,21 @@ func kernel6x1(kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int, b: UnsafePo
     activateRows(epilogue, c: c, ldc: ldc, rows: gemmMR, cols: cols)
 }
 
-/// Leftover rows (1...5) × `panels` panels: (5|4, 1), (3, 1...2), (2, 1...3), (1, 1...6); then the epilogue.
+/// Leftover rows (1...5) × `panels` panels, at most `edgePanels(rows:)` of them; then the epilogue.
 @inline(never)
 func edgeKernel(rows: Int, panels: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int,
                 b: UnsafePointer<Float>, rsB: Int, panelStride: Int,
                 c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, load: Bool, bias: UnsafePointer<Float>?,
                 epilogue: GEMMActivation) {
-    let width = rows >= 4 ? 1 : min(panels, rows == 3 ? 2 : rows == 2 ? 3 : 6)
-    tile8Function(rows: rows, panels: width)(kc, a, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+    tile8Function(rows: rows, panels: panels)(kc, a, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     activateRows(epilogue, c: c, ldc: ldc, rows: rows, cols: cols)
+}
+
+/// Panels an edge tile of `rows` (1...5) rows covers at most: enough for at least eight accumulator
+/// chains (12 ymm accumulators at most). The shapes GEMMTilesAVX2.swift has.
+@inline(__always)
+func edgePanels(rows: Int) -> Int {
+    rows == 1 ? 6 : rows == 2 ? 3 : rows == 3 ? 2 : 1
 }
 
 // MARK: - Direct path (tiny problems, or no scratch memory)

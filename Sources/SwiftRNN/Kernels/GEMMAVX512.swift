@@ -88,7 +88,7 @@ func gemmBlockAVX512(mc: Int, n: Int, panels: Int, kc: Int, aBlock: UnsafePointe
             q += width
         }
     }
-    if rowStep == 12 && full == 12 && mc - full < 6 && mc > full {
+    if rowStep == 12 && (13...17).contains(mc) {
         // 13...17 rows (a batch of 16's recurrent step): tiles of 6 and 7...11 rows rather than 12 and a
         // thin 1...5, whose few accumulators per op(B) vector read a wide strip of op(B) again
         // (`SwiftRNNBench`: 16x256x256 3-5 %, 13x256x256 ~16 % faster). No gain measured for more rows.
