@@ -17,10 +17,11 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, event, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
+import swiftrnn  # noqa: E402
 from swiftrnn import nn  # noqa: E402
 
 F = nn.functional
@@ -343,28 +344,38 @@ def test_softmax_calls(x, dim, log):
 # ---------------------------------------------------------------------------------------------------
 
 def ref_rnn(rnn, x, h0):
-    """float64 NumPy reference of torch.nn.RNN's forward (batched, time-major x)."""
+    """float64 NumPy reference of torch.nn.RNN's forward (batched, time-major x).
+
+    Also returns the largest bound on any float32 partial sum of a pre-activation,
+    sum |w| |x| + sum |w| |h| + |b|: while it stays below float32's range every summation order
+    gives a finite value near the reference; past it the result depends on the order (inf - inf is
+    nan), so float32 has no single right answer to compare with."""
     D = 2 if rnn.bidirectional else 1
     act = np.tanh if rnn.nonlinearity == "tanh" else (lambda v: np.maximum(v, 0))
     L, N, _ = x.shape
     H = rnn.hidden_size
     layer_in = x.astype(np.float64)
     hn = np.zeros((D * rnn.num_layers, N, H))
+    bound = 0.0
     for layer in range(rnn.num_layers):
         outs = []
         for d in range(D):
             sfx = f"_l{layer}" + ("_reverse" if d else "")
             w_ih, w_hh = getattr(rnn, "weight_ih" + sfx), getattr(rnn, "weight_hh" + sfx)
-            b = (getattr(rnn, "bias_ih" + sfx) + getattr(rnn, "bias_hh" + sfx).astype(np.float64)) if rnn.bias else 0
+            b_ih, b_hh = (getattr(rnn, "bias_ih" + sfx), getattr(rnn, "bias_hh" + sfx)) if rnn.bias else (0, 0)
+            b = b_ih + np.asarray(b_hh, dtype=np.float64)
+            abs_b = np.abs(b_ih) + np.abs(np.asarray(b_hh, dtype=np.float64))
             h = h0[layer * D + d].astype(np.float64) if h0 is not None else np.zeros((N, H))
             out = np.zeros((L, N, H))
             for t in (range(L) if d == 0 else reversed(range(L))):
+                sums = np.abs(layer_in[t]) @ np.abs(w_ih).T + np.abs(h) @ np.abs(w_hh).T + abs_b
+                bound = max(bound, float(np.nan_to_num(sums, nan=np.inf).max(initial=0)))
                 h = act(layer_in[t] @ w_ih.T + h @ w_hh.T + b)
                 out[t] = h
             hn[layer * D + d] = h
             outs.append(out)
         layer_in = np.concatenate(outs, axis=-1)
-    return layer_in, hn
+    return layer_in, hn, bound
 
 
 rnn_configs = st.fixed_dictionaries({
@@ -375,8 +386,9 @@ rnn_configs = st.fixed_dictionaries({
 
 @fuzz_settings(250)
 @given(cfg=rnn_configs, L=st.integers(0, 4), N=st.integers(0, 3), unbatched=st.booleans(),
-       with_h0=st.booleans(), data=st.data())
-def test_rnn_valid_calls_match_reference(cfg, L, N, unbatched, with_h0, data):
+       with_h0=st.booleans(), seed=st.integers(0, 2**32 - 1), data=st.data())
+def test_rnn_valid_calls_match_reference(cfg, L, N, unbatched, with_h0, seed, data):
+    swiftrnn.manual_seed(seed)  # the weights are part of the example: a failure must replay
     rnn = nn.RNN(**cfg)
     D = 2 if cfg["bidirectional"] else 1
     H, I = cfg["hidden_size"], cfg["input_size"]
@@ -404,17 +416,19 @@ def test_rnn_valid_calls_match_reference(cfg, L, N, unbatched, with_h0, data):
         x32, h32 = x32[:, None], (None if h32 is None else h32[:, None])
     elif cfg["batch_first"]:
         x32 = x32.transpose(1, 0, 2)
-    ref_out, ref_hn = ref_rnn(rnn, x32, h32)
+    with np.errstate(all="ignore"):  # inf and 3e38 inputs are drawn on purpose
+        ref_out, ref_hn, bound = ref_rnn(rnn, x32, h32)
     if unbatched:
         ref_out, ref_hn = ref_out[:, 0], ref_hn[:, 0]
     elif cfg["batch_first"]:
         ref_out = ref_out.transpose(1, 0, 2)
     check_output(out, ref_out.shape)
     check_output(hn, ref_hn.shape)
-    with np.errstate(all="ignore"):
-        # hn too: a lower layer's state can overflow float32 (where FMA and the reference round
-        # differently) while the last layer's output stays finite.
-        ok = all(np.isfinite(r).all() and np.abs(r).max(initial=0) < 1e6 for r in (ref_out, ref_hn))
+    # Compared only where float32 has one answer: no partial sum can overflow (an inf input, or
+    # -3e38 - 3e38, gives inf or nan by summation order, in PyTorch too), and no value is so large
+    # that rtol=1e-4 is below float32's rounding of a long chain of relus.
+    ok = bound < 1e37 and all(np.abs(r).max(initial=0) < 1e6 for r in (ref_out, ref_hn))
+    event("compared with the reference" if ok else "float32 range exceeded: not compared")
     if ok:
         np.testing.assert_allclose(out, ref_out, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(hn, ref_hn, rtol=1e-4, atol=1e-4)
