@@ -374,14 +374,15 @@ func gemmShouldPackA(m: Int, panels: Int, a: OperandA) -> Bool {
     return m >= gemmMR && (a.cs != 1 ? panels >= 2 : panels >= 8)
 }
 
-/// Row-major op(A) of at most 17 rows (one 12-row tile, or tiles of 6 and 7...11) with rows of at
-/// most 256 floats: the AVX-512 tiles read the rows in place faster than packing them first, which
-/// costs as much as the tiles' own loads at these sizes (`SwiftRNNBench`, interleaved: 16x128x128 ~10 %,
-/// 16x256x256 ~6 %, 8x256x256 ~4 % faster). Longer rows are packed: 12 rows 2 KB apart ran 20 %
-/// slower in place (L1 set conflicts).
+/// Row-major op(A) of at most 17 rows (one 12-row tile, or tiles of 6 and 7...11) at most 272 floats
+/// apart (256, or 256 padded by `paddedRowStride` as the training workspaces are): the AVX-512 tiles
+/// read the rows in place faster than packing them first, which costs as much as the tiles' own loads
+/// at these sizes (`SwiftRNNBench`, interleaved: 16x128x128 ~10 %, 16x256x256 ~6 %, 8x256x256 ~4 %
+/// faster; the backward step's 16x256x256 with rows 272 apart 7-10 %). Rows farther apart are packed:
+/// 12 rows 2 KB apart ran 20 % slower in place (L1 set conflicts).
 @inline(__always)
 func gemmReadsRowsInPlace(m: Int, rs: Int, cs: Int) -> Bool {
-    cs == 1 && m <= 17 && rs <= 256
+    cs == 1 && m <= 17 && rs <= 272
 }
 
 /// C[0..<m][0..<n] over panels of op(B) covering columns 0..<n (panel q = columns 16q..<16q+16;
