@@ -16,7 +16,7 @@ import swiftrnn
 from swiftrnn import nn
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "typed_usage.py"
+EXAMPLE = ROOT / "Examples" / "typed_usage.py"
 PUBLIC_MODULES = ["swiftrnn", "swiftrnn.nn", "swiftrnn.nn.functional", "swiftrnn.nn.utils", "swiftrnn.optim",
                   "swiftrnn.text", "swiftrnn.models", "swiftrnn.random"]
 
@@ -31,7 +31,7 @@ def test_package_is_marked_typed():
 
 def test_typed_example_runs():
     if not EXAMPLE.is_file():
-        pytest.skip("examples/ is not next to these tests")
+        pytest.skip("Examples/ is not next to these tests")
     out = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "generated:" in out.stdout
@@ -40,11 +40,30 @@ def test_typed_example_runs():
 def test_typed_example_passes_mypy_strict():
     api = pytest.importorskip("mypy.api")
     if not EXAMPLE.is_file():
-        pytest.skip("examples/ is not next to these tests")
+        pytest.skip("Examples/ is not next to these tests")
     # The swiftrnn that mypy sees is the installed one (its py.typed), as for a user of the wheel.
     stdout, stderr, status = api.run(["--strict", "--no-incremental", "--python-executable", sys.executable,
                                       str(EXAMPLE)])
     assert status == 0, stdout + stderr
+
+
+# --- the checkout ----------------------------------------------------------------------------------
+
+def test_no_two_tracked_paths_differ_only_in_case():
+    """A clone on a case-insensitive file system (macOS, Windows) must not merge two folders or files."""
+    try:
+        out = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        pytest.skip("git is not available")
+    if out.returncode != 0 or not out.stdout:
+        pytest.skip("not a git checkout")
+    seen = {}
+    for path in out.stdout.splitlines():
+        parts = pathlib.PurePosixPath(path).parts
+        for depth in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:depth])
+            other = seen.setdefault(prefix.lower(), prefix)
+            assert other == prefix, f"{other!r} and {prefix!r} differ only in case"
 
 
 # --- docstrings ------------------------------------------------------------------------------------

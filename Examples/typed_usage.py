@@ -1,6 +1,6 @@
-"""swiftrnn from typed code: this file passes ``mypy --strict`` (python/tests/test_typing.py checks it).
+"""swiftrnn from typed code: this file passes ``mypy --strict`` (python/tests/test_packaging.py checks it).
 
-Run it: ``python examples/typed_usage.py``. It builds the tutorial's embedding -> RNN -> linear model,
+Run it: ``python Examples/typed_usage.py``. It builds the tutorial's embedding -> RNN -> linear model,
 trains it for a few steps on a toy sequence and greedily generates a few tokens, with every value typed.
 """
 from __future__ import annotations
