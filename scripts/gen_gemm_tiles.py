@@ -82,20 +82,29 @@ def tile_body(r: int, p: int, lanes: int = 16) -> list:
     return out
 
 
-def tile_function(name: str, params: str, leading_args: str, body: list) -> list:
-    """A non-inlined tile `name` that calls its inlined body twice: with rsA == 1 as a constant (packed A,
-    a micro-panel row's values adjacent) and with any rsA. `leading_args` is the call's arguments up to
-    csA, with `{rsA}` where rsA goes."""
-    def call(rsA: str) -> str:
+def tile_function(name: str, params: str, leading_args: str, body: list, panels: int) -> list:
+    """A non-inlined tile `name` that calls its inlined body four times: with rsA == 1 as a constant (packed
+    A, a micro-panel row's values adjacent) or any rsA, and with all of its 16·panels columns valid as a
+    constant or any cols. `leading_args` is the call's arguments up to csA, with `{rsA}` where rsA goes."""
+    full = 16 * panels
+    def call(rsA: str, cols: str) -> str:
         args = leading_args.format(rsA=rsA)
-        return f"{name}_body({args}, b, rsB, panelStride, c, ldc, cols, load, bias)"
+        return f"{name}_body({args}, b, rsB, panelStride, c, ldc, {cols}, load, bias)"
     return [
         "@inline(never)",
         f"func {name}({params}) {{",
-        "    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent",
-        f"        {call('1')}",
+        "    // All columns valid (every tile but a row's last): with the constant the partial loads and stores",
+        "    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.",
+        f"    if cols >= {full} {{",
+        "        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent",
+        f"            {call('1', str(full))}",
+        "        } else {",
+        f"            {call('rsA', str(full))}",
+        "        }",
+        "    } else if rsA == 1 {",
+        f"        {call('1', 'cols')}",
         "    } else {",
-        f"        {call('rsA')}",
+        f"        {call('rsA', 'cols')}",
         "    }",
         "}",
         "",
@@ -136,7 +145,7 @@ def main() -> None:
               "    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,\n"
               "    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?")
     for r, p in names:
-        out += tile_function(f"tile512_{r}x{p}", params, "kc, a0, a1, {rsA}, csA", tile_body(r, p))
+        out += tile_function(f"tile512_{r}x{p}", params, "kc, a0, a1, {rsA}, csA", tile_body(r, p), p)
     root = pathlib.Path(__file__).resolve().parent.parent
     path = root / "Sources/SwiftRNNAVX512/Kernel512Tiles.swift"
     path.write_text("\n".join(out).rstrip() + "\n")
@@ -162,7 +171,7 @@ def avx2_tiles() -> list:
               "    _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,\n"
               "    _ bias: UnsafePointer<Float>?")
     for r, p in AVX2_SHAPES:
-        out += tile_function(f"tile8_{r}x{p}", params, "kc, a0, {rsA}, csA", tile_body(r, p, lanes=8))
+        out += tile_function(f"tile8_{r}x{p}", params, "kc, a0, {rsA}, csA", tile_body(r, p, lanes=8), p)
     return out
 
 

@@ -67,7 +67,15 @@ func tile512Function(rows: Int, panels: Int) -> Tile512 {
 func tile512_1x8(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 128 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_1x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 128, load, bias)
+        } else {
+            tile512_1x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 128, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_1x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_1x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -140,7 +148,15 @@ private func tile512_1x8_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_1x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 64 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_1x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+        } else {
+            tile512_1x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_1x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_1x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -189,7 +205,15 @@ private func tile512_1x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_1x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 32 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_1x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        } else {
+            tile512_1x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_1x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_1x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -226,7 +250,15 @@ private func tile512_1x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_1x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_1x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile512_1x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_1x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_1x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -257,7 +289,15 @@ private func tile512_1x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_2x8(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 128 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_2x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 128, load, bias)
+        } else {
+            tile512_2x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 128, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_2x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_2x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -355,7 +395,15 @@ private func tile512_2x8_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_2x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 64 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_2x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+        } else {
+            tile512_2x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_2x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_2x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -417,7 +465,15 @@ private func tile512_2x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_2x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 32 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_2x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        } else {
+            tile512_2x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_2x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_2x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -461,7 +517,15 @@ private func tile512_2x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_2x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_2x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile512_2x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_2x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_2x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -496,7 +560,15 @@ private func tile512_2x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_3x8(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 128 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_3x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 128, load, bias)
+        } else {
+            tile512_3x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 128, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_3x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_3x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -619,7 +691,15 @@ private func tile512_3x8_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_3x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 64 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_3x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+        } else {
+            tile512_3x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_3x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_3x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -694,7 +774,15 @@ private func tile512_3x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_3x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 32 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_3x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        } else {
+            tile512_3x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_3x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_3x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -745,7 +833,15 @@ private func tile512_3x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_3x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_3x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile512_3x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_3x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_3x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -784,7 +880,15 @@ private func tile512_3x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_4x6(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 96 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_4x6_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 96, load, bias)
+        } else {
+            tile512_4x6_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 96, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_4x6_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_4x6_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -902,7 +1006,15 @@ private func tile512_4x6_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_4x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 64 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_4x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+        } else {
+            tile512_4x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_4x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_4x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -990,7 +1102,15 @@ private func tile512_4x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_4x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 32 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_4x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        } else {
+            tile512_4x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_4x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_4x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -1048,7 +1168,15 @@ private func tile512_4x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_4x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_4x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile512_4x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_4x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_4x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -1091,7 +1219,15 @@ private func tile512_4x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_5x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 64 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_5x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+        } else {
+            tile512_5x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_5x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_5x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -1192,7 +1328,15 @@ private func tile512_5x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_5x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 32 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_5x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        } else {
+            tile512_5x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_5x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_5x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -1257,7 +1401,15 @@ private func tile512_5x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_5x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_5x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile512_5x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_5x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_5x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -1304,7 +1456,15 @@ private func tile512_5x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_6x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 64 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_6x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+        } else {
+            tile512_6x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_6x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_6x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -1418,7 +1578,15 @@ private func tile512_6x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_6x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 32 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_6x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        } else {
+            tile512_6x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_6x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_6x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -1490,7 +1658,15 @@ private func tile512_6x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_6x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_6x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile512_6x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_6x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_6x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -1541,7 +1717,15 @@ private func tile512_6x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_7x3(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 48 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_7x3_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
+        } else {
+            tile512_7x3_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_7x3_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_7x3_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -1645,7 +1829,15 @@ private func tile512_7x3_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_7x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 32 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_7x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        } else {
+            tile512_7x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_7x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_7x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -1725,7 +1917,15 @@ private func tile512_7x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_7x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_7x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile512_7x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_7x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_7x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -1781,7 +1981,15 @@ private func tile512_7x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_8x3(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 48 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_8x3_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
+        } else {
+            tile512_8x3_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_8x3_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_8x3_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -1895,7 +2103,15 @@ private func tile512_8x3_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_8x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 32 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_8x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        } else {
+            tile512_8x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_8x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_8x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -1982,7 +2198,15 @@ private func tile512_8x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_8x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_8x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile512_8x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_8x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_8x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -2042,7 +2266,15 @@ private func tile512_8x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_9x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 32 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_9x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        } else {
+            tile512_9x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_9x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_9x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -2136,7 +2368,15 @@ private func tile512_9x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_9x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_9x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile512_9x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_9x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_9x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -2200,7 +2440,15 @@ private func tile512_9x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_10x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 32 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_10x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        } else {
+            tile512_10x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_10x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_10x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -2301,7 +2549,15 @@ private func tile512_10x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsa
 func tile512_10x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_10x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile512_10x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_10x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_10x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -2369,7 +2625,15 @@ private func tile512_10x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsa
 func tile512_11x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 32 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_11x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        } else {
+            tile512_11x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_11x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_11x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -2477,7 +2741,15 @@ private func tile512_11x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsa
 func tile512_11x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_11x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile512_11x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_11x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_11x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -2549,7 +2821,15 @@ private func tile512_11x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsa
 func tile512_12x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 32 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_12x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        } else {
+            tile512_12x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_12x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_12x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -2664,7 +2944,15 @@ private func tile512_12x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsa
 func tile512_12x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_12x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile512_12x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile512_12x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile512_12x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)

@@ -26,7 +26,15 @@ func tile8Function(rows: Int, panels: Int) -> Tile8 {
 func tile8_6x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_6x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile8_6x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile8_6x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile8_6x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -97,7 +105,15 @@ private func tile8_6x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_5x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_5x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile8_5x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile8_5x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile8_5x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -161,7 +177,15 @@ private func tile8_5x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_4x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_4x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile8_4x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile8_4x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile8_4x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -218,7 +242,15 @@ private func tile8_4x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_3x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_3x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile8_3x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile8_3x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile8_3x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -268,7 +300,15 @@ private func tile8_3x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_3x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 32 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_3x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        } else {
+            tile8_3x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        }
+    } else if rsA == 1 {
         tile8_3x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile8_3x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -342,7 +382,15 @@ private func tile8_3x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_2x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_2x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile8_2x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile8_2x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile8_2x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -385,7 +433,15 @@ private func tile8_2x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_2x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 32 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_2x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        } else {
+            tile8_2x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        }
+    } else if rsA == 1 {
         tile8_2x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile8_2x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -446,7 +502,15 @@ private func tile8_2x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_2x3(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 48 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_2x3_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
+        } else {
+            tile8_2x3_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
+        }
+    } else if rsA == 1 {
         tile8_2x3_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile8_2x3_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -525,7 +589,15 @@ private func tile8_2x3_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_1x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 16 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_1x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        } else {
+            tile8_1x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+        }
+    } else if rsA == 1 {
         tile8_1x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile8_1x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -561,7 +633,15 @@ private func tile8_1x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_1x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 32 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_1x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        } else {
+            tile8_1x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+        }
+    } else if rsA == 1 {
         tile8_1x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile8_1x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -609,7 +689,15 @@ private func tile8_1x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_1x3(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 48 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_1x3_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
+        } else {
+            tile8_1x3_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
+        }
+    } else if rsA == 1 {
         tile8_1x3_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile8_1x3_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -669,7 +757,15 @@ private func tile8_1x3_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_1x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 64 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_1x4_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+        } else {
+            tile8_1x4_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+        }
+    } else if rsA == 1 {
         tile8_1x4_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile8_1x4_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -741,7 +837,15 @@ private func tile8_1x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_1x5(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 80 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_1x5_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 80, load, bias)
+        } else {
+            tile8_1x5_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 80, load, bias)
+        }
+    } else if rsA == 1 {
         tile8_1x5_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile8_1x5_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
@@ -825,7 +929,15 @@ private func tile8_1x5_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_1x6(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
+    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
+    if cols >= 96 {
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_1x6_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 96, load, bias)
+        } else {
+            tile8_1x6_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 96, load, bias)
+        }
+    } else if rsA == 1 {
         tile8_1x6_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
         tile8_1x6_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
