@@ -17,7 +17,7 @@ public typealias F16 = SIMD16<Float>
 @inline(__always)
 func chainStart(_ c: UnsafeMutablePointer<Float>, _ valid: Int, _ load: Bool, _ bias: F16?) -> F16 {
     if !load { return bias ?? F16() }
-    let cv = valid == 16 ? UnsafeRawPointer(c).loadUnaligned(as: F16.self) : loadPartial16(c, valid)
+    let cv = load16(UnsafePointer(c), valid)
     return bias.map { cv + $0 } ?? cv
 }
 
@@ -47,7 +47,7 @@ func storePartial16(_ v: F16, _ p: UnsafeMutablePointer<Float>, _ valid: Int) {
     for t in 0..<valid { p[t] = v[t] }
 }
 
-/// The first `valid` (1...16) floats at p, the other lanes zero.
+/// The first `valid` (0...16) floats at p, the other lanes zero.
 @inline(__always)
 func load16(_ p: UnsafePointer<Float>, _ valid: Int) -> F16 {
     valid == 16 ? UnsafeRawPointer(p).loadUnaligned(as: F16.self) : loadPartial16(p, valid)

@@ -75,10 +75,12 @@ func tile512_1x8(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_1x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 128, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_1x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_1x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_1x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_1x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -156,10 +158,12 @@ func tile512_1x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_1x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_1x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_1x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_1x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_1x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -213,10 +217,12 @@ func tile512_1x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_1x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_1x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_1x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_1x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_1x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -258,10 +264,12 @@ func tile512_1x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_1x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_1x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_1x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_1x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_1x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -297,10 +305,12 @@ func tile512_2x8(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_2x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 128, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_2x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_2x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_2x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_2x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -403,10 +413,12 @@ func tile512_2x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_2x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_2x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_2x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_2x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_2x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -473,10 +485,12 @@ func tile512_2x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_2x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_2x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_2x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_2x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_2x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -525,10 +539,12 @@ func tile512_2x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_2x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_2x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_2x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_2x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_2x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -568,10 +584,12 @@ func tile512_3x8(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_3x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 128, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_3x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_3x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_3x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_3x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -699,10 +717,12 @@ func tile512_3x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_3x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_3x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_3x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_3x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_3x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -782,10 +802,12 @@ func tile512_3x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_3x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_3x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_3x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_3x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_3x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -841,10 +863,12 @@ func tile512_3x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_3x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_3x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_3x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_3x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_3x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -888,10 +912,12 @@ func tile512_4x6(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_4x6_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 96, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_4x6_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_4x6_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_4x6_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_4x6_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -1014,10 +1040,12 @@ func tile512_4x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_4x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_4x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_4x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_4x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_4x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -1110,10 +1138,12 @@ func tile512_4x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_4x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_4x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_4x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_4x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_4x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -1176,10 +1206,12 @@ func tile512_4x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_4x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_4x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_4x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_4x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_4x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -1227,10 +1259,12 @@ func tile512_5x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_5x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_5x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_5x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_5x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_5x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -1336,10 +1370,12 @@ func tile512_5x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_5x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_5x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_5x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_5x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_5x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -1409,10 +1445,12 @@ func tile512_5x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_5x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_5x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_5x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_5x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_5x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -1464,10 +1502,12 @@ func tile512_6x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_6x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_6x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_6x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_6x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_6x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -1586,10 +1626,12 @@ func tile512_6x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_6x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_6x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_6x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_6x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_6x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -1666,10 +1708,12 @@ func tile512_6x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_6x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_6x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_6x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_6x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_6x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -1725,10 +1769,12 @@ func tile512_7x3(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_7x3_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_7x3_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_7x3_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_7x3_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_7x3_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -1837,10 +1883,12 @@ func tile512_7x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_7x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_7x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_7x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_7x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_7x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -1925,10 +1973,12 @@ func tile512_7x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_7x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_7x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_7x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_7x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_7x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -1989,10 +2039,12 @@ func tile512_8x3(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_8x3_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_8x3_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_8x3_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_8x3_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_8x3_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -2111,10 +2163,12 @@ func tile512_8x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_8x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_8x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_8x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_8x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_8x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -2206,10 +2260,12 @@ func tile512_8x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_8x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_8x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_8x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_8x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_8x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -2274,10 +2330,12 @@ func tile512_9x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_9x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_9x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_9x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_9x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_9x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -2376,10 +2434,12 @@ func tile512_9x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Floa
         } else {
             tile512_9x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_9x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_9x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_9x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_9x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -2448,10 +2508,12 @@ func tile512_10x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Flo
         } else {
             tile512_10x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_10x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_10x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_10x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_10x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -2557,10 +2619,12 @@ func tile512_10x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Flo
         } else {
             tile512_10x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_10x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_10x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_10x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_10x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -2633,10 +2697,12 @@ func tile512_11x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Flo
         } else {
             tile512_11x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_11x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_11x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_11x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_11x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -2749,10 +2815,12 @@ func tile512_11x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Flo
         } else {
             tile512_11x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_11x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_11x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_11x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_11x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -2829,10 +2897,12 @@ func tile512_12x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Flo
         } else {
             tile512_12x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_12x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_12x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_12x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_12x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -2952,10 +3022,12 @@ func tile512_12x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Flo
         } else {
             tile512_12x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile512_12x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile512_12x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile512_12x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile512_12x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 

@@ -511,7 +511,7 @@ typealias Tile8 = (Int, UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, In
 @inline(__always)
 func chainStart8(_ c: UnsafeMutablePointer<Float>, _ valid: Int, _ load: Bool, _ bias: F8?) -> F8 {
     if !load { return bias ?? F8() }
-    let cv = valid == 8 ? loadF8(c) : loadPartialF8OutOfLine(UnsafePointer(c), valid)
+    let cv = load8(UnsafePointer(c), valid)
     return bias.map { cv + $0 } ?? cv
 }
 
@@ -521,7 +521,7 @@ func chainStore8(_ v: F8, _ c: UnsafeMutablePointer<Float>, _ valid: Int) {
     if valid == 8 { storeF8(v, c) } else { storePartialF8OutOfLine(v, c, valid) }
 }
 
-/// The first `valid` (1...8) floats at p, the other lanes zero.
+/// The first `valid` (0...8) floats at p, the other lanes zero.
 @inline(__always)
 func load8(_ p: UnsafePointer<Float>, _ valid: Int) -> F8 {
     valid == 8 ? loadF8(p) : loadPartialF8OutOfLine(p, valid)
@@ -553,13 +553,6 @@ func edgeKernel(rows: Int, panels: Int, kc: Int, a: UnsafePointer<Float>, rsA: I
                 epilogue: GEMMActivation) {
     tile8Function(rows: rows, panels: panels)(kc, a, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     activateRows(epilogue, c: c, ldc: ldc, rows: rows, cols: cols)
-}
-
-/// Panels an edge tile of `rows` (1...5) rows covers at most: enough for at least eight accumulator
-/// chains (12 ymm accumulators at most). The shapes GEMMTilesAVX2.swift has.
-@inline(__always)
-func edgePanels(rows: Int) -> Int {
-    rows == 1 ? 6 : rows == 2 ? 3 : rows == 3 ? 2 : 1
 }
 
 // MARK: - Direct path (tiny problems, or no scratch memory)

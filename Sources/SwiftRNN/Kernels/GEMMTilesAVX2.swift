@@ -22,6 +22,20 @@ func tile8Function(rows: Int, panels: Int) -> Tile8 {
     }
 }
 
+/// Panels an edge tile of `rows` (1...5) rows covers at most: enough for at least eight accumulator
+/// chains (12 ymm accumulators at most).
+@inline(__always)
+func edgePanels(rows: Int) -> Int {
+    switch rows {
+    case 1: return 6
+    case 2: return 3
+    case 3: return 2
+    case 4: return 1
+    case 5: return 1
+    default: return 1
+    }
+}
+
 @inline(never)
 func tile8_6x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
@@ -34,10 +48,12 @@ func tile8_6x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ 
         } else {
             tile8_6x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile8_6x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile8_6x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_6x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile8_6x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -113,10 +129,12 @@ func tile8_5x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ 
         } else {
             tile8_5x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile8_5x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile8_5x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_5x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile8_5x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -185,10 +203,12 @@ func tile8_4x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ 
         } else {
             tile8_4x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile8_4x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile8_4x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_4x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile8_4x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -250,10 +270,12 @@ func tile8_3x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ 
         } else {
             tile8_3x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile8_3x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile8_3x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_3x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile8_3x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -308,10 +330,12 @@ func tile8_3x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ 
         } else {
             tile8_3x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
         }
-    } else if rsA == 1 {
-        tile8_3x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile8_3x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_3x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile8_3x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -390,10 +414,12 @@ func tile8_2x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ 
         } else {
             tile8_2x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile8_2x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile8_2x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_2x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile8_2x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -441,10 +467,12 @@ func tile8_2x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ 
         } else {
             tile8_2x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
         }
-    } else if rsA == 1 {
-        tile8_2x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile8_2x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_2x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile8_2x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -510,10 +538,12 @@ func tile8_2x3(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ 
         } else {
             tile8_2x3_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
         }
-    } else if rsA == 1 {
-        tile8_2x3_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile8_2x3_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_2x3_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile8_2x3_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -597,10 +627,12 @@ func tile8_1x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ 
         } else {
             tile8_1x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
         }
-    } else if rsA == 1 {
-        tile8_1x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile8_1x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_1x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile8_1x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -641,10 +673,12 @@ func tile8_1x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ 
         } else {
             tile8_1x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
         }
-    } else if rsA == 1 {
-        tile8_1x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile8_1x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_1x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile8_1x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -697,10 +731,12 @@ func tile8_1x3(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ 
         } else {
             tile8_1x3_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
         }
-    } else if rsA == 1 {
-        tile8_1x3_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile8_1x3_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_1x3_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile8_1x3_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -765,10 +801,12 @@ func tile8_1x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ 
         } else {
             tile8_1x4_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
         }
-    } else if rsA == 1 {
-        tile8_1x4_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile8_1x4_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_1x4_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile8_1x4_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -845,10 +883,12 @@ func tile8_1x5(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ 
         } else {
             tile8_1x5_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 80, load, bias)
         }
-    } else if rsA == 1 {
-        tile8_1x5_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile8_1x5_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_1x5_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile8_1x5_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
@@ -937,10 +977,12 @@ func tile8_1x6(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ 
         } else {
             tile8_1x6_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 96, load, bias)
         }
-    } else if rsA == 1 {
-        tile8_1x6_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
     } else {
-        tile8_1x6_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
+            tile8_1x6_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        } else {
+            tile8_1x6_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+        }
     }
 }
 
