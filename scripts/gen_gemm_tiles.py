@@ -31,10 +31,11 @@ def tile_widths(rows: int) -> list:
     return sorted({widest} | {p for p in (4, 2, 1) if p < widest}, reverse=True)
 
 
-def tile_body(r: int, p: int, lanes: int = 16) -> list:
+def tile_body(r: int, p: int, lanes: int = 16, full: bool = False) -> list:
     """The statements of tile R x P (inside a function with the tile parameters): 16-lane vectors, one per
     panel, rows 0..<6 from a0 and 6..<12 from a1 (AVX-512); or 8-lane vectors, two per panel, every row
-    from a0 (AVX2, at most 6 rows)."""
+    from a0 (AVX2, at most 6 rows). With `full`, every column is valid (`cols` is not read): the
+    partial loads and stores are not in the code at all, whether or not LLVM inlines it."""
     per = 16 // lanes  # vectors per panel
     vec = "F16" if lanes == 16 else "F8"
     suffix = "" if lanes == 16 else "8"
@@ -42,10 +43,14 @@ def tile_body(r: int, p: int, lanes: int = 16) -> list:
     def at(base: str, i: int, q: int) -> str:  # row i, vector q of C
         return " + ".join([base] + ([f"{i} * ldc"] if i else []) + ([f"{lanes * q}"] if q else []))
     # valid<q>: columns of vector q that C has (all, or fewer in the last panel, 0 past it).
-    out = [f"    let valid{q} = cols >= {lanes * (q + 1)} ? {lanes} : max(0, cols - {lanes * q})"
-           for q in range(p * per)]
+    out = []
     for q in range(p * per):
-        out.append(f"    let bias{q} = valid{q} > 0 ? bias.map {{ load{lanes}({at('$0', 0, q)}, valid{q}) }} : nil")
+        if full:
+            out.append(f"    let valid{q} = {lanes}")
+            out.append(f"    let bias{q} = bias.map {{ load{lanes}({at('$0', 0, q)}, valid{q}) }}")
+        else:
+            out.append(f"    let valid{q} = cols >= {lanes * (q + 1)} ? {lanes} : max(0, cols - {lanes * q})")
+            out.append(f"    let bias{q} = valid{q} > 0 ? bias.map {{ load{lanes}({at('$0', 0, q)}, valid{q}) }} : nil")
     for i in range(r):
         for q in range(p * per):
             out.append(f"    var {acc[i][q]} = chainStart{suffix}({at('c', i, q)}, valid{q}, load, bias{q})")
@@ -83,30 +88,36 @@ def tile_body(r: int, p: int, lanes: int = 16) -> list:
     return out
 
 
-def tile_function(name: str, params: str, leading_args: str, body: list, panels: int) -> list:
-    """A non-inlined tile `name` that calls its inlined body four times: with rsA == 1 as a constant (packed
-    A, a micro-panel row's values adjacent) or any rsA, and with all of its 16·panels columns valid as a
-    constant or any cols. `leading_args` is the call's arguments up to csA, with `{rsA}` where rsA goes."""
-    full = 16 * panels
-    def by_rsA(cols: str) -> list:  # the body called with rsA == 1 as a constant, or any rsA
+def tile_function(name: str, params: str, leading_args: str, body: list, full_body: list, panels: int) -> list:
+    """A non-inlined tile `name` over two bodies: `{name}_full` when all of its 16·panels columns are valid
+    (every tile but a row's last), `{name}_partial` otherwise; each called with rsA == 1 as a constant
+    (packed A, a micro-panel row's values adjacent) or any rsA. The full body has no partial loads and
+    stores in it: when they were one body with `cols` as an argument, LLVM kept some call sites out of
+    line (the in-place rows of a recurrent step among them), where the constant did not reach, and kept
+    all accumulators on the stack around the partial calls. `leading_args` is the call's arguments up
+    to csA, with `{rsA}` where rsA goes."""
+    def by_rsA(body_name: str) -> list:  # the body called with rsA == 1 as a constant, or any rsA
         def call(rsA: str) -> str:
-            return f"            {name}_body({leading_args.format(rsA=rsA)}, b, rsB, panelStride, c, ldc, {cols}, load, bias)"
+            return f"            {body_name}({leading_args.format(rsA=rsA)}, b, rsB, panelStride, c, ldc, cols, load, bias)"
         return ["        if rsA == 1 {  // packed A: a micro-panel row's values are adjacent", call("1"),
                 "        } else {", call("rsA"), "        }"]
     return [
         "@inline(never)",
         f"func {name}({params}) {{",
-        "    // All columns valid (every tile but a row's last): with the constant the partial loads and stores",
-        "    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.",
-        f"    if cols >= {full} {{",
-        *by_rsA(str(full)),
+        f"    if cols >= {16 * panels} {{",
+        *by_rsA(f"{name}_full"),
         "    } else {",
-        *by_rsA("cols"),
+        *by_rsA(f"{name}_partial"),
         "    }",
         "}",
         "",
         "@inline(__always)",
-        f"private func {name}_body({params}) {{",
+        f"private func {name}_full({params}) {{",
+        *full_body,
+        "}",
+        "",
+        "@inline(__always)",
+        f"private func {name}_partial({params}) {{",
         *body,
         "}",
         "",
@@ -142,7 +153,8 @@ def main() -> None:
               "    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,\n"
               "    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?")
     for r, p in names:
-        out += tile_function(f"tile512_{r}x{p}", params, "kc, a0, a1, {rsA}, csA", tile_body(r, p), p)
+        out += tile_function(f"tile512_{r}x{p}", params, "kc, a0, a1, {rsA}, csA", tile_body(r, p),
+                             tile_body(r, p, full=True), p)
     root = pathlib.Path(__file__).resolve().parent.parent
     path = root / "Sources/SwiftRNNAVX512/Kernel512Tiles.swift"
     path.write_text("\n".join(out).rstrip() + "\n")
@@ -179,7 +191,8 @@ def avx2_tiles() -> list:
               "    _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,\n"
               "    _ bias: UnsafePointer<Float>?")
     for r, p in AVX2_SHAPES:
-        out += tile_function(f"tile8_{r}x{p}", params, "kc, a0, {rsA}, csA", tile_body(r, p, lanes=8), p)
+        out += tile_function(f"tile8_{r}x{p}", params, "kc, a0, {rsA}, csA", tile_body(r, p, lanes=8),
+                             tile_body(r, p, lanes=8, full=True), p)
     return out
 
 

@@ -67,42 +67,102 @@ func tile512Function(rows: Int, panels: Int) -> Tile512 {
 func tile512_1x8(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 128 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_1x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 128, load, bias)
+            tile512_1x8_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_1x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 128, load, bias)
+            tile512_1x8_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_1x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_1x8_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_1x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_1x8_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_1x8_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_1x8_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    let valid2 = 16
+    let bias2 = bias.map { load16($0 + 32, valid2) }
+    let valid3 = 16
+    let bias3 = bias.map { load16($0 + 48, valid3) }
+    let valid4 = 16
+    let bias4 = bias.map { load16($0 + 64, valid4) }
+    let valid5 = 16
+    let bias5 = bias.map { load16($0 + 80, valid5) }
+    let valid6 = 16
+    let bias6 = bias.map { load16($0 + 96, valid6) }
+    let valid7 = 16
+    let bias7 = bias.map { load16($0 + 112, valid7) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c0_4 = chainStart(c + 64, valid4, load, bias4)
+    var c0_5 = chainStart(c + 80, valid5, load, bias5)
+    var c0_6 = chainStart(c + 96, valid6, load, bias6)
+    var c0_7 = chainStart(c + 112, valid7, load, bias7)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F16(repeating: ap0[0])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        let b4 = UnsafeRawPointer(bp + 4 * panelStride).loadUnaligned(as: F16.self)
+        c0_4 = c0_4.addingProduct(x0, b4)
+        let b5 = UnsafeRawPointer(bp + 5 * panelStride).loadUnaligned(as: F16.self)
+        c0_5 = c0_5.addingProduct(x0, b5)
+        let b6 = UnsafeRawPointer(bp + 6 * panelStride).loadUnaligned(as: F16.self)
+        c0_6 = c0_6.addingProduct(x0, b6)
+        let b7 = UnsafeRawPointer(bp + 7 * panelStride).loadUnaligned(as: F16.self)
+        c0_7 = c0_7.addingProduct(x0, b7)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c0_4, c + 64, valid4)
+    chainStore(c0_5, c + 80, valid5)
+    chainStore(c0_6, c + 96, valid6)
+    chainStore(c0_7, c + 112, valid7)
+}
+
+@inline(__always)
+private func tile512_1x8_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
-    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
-    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
-    let valid4 = cols >= 80 ? 16 : max(0, cols - 64)
-    let valid5 = cols >= 96 ? 16 : max(0, cols - 80)
-    let valid6 = cols >= 112 ? 16 : max(0, cols - 96)
-    let valid7 = cols >= 128 ? 16 : max(0, cols - 112)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
     let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
     let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
+    let valid4 = cols >= 80 ? 16 : max(0, cols - 64)
     let bias4 = valid4 > 0 ? bias.map { load16($0 + 64, valid4) } : nil
+    let valid5 = cols >= 96 ? 16 : max(0, cols - 80)
     let bias5 = valid5 > 0 ? bias.map { load16($0 + 80, valid5) } : nil
+    let valid6 = cols >= 112 ? 16 : max(0, cols - 96)
     let bias6 = valid6 > 0 ? bias.map { load16($0 + 96, valid6) } : nil
+    let valid7 = cols >= 128 ? 16 : max(0, cols - 112)
     let bias7 = valid7 > 0 ? bias.map { load16($0 + 112, valid7) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -150,34 +210,70 @@ private func tile512_1x8_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_1x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 64 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_1x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+            tile512_1x4_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_1x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+            tile512_1x4_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_1x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_1x4_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_1x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_1x4_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_1x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_1x4_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    let valid2 = 16
+    let bias2 = bias.map { load16($0 + 32, valid2) }
+    let valid3 = 16
+    let bias3 = bias.map { load16($0 + 48, valid3) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F16(repeating: ap0[0])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+}
+
+@inline(__always)
+private func tile512_1x4_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
-    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
-    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
     let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
     let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -209,30 +305,54 @@ private func tile512_1x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_1x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 32 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_1x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_1x2_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_1x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_1x2_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_1x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_1x2_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_1x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_1x2_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_1x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_1x2_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F16(repeating: ap0[0])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+}
+
+@inline(__always)
+private func tile512_1x2_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -256,25 +376,43 @@ private func tile512_1x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_1x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_1x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_1x1_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_1x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_1x1_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_1x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_1x1_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_1x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_1x1_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_1x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_1x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+}
+
+@inline(__always)
+private func tile512_1x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
@@ -297,42 +435,127 @@ private func tile512_1x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_2x8(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 128 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_2x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 128, load, bias)
+            tile512_2x8_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_2x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 128, load, bias)
+            tile512_2x8_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_2x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_2x8_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_2x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_2x8_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_2x8_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_2x8_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    let valid2 = 16
+    let bias2 = bias.map { load16($0 + 32, valid2) }
+    let valid3 = 16
+    let bias3 = bias.map { load16($0 + 48, valid3) }
+    let valid4 = 16
+    let bias4 = bias.map { load16($0 + 64, valid4) }
+    let valid5 = 16
+    let bias5 = bias.map { load16($0 + 80, valid5) }
+    let valid6 = 16
+    let bias6 = bias.map { load16($0 + 96, valid6) }
+    let valid7 = 16
+    let bias7 = bias.map { load16($0 + 112, valid7) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c0_4 = chainStart(c + 64, valid4, load, bias4)
+    var c0_5 = chainStart(c + 80, valid5, load, bias5)
+    var c0_6 = chainStart(c + 96, valid6, load, bias6)
+    var c0_7 = chainStart(c + 112, valid7, load, bias7)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c1_3 = chainStart(c + 1 * ldc + 48, valid3, load, bias3)
+    var c1_4 = chainStart(c + 1 * ldc + 64, valid4, load, bias4)
+    var c1_5 = chainStart(c + 1 * ldc + 80, valid5, load, bias5)
+    var c1_6 = chainStart(c + 1 * ldc + 96, valid6, load, bias6)
+    var c1_7 = chainStart(c + 1 * ldc + 112, valid7, load, bias7)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F16(repeating: ap0[0])
+        let x1 = F16(repeating: ap0[rsA])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        let b4 = UnsafeRawPointer(bp + 4 * panelStride).loadUnaligned(as: F16.self)
+        c0_4 = c0_4.addingProduct(x0, b4)
+        c1_4 = c1_4.addingProduct(x1, b4)
+        let b5 = UnsafeRawPointer(bp + 5 * panelStride).loadUnaligned(as: F16.self)
+        c0_5 = c0_5.addingProduct(x0, b5)
+        c1_5 = c1_5.addingProduct(x1, b5)
+        let b6 = UnsafeRawPointer(bp + 6 * panelStride).loadUnaligned(as: F16.self)
+        c0_6 = c0_6.addingProduct(x0, b6)
+        c1_6 = c1_6.addingProduct(x1, b6)
+        let b7 = UnsafeRawPointer(bp + 7 * panelStride).loadUnaligned(as: F16.self)
+        c0_7 = c0_7.addingProduct(x0, b7)
+        c1_7 = c1_7.addingProduct(x1, b7)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c0_4, c + 64, valid4)
+    chainStore(c0_5, c + 80, valid5)
+    chainStore(c0_6, c + 96, valid6)
+    chainStore(c0_7, c + 112, valid7)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c1_3, c + 1 * ldc + 48, valid3)
+    chainStore(c1_4, c + 1 * ldc + 64, valid4)
+    chainStore(c1_5, c + 1 * ldc + 80, valid5)
+    chainStore(c1_6, c + 1 * ldc + 96, valid6)
+    chainStore(c1_7, c + 1 * ldc + 112, valid7)
+}
+
+@inline(__always)
+private func tile512_2x8_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
-    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
-    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
-    let valid4 = cols >= 80 ? 16 : max(0, cols - 64)
-    let valid5 = cols >= 96 ? 16 : max(0, cols - 80)
-    let valid6 = cols >= 112 ? 16 : max(0, cols - 96)
-    let valid7 = cols >= 128 ? 16 : max(0, cols - 112)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
     let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
     let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
+    let valid4 = cols >= 80 ? 16 : max(0, cols - 64)
     let bias4 = valid4 > 0 ? bias.map { load16($0 + 64, valid4) } : nil
+    let valid5 = cols >= 96 ? 16 : max(0, cols - 80)
     let bias5 = valid5 > 0 ? bias.map { load16($0 + 80, valid5) } : nil
+    let valid6 = cols >= 112 ? 16 : max(0, cols - 96)
     let bias6 = valid6 > 0 ? bias.map { load16($0 + 96, valid6) } : nil
+    let valid7 = cols >= 128 ? 16 : max(0, cols - 112)
     let bias7 = valid7 > 0 ? bias.map { load16($0 + 112, valid7) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -405,34 +628,83 @@ private func tile512_2x8_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_2x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 64 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_2x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+            tile512_2x4_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_2x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+            tile512_2x4_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_2x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_2x4_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_2x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_2x4_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_2x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_2x4_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    let valid2 = 16
+    let bias2 = bias.map { load16($0 + 32, valid2) }
+    let valid3 = 16
+    let bias3 = bias.map { load16($0 + 48, valid3) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c1_3 = chainStart(c + 1 * ldc + 48, valid3, load, bias3)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F16(repeating: ap0[0])
+        let x1 = F16(repeating: ap0[rsA])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c1_3, c + 1 * ldc + 48, valid3)
+}
+
+@inline(__always)
+private func tile512_2x4_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
-    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
-    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
     let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
     let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -477,30 +749,61 @@ private func tile512_2x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_2x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 32 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_2x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_2x2_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_2x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_2x2_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_2x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_2x2_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_2x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_2x2_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_2x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_2x2_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+}
+
+@inline(__always)
+private func tile512_2x2_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -531,25 +834,47 @@ private func tile512_2x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_2x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_2x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_2x1_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_2x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_2x1_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_2x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_2x1_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_2x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_2x1_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_2x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_2x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+}
+
+@inline(__always)
+private func tile512_2x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
@@ -576,42 +901,152 @@ private func tile512_2x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_3x8(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 128 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_3x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 128, load, bias)
+            tile512_3x8_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_3x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 128, load, bias)
+            tile512_3x8_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_3x8_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_3x8_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_3x8_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_3x8_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_3x8_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_3x8_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    let valid2 = 16
+    let bias2 = bias.map { load16($0 + 32, valid2) }
+    let valid3 = 16
+    let bias3 = bias.map { load16($0 + 48, valid3) }
+    let valid4 = 16
+    let bias4 = bias.map { load16($0 + 64, valid4) }
+    let valid5 = 16
+    let bias5 = bias.map { load16($0 + 80, valid5) }
+    let valid6 = 16
+    let bias6 = bias.map { load16($0 + 96, valid6) }
+    let valid7 = 16
+    let bias7 = bias.map { load16($0 + 112, valid7) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c0_4 = chainStart(c + 64, valid4, load, bias4)
+    var c0_5 = chainStart(c + 80, valid5, load, bias5)
+    var c0_6 = chainStart(c + 96, valid6, load, bias6)
+    var c0_7 = chainStart(c + 112, valid7, load, bias7)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c1_3 = chainStart(c + 1 * ldc + 48, valid3, load, bias3)
+    var c1_4 = chainStart(c + 1 * ldc + 64, valid4, load, bias4)
+    var c1_5 = chainStart(c + 1 * ldc + 80, valid5, load, bias5)
+    var c1_6 = chainStart(c + 1 * ldc + 96, valid6, load, bias6)
+    var c1_7 = chainStart(c + 1 * ldc + 112, valid7, load, bias7)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c2_2 = chainStart(c + 2 * ldc + 32, valid2, load, bias2)
+    var c2_3 = chainStart(c + 2 * ldc + 48, valid3, load, bias3)
+    var c2_4 = chainStart(c + 2 * ldc + 64, valid4, load, bias4)
+    var c2_5 = chainStart(c + 2 * ldc + 80, valid5, load, bias5)
+    var c2_6 = chainStart(c + 2 * ldc + 96, valid6, load, bias6)
+    var c2_7 = chainStart(c + 2 * ldc + 112, valid7, load, bias7)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F16(repeating: ap0[0])
+        let x1 = F16(repeating: ap0[rsA])
+        let x2 = F16(repeating: ap0[2 * rsA])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        c2_3 = c2_3.addingProduct(x2, b3)
+        let b4 = UnsafeRawPointer(bp + 4 * panelStride).loadUnaligned(as: F16.self)
+        c0_4 = c0_4.addingProduct(x0, b4)
+        c1_4 = c1_4.addingProduct(x1, b4)
+        c2_4 = c2_4.addingProduct(x2, b4)
+        let b5 = UnsafeRawPointer(bp + 5 * panelStride).loadUnaligned(as: F16.self)
+        c0_5 = c0_5.addingProduct(x0, b5)
+        c1_5 = c1_5.addingProduct(x1, b5)
+        c2_5 = c2_5.addingProduct(x2, b5)
+        let b6 = UnsafeRawPointer(bp + 6 * panelStride).loadUnaligned(as: F16.self)
+        c0_6 = c0_6.addingProduct(x0, b6)
+        c1_6 = c1_6.addingProduct(x1, b6)
+        c2_6 = c2_6.addingProduct(x2, b6)
+        let b7 = UnsafeRawPointer(bp + 7 * panelStride).loadUnaligned(as: F16.self)
+        c0_7 = c0_7.addingProduct(x0, b7)
+        c1_7 = c1_7.addingProduct(x1, b7)
+        c2_7 = c2_7.addingProduct(x2, b7)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c0_4, c + 64, valid4)
+    chainStore(c0_5, c + 80, valid5)
+    chainStore(c0_6, c + 96, valid6)
+    chainStore(c0_7, c + 112, valid7)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c1_3, c + 1 * ldc + 48, valid3)
+    chainStore(c1_4, c + 1 * ldc + 64, valid4)
+    chainStore(c1_5, c + 1 * ldc + 80, valid5)
+    chainStore(c1_6, c + 1 * ldc + 96, valid6)
+    chainStore(c1_7, c + 1 * ldc + 112, valid7)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c2_2, c + 2 * ldc + 32, valid2)
+    chainStore(c2_3, c + 2 * ldc + 48, valid3)
+    chainStore(c2_4, c + 2 * ldc + 64, valid4)
+    chainStore(c2_5, c + 2 * ldc + 80, valid5)
+    chainStore(c2_6, c + 2 * ldc + 96, valid6)
+    chainStore(c2_7, c + 2 * ldc + 112, valid7)
+}
+
+@inline(__always)
+private func tile512_3x8_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
-    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
-    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
-    let valid4 = cols >= 80 ? 16 : max(0, cols - 64)
-    let valid5 = cols >= 96 ? 16 : max(0, cols - 80)
-    let valid6 = cols >= 112 ? 16 : max(0, cols - 96)
-    let valid7 = cols >= 128 ? 16 : max(0, cols - 112)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
     let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
     let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
+    let valid4 = cols >= 80 ? 16 : max(0, cols - 64)
     let bias4 = valid4 > 0 ? bias.map { load16($0 + 64, valid4) } : nil
+    let valid5 = cols >= 96 ? 16 : max(0, cols - 80)
     let bias5 = valid5 > 0 ? bias.map { load16($0 + 80, valid5) } : nil
+    let valid6 = cols >= 112 ? 16 : max(0, cols - 96)
     let bias6 = valid6 > 0 ? bias.map { load16($0 + 96, valid6) } : nil
+    let valid7 = cols >= 128 ? 16 : max(0, cols - 112)
     let bias7 = valid7 > 0 ? bias.map { load16($0 + 112, valid7) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -709,34 +1144,96 @@ private func tile512_3x8_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_3x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 64 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_3x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+            tile512_3x4_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_3x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+            tile512_3x4_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_3x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_3x4_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_3x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_3x4_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_3x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_3x4_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    let valid2 = 16
+    let bias2 = bias.map { load16($0 + 32, valid2) }
+    let valid3 = 16
+    let bias3 = bias.map { load16($0 + 48, valid3) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c1_3 = chainStart(c + 1 * ldc + 48, valid3, load, bias3)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c2_2 = chainStart(c + 2 * ldc + 32, valid2, load, bias2)
+    var c2_3 = chainStart(c + 2 * ldc + 48, valid3, load, bias3)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F16(repeating: ap0[0])
+        let x1 = F16(repeating: ap0[rsA])
+        let x2 = F16(repeating: ap0[2 * rsA])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        c2_3 = c2_3.addingProduct(x2, b3)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c1_3, c + 1 * ldc + 48, valid3)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c2_2, c + 2 * ldc + 32, valid2)
+    chainStore(c2_3, c + 2 * ldc + 48, valid3)
+}
+
+@inline(__always)
+private func tile512_3x4_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
-    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
-    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
     let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
     let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -794,30 +1291,68 @@ private func tile512_3x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_3x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 32 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_3x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_3x2_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_3x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_3x2_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_3x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_3x2_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_3x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_3x2_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_3x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_3x2_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+}
+
+@inline(__always)
+private func tile512_3x2_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -855,25 +1390,51 @@ private func tile512_3x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_3x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_3x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_3x1_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_3x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_3x1_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_3x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_3x1_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_3x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_3x1_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_3x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_3x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+}
+
+@inline(__always)
+private func tile512_3x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
@@ -904,38 +1465,143 @@ private func tile512_3x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_4x6(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 96 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_4x6_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 96, load, bias)
+            tile512_4x6_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_4x6_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 96, load, bias)
+            tile512_4x6_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_4x6_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_4x6_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_4x6_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_4x6_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_4x6_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_4x6_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    let valid2 = 16
+    let bias2 = bias.map { load16($0 + 32, valid2) }
+    let valid3 = 16
+    let bias3 = bias.map { load16($0 + 48, valid3) }
+    let valid4 = 16
+    let bias4 = bias.map { load16($0 + 64, valid4) }
+    let valid5 = 16
+    let bias5 = bias.map { load16($0 + 80, valid5) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c0_4 = chainStart(c + 64, valid4, load, bias4)
+    var c0_5 = chainStart(c + 80, valid5, load, bias5)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c1_3 = chainStart(c + 1 * ldc + 48, valid3, load, bias3)
+    var c1_4 = chainStart(c + 1 * ldc + 64, valid4, load, bias4)
+    var c1_5 = chainStart(c + 1 * ldc + 80, valid5, load, bias5)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c2_2 = chainStart(c + 2 * ldc + 32, valid2, load, bias2)
+    var c2_3 = chainStart(c + 2 * ldc + 48, valid3, load, bias3)
+    var c2_4 = chainStart(c + 2 * ldc + 64, valid4, load, bias4)
+    var c2_5 = chainStart(c + 2 * ldc + 80, valid5, load, bias5)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c3_2 = chainStart(c + 3 * ldc + 32, valid2, load, bias2)
+    var c3_3 = chainStart(c + 3 * ldc + 48, valid3, load, bias3)
+    var c3_4 = chainStart(c + 3 * ldc + 64, valid4, load, bias4)
+    var c3_5 = chainStart(c + 3 * ldc + 80, valid5, load, bias5)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F16(repeating: ap0[0])
+        let x1 = F16(repeating: ap0[rsA])
+        let x2 = F16(repeating: ap0[2 * rsA])
+        let x3 = F16(repeating: ap0[3 * rsA])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        c3_2 = c3_2.addingProduct(x3, b2)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        c2_3 = c2_3.addingProduct(x2, b3)
+        c3_3 = c3_3.addingProduct(x3, b3)
+        let b4 = UnsafeRawPointer(bp + 4 * panelStride).loadUnaligned(as: F16.self)
+        c0_4 = c0_4.addingProduct(x0, b4)
+        c1_4 = c1_4.addingProduct(x1, b4)
+        c2_4 = c2_4.addingProduct(x2, b4)
+        c3_4 = c3_4.addingProduct(x3, b4)
+        let b5 = UnsafeRawPointer(bp + 5 * panelStride).loadUnaligned(as: F16.self)
+        c0_5 = c0_5.addingProduct(x0, b5)
+        c1_5 = c1_5.addingProduct(x1, b5)
+        c2_5 = c2_5.addingProduct(x2, b5)
+        c3_5 = c3_5.addingProduct(x3, b5)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c0_4, c + 64, valid4)
+    chainStore(c0_5, c + 80, valid5)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c1_3, c + 1 * ldc + 48, valid3)
+    chainStore(c1_4, c + 1 * ldc + 64, valid4)
+    chainStore(c1_5, c + 1 * ldc + 80, valid5)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c2_2, c + 2 * ldc + 32, valid2)
+    chainStore(c2_3, c + 2 * ldc + 48, valid3)
+    chainStore(c2_4, c + 2 * ldc + 64, valid4)
+    chainStore(c2_5, c + 2 * ldc + 80, valid5)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c3_2, c + 3 * ldc + 32, valid2)
+    chainStore(c3_3, c + 3 * ldc + 48, valid3)
+    chainStore(c3_4, c + 3 * ldc + 64, valid4)
+    chainStore(c3_5, c + 3 * ldc + 80, valid5)
+}
+
+@inline(__always)
+private func tile512_4x6_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
-    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
-    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
-    let valid4 = cols >= 80 ? 16 : max(0, cols - 64)
-    let valid5 = cols >= 96 ? 16 : max(0, cols - 80)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
     let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
     let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
+    let valid4 = cols >= 80 ? 16 : max(0, cols - 64)
     let bias4 = valid4 > 0 ? bias.map { load16($0 + 64, valid4) } : nil
+    let valid5 = cols >= 96 ? 16 : max(0, cols - 80)
     let bias5 = valid5 > 0 ? bias.map { load16($0 + 80, valid5) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -1032,34 +1698,109 @@ private func tile512_4x6_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_4x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 64 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_4x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+            tile512_4x4_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_4x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+            tile512_4x4_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_4x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_4x4_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_4x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_4x4_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_4x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_4x4_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    let valid2 = 16
+    let bias2 = bias.map { load16($0 + 32, valid2) }
+    let valid3 = 16
+    let bias3 = bias.map { load16($0 + 48, valid3) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c1_3 = chainStart(c + 1 * ldc + 48, valid3, load, bias3)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c2_2 = chainStart(c + 2 * ldc + 32, valid2, load, bias2)
+    var c2_3 = chainStart(c + 2 * ldc + 48, valid3, load, bias3)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c3_2 = chainStart(c + 3 * ldc + 32, valid2, load, bias2)
+    var c3_3 = chainStart(c + 3 * ldc + 48, valid3, load, bias3)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        c2_3 = c2_3.addingProduct(x2, b3)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        c3_2 = c3_2.addingProduct(x3, b2)
+        c3_3 = c3_3.addingProduct(x3, b3)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c1_3, c + 1 * ldc + 48, valid3)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c2_2, c + 2 * ldc + 32, valid2)
+    chainStore(c2_3, c + 2 * ldc + 48, valid3)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c3_2, c + 3 * ldc + 32, valid2)
+    chainStore(c3_3, c + 3 * ldc + 48, valid3)
+}
+
+@inline(__always)
+private func tile512_4x4_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
-    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
-    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
     let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
     let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -1130,30 +1871,75 @@ private func tile512_4x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_4x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 32 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_4x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_4x2_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_4x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_4x2_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_4x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_4x2_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_4x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_4x2_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_4x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_4x2_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+}
+
+@inline(__always)
+private func tile512_4x2_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -1198,25 +1984,55 @@ private func tile512_4x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_4x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_4x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_4x1_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_4x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_4x1_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_4x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_4x1_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_4x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_4x1_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_4x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_4x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+}
+
+@inline(__always)
+private func tile512_4x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
@@ -1251,34 +2067,122 @@ private func tile512_4x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_5x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 64 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_5x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+            tile512_5x4_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_5x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+            tile512_5x4_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_5x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_5x4_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_5x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_5x4_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_5x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_5x4_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    let valid2 = 16
+    let bias2 = bias.map { load16($0 + 32, valid2) }
+    let valid3 = 16
+    let bias3 = bias.map { load16($0 + 48, valid3) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c1_3 = chainStart(c + 1 * ldc + 48, valid3, load, bias3)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c2_2 = chainStart(c + 2 * ldc + 32, valid2, load, bias2)
+    var c2_3 = chainStart(c + 2 * ldc + 48, valid3, load, bias3)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c3_2 = chainStart(c + 3 * ldc + 32, valid2, load, bias2)
+    var c3_3 = chainStart(c + 3 * ldc + 48, valid3, load, bias3)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c4_2 = chainStart(c + 4 * ldc + 32, valid2, load, bias2)
+    var c4_3 = chainStart(c + 4 * ldc + 48, valid3, load, bias3)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        c2_3 = c2_3.addingProduct(x2, b3)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        c3_2 = c3_2.addingProduct(x3, b2)
+        c3_3 = c3_3.addingProduct(x3, b3)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        c4_2 = c4_2.addingProduct(x4, b2)
+        c4_3 = c4_3.addingProduct(x4, b3)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c1_3, c + 1 * ldc + 48, valid3)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c2_2, c + 2 * ldc + 32, valid2)
+    chainStore(c2_3, c + 2 * ldc + 48, valid3)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c3_2, c + 3 * ldc + 32, valid2)
+    chainStore(c3_3, c + 3 * ldc + 48, valid3)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c4_2, c + 4 * ldc + 32, valid2)
+    chainStore(c4_3, c + 4 * ldc + 48, valid3)
+}
+
+@inline(__always)
+private func tile512_5x4_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
-    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
-    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
     let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
     let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -1362,30 +2266,82 @@ private func tile512_5x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_5x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 32 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_5x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_5x2_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_5x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_5x2_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_5x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_5x2_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_5x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_5x2_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_5x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_5x2_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+}
+
+@inline(__always)
+private func tile512_5x2_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -1437,25 +2393,59 @@ private func tile512_5x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_5x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_5x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_5x1_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_5x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_5x1_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_5x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_5x1_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_5x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_5x1_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_5x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_5x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+}
+
+@inline(__always)
+private func tile512_5x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
@@ -1494,34 +2484,135 @@ private func tile512_5x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_6x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 64 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_6x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+            tile512_6x4_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_6x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+            tile512_6x4_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_6x4_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_6x4_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_6x4_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_6x4_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_6x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_6x4_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    let valid2 = 16
+    let bias2 = bias.map { load16($0 + 32, valid2) }
+    let valid3 = 16
+    let bias3 = bias.map { load16($0 + 48, valid3) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c0_3 = chainStart(c + 48, valid3, load, bias3)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c1_3 = chainStart(c + 1 * ldc + 48, valid3, load, bias3)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c2_2 = chainStart(c + 2 * ldc + 32, valid2, load, bias2)
+    var c2_3 = chainStart(c + 2 * ldc + 48, valid3, load, bias3)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c3_2 = chainStart(c + 3 * ldc + 32, valid2, load, bias2)
+    var c3_3 = chainStart(c + 3 * ldc + 48, valid3, load, bias3)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c4_2 = chainStart(c + 4 * ldc + 32, valid2, load, bias2)
+    var c4_3 = chainStart(c + 4 * ldc + 48, valid3, load, bias3)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c5_2 = chainStart(c + 5 * ldc + 32, valid2, load, bias2)
+    var c5_3 = chainStart(c + 5 * ldc + 48, valid3, load, bias3)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        let b3 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        c2_3 = c2_3.addingProduct(x2, b3)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        c3_2 = c3_2.addingProduct(x3, b2)
+        c3_3 = c3_3.addingProduct(x3, b3)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        c4_2 = c4_2.addingProduct(x4, b2)
+        c4_3 = c4_3.addingProduct(x4, b3)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        c5_2 = c5_2.addingProduct(x5, b2)
+        c5_3 = c5_3.addingProduct(x5, b3)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c0_3, c + 48, valid3)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c1_3, c + 1 * ldc + 48, valid3)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c2_2, c + 2 * ldc + 32, valid2)
+    chainStore(c2_3, c + 2 * ldc + 48, valid3)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c3_2, c + 3 * ldc + 32, valid2)
+    chainStore(c3_3, c + 3 * ldc + 48, valid3)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c4_2, c + 4 * ldc + 32, valid2)
+    chainStore(c4_3, c + 4 * ldc + 48, valid3)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c5_2, c + 5 * ldc + 32, valid2)
+    chainStore(c5_3, c + 5 * ldc + 48, valid3)
+}
+
+@inline(__always)
+private func tile512_6x4_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
-    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
-    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
     let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
+    let valid3 = cols >= 64 ? 16 : max(0, cols - 48)
     let bias3 = valid3 > 0 ? bias.map { load16($0 + 48, valid3) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -1618,30 +2709,89 @@ private func tile512_6x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_6x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 32 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_6x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_6x2_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_6x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_6x2_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_6x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_6x2_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_6x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_6x2_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_6x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_6x2_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+}
+
+@inline(__always)
+private func tile512_6x2_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -1700,25 +2850,63 @@ private func tile512_6x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_6x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_6x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_6x1_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_6x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_6x1_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_6x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_6x1_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_6x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_6x1_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_6x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_6x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    _ = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+}
+
+@inline(__always)
+private func tile512_6x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
@@ -1761,32 +2949,123 @@ private func tile512_6x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_7x3(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 48 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_7x3_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
+            tile512_7x3_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_7x3_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
+            tile512_7x3_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_7x3_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_7x3_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_7x3_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_7x3_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_7x3_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_7x3_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    let valid2 = 16
+    let bias2 = bias.map { load16($0 + 32, valid2) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c2_2 = chainStart(c + 2 * ldc + 32, valid2, load, bias2)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c3_2 = chainStart(c + 3 * ldc + 32, valid2, load, bias2)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c4_2 = chainStart(c + 4 * ldc + 32, valid2, load, bias2)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c5_2 = chainStart(c + 5 * ldc + 32, valid2, load, bias2)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c6_1 = chainStart(c + 6 * ldc + 16, valid1, load, bias1)
+    var c6_2 = chainStart(c + 6 * ldc + 32, valid2, load, bias2)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        c3_2 = c3_2.addingProduct(x3, b2)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        c4_2 = c4_2.addingProduct(x4, b2)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        c5_2 = c5_2.addingProduct(x5, b2)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        c6_1 = c6_1.addingProduct(x6, b1)
+        c6_2 = c6_2.addingProduct(x6, b2)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c2_2, c + 2 * ldc + 32, valid2)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c3_2, c + 3 * ldc + 32, valid2)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c4_2, c + 4 * ldc + 32, valid2)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c5_2, c + 5 * ldc + 32, valid2)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c6_1, c + 6 * ldc + 16, valid1)
+    chainStore(c6_2, c + 6 * ldc + 32, valid2)
+}
+
+@inline(__always)
+private func tile512_7x3_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
-    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
     let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -1875,30 +3154,97 @@ private func tile512_7x3_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_7x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 32 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_7x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_7x2_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_7x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_7x2_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_7x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_7x2_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_7x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_7x2_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_7x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_7x2_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c6_1 = chainStart(c + 6 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        c6_1 = c6_1.addingProduct(x6, b1)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c6_1, c + 6 * ldc + 16, valid1)
+}
+
+@inline(__always)
+private func tile512_7x2_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -1965,25 +3311,68 @@ private func tile512_7x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_7x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_7x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_7x1_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_7x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_7x1_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_7x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_7x1_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_7x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_7x1_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_7x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_7x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+}
+
+@inline(__always)
+private func tile512_7x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
@@ -2031,32 +3420,133 @@ private func tile512_7x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_8x3(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 48 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_8x3_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
+            tile512_8x3_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_8x3_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
+            tile512_8x3_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_8x3_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_8x3_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_8x3_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_8x3_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_8x3_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_8x3_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    let valid2 = 16
+    let bias2 = bias.map { load16($0 + 32, valid2) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c0_2 = chainStart(c + 32, valid2, load, bias2)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c1_2 = chainStart(c + 1 * ldc + 32, valid2, load, bias2)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c2_2 = chainStart(c + 2 * ldc + 32, valid2, load, bias2)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c3_2 = chainStart(c + 3 * ldc + 32, valid2, load, bias2)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c4_2 = chainStart(c + 4 * ldc + 32, valid2, load, bias2)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c5_2 = chainStart(c + 5 * ldc + 32, valid2, load, bias2)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c6_1 = chainStart(c + 6 * ldc + 16, valid1, load, bias1)
+    var c6_2 = chainStart(c + 6 * ldc + 32, valid2, load, bias2)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c7_1 = chainStart(c + 7 * ldc + 16, valid1, load, bias1)
+    var c7_2 = chainStart(c + 7 * ldc + 32, valid2, load, bias2)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let b2 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        c3_2 = c3_2.addingProduct(x3, b2)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        c4_2 = c4_2.addingProduct(x4, b2)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        c5_2 = c5_2.addingProduct(x5, b2)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        c6_1 = c6_1.addingProduct(x6, b1)
+        c6_2 = c6_2.addingProduct(x6, b2)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        c7_1 = c7_1.addingProduct(x7, b1)
+        c7_2 = c7_2.addingProduct(x7, b2)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c0_2, c + 32, valid2)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c1_2, c + 1 * ldc + 32, valid2)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c2_2, c + 2 * ldc + 32, valid2)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c3_2, c + 3 * ldc + 32, valid2)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c4_2, c + 4 * ldc + 32, valid2)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c5_2, c + 5 * ldc + 32, valid2)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c6_1, c + 6 * ldc + 16, valid1)
+    chainStore(c6_2, c + 6 * ldc + 32, valid2)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c7_1, c + 7 * ldc + 16, valid1)
+    chainStore(c7_2, c + 7 * ldc + 32, valid2)
+}
+
+@inline(__always)
+private func tile512_8x3_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
-    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
+    let valid2 = cols >= 48 ? 16 : max(0, cols - 32)
     let bias2 = valid2 > 0 ? bias.map { load16($0 + 32, valid2) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -2155,30 +3645,104 @@ private func tile512_8x3_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_8x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 32 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_8x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_8x2_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_8x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_8x2_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_8x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_8x2_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_8x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_8x2_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_8x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_8x2_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c6_1 = chainStart(c + 6 * ldc + 16, valid1, load, bias1)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c7_1 = chainStart(c + 7 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        c6_1 = c6_1.addingProduct(x6, b1)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        c7_1 = c7_1.addingProduct(x7, b1)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c6_1, c + 6 * ldc + 16, valid1)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c7_1, c + 7 * ldc + 16, valid1)
+}
+
+@inline(__always)
+private func tile512_8x2_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -2252,25 +3816,72 @@ private func tile512_8x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_8x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_8x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_8x1_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_8x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_8x1_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_8x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_8x1_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_8x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_8x1_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_8x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_8x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+}
+
+@inline(__always)
+private func tile512_8x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
@@ -2322,30 +3933,111 @@ private func tile512_8x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_9x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 32 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_9x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_9x2_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_9x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_9x2_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_9x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_9x2_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_9x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_9x2_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_9x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_9x2_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c6_1 = chainStart(c + 6 * ldc + 16, valid1, load, bias1)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c7_1 = chainStart(c + 7 * ldc + 16, valid1, load, bias1)
+    var c8_0 = chainStart(c + 8 * ldc, valid0, load, bias0)
+    var c8_1 = chainStart(c + 8 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        c6_1 = c6_1.addingProduct(x6, b1)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        c7_1 = c7_1.addingProduct(x7, b1)
+        let x8 = F16(repeating: ap1[2 * rsA])
+        c8_0 = c8_0.addingProduct(x8, b0)
+        c8_1 = c8_1.addingProduct(x8, b1)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c6_1, c + 6 * ldc + 16, valid1)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c7_1, c + 7 * ldc + 16, valid1)
+    chainStore(c8_0, c + 8 * ldc, valid0)
+    chainStore(c8_1, c + 8 * ldc + 16, valid1)
+}
+
+@inline(__always)
+private func tile512_9x2_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -2426,25 +4118,76 @@ private func tile512_9x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_9x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_9x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_9x1_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_9x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_9x1_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_9x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_9x1_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_9x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_9x1_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_9x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_9x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c8_0 = chainStart(c + 8 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        let x8 = F16(repeating: ap1[2 * rsA])
+        c8_0 = c8_0.addingProduct(x8, b0)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c8_0, c + 8 * ldc, valid0)
+}
+
+@inline(__always)
+private func tile512_9x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
@@ -2500,30 +4243,118 @@ private func tile512_9x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsaf
 func tile512_10x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 32 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_10x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_10x2_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_10x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_10x2_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_10x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_10x2_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_10x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_10x2_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_10x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_10x2_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c6_1 = chainStart(c + 6 * ldc + 16, valid1, load, bias1)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c7_1 = chainStart(c + 7 * ldc + 16, valid1, load, bias1)
+    var c8_0 = chainStart(c + 8 * ldc, valid0, load, bias0)
+    var c8_1 = chainStart(c + 8 * ldc + 16, valid1, load, bias1)
+    var c9_0 = chainStart(c + 9 * ldc, valid0, load, bias0)
+    var c9_1 = chainStart(c + 9 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        c6_1 = c6_1.addingProduct(x6, b1)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        c7_1 = c7_1.addingProduct(x7, b1)
+        let x8 = F16(repeating: ap1[2 * rsA])
+        c8_0 = c8_0.addingProduct(x8, b0)
+        c8_1 = c8_1.addingProduct(x8, b1)
+        let x9 = F16(repeating: ap1[3 * rsA])
+        c9_0 = c9_0.addingProduct(x9, b0)
+        c9_1 = c9_1.addingProduct(x9, b1)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c6_1, c + 6 * ldc + 16, valid1)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c7_1, c + 7 * ldc + 16, valid1)
+    chainStore(c8_0, c + 8 * ldc, valid0)
+    chainStore(c8_1, c + 8 * ldc + 16, valid1)
+    chainStore(c9_0, c + 9 * ldc, valid0)
+    chainStore(c9_1, c + 9 * ldc + 16, valid1)
+}
+
+@inline(__always)
+private func tile512_10x2_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -2611,25 +4442,80 @@ private func tile512_10x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsa
 func tile512_10x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_10x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_10x1_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_10x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_10x1_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_10x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_10x1_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_10x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_10x1_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_10x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_10x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c8_0 = chainStart(c + 8 * ldc, valid0, load, bias0)
+    var c9_0 = chainStart(c + 9 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        let x8 = F16(repeating: ap1[2 * rsA])
+        c8_0 = c8_0.addingProduct(x8, b0)
+        let x9 = F16(repeating: ap1[3 * rsA])
+        c9_0 = c9_0.addingProduct(x9, b0)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c8_0, c + 8 * ldc, valid0)
+    chainStore(c9_0, c + 9 * ldc, valid0)
+}
+
+@inline(__always)
+private func tile512_10x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
@@ -2689,30 +4575,125 @@ private func tile512_10x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsa
 func tile512_11x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 32 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_11x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_11x2_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_11x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_11x2_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_11x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_11x2_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_11x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_11x2_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_11x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_11x2_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c6_1 = chainStart(c + 6 * ldc + 16, valid1, load, bias1)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c7_1 = chainStart(c + 7 * ldc + 16, valid1, load, bias1)
+    var c8_0 = chainStart(c + 8 * ldc, valid0, load, bias0)
+    var c8_1 = chainStart(c + 8 * ldc + 16, valid1, load, bias1)
+    var c9_0 = chainStart(c + 9 * ldc, valid0, load, bias0)
+    var c9_1 = chainStart(c + 9 * ldc + 16, valid1, load, bias1)
+    var c10_0 = chainStart(c + 10 * ldc, valid0, load, bias0)
+    var c10_1 = chainStart(c + 10 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        c6_1 = c6_1.addingProduct(x6, b1)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        c7_1 = c7_1.addingProduct(x7, b1)
+        let x8 = F16(repeating: ap1[2 * rsA])
+        c8_0 = c8_0.addingProduct(x8, b0)
+        c8_1 = c8_1.addingProduct(x8, b1)
+        let x9 = F16(repeating: ap1[3 * rsA])
+        c9_0 = c9_0.addingProduct(x9, b0)
+        c9_1 = c9_1.addingProduct(x9, b1)
+        let x10 = F16(repeating: ap1[4 * rsA])
+        c10_0 = c10_0.addingProduct(x10, b0)
+        c10_1 = c10_1.addingProduct(x10, b1)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c6_1, c + 6 * ldc + 16, valid1)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c7_1, c + 7 * ldc + 16, valid1)
+    chainStore(c8_0, c + 8 * ldc, valid0)
+    chainStore(c8_1, c + 8 * ldc + 16, valid1)
+    chainStore(c9_0, c + 9 * ldc, valid0)
+    chainStore(c9_1, c + 9 * ldc + 16, valid1)
+    chainStore(c10_0, c + 10 * ldc, valid0)
+    chainStore(c10_1, c + 10 * ldc + 16, valid1)
+}
+
+@inline(__always)
+private func tile512_11x2_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -2807,25 +4788,84 @@ private func tile512_11x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsa
 func tile512_11x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_11x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_11x1_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_11x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_11x1_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_11x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_11x1_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_11x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_11x1_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_11x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_11x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c8_0 = chainStart(c + 8 * ldc, valid0, load, bias0)
+    var c9_0 = chainStart(c + 9 * ldc, valid0, load, bias0)
+    var c10_0 = chainStart(c + 10 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        let x8 = F16(repeating: ap1[2 * rsA])
+        c8_0 = c8_0.addingProduct(x8, b0)
+        let x9 = F16(repeating: ap1[3 * rsA])
+        c9_0 = c9_0.addingProduct(x9, b0)
+        let x10 = F16(repeating: ap1[4 * rsA])
+        c10_0 = c10_0.addingProduct(x10, b0)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c8_0, c + 8 * ldc, valid0)
+    chainStore(c9_0, c + 9 * ldc, valid0)
+    chainStore(c10_0, c + 10 * ldc, valid0)
+}
+
+@inline(__always)
+private func tile512_11x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
@@ -2889,30 +4929,132 @@ private func tile512_11x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsa
 func tile512_12x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 32 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_12x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_12x2_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_12x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile512_12x2_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_12x2_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_12x2_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_12x2_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_12x2_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_12x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_12x2_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    let valid1 = 16
+    let bias1 = bias.map { load16($0 + 16, valid1) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c0_1 = chainStart(c + 16, valid1, load, bias1)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart(c + 1 * ldc + 16, valid1, load, bias1)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart(c + 2 * ldc + 16, valid1, load, bias1)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart(c + 3 * ldc + 16, valid1, load, bias1)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart(c + 4 * ldc + 16, valid1, load, bias1)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart(c + 5 * ldc + 16, valid1, load, bias1)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c6_1 = chainStart(c + 6 * ldc + 16, valid1, load, bias1)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c7_1 = chainStart(c + 7 * ldc + 16, valid1, load, bias1)
+    var c8_0 = chainStart(c + 8 * ldc, valid0, load, bias0)
+    var c8_1 = chainStart(c + 8 * ldc + 16, valid1, load, bias1)
+    var c9_0 = chainStart(c + 9 * ldc, valid0, load, bias0)
+    var c9_1 = chainStart(c + 9 * ldc + 16, valid1, load, bias1)
+    var c10_0 = chainStart(c + 10 * ldc, valid0, load, bias0)
+    var c10_1 = chainStart(c + 10 * ldc + 16, valid1, load, bias1)
+    var c11_0 = chainStart(c + 11 * ldc, valid0, load, bias0)
+    var c11_1 = chainStart(c + 11 * ldc + 16, valid1, load, bias1)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let b1 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        c6_1 = c6_1.addingProduct(x6, b1)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        c7_1 = c7_1.addingProduct(x7, b1)
+        let x8 = F16(repeating: ap1[2 * rsA])
+        c8_0 = c8_0.addingProduct(x8, b0)
+        c8_1 = c8_1.addingProduct(x8, b1)
+        let x9 = F16(repeating: ap1[3 * rsA])
+        c9_0 = c9_0.addingProduct(x9, b0)
+        c9_1 = c9_1.addingProduct(x9, b1)
+        let x10 = F16(repeating: ap1[4 * rsA])
+        c10_0 = c10_0.addingProduct(x10, b0)
+        c10_1 = c10_1.addingProduct(x10, b1)
+        let x11 = F16(repeating: ap1[5 * rsA])
+        c11_0 = c11_0.addingProduct(x11, b0)
+        c11_1 = c11_1.addingProduct(x11, b1)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c0_1, c + 16, valid1)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c1_1, c + 1 * ldc + 16, valid1)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c2_1, c + 2 * ldc + 16, valid1)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c3_1, c + 3 * ldc + 16, valid1)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c4_1, c + 4 * ldc + 16, valid1)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c5_1, c + 5 * ldc + 16, valid1)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c6_1, c + 6 * ldc + 16, valid1)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c7_1, c + 7 * ldc + 16, valid1)
+    chainStore(c8_0, c + 8 * ldc, valid0)
+    chainStore(c8_1, c + 8 * ldc + 16, valid1)
+    chainStore(c9_0, c + 9 * ldc, valid0)
+    chainStore(c9_1, c + 9 * ldc + 16, valid1)
+    chainStore(c10_0, c + 10 * ldc, valid0)
+    chainStore(c10_1, c + 10 * ldc + 16, valid1)
+    chainStore(c11_0, c + 11 * ldc, valid0)
+    chainStore(c11_1, c + 11 * ldc + 16, valid1)
+}
+
+@inline(__always)
+private func tile512_12x2_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)
-    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias0 = valid0 > 0 ? bias.map { load16($0, valid0) } : nil
+    let valid1 = cols >= 32 ? 16 : max(0, cols - 16)
     let bias1 = valid1 > 0 ? bias.map { load16($0 + 16, valid1) } : nil
     var c0_0 = chainStart(c, valid0, load, bias0)
     var c0_1 = chainStart(c + 16, valid1, load, bias1)
@@ -3014,25 +5156,88 @@ private func tile512_12x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: Unsa
 func tile512_12x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_12x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_12x1_full(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_12x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile512_12x1_full(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile512_12x1_body(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_12x1_partial(kc, a0, a1, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile512_12x1_body(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile512_12x1_partial(kc, a0, a1, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile512_12x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+private func tile512_12x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
+    _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
+    _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
+    let valid0 = 16
+    let bias0 = bias.map { load16($0, valid0) }
+    var c0_0 = chainStart(c, valid0, load, bias0)
+    var c1_0 = chainStart(c + 1 * ldc, valid0, load, bias0)
+    var c2_0 = chainStart(c + 2 * ldc, valid0, load, bias0)
+    var c3_0 = chainStart(c + 3 * ldc, valid0, load, bias0)
+    var c4_0 = chainStart(c + 4 * ldc, valid0, load, bias0)
+    var c5_0 = chainStart(c + 5 * ldc, valid0, load, bias0)
+    var c6_0 = chainStart(c + 6 * ldc, valid0, load, bias0)
+    var c7_0 = chainStart(c + 7 * ldc, valid0, load, bias0)
+    var c8_0 = chainStart(c + 8 * ldc, valid0, load, bias0)
+    var c9_0 = chainStart(c + 9 * ldc, valid0, load, bias0)
+    var c10_0 = chainStart(c + 10 * ldc, valid0, load, bias0)
+    var c11_0 = chainStart(c + 11 * ldc, valid0, load, bias0)
+    var ap0 = a0
+    var ap1 = a1
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F16.self)
+        let x0 = F16(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let x1 = F16(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let x2 = F16(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let x3 = F16(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        let x4 = F16(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        let x5 = F16(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        let x6 = F16(repeating: ap1[0])
+        c6_0 = c6_0.addingProduct(x6, b0)
+        let x7 = F16(repeating: ap1[rsA])
+        c7_0 = c7_0.addingProduct(x7, b0)
+        let x8 = F16(repeating: ap1[2 * rsA])
+        c8_0 = c8_0.addingProduct(x8, b0)
+        let x9 = F16(repeating: ap1[3 * rsA])
+        c9_0 = c9_0.addingProduct(x9, b0)
+        let x10 = F16(repeating: ap1[4 * rsA])
+        c10_0 = c10_0.addingProduct(x10, b0)
+        let x11 = F16(repeating: ap1[5 * rsA])
+        c11_0 = c11_0.addingProduct(x11, b0)
+        ap0 += csA
+        ap1 += csA
+        bp += rsB
+    }
+    chainStore(c0_0, c, valid0)
+    chainStore(c1_0, c + 1 * ldc, valid0)
+    chainStore(c2_0, c + 2 * ldc, valid0)
+    chainStore(c3_0, c + 3 * ldc, valid0)
+    chainStore(c4_0, c + 4 * ldc, valid0)
+    chainStore(c5_0, c + 5 * ldc, valid0)
+    chainStore(c6_0, c + 6 * ldc, valid0)
+    chainStore(c7_0, c + 7 * ldc, valid0)
+    chainStore(c8_0, c + 8 * ldc, valid0)
+    chainStore(c9_0, c + 9 * ldc, valid0)
+    chainStore(c10_0, c + 10 * ldc, valid0)
+    chainStore(c11_0, c + 11 * ldc, valid0)
+}
+
+@inline(__always)
+private func tile512_12x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ rsA: Int,
     _ csA: Int, _ b: UnsafePointer<Float>, _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>,
     _ ldc: Int, _ cols: Int, _ load: Bool, _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 16 ? 16 : max(0, cols - 0)

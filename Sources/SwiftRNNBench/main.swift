@@ -447,21 +447,28 @@ func stepTable() {
 }
 
 /// The AVX-512 tiles alone, in L1, by k depth: a tile's fixed cost (starting and storing its
-/// accumulators) shows as lost GFLOP/s at small kc. Three rounds, each after an FMA peak measurement.
+/// accumulators) shows as lost GFLOP/s at small kc. Packed A (6-row micro-panels), and A's rows read
+/// in place 272 floats apart (the recurrent step of a batch of 16: tiles of 6 and 10 rows). Three
+/// rounds, each after an FMA peak measurement.
 func tileTable() {
     #if arch(x86_64)
     guard gemmSIMDLevel == "avx512" else { print("tile: needs the AVX-512 kernels"); return }
-    let a = UnsafeMutablePointer<Float>.allocate(capacity: 12 * 256); fill(a, 12 * 256, seed: 1)
+    let rowStride = 272
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: 12 * rowStride); fill(a, 12 * rowStride, seed: 1)
     let b = UnsafeMutablePointer<Float>.allocate(capacity: 96 * 256); fill(b, 96 * 256, seed: 2)
     let c = UnsafeMutablePointer<Float>.allocate(capacity: 12 * 96); fill(c, 12 * 96, seed: 3)
+    let packed = [(12, 2), (8, 3), (6, 4), (4, 6)].map { ($0.0, $0.1, true) }
+    let inPlace = [(12, 2), (10, 2), (6, 4)].map { ($0.0, $0.1, false) }
     for _ in 0..<3 {
-        print("FMA peak \(fmt(fmaPeakGFLOPS(seconds: 0.3))) GFLOP/s; tile GFLOP/s by kc (A packed, C loaded):")
-        for (rows, panels) in [(12, 2), (8, 3), (6, 4), (4, 6)] {
-            var line = pad("\(rows)x\(panels)", 6)
+        print("FMA peak \(fmt(fmaPeakGFLOPS(seconds: 0.3))) GFLOP/s; tile GFLOP/s by kc (C loaded; A packed, "
+              + "or its rows in place \(rowStride) floats apart):")
+        for (rows, panels, isPacked) in packed + inPlace {
+            var line = pad("\(rows)x\(panels)", 6) + (isPacked ? " packed  " : " in place")
             for kc in [16, 32, 64, 128, 256] {
+                let (a1, rsA, csA) = isPacked ? (a + 6 * kc, 1, 6) : (a + 6 * rowStride, rowStride, 1)
                 let t = bestTime(cpuTime: true) {
                     for _ in 0..<100 {
-                        avx512Tile(rows: rows, panels: panels, kc: kc, a0: a, a1: a + 6 * kc, rsA: 1, csA: 6, b: b,
+                        avx512Tile(rows: rows, panels: panels, kc: kc, a0: a, a1: a1, rsA: rsA, csA: csA, b: b,
                                    rsB: 16, panelStride: 16 * kc, c: c, ldc: 96, cols: 16 * panels, load: true)
                     }
                 }

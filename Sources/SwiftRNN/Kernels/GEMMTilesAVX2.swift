@@ -40,30 +40,88 @@ func edgePanels(rows: Int) -> Int {
 func tile8_6x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_6x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile8_6x1_full(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_6x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile8_6x1_full(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_6x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_6x1_partial(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_6x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_6x1_partial(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile8_6x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+private func tile8_6x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+    _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
+    _ bias: UnsafePointer<Float>?) {
+    let valid0 = 8
+    let bias0 = bias.map { load8($0, valid0) }
+    let valid1 = 8
+    let bias1 = bias.map { load8($0 + 8, valid1) }
+    var c0_0 = chainStart8(c, valid0, load, bias0)
+    var c0_1 = chainStart8(c + 8, valid1, load, bias1)
+    var c1_0 = chainStart8(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart8(c + 1 * ldc + 8, valid1, load, bias1)
+    var c2_0 = chainStart8(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart8(c + 2 * ldc + 8, valid1, load, bias1)
+    var c3_0 = chainStart8(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart8(c + 3 * ldc + 8, valid1, load, bias1)
+    var c4_0 = chainStart8(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart8(c + 4 * ldc + 8, valid1, load, bias1)
+    var c5_0 = chainStart8(c + 5 * ldc, valid0, load, bias0)
+    var c5_1 = chainStart8(c + 5 * ldc + 8, valid1, load, bias1)
+    var ap0 = a0
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F8.self)
+        let b1 = UnsafeRawPointer(bp + 8).loadUnaligned(as: F8.self)
+        let x0 = F8(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F8(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F8(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F8(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F8(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        let x5 = F8(repeating: ap0[5 * rsA])
+        c5_0 = c5_0.addingProduct(x5, b0)
+        c5_1 = c5_1.addingProduct(x5, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore8(c0_0, c, valid0)
+    chainStore8(c0_1, c + 8, valid1)
+    chainStore8(c1_0, c + 1 * ldc, valid0)
+    chainStore8(c1_1, c + 1 * ldc + 8, valid1)
+    chainStore8(c2_0, c + 2 * ldc, valid0)
+    chainStore8(c2_1, c + 2 * ldc + 8, valid1)
+    chainStore8(c3_0, c + 3 * ldc, valid0)
+    chainStore8(c3_1, c + 3 * ldc + 8, valid1)
+    chainStore8(c4_0, c + 4 * ldc, valid0)
+    chainStore8(c4_1, c + 4 * ldc + 8, valid1)
+    chainStore8(c5_0, c + 5 * ldc, valid0)
+    chainStore8(c5_1, c + 5 * ldc + 8, valid1)
+}
+
+@inline(__always)
+private func tile8_6x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 8 ? 8 : max(0, cols - 0)
-    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias0 = valid0 > 0 ? bias.map { load8($0, valid0) } : nil
+    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias1 = valid1 > 0 ? bias.map { load8($0 + 8, valid1) } : nil
     var c0_0 = chainStart8(c, valid0, load, bias0)
     var c0_1 = chainStart8(c + 8, valid1, load, bias1)
@@ -121,30 +179,81 @@ private func tile8_6x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_5x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_5x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile8_5x1_full(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_5x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile8_5x1_full(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_5x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_5x1_partial(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_5x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_5x1_partial(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile8_5x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+private func tile8_5x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+    _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
+    _ bias: UnsafePointer<Float>?) {
+    let valid0 = 8
+    let bias0 = bias.map { load8($0, valid0) }
+    let valid1 = 8
+    let bias1 = bias.map { load8($0 + 8, valid1) }
+    var c0_0 = chainStart8(c, valid0, load, bias0)
+    var c0_1 = chainStart8(c + 8, valid1, load, bias1)
+    var c1_0 = chainStart8(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart8(c + 1 * ldc + 8, valid1, load, bias1)
+    var c2_0 = chainStart8(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart8(c + 2 * ldc + 8, valid1, load, bias1)
+    var c3_0 = chainStart8(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart8(c + 3 * ldc + 8, valid1, load, bias1)
+    var c4_0 = chainStart8(c + 4 * ldc, valid0, load, bias0)
+    var c4_1 = chainStart8(c + 4 * ldc + 8, valid1, load, bias1)
+    var ap0 = a0
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F8.self)
+        let b1 = UnsafeRawPointer(bp + 8).loadUnaligned(as: F8.self)
+        let x0 = F8(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F8(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F8(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F8(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        let x4 = F8(repeating: ap0[4 * rsA])
+        c4_0 = c4_0.addingProduct(x4, b0)
+        c4_1 = c4_1.addingProduct(x4, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore8(c0_0, c, valid0)
+    chainStore8(c0_1, c + 8, valid1)
+    chainStore8(c1_0, c + 1 * ldc, valid0)
+    chainStore8(c1_1, c + 1 * ldc + 8, valid1)
+    chainStore8(c2_0, c + 2 * ldc, valid0)
+    chainStore8(c2_1, c + 2 * ldc + 8, valid1)
+    chainStore8(c3_0, c + 3 * ldc, valid0)
+    chainStore8(c3_1, c + 3 * ldc + 8, valid1)
+    chainStore8(c4_0, c + 4 * ldc, valid0)
+    chainStore8(c4_1, c + 4 * ldc + 8, valid1)
+}
+
+@inline(__always)
+private func tile8_5x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 8 ? 8 : max(0, cols - 0)
-    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias0 = valid0 > 0 ? bias.map { load8($0, valid0) } : nil
+    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias1 = valid1 > 0 ? bias.map { load8($0 + 8, valid1) } : nil
     var c0_0 = chainStart8(c, valid0, load, bias0)
     var c0_1 = chainStart8(c + 8, valid1, load, bias1)
@@ -195,30 +304,74 @@ private func tile8_5x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_4x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_4x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile8_4x1_full(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_4x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile8_4x1_full(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_4x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_4x1_partial(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_4x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_4x1_partial(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile8_4x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+private func tile8_4x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+    _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
+    _ bias: UnsafePointer<Float>?) {
+    let valid0 = 8
+    let bias0 = bias.map { load8($0, valid0) }
+    let valid1 = 8
+    let bias1 = bias.map { load8($0 + 8, valid1) }
+    var c0_0 = chainStart8(c, valid0, load, bias0)
+    var c0_1 = chainStart8(c + 8, valid1, load, bias1)
+    var c1_0 = chainStart8(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart8(c + 1 * ldc + 8, valid1, load, bias1)
+    var c2_0 = chainStart8(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart8(c + 2 * ldc + 8, valid1, load, bias1)
+    var c3_0 = chainStart8(c + 3 * ldc, valid0, load, bias0)
+    var c3_1 = chainStart8(c + 3 * ldc + 8, valid1, load, bias1)
+    var ap0 = a0
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F8.self)
+        let b1 = UnsafeRawPointer(bp + 8).loadUnaligned(as: F8.self)
+        let x0 = F8(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F8(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F8(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let x3 = F8(repeating: ap0[3 * rsA])
+        c3_0 = c3_0.addingProduct(x3, b0)
+        c3_1 = c3_1.addingProduct(x3, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore8(c0_0, c, valid0)
+    chainStore8(c0_1, c + 8, valid1)
+    chainStore8(c1_0, c + 1 * ldc, valid0)
+    chainStore8(c1_1, c + 1 * ldc + 8, valid1)
+    chainStore8(c2_0, c + 2 * ldc, valid0)
+    chainStore8(c2_1, c + 2 * ldc + 8, valid1)
+    chainStore8(c3_0, c + 3 * ldc, valid0)
+    chainStore8(c3_1, c + 3 * ldc + 8, valid1)
+}
+
+@inline(__always)
+private func tile8_4x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 8 ? 8 : max(0, cols - 0)
-    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias0 = valid0 > 0 ? bias.map { load8($0, valid0) } : nil
+    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias1 = valid1 > 0 ? bias.map { load8($0 + 8, valid1) } : nil
     var c0_0 = chainStart8(c, valid0, load, bias0)
     var c0_1 = chainStart8(c + 8, valid1, load, bias1)
@@ -262,30 +415,67 @@ private func tile8_4x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_3x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_3x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile8_3x1_full(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_3x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile8_3x1_full(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_3x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_3x1_partial(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_3x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_3x1_partial(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile8_3x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+private func tile8_3x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+    _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
+    _ bias: UnsafePointer<Float>?) {
+    let valid0 = 8
+    let bias0 = bias.map { load8($0, valid0) }
+    let valid1 = 8
+    let bias1 = bias.map { load8($0 + 8, valid1) }
+    var c0_0 = chainStart8(c, valid0, load, bias0)
+    var c0_1 = chainStart8(c + 8, valid1, load, bias1)
+    var c1_0 = chainStart8(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart8(c + 1 * ldc + 8, valid1, load, bias1)
+    var c2_0 = chainStart8(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart8(c + 2 * ldc + 8, valid1, load, bias1)
+    var ap0 = a0
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F8.self)
+        let b1 = UnsafeRawPointer(bp + 8).loadUnaligned(as: F8.self)
+        let x0 = F8(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F8(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let x2 = F8(repeating: ap0[2 * rsA])
+        c2_0 = c2_0.addingProduct(x2, b0)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore8(c0_0, c, valid0)
+    chainStore8(c0_1, c + 8, valid1)
+    chainStore8(c1_0, c + 1 * ldc, valid0)
+    chainStore8(c1_1, c + 1 * ldc + 8, valid1)
+    chainStore8(c2_0, c + 2 * ldc, valid0)
+    chainStore8(c2_1, c + 2 * ldc + 8, valid1)
+}
+
+@inline(__always)
+private func tile8_3x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 8 ? 8 : max(0, cols - 0)
-    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias0 = valid0 > 0 ? bias.map { load8($0, valid0) } : nil
+    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias1 = valid1 > 0 ? bias.map { load8($0 + 8, valid1) } : nil
     var c0_0 = chainStart8(c, valid0, load, bias0)
     var c0_1 = chainStart8(c + 8, valid1, load, bias1)
@@ -322,34 +512,95 @@ private func tile8_3x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_3x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 32 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_3x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile8_3x2_full(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_3x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile8_3x2_full(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_3x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_3x2_partial(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_3x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_3x2_partial(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile8_3x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+private func tile8_3x2_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+    _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
+    _ bias: UnsafePointer<Float>?) {
+    let valid0 = 8
+    let bias0 = bias.map { load8($0, valid0) }
+    let valid1 = 8
+    let bias1 = bias.map { load8($0 + 8, valid1) }
+    let valid2 = 8
+    let bias2 = bias.map { load8($0 + 16, valid2) }
+    let valid3 = 8
+    let bias3 = bias.map { load8($0 + 24, valid3) }
+    var c0_0 = chainStart8(c, valid0, load, bias0)
+    var c0_1 = chainStart8(c + 8, valid1, load, bias1)
+    var c0_2 = chainStart8(c + 16, valid2, load, bias2)
+    var c0_3 = chainStart8(c + 24, valid3, load, bias3)
+    var c1_0 = chainStart8(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart8(c + 1 * ldc + 8, valid1, load, bias1)
+    var c1_2 = chainStart8(c + 1 * ldc + 16, valid2, load, bias2)
+    var c1_3 = chainStart8(c + 1 * ldc + 24, valid3, load, bias3)
+    var c2_0 = chainStart8(c + 2 * ldc, valid0, load, bias0)
+    var c2_1 = chainStart8(c + 2 * ldc + 8, valid1, load, bias1)
+    var c2_2 = chainStart8(c + 2 * ldc + 16, valid2, load, bias2)
+    var c2_3 = chainStart8(c + 2 * ldc + 24, valid3, load, bias3)
+    var ap0 = a0
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F8(repeating: ap0[0])
+        let x1 = F8(repeating: ap0[rsA])
+        let x2 = F8(repeating: ap0[2 * rsA])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F8.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c2_0 = c2_0.addingProduct(x2, b0)
+        let b1 = UnsafeRawPointer(bp + 8).loadUnaligned(as: F8.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        c2_1 = c2_1.addingProduct(x2, b1)
+        let b2 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F8.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        c2_2 = c2_2.addingProduct(x2, b2)
+        let b3 = UnsafeRawPointer(bp + panelStride + 8).loadUnaligned(as: F8.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        c2_3 = c2_3.addingProduct(x2, b3)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore8(c0_0, c, valid0)
+    chainStore8(c0_1, c + 8, valid1)
+    chainStore8(c0_2, c + 16, valid2)
+    chainStore8(c0_3, c + 24, valid3)
+    chainStore8(c1_0, c + 1 * ldc, valid0)
+    chainStore8(c1_1, c + 1 * ldc + 8, valid1)
+    chainStore8(c1_2, c + 1 * ldc + 16, valid2)
+    chainStore8(c1_3, c + 1 * ldc + 24, valid3)
+    chainStore8(c2_0, c + 2 * ldc, valid0)
+    chainStore8(c2_1, c + 2 * ldc + 8, valid1)
+    chainStore8(c2_2, c + 2 * ldc + 16, valid2)
+    chainStore8(c2_3, c + 2 * ldc + 24, valid3)
+}
+
+@inline(__always)
+private func tile8_3x2_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 8 ? 8 : max(0, cols - 0)
-    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
-    let valid2 = cols >= 24 ? 8 : max(0, cols - 16)
-    let valid3 = cols >= 32 ? 8 : max(0, cols - 24)
     let bias0 = valid0 > 0 ? bias.map { load8($0, valid0) } : nil
+    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias1 = valid1 > 0 ? bias.map { load8($0 + 8, valid1) } : nil
+    let valid2 = cols >= 24 ? 8 : max(0, cols - 16)
     let bias2 = valid2 > 0 ? bias.map { load8($0 + 16, valid2) } : nil
+    let valid3 = cols >= 32 ? 8 : max(0, cols - 24)
     let bias3 = valid3 > 0 ? bias.map { load8($0 + 24, valid3) } : nil
     var c0_0 = chainStart8(c, valid0, load, bias0)
     var c0_1 = chainStart8(c + 8, valid1, load, bias1)
@@ -406,30 +657,60 @@ private func tile8_3x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_2x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_2x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile8_2x1_full(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_2x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile8_2x1_full(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_2x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_2x1_partial(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_2x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_2x1_partial(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile8_2x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+private func tile8_2x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+    _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
+    _ bias: UnsafePointer<Float>?) {
+    let valid0 = 8
+    let bias0 = bias.map { load8($0, valid0) }
+    let valid1 = 8
+    let bias1 = bias.map { load8($0 + 8, valid1) }
+    var c0_0 = chainStart8(c, valid0, load, bias0)
+    var c0_1 = chainStart8(c + 8, valid1, load, bias1)
+    var c1_0 = chainStart8(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart8(c + 1 * ldc + 8, valid1, load, bias1)
+    var ap0 = a0
+    var bp = b
+    for _ in 0..<kc {
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F8.self)
+        let b1 = UnsafeRawPointer(bp + 8).loadUnaligned(as: F8.self)
+        let x0 = F8(repeating: ap0[0])
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let x1 = F8(repeating: ap0[rsA])
+        c1_0 = c1_0.addingProduct(x1, b0)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore8(c0_0, c, valid0)
+    chainStore8(c0_1, c + 8, valid1)
+    chainStore8(c1_0, c + 1 * ldc, valid0)
+    chainStore8(c1_1, c + 1 * ldc + 8, valid1)
+}
+
+@inline(__always)
+private func tile8_2x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 8 ? 8 : max(0, cols - 0)
-    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias0 = valid0 > 0 ? bias.map { load8($0, valid0) } : nil
+    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias1 = valid1 > 0 ? bias.map { load8($0 + 8, valid1) } : nil
     var c0_0 = chainStart8(c, valid0, load, bias0)
     var c0_1 = chainStart8(c + 8, valid1, load, bias1)
@@ -459,34 +740,82 @@ private func tile8_2x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_2x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 32 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_2x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile8_2x2_full(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_2x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile8_2x2_full(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_2x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_2x2_partial(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_2x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_2x2_partial(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile8_2x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+private func tile8_2x2_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+    _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
+    _ bias: UnsafePointer<Float>?) {
+    let valid0 = 8
+    let bias0 = bias.map { load8($0, valid0) }
+    let valid1 = 8
+    let bias1 = bias.map { load8($0 + 8, valid1) }
+    let valid2 = 8
+    let bias2 = bias.map { load8($0 + 16, valid2) }
+    let valid3 = 8
+    let bias3 = bias.map { load8($0 + 24, valid3) }
+    var c0_0 = chainStart8(c, valid0, load, bias0)
+    var c0_1 = chainStart8(c + 8, valid1, load, bias1)
+    var c0_2 = chainStart8(c + 16, valid2, load, bias2)
+    var c0_3 = chainStart8(c + 24, valid3, load, bias3)
+    var c1_0 = chainStart8(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart8(c + 1 * ldc + 8, valid1, load, bias1)
+    var c1_2 = chainStart8(c + 1 * ldc + 16, valid2, load, bias2)
+    var c1_3 = chainStart8(c + 1 * ldc + 24, valid3, load, bias3)
+    var ap0 = a0
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F8(repeating: ap0[0])
+        let x1 = F8(repeating: ap0[rsA])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F8.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let b1 = UnsafeRawPointer(bp + 8).loadUnaligned(as: F8.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let b2 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F8.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        let b3 = UnsafeRawPointer(bp + panelStride + 8).loadUnaligned(as: F8.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore8(c0_0, c, valid0)
+    chainStore8(c0_1, c + 8, valid1)
+    chainStore8(c0_2, c + 16, valid2)
+    chainStore8(c0_3, c + 24, valid3)
+    chainStore8(c1_0, c + 1 * ldc, valid0)
+    chainStore8(c1_1, c + 1 * ldc + 8, valid1)
+    chainStore8(c1_2, c + 1 * ldc + 16, valid2)
+    chainStore8(c1_3, c + 1 * ldc + 24, valid3)
+}
+
+@inline(__always)
+private func tile8_2x2_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 8 ? 8 : max(0, cols - 0)
-    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
-    let valid2 = cols >= 24 ? 8 : max(0, cols - 16)
-    let valid3 = cols >= 32 ? 8 : max(0, cols - 24)
     let bias0 = valid0 > 0 ? bias.map { load8($0, valid0) } : nil
+    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias1 = valid1 > 0 ? bias.map { load8($0 + 8, valid1) } : nil
+    let valid2 = cols >= 24 ? 8 : max(0, cols - 16)
     let bias2 = valid2 > 0 ? bias.map { load8($0 + 16, valid2) } : nil
+    let valid3 = cols >= 32 ? 8 : max(0, cols - 24)
     let bias3 = valid3 > 0 ? bias.map { load8($0 + 24, valid3) } : nil
     var c0_0 = chainStart8(c, valid0, load, bias0)
     var c0_1 = chainStart8(c + 8, valid1, load, bias1)
@@ -530,38 +859,104 @@ private func tile8_2x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_2x3(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 48 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_2x3_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
+            tile8_2x3_full(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_2x3_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
+            tile8_2x3_full(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_2x3_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_2x3_partial(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_2x3_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_2x3_partial(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile8_2x3_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+private func tile8_2x3_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+    _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
+    _ bias: UnsafePointer<Float>?) {
+    let valid0 = 8
+    let bias0 = bias.map { load8($0, valid0) }
+    let valid1 = 8
+    let bias1 = bias.map { load8($0 + 8, valid1) }
+    let valid2 = 8
+    let bias2 = bias.map { load8($0 + 16, valid2) }
+    let valid3 = 8
+    let bias3 = bias.map { load8($0 + 24, valid3) }
+    let valid4 = 8
+    let bias4 = bias.map { load8($0 + 32, valid4) }
+    let valid5 = 8
+    let bias5 = bias.map { load8($0 + 40, valid5) }
+    var c0_0 = chainStart8(c, valid0, load, bias0)
+    var c0_1 = chainStart8(c + 8, valid1, load, bias1)
+    var c0_2 = chainStart8(c + 16, valid2, load, bias2)
+    var c0_3 = chainStart8(c + 24, valid3, load, bias3)
+    var c0_4 = chainStart8(c + 32, valid4, load, bias4)
+    var c0_5 = chainStart8(c + 40, valid5, load, bias5)
+    var c1_0 = chainStart8(c + 1 * ldc, valid0, load, bias0)
+    var c1_1 = chainStart8(c + 1 * ldc + 8, valid1, load, bias1)
+    var c1_2 = chainStart8(c + 1 * ldc + 16, valid2, load, bias2)
+    var c1_3 = chainStart8(c + 1 * ldc + 24, valid3, load, bias3)
+    var c1_4 = chainStart8(c + 1 * ldc + 32, valid4, load, bias4)
+    var c1_5 = chainStart8(c + 1 * ldc + 40, valid5, load, bias5)
+    var ap0 = a0
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F8(repeating: ap0[0])
+        let x1 = F8(repeating: ap0[rsA])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F8.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        c1_0 = c1_0.addingProduct(x1, b0)
+        let b1 = UnsafeRawPointer(bp + 8).loadUnaligned(as: F8.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        c1_1 = c1_1.addingProduct(x1, b1)
+        let b2 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F8.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        c1_2 = c1_2.addingProduct(x1, b2)
+        let b3 = UnsafeRawPointer(bp + panelStride + 8).loadUnaligned(as: F8.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        c1_3 = c1_3.addingProduct(x1, b3)
+        let b4 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F8.self)
+        c0_4 = c0_4.addingProduct(x0, b4)
+        c1_4 = c1_4.addingProduct(x1, b4)
+        let b5 = UnsafeRawPointer(bp + 2 * panelStride + 8).loadUnaligned(as: F8.self)
+        c0_5 = c0_5.addingProduct(x0, b5)
+        c1_5 = c1_5.addingProduct(x1, b5)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore8(c0_0, c, valid0)
+    chainStore8(c0_1, c + 8, valid1)
+    chainStore8(c0_2, c + 16, valid2)
+    chainStore8(c0_3, c + 24, valid3)
+    chainStore8(c0_4, c + 32, valid4)
+    chainStore8(c0_5, c + 40, valid5)
+    chainStore8(c1_0, c + 1 * ldc, valid0)
+    chainStore8(c1_1, c + 1 * ldc + 8, valid1)
+    chainStore8(c1_2, c + 1 * ldc + 16, valid2)
+    chainStore8(c1_3, c + 1 * ldc + 24, valid3)
+    chainStore8(c1_4, c + 1 * ldc + 32, valid4)
+    chainStore8(c1_5, c + 1 * ldc + 40, valid5)
+}
+
+@inline(__always)
+private func tile8_2x3_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 8 ? 8 : max(0, cols - 0)
-    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
-    let valid2 = cols >= 24 ? 8 : max(0, cols - 16)
-    let valid3 = cols >= 32 ? 8 : max(0, cols - 24)
-    let valid4 = cols >= 40 ? 8 : max(0, cols - 32)
-    let valid5 = cols >= 48 ? 8 : max(0, cols - 40)
     let bias0 = valid0 > 0 ? bias.map { load8($0, valid0) } : nil
+    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias1 = valid1 > 0 ? bias.map { load8($0 + 8, valid1) } : nil
+    let valid2 = cols >= 24 ? 8 : max(0, cols - 16)
     let bias2 = valid2 > 0 ? bias.map { load8($0 + 16, valid2) } : nil
+    let valid3 = cols >= 32 ? 8 : max(0, cols - 24)
     let bias3 = valid3 > 0 ? bias.map { load8($0 + 24, valid3) } : nil
+    let valid4 = cols >= 40 ? 8 : max(0, cols - 32)
     let bias4 = valid4 > 0 ? bias.map { load8($0 + 32, valid4) } : nil
+    let valid5 = cols >= 48 ? 8 : max(0, cols - 40)
     let bias5 = valid5 > 0 ? bias.map { load8($0 + 40, valid5) } : nil
     var c0_0 = chainStart8(c, valid0, load, bias0)
     var c0_1 = chainStart8(c + 8, valid1, load, bias1)
@@ -619,30 +1014,53 @@ private func tile8_2x3_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_1x1(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 16 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_1x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile8_1x1_full(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_1x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 16, load, bias)
+            tile8_1x1_full(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_1x1_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_1x1_partial(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_1x1_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_1x1_partial(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile8_1x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+private func tile8_1x1_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+    _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
+    _ bias: UnsafePointer<Float>?) {
+    let valid0 = 8
+    let bias0 = bias.map { load8($0, valid0) }
+    let valid1 = 8
+    let bias1 = bias.map { load8($0 + 8, valid1) }
+    var c0_0 = chainStart8(c, valid0, load, bias0)
+    var c0_1 = chainStart8(c + 8, valid1, load, bias1)
+    var ap0 = a0
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F8(repeating: ap0[0])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F8.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let b1 = UnsafeRawPointer(bp + 8).loadUnaligned(as: F8.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore8(c0_0, c, valid0)
+    chainStore8(c0_1, c + 8, valid1)
+}
+
+@inline(__always)
+private func tile8_1x1_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 8 ? 8 : max(0, cols - 0)
-    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias0 = valid0 > 0 ? bias.map { load8($0, valid0) } : nil
+    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias1 = valid1 > 0 ? bias.map { load8($0 + 8, valid1) } : nil
     var c0_0 = chainStart8(c, valid0, load, bias0)
     var c0_1 = chainStart8(c + 8, valid1, load, bias1)
@@ -665,34 +1083,69 @@ private func tile8_1x1_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_1x2(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 32 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_1x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile8_1x2_full(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_1x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 32, load, bias)
+            tile8_1x2_full(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_1x2_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_1x2_partial(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_1x2_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_1x2_partial(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile8_1x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+private func tile8_1x2_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+    _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
+    _ bias: UnsafePointer<Float>?) {
+    let valid0 = 8
+    let bias0 = bias.map { load8($0, valid0) }
+    let valid1 = 8
+    let bias1 = bias.map { load8($0 + 8, valid1) }
+    let valid2 = 8
+    let bias2 = bias.map { load8($0 + 16, valid2) }
+    let valid3 = 8
+    let bias3 = bias.map { load8($0 + 24, valid3) }
+    var c0_0 = chainStart8(c, valid0, load, bias0)
+    var c0_1 = chainStart8(c + 8, valid1, load, bias1)
+    var c0_2 = chainStart8(c + 16, valid2, load, bias2)
+    var c0_3 = chainStart8(c + 24, valid3, load, bias3)
+    var ap0 = a0
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F8(repeating: ap0[0])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F8.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let b1 = UnsafeRawPointer(bp + 8).loadUnaligned(as: F8.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let b2 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F8.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        let b3 = UnsafeRawPointer(bp + panelStride + 8).loadUnaligned(as: F8.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore8(c0_0, c, valid0)
+    chainStore8(c0_1, c + 8, valid1)
+    chainStore8(c0_2, c + 16, valid2)
+    chainStore8(c0_3, c + 24, valid3)
+}
+
+@inline(__always)
+private func tile8_1x2_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 8 ? 8 : max(0, cols - 0)
-    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
-    let valid2 = cols >= 24 ? 8 : max(0, cols - 16)
-    let valid3 = cols >= 32 ? 8 : max(0, cols - 24)
     let bias0 = valid0 > 0 ? bias.map { load8($0, valid0) } : nil
+    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias1 = valid1 > 0 ? bias.map { load8($0 + 8, valid1) } : nil
+    let valid2 = cols >= 24 ? 8 : max(0, cols - 16)
     let bias2 = valid2 > 0 ? bias.map { load8($0 + 16, valid2) } : nil
+    let valid3 = cols >= 32 ? 8 : max(0, cols - 24)
     let bias3 = valid3 > 0 ? bias.map { load8($0 + 24, valid3) } : nil
     var c0_0 = chainStart8(c, valid0, load, bias0)
     var c0_1 = chainStart8(c + 8, valid1, load, bias1)
@@ -723,38 +1176,85 @@ private func tile8_1x2_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_1x3(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 48 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_1x3_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
+            tile8_1x3_full(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_1x3_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 48, load, bias)
+            tile8_1x3_full(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_1x3_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_1x3_partial(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_1x3_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_1x3_partial(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile8_1x3_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+private func tile8_1x3_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+    _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
+    _ bias: UnsafePointer<Float>?) {
+    let valid0 = 8
+    let bias0 = bias.map { load8($0, valid0) }
+    let valid1 = 8
+    let bias1 = bias.map { load8($0 + 8, valid1) }
+    let valid2 = 8
+    let bias2 = bias.map { load8($0 + 16, valid2) }
+    let valid3 = 8
+    let bias3 = bias.map { load8($0 + 24, valid3) }
+    let valid4 = 8
+    let bias4 = bias.map { load8($0 + 32, valid4) }
+    let valid5 = 8
+    let bias5 = bias.map { load8($0 + 40, valid5) }
+    var c0_0 = chainStart8(c, valid0, load, bias0)
+    var c0_1 = chainStart8(c + 8, valid1, load, bias1)
+    var c0_2 = chainStart8(c + 16, valid2, load, bias2)
+    var c0_3 = chainStart8(c + 24, valid3, load, bias3)
+    var c0_4 = chainStart8(c + 32, valid4, load, bias4)
+    var c0_5 = chainStart8(c + 40, valid5, load, bias5)
+    var ap0 = a0
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F8(repeating: ap0[0])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F8.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let b1 = UnsafeRawPointer(bp + 8).loadUnaligned(as: F8.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let b2 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F8.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        let b3 = UnsafeRawPointer(bp + panelStride + 8).loadUnaligned(as: F8.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        let b4 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F8.self)
+        c0_4 = c0_4.addingProduct(x0, b4)
+        let b5 = UnsafeRawPointer(bp + 2 * panelStride + 8).loadUnaligned(as: F8.self)
+        c0_5 = c0_5.addingProduct(x0, b5)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore8(c0_0, c, valid0)
+    chainStore8(c0_1, c + 8, valid1)
+    chainStore8(c0_2, c + 16, valid2)
+    chainStore8(c0_3, c + 24, valid3)
+    chainStore8(c0_4, c + 32, valid4)
+    chainStore8(c0_5, c + 40, valid5)
+}
+
+@inline(__always)
+private func tile8_1x3_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 8 ? 8 : max(0, cols - 0)
-    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
-    let valid2 = cols >= 24 ? 8 : max(0, cols - 16)
-    let valid3 = cols >= 32 ? 8 : max(0, cols - 24)
-    let valid4 = cols >= 40 ? 8 : max(0, cols - 32)
-    let valid5 = cols >= 48 ? 8 : max(0, cols - 40)
     let bias0 = valid0 > 0 ? bias.map { load8($0, valid0) } : nil
+    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias1 = valid1 > 0 ? bias.map { load8($0 + 8, valid1) } : nil
+    let valid2 = cols >= 24 ? 8 : max(0, cols - 16)
     let bias2 = valid2 > 0 ? bias.map { load8($0 + 16, valid2) } : nil
+    let valid3 = cols >= 32 ? 8 : max(0, cols - 24)
     let bias3 = valid3 > 0 ? bias.map { load8($0 + 24, valid3) } : nil
+    let valid4 = cols >= 40 ? 8 : max(0, cols - 32)
     let bias4 = valid4 > 0 ? bias.map { load8($0 + 32, valid4) } : nil
+    let valid5 = cols >= 48 ? 8 : max(0, cols - 40)
     let bias5 = valid5 > 0 ? bias.map { load8($0 + 40, valid5) } : nil
     var c0_0 = chainStart8(c, valid0, load, bias0)
     var c0_1 = chainStart8(c + 8, valid1, load, bias1)
@@ -793,42 +1293,101 @@ private func tile8_1x3_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_1x4(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 64 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_1x4_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+            tile8_1x4_full(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_1x4_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 64, load, bias)
+            tile8_1x4_full(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_1x4_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_1x4_partial(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_1x4_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_1x4_partial(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile8_1x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+private func tile8_1x4_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+    _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
+    _ bias: UnsafePointer<Float>?) {
+    let valid0 = 8
+    let bias0 = bias.map { load8($0, valid0) }
+    let valid1 = 8
+    let bias1 = bias.map { load8($0 + 8, valid1) }
+    let valid2 = 8
+    let bias2 = bias.map { load8($0 + 16, valid2) }
+    let valid3 = 8
+    let bias3 = bias.map { load8($0 + 24, valid3) }
+    let valid4 = 8
+    let bias4 = bias.map { load8($0 + 32, valid4) }
+    let valid5 = 8
+    let bias5 = bias.map { load8($0 + 40, valid5) }
+    let valid6 = 8
+    let bias6 = bias.map { load8($0 + 48, valid6) }
+    let valid7 = 8
+    let bias7 = bias.map { load8($0 + 56, valid7) }
+    var c0_0 = chainStart8(c, valid0, load, bias0)
+    var c0_1 = chainStart8(c + 8, valid1, load, bias1)
+    var c0_2 = chainStart8(c + 16, valid2, load, bias2)
+    var c0_3 = chainStart8(c + 24, valid3, load, bias3)
+    var c0_4 = chainStart8(c + 32, valid4, load, bias4)
+    var c0_5 = chainStart8(c + 40, valid5, load, bias5)
+    var c0_6 = chainStart8(c + 48, valid6, load, bias6)
+    var c0_7 = chainStart8(c + 56, valid7, load, bias7)
+    var ap0 = a0
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F8(repeating: ap0[0])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F8.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let b1 = UnsafeRawPointer(bp + 8).loadUnaligned(as: F8.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let b2 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F8.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        let b3 = UnsafeRawPointer(bp + panelStride + 8).loadUnaligned(as: F8.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        let b4 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F8.self)
+        c0_4 = c0_4.addingProduct(x0, b4)
+        let b5 = UnsafeRawPointer(bp + 2 * panelStride + 8).loadUnaligned(as: F8.self)
+        c0_5 = c0_5.addingProduct(x0, b5)
+        let b6 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F8.self)
+        c0_6 = c0_6.addingProduct(x0, b6)
+        let b7 = UnsafeRawPointer(bp + 3 * panelStride + 8).loadUnaligned(as: F8.self)
+        c0_7 = c0_7.addingProduct(x0, b7)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore8(c0_0, c, valid0)
+    chainStore8(c0_1, c + 8, valid1)
+    chainStore8(c0_2, c + 16, valid2)
+    chainStore8(c0_3, c + 24, valid3)
+    chainStore8(c0_4, c + 32, valid4)
+    chainStore8(c0_5, c + 40, valid5)
+    chainStore8(c0_6, c + 48, valid6)
+    chainStore8(c0_7, c + 56, valid7)
+}
+
+@inline(__always)
+private func tile8_1x4_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 8 ? 8 : max(0, cols - 0)
-    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
-    let valid2 = cols >= 24 ? 8 : max(0, cols - 16)
-    let valid3 = cols >= 32 ? 8 : max(0, cols - 24)
-    let valid4 = cols >= 40 ? 8 : max(0, cols - 32)
-    let valid5 = cols >= 48 ? 8 : max(0, cols - 40)
-    let valid6 = cols >= 56 ? 8 : max(0, cols - 48)
-    let valid7 = cols >= 64 ? 8 : max(0, cols - 56)
     let bias0 = valid0 > 0 ? bias.map { load8($0, valid0) } : nil
+    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias1 = valid1 > 0 ? bias.map { load8($0 + 8, valid1) } : nil
+    let valid2 = cols >= 24 ? 8 : max(0, cols - 16)
     let bias2 = valid2 > 0 ? bias.map { load8($0 + 16, valid2) } : nil
+    let valid3 = cols >= 32 ? 8 : max(0, cols - 24)
     let bias3 = valid3 > 0 ? bias.map { load8($0 + 24, valid3) } : nil
+    let valid4 = cols >= 40 ? 8 : max(0, cols - 32)
     let bias4 = valid4 > 0 ? bias.map { load8($0 + 32, valid4) } : nil
+    let valid5 = cols >= 48 ? 8 : max(0, cols - 40)
     let bias5 = valid5 > 0 ? bias.map { load8($0 + 40, valid5) } : nil
+    let valid6 = cols >= 56 ? 8 : max(0, cols - 48)
     let bias6 = valid6 > 0 ? bias.map { load8($0 + 48, valid6) } : nil
+    let valid7 = cols >= 64 ? 8 : max(0, cols - 56)
     let bias7 = valid7 > 0 ? bias.map { load8($0 + 56, valid7) } : nil
     var c0_0 = chainStart8(c, valid0, load, bias0)
     var c0_1 = chainStart8(c + 8, valid1, load, bias1)
@@ -875,46 +1434,117 @@ private func tile8_1x4_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_1x5(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 80 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_1x5_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 80, load, bias)
+            tile8_1x5_full(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_1x5_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 80, load, bias)
+            tile8_1x5_full(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_1x5_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_1x5_partial(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_1x5_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_1x5_partial(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile8_1x5_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+private func tile8_1x5_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+    _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
+    _ bias: UnsafePointer<Float>?) {
+    let valid0 = 8
+    let bias0 = bias.map { load8($0, valid0) }
+    let valid1 = 8
+    let bias1 = bias.map { load8($0 + 8, valid1) }
+    let valid2 = 8
+    let bias2 = bias.map { load8($0 + 16, valid2) }
+    let valid3 = 8
+    let bias3 = bias.map { load8($0 + 24, valid3) }
+    let valid4 = 8
+    let bias4 = bias.map { load8($0 + 32, valid4) }
+    let valid5 = 8
+    let bias5 = bias.map { load8($0 + 40, valid5) }
+    let valid6 = 8
+    let bias6 = bias.map { load8($0 + 48, valid6) }
+    let valid7 = 8
+    let bias7 = bias.map { load8($0 + 56, valid7) }
+    let valid8 = 8
+    let bias8 = bias.map { load8($0 + 64, valid8) }
+    let valid9 = 8
+    let bias9 = bias.map { load8($0 + 72, valid9) }
+    var c0_0 = chainStart8(c, valid0, load, bias0)
+    var c0_1 = chainStart8(c + 8, valid1, load, bias1)
+    var c0_2 = chainStart8(c + 16, valid2, load, bias2)
+    var c0_3 = chainStart8(c + 24, valid3, load, bias3)
+    var c0_4 = chainStart8(c + 32, valid4, load, bias4)
+    var c0_5 = chainStart8(c + 40, valid5, load, bias5)
+    var c0_6 = chainStart8(c + 48, valid6, load, bias6)
+    var c0_7 = chainStart8(c + 56, valid7, load, bias7)
+    var c0_8 = chainStart8(c + 64, valid8, load, bias8)
+    var c0_9 = chainStart8(c + 72, valid9, load, bias9)
+    var ap0 = a0
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F8(repeating: ap0[0])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F8.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let b1 = UnsafeRawPointer(bp + 8).loadUnaligned(as: F8.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let b2 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F8.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        let b3 = UnsafeRawPointer(bp + panelStride + 8).loadUnaligned(as: F8.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        let b4 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F8.self)
+        c0_4 = c0_4.addingProduct(x0, b4)
+        let b5 = UnsafeRawPointer(bp + 2 * panelStride + 8).loadUnaligned(as: F8.self)
+        c0_5 = c0_5.addingProduct(x0, b5)
+        let b6 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F8.self)
+        c0_6 = c0_6.addingProduct(x0, b6)
+        let b7 = UnsafeRawPointer(bp + 3 * panelStride + 8).loadUnaligned(as: F8.self)
+        c0_7 = c0_7.addingProduct(x0, b7)
+        let b8 = UnsafeRawPointer(bp + 4 * panelStride).loadUnaligned(as: F8.self)
+        c0_8 = c0_8.addingProduct(x0, b8)
+        let b9 = UnsafeRawPointer(bp + 4 * panelStride + 8).loadUnaligned(as: F8.self)
+        c0_9 = c0_9.addingProduct(x0, b9)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore8(c0_0, c, valid0)
+    chainStore8(c0_1, c + 8, valid1)
+    chainStore8(c0_2, c + 16, valid2)
+    chainStore8(c0_3, c + 24, valid3)
+    chainStore8(c0_4, c + 32, valid4)
+    chainStore8(c0_5, c + 40, valid5)
+    chainStore8(c0_6, c + 48, valid6)
+    chainStore8(c0_7, c + 56, valid7)
+    chainStore8(c0_8, c + 64, valid8)
+    chainStore8(c0_9, c + 72, valid9)
+}
+
+@inline(__always)
+private func tile8_1x5_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 8 ? 8 : max(0, cols - 0)
-    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
-    let valid2 = cols >= 24 ? 8 : max(0, cols - 16)
-    let valid3 = cols >= 32 ? 8 : max(0, cols - 24)
-    let valid4 = cols >= 40 ? 8 : max(0, cols - 32)
-    let valid5 = cols >= 48 ? 8 : max(0, cols - 40)
-    let valid6 = cols >= 56 ? 8 : max(0, cols - 48)
-    let valid7 = cols >= 64 ? 8 : max(0, cols - 56)
-    let valid8 = cols >= 72 ? 8 : max(0, cols - 64)
-    let valid9 = cols >= 80 ? 8 : max(0, cols - 72)
     let bias0 = valid0 > 0 ? bias.map { load8($0, valid0) } : nil
+    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias1 = valid1 > 0 ? bias.map { load8($0 + 8, valid1) } : nil
+    let valid2 = cols >= 24 ? 8 : max(0, cols - 16)
     let bias2 = valid2 > 0 ? bias.map { load8($0 + 16, valid2) } : nil
+    let valid3 = cols >= 32 ? 8 : max(0, cols - 24)
     let bias3 = valid3 > 0 ? bias.map { load8($0 + 24, valid3) } : nil
+    let valid4 = cols >= 40 ? 8 : max(0, cols - 32)
     let bias4 = valid4 > 0 ? bias.map { load8($0 + 32, valid4) } : nil
+    let valid5 = cols >= 48 ? 8 : max(0, cols - 40)
     let bias5 = valid5 > 0 ? bias.map { load8($0 + 40, valid5) } : nil
+    let valid6 = cols >= 56 ? 8 : max(0, cols - 48)
     let bias6 = valid6 > 0 ? bias.map { load8($0 + 48, valid6) } : nil
+    let valid7 = cols >= 64 ? 8 : max(0, cols - 56)
     let bias7 = valid7 > 0 ? bias.map { load8($0 + 56, valid7) } : nil
+    let valid8 = cols >= 72 ? 8 : max(0, cols - 64)
     let bias8 = valid8 > 0 ? bias.map { load8($0 + 64, valid8) } : nil
+    let valid9 = cols >= 80 ? 8 : max(0, cols - 72)
     let bias9 = valid9 > 0 ? bias.map { load8($0 + 72, valid9) } : nil
     var c0_0 = chainStart8(c, valid0, load, bias0)
     var c0_1 = chainStart8(c + 8, valid1, load, bias1)
@@ -969,50 +1599,133 @@ private func tile8_1x5_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _
 func tile8_1x6(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
-    // All columns valid (every tile but a row's last): with the constant the partial loads and stores
-    // fold away, and with them the calls around which LLVM kept the accumulators on the stack.
     if cols >= 96 {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_1x6_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, 96, load, bias)
+            tile8_1x6_full(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_1x6_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, 96, load, bias)
+            tile8_1x6_full(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     } else {
         if rsA == 1 {  // packed A: a micro-panel row's values are adjacent
-            tile8_1x6_body(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_1x6_partial(kc, a0, 1, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         } else {
-            tile8_1x6_body(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
+            tile8_1x6_partial(kc, a0, rsA, csA, b, rsB, panelStride, c, ldc, cols, load, bias)
         }
     }
 }
 
 @inline(__always)
-private func tile8_1x6_body(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+private func tile8_1x6_full(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
+    _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
+    _ bias: UnsafePointer<Float>?) {
+    let valid0 = 8
+    let bias0 = bias.map { load8($0, valid0) }
+    let valid1 = 8
+    let bias1 = bias.map { load8($0 + 8, valid1) }
+    let valid2 = 8
+    let bias2 = bias.map { load8($0 + 16, valid2) }
+    let valid3 = 8
+    let bias3 = bias.map { load8($0 + 24, valid3) }
+    let valid4 = 8
+    let bias4 = bias.map { load8($0 + 32, valid4) }
+    let valid5 = 8
+    let bias5 = bias.map { load8($0 + 40, valid5) }
+    let valid6 = 8
+    let bias6 = bias.map { load8($0 + 48, valid6) }
+    let valid7 = 8
+    let bias7 = bias.map { load8($0 + 56, valid7) }
+    let valid8 = 8
+    let bias8 = bias.map { load8($0 + 64, valid8) }
+    let valid9 = 8
+    let bias9 = bias.map { load8($0 + 72, valid9) }
+    let valid10 = 8
+    let bias10 = bias.map { load8($0 + 80, valid10) }
+    let valid11 = 8
+    let bias11 = bias.map { load8($0 + 88, valid11) }
+    var c0_0 = chainStart8(c, valid0, load, bias0)
+    var c0_1 = chainStart8(c + 8, valid1, load, bias1)
+    var c0_2 = chainStart8(c + 16, valid2, load, bias2)
+    var c0_3 = chainStart8(c + 24, valid3, load, bias3)
+    var c0_4 = chainStart8(c + 32, valid4, load, bias4)
+    var c0_5 = chainStart8(c + 40, valid5, load, bias5)
+    var c0_6 = chainStart8(c + 48, valid6, load, bias6)
+    var c0_7 = chainStart8(c + 56, valid7, load, bias7)
+    var c0_8 = chainStart8(c + 64, valid8, load, bias8)
+    var c0_9 = chainStart8(c + 72, valid9, load, bias9)
+    var c0_10 = chainStart8(c + 80, valid10, load, bias10)
+    var c0_11 = chainStart8(c + 88, valid11, load, bias11)
+    var ap0 = a0
+    var bp = b
+    for _ in 0..<kc {
+        let x0 = F8(repeating: ap0[0])
+        let b0 = UnsafeRawPointer(bp).loadUnaligned(as: F8.self)
+        c0_0 = c0_0.addingProduct(x0, b0)
+        let b1 = UnsafeRawPointer(bp + 8).loadUnaligned(as: F8.self)
+        c0_1 = c0_1.addingProduct(x0, b1)
+        let b2 = UnsafeRawPointer(bp + panelStride).loadUnaligned(as: F8.self)
+        c0_2 = c0_2.addingProduct(x0, b2)
+        let b3 = UnsafeRawPointer(bp + panelStride + 8).loadUnaligned(as: F8.self)
+        c0_3 = c0_3.addingProduct(x0, b3)
+        let b4 = UnsafeRawPointer(bp + 2 * panelStride).loadUnaligned(as: F8.self)
+        c0_4 = c0_4.addingProduct(x0, b4)
+        let b5 = UnsafeRawPointer(bp + 2 * panelStride + 8).loadUnaligned(as: F8.self)
+        c0_5 = c0_5.addingProduct(x0, b5)
+        let b6 = UnsafeRawPointer(bp + 3 * panelStride).loadUnaligned(as: F8.self)
+        c0_6 = c0_6.addingProduct(x0, b6)
+        let b7 = UnsafeRawPointer(bp + 3 * panelStride + 8).loadUnaligned(as: F8.self)
+        c0_7 = c0_7.addingProduct(x0, b7)
+        let b8 = UnsafeRawPointer(bp + 4 * panelStride).loadUnaligned(as: F8.self)
+        c0_8 = c0_8.addingProduct(x0, b8)
+        let b9 = UnsafeRawPointer(bp + 4 * panelStride + 8).loadUnaligned(as: F8.self)
+        c0_9 = c0_9.addingProduct(x0, b9)
+        let b10 = UnsafeRawPointer(bp + 5 * panelStride).loadUnaligned(as: F8.self)
+        c0_10 = c0_10.addingProduct(x0, b10)
+        let b11 = UnsafeRawPointer(bp + 5 * panelStride + 8).loadUnaligned(as: F8.self)
+        c0_11 = c0_11.addingProduct(x0, b11)
+        ap0 += csA
+        bp += rsB
+    }
+    chainStore8(c0_0, c, valid0)
+    chainStore8(c0_1, c + 8, valid1)
+    chainStore8(c0_2, c + 16, valid2)
+    chainStore8(c0_3, c + 24, valid3)
+    chainStore8(c0_4, c + 32, valid4)
+    chainStore8(c0_5, c + 40, valid5)
+    chainStore8(c0_6, c + 48, valid6)
+    chainStore8(c0_7, c + 56, valid7)
+    chainStore8(c0_8, c + 64, valid8)
+    chainStore8(c0_9, c + 72, valid9)
+    chainStore8(c0_10, c + 80, valid10)
+    chainStore8(c0_11, c + 88, valid11)
+}
+
+@inline(__always)
+private func tile8_1x6_partial(_ kc: Int, _ a0: UnsafePointer<Float>, _ rsA: Int, _ csA: Int, _ b: UnsafePointer<Float>,
     _ rsB: Int, _ panelStride: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cols: Int, _ load: Bool,
     _ bias: UnsafePointer<Float>?) {
     let valid0 = cols >= 8 ? 8 : max(0, cols - 0)
-    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
-    let valid2 = cols >= 24 ? 8 : max(0, cols - 16)
-    let valid3 = cols >= 32 ? 8 : max(0, cols - 24)
-    let valid4 = cols >= 40 ? 8 : max(0, cols - 32)
-    let valid5 = cols >= 48 ? 8 : max(0, cols - 40)
-    let valid6 = cols >= 56 ? 8 : max(0, cols - 48)
-    let valid7 = cols >= 64 ? 8 : max(0, cols - 56)
-    let valid8 = cols >= 72 ? 8 : max(0, cols - 64)
-    let valid9 = cols >= 80 ? 8 : max(0, cols - 72)
-    let valid10 = cols >= 88 ? 8 : max(0, cols - 80)
-    let valid11 = cols >= 96 ? 8 : max(0, cols - 88)
     let bias0 = valid0 > 0 ? bias.map { load8($0, valid0) } : nil
+    let valid1 = cols >= 16 ? 8 : max(0, cols - 8)
     let bias1 = valid1 > 0 ? bias.map { load8($0 + 8, valid1) } : nil
+    let valid2 = cols >= 24 ? 8 : max(0, cols - 16)
     let bias2 = valid2 > 0 ? bias.map { load8($0 + 16, valid2) } : nil
+    let valid3 = cols >= 32 ? 8 : max(0, cols - 24)
     let bias3 = valid3 > 0 ? bias.map { load8($0 + 24, valid3) } : nil
+    let valid4 = cols >= 40 ? 8 : max(0, cols - 32)
     let bias4 = valid4 > 0 ? bias.map { load8($0 + 32, valid4) } : nil
+    let valid5 = cols >= 48 ? 8 : max(0, cols - 40)
     let bias5 = valid5 > 0 ? bias.map { load8($0 + 40, valid5) } : nil
+    let valid6 = cols >= 56 ? 8 : max(0, cols - 48)
     let bias6 = valid6 > 0 ? bias.map { load8($0 + 48, valid6) } : nil
+    let valid7 = cols >= 64 ? 8 : max(0, cols - 56)
     let bias7 = valid7 > 0 ? bias.map { load8($0 + 56, valid7) } : nil
+    let valid8 = cols >= 72 ? 8 : max(0, cols - 64)
     let bias8 = valid8 > 0 ? bias.map { load8($0 + 64, valid8) } : nil
+    let valid9 = cols >= 80 ? 8 : max(0, cols - 72)
     let bias9 = valid9 > 0 ? bias.map { load8($0 + 72, valid9) } : nil
+    let valid10 = cols >= 88 ? 8 : max(0, cols - 80)
     let bias10 = valid10 > 0 ? bias.map { load8($0 + 80, valid10) } : nil
+    let valid11 = cols >= 96 ? 8 : max(0, cols - 88)
     let bias11 = valid11 > 0 ? bias.map { load8($0 + 88, valid11) } : nil
     var c0_0 = chainStart8(c, valid0, load, bias0)
     var c0_1 = chainStart8(c + 8, valid1, load, bias1)
