@@ -6,17 +6,45 @@ import Musl
 import Darwin
 #endif
 
-/// The product of `factors`, or `.overflow` naming `what` if it does not fit in `Int`.
-/// Negative factors are the caller's to reject first.
+/// The product of the factors (two to five), or `.overflow` naming `what` if it does not fit in `Int`.
+/// Negative factors are the caller's to reject first. Fixed arities rather than a variadic list: every
+/// layer call validates its sizes with these, and a variadic call builds an array each time (an
+/// allocation and a release per call, a visible share of a tiny RNN call).
 @inlinable
-public func checkedProduct(_ factors: Int..., what: @autoclosure () -> String) throws(SwiftRNNError) -> Int {
-    var result = 1
-    for f in factors {
-        let (p, o) = result.multipliedReportingOverflow(by: f)
-        if o { throw .overflow("\(what()) overflows: the sizes \(factors.map(String.init).joined(separator: " x ")) do not fit in 64 bits") }
-        result = p
+public func checkedProduct(_ a: Int, _ b: Int, what: @autoclosure () -> String) throws(SwiftRNNError) -> Int {
+    try checkedProduct(factors: (a, b, 1, 1, 1), count: 2, what: what())
+}
+
+@inlinable
+public func checkedProduct(_ a: Int, _ b: Int, _ c: Int, what: @autoclosure () -> String) throws(SwiftRNNError) -> Int {
+    try checkedProduct(factors: (a, b, c, 1, 1), count: 3, what: what())
+}
+
+@inlinable
+public func checkedProduct(_ a: Int, _ b: Int, _ c: Int, _ d: Int,
+                           what: @autoclosure () -> String) throws(SwiftRNNError) -> Int {
+    try checkedProduct(factors: (a, b, c, d, 1), count: 4, what: what())
+}
+
+@inlinable
+public func checkedProduct(_ a: Int, _ b: Int, _ c: Int, _ d: Int, _ e: Int,
+                           what: @autoclosure () -> String) throws(SwiftRNNError) -> Int {
+    try checkedProduct(factors: (a, b, c, d, e), count: 5, what: what())
+}
+
+/// The first `count` of `factors` multiplied (the others are 1), the error naming them.
+@usableFromInline @inline(__always)
+func checkedProduct(factors: (Int, Int, Int, Int, Int), count: Int,
+                    what: @autoclosure () -> String) throws(SwiftRNNError) -> Int {
+    let (p1, o1) = factors.0.multipliedReportingOverflow(by: factors.1)
+    let (p2, o2) = p1.multipliedReportingOverflow(by: factors.2)
+    let (p3, o3) = p2.multipliedReportingOverflow(by: factors.3)
+    let (p4, o4) = p3.multipliedReportingOverflow(by: factors.4)
+    if o1 || o2 || o3 || o4 {
+        let sizes = [factors.0, factors.1, factors.2, factors.3, factors.4].prefix(count)
+        throw .overflow("\(what()) overflows: the sizes \(sizes.map(String.init).joined(separator: " x ")) do not fit in 64 bits")
     }
-    return result
+    return p4
 }
 
 /// A malloc'd Float workspace that reports allocation failure as `.outOfMemory` instead of trapping.
