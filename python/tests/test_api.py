@@ -124,3 +124,31 @@ def test_functional_weights_must_be_floats(bad):
         nn.functional.linear(np.ones((1, 3)), bad)
     with pytest.raises(TypeError, match="floating-point"):
         nn.functional.embedding([0, 1], bad)
+
+
+def test_rnn_direct_call_takes_keywords_and_gives_subclasses_their_own_forward():
+    # RNN.__call__ passes (input, hx) straight to forward: keywords as torch names them, h0 used.
+    rnn = nn.RNN(3, 4).eval()
+    x = np.random.default_rng(0).standard_normal((2, 1, 3)).astype(np.float32)
+    h0 = np.full((1, 1, 4), 0.5, np.float32)
+    out, hn = rnn(x, h0)
+    assert np.array_equal(rnn(input=x, hx=h0)[0], out) and np.array_equal(rnn(x, hx=h0)[1], hn)
+    assert not np.array_equal(rnn(x)[0], out)  # without h0 the first step starts from zeros
+
+    class Scaled(nn.RNN):  # a forward with another signature: Module's generic __call__
+        def forward(self, input, hx=None, scale=1.0):
+            out, hn = super().forward(input, hx)
+            return out * scale, hn
+
+    class Plain(nn.RNN):  # no forward of its own: the direct __call__
+        pass
+
+    assert Plain.__call__ is nn.RNN.__call__ and Scaled.__call__ is not nn.RNN.__call__
+    s = Scaled(3, 4).eval()
+    assert np.allclose(s(x, None, 2.0)[0], 2 * s(x)[0]) and np.allclose(s(x, scale=3.0)[0], 3 * s(x)[0])
+
+    calls = []
+    original = rnn.forward
+    rnn.forward = lambda input, hx=None: calls.append(input) or original(input, hx)  # patched: the call runs it
+    rnn(x)
+    assert len(calls) == 1

@@ -130,6 +130,15 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
+    @classmethod
+    def _keep_direct_call(cls, owner: type) -> None:
+        """For `owner`'s ``__init_subclass__``, when `owner` defines a direct ``__call__`` (its forward's own
+        parameters: packing ``*args``/``**kwargs`` is a visible share of a small call). A subclass whose
+        forward is not `owner`'s may take other arguments, so it gets the generic ``__call__`` back, unless
+        it defines its own."""
+        if cls.forward is not owner.forward and "__call__" not in cls.__dict__:  # type: ignore[attr-defined]
+            cls.__call__ = Module.__call__  # type: ignore[method-assign]
+
     # --- traversal --------------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[Tuple[str, "Module"]]:
         """Yields ``(name, module)`` for this module (name ``prefix``) and every submodule, depth first;

@@ -11,7 +11,7 @@ from ... import _native
 from ... import random as _random
 from ._checks import check_bool, check_factory_kwargs, check_parameter_memory, check_size
 from ..parameter import _GRAD_LOCK, _commit_grads, _grad_accumulators
-from .module import Module
+from .module import _EVAL, Module
 
 __all__ = ["RNN"]
 
@@ -84,7 +84,15 @@ class RNN(Module):
         dropout: float
         bidirectional: bool
         proj_size: int
-        def __call__(self, input: Any, hx: Optional[Any] = None) -> Tuple[np.ndarray, np.ndarray]: ...
+
+    def __call__(self, input: Any, hx: Optional[Any] = None) -> Tuple[np.ndarray, np.ndarray]:
+        # Module.__call__ without packing *args/**kwargs (most of a tiny RNN call is overhead). It still
+        # looks up self.forward, so a forward patched on the instance runs, as in torch.
+        return self.forward(input, hx)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._keep_direct_call(RNN)
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
@@ -169,7 +177,7 @@ class RNN(Module):
         if self.training and self.dropout > 0 and self.num_layers > 1:
             masks = self._dropout_masks(input)
         if not self.training:
-            self._save_for_backward(None)
+            (self.__dict__.get("_tape_local") or self._tape()).saved = _EVAL  # _save_for_backward(None), inlined
             return _native.rnn_forward(input, hx, self._flat, self._desc, masks)
         x = _native.float32_copy(input, "RNN input")
         h0 = None if hx is None else _native.float32_copy(hx, "h0")

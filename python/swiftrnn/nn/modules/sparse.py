@@ -9,7 +9,7 @@ from ... import _native
 from ... import random as _random
 from ._checks import check_bool, check_factory_kwargs, check_float, check_parameter_memory, check_size
 from ..parameter import _GRAD_LOCK, Parameter, _commit_grads, _grad_accumulators
-from .module import Module, _as_float32
+from .module import _EVAL, Module, _as_float32
 
 __all__ = ["Embedding"]
 
@@ -65,11 +65,8 @@ class Embedding(Module):
         return self.forward(input)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        # A subclass whose forward is not this one (its own, or a mixin's) may take other arguments: it
-        # gets Module's generic __call__ (unless it defines its own).
         super().__init_subclass__(**kwargs)
-        if cls.forward is not Embedding.forward and "__call__" not in cls.__dict__:
-            cls.__call__ = Module.__call__  # type: ignore[method-assign]
+        cls._keep_direct_call(Embedding)
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: Optional[int] = None,
                  max_norm: Optional[float] = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
@@ -141,7 +138,7 @@ class Embedding(Module):
             TypeError: non-integer indices.
         """
         if not self.training:
-            self._save_for_backward(None)
+            (self.__dict__.get("_tape_local") or self._tape()).saved = _EVAL  # _save_for_backward(None), inlined
             return _native.embedding_forward(self.weight, input, self.max_norm, self.norm_type)
         # One native call converts the indices, looks them up and returns a private copy of them for backward.
         out, indices = _native.embedding_forward(self.weight, input, self.max_norm, self.norm_type, True)
