@@ -36,8 +36,10 @@ let package = Package(
         // Header-only vector math for the core (srnn_sqrt8).
         .target(name: "CSwiftRNNMath"),
         .target(name: "CSwiftRNN"),
-        // Lane-wise tanh/relu, generic over the vector width: each kernel module specialises it.
-        .target(name: "SwiftRNNVectorMath"),
+        // Lane-wise tanh/relu/exp, generic over the vector width: each kernel module specialises it. Compiled
+        // for SIMD + FMA too: whatever the optimizer leaves out of line runs from here (once baseline x86-64,
+        // with scalar fmaf calls for every FMA: the cross-entropy's row tails ran there).
+        .target(name: "SwiftRNNVectorMath", swiftSettings: simdFlags),
         .target(name: "SwiftRNNCAPI", dependencies: ["SwiftRNN", "CSwiftRNN"], swiftSettings: simdFlags),
         .executableTarget(name: "SwiftRNNBench", dependencies: ["SwiftRNN"] + kernelDependencies, swiftSettings: simdFlags),
         .testTarget(name: "SwiftRNNTests", dependencies: ["SwiftRNN", "SwiftRNNCAPI", "CSwiftRNN"] + kernelDependencies),

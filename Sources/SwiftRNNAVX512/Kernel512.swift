@@ -103,6 +103,24 @@ func mapRows(_ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, _
     }
 }
 
+/// The cross-entropy's exponentials, e[c] = exp(x[c] − shift) for c < n, sixteen at a time; returns the
+/// eight partial sums of `expShifted8`, added in the same order (each vector's low eight lanes, then its
+/// high eight), so the same bits as the AVX2 path.
+public func avx512ExpShifted(_ x: UnsafePointer<Float>, minus shift: Float, count n: Int,
+                             into e: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+    var acc = SIMD8<Float>()
+    var c = 0
+    let s = F16(repeating: shift)
+    while c + 16 <= n {
+        let v = expLanes(UnsafeRawPointer(x + c).loadUnaligned(as: F16.self) - s)
+        UnsafeMutableRawPointer(e + c).storeBytes(of: v, as: F16.self)
+        acc += v.lowHalf
+        acc += v.highHalf
+        c += 16
+    }
+    return expShifted8(x, minus: shift, from: c, count: n, into: e, acc: acc)
+}
+
 /// `fmaChains` on 16-lane vectors (see SwiftRNN's `fmaPeakGFLOPS`).
 @inline(never)
 public func avx512FMAChains(iterations: Int) -> Float { fmaChains(F16.self, iterations: iterations) }

@@ -13,6 +13,10 @@ public protocol FloatLanes: SIMD where Scalar == Float, MaskStorage.Scalar == In
     func lanesAtMost(_ bound: Float) -> SIMDMask<MaskStorage>
     /// self[i] >= bound (false for NaN).
     func lanesAtLeast(_ bound: Float) -> SIMDMask<MaskStorage>
+    /// self[i] > bound (false for NaN).
+    func lanesAbove(_ bound: Float) -> SIMDMask<MaskStorage>
+    /// self[i] is NaN.
+    func lanesNaN() -> SIMDMask<MaskStorage>
 }
 
 extension SIMD8: FloatLanes where Scalar == Float {
@@ -22,6 +26,10 @@ extension SIMD8: FloatLanes where Scalar == Float {
     public func lanesAtMost(_ bound: Float) -> SIMDMask<SIMD8<Int32>> { self .<= SIMD8<Float>(repeating: bound) }
     @inlinable @inline(__always)
     public func lanesAtLeast(_ bound: Float) -> SIMDMask<SIMD8<Int32>> { self .>= SIMD8<Float>(repeating: bound) }
+    @inlinable @inline(__always)
+    public func lanesAbove(_ bound: Float) -> SIMDMask<SIMD8<Int32>> { self .> SIMD8<Float>(repeating: bound) }
+    @inlinable @inline(__always)
+    public func lanesNaN() -> SIMDMask<SIMD8<Int32>> { self .!= self }
 }
 
 extension SIMD16: FloatLanes where Scalar == Float {
@@ -31,6 +39,10 @@ extension SIMD16: FloatLanes where Scalar == Float {
     public func lanesAtMost(_ bound: Float) -> SIMDMask<SIMD16<Int32>> { self .<= SIMD16<Float>(repeating: bound) }
     @inlinable @inline(__always)
     public func lanesAtLeast(_ bound: Float) -> SIMDMask<SIMD16<Int32>> { self .>= SIMD16<Float>(repeating: bound) }
+    @inlinable @inline(__always)
+    public func lanesAbove(_ bound: Float) -> SIMDMask<SIMD16<Int32>> { self .> SIMD16<Float>(repeating: bound) }
+    @inlinable @inline(__always)
+    public func lanesNaN() -> SIMDMask<SIMD16<Int32>> { self .!= self }
 }
 
 /// max(x, 0) lane-wise: NaN stays NaN, -0 becomes +0, as torch's relu.
@@ -94,6 +106,68 @@ public func tanhLanes<V: FloatLanes>(_ x: V) -> V {
     // NaN fails every comparison, so it takes the small branch, which propagates it.
     let result = large.replacing(with: small, where: .!a.lanesAtLeast(0.625))
     return unsafeBitCast(unsafeBitCast(result, to: Bits.self) | (bits & signMask), to: F.self)
+}
+
+/// exp lane-wise: n = round(x / ln 2), r = x − n·ln 2 (in two parts, exact high part), exp(r) by a
+/// degree-6 polynomial (Cephes' expf coefficients), times 2ⁿ; within about 1 ulp of libm.
+/// exp(−inf) = 0, arguments below about −87.3 flush to 0, above 88.7 give +inf, NaN stays NaN.
+/// Only SIMD arithmetic and bit casts: no float-to-integer conversion calls.
+/// Transparent: with `@inline(__always)` the optimizer still called the 16-lane specialisation out of
+/// line from the cross-entropy loop, its argument and result split into four xmm registers.
+@_transparent
+public func expLanes<V: FloatLanes>(_ x: V) -> V {
+    typealias F = V
+    typealias Bits = V.MaskStorage
+    let tooSmall = x.lanesBelow(-87.33654), tooLarge = x.lanesAbove(88.72283), nan = x.lanesNaN()
+    let xc = x.replacing(with: 0, where: tooSmall).replacing(with: 0, where: tooLarge).replacing(with: 0, where: nan)
+    // Adding 1.5·2²³ rounds to an integer (to nearest even) held in the low mantissa bits.
+    let magic = F(repeating: 12582912)
+    let shifted = xc * F(repeating: 1.4426950408889634) + magic
+    let n = shifted - magic
+    let ni = unsafeBitCast(shifted, to: Bits.self) &- Bits(repeating: 0x4B40_0000)
+    var r = xc.addingProduct(n, F(repeating: -0.693359375))   // ln 2's high part: n·hi is exact
+    r = r.addingProduct(n, F(repeating: 2.12194440e-4))       // and its low part
+    var p = F(repeating: 1.9875691500e-4)
+    p = F(repeating: 1.3981999507e-3).addingProduct(p, r)
+    p = F(repeating: 8.3334519073e-3).addingProduct(p, r)
+    p = F(repeating: 4.1665795894e-2).addingProduct(p, r)
+    p = F(repeating: 1.6666665459e-1).addingProduct(p, r)
+    p = F(repeating: 5.0000001201e-1).addingProduct(p, r)
+    p = (r + F(repeating: 1)).addingProduct(p, r * r)
+    // 2ⁿ in two factors, so n = 128 (x near the top of the range) does not overflow the exponent.
+    let n1 = ni &>> 1, n2 = ni &- n1
+    let s1 = unsafeBitCast((n1 &+ Bits(repeating: 127)) &<< 23, to: F.self)
+    let s2 = unsafeBitCast((n2 &+ Bits(repeating: 127)) &<< 23, to: F.self)
+    return ((p * s1) * s2).replacing(with: 0, where: tooSmall).replacing(with: .infinity, where: tooLarge)
+        .replacing(with: x, where: nan)
+}
+
+/// e[c] = exp(x[c] − shift) for c in start..<n, eight at a time, added to `acc`: lane k adds e[c] for
+/// c ≡ k (mod 8) in increasing c; the lanes past n of the last eight add exp(−inf) = +0. `start` must
+/// be a multiple of 8. The cross-entropy's sums: a wider caller runs its own vectors up to a multiple
+/// of their width, adding them to `acc` eight lanes at a time in order, then this for the rest, so the
+/// sums are the same bits on every CPU.
+@inlinable @inline(__always)
+public func expShifted8(_ x: UnsafePointer<Float>, minus shift: Float, from start: Int, count n: Int,
+                        into e: UnsafeMutablePointer<Float>, acc: SIMD8<Float>) -> SIMD8<Float> {
+    var acc = acc
+    var c = start
+    let s = SIMD8<Float>(repeating: shift)
+    let xr = UnsafeRawPointer(x), er = UnsafeMutableRawPointer(e)
+    while c + 8 <= n {
+        let v = expLanes(xr.loadUnaligned(fromByteOffset: c * 4, as: SIMD8<Float>.self) - s)
+        er.storeBytes(of: v, toByteOffset: c * 4, as: SIMD8<Float>.self)
+        acc += v
+        c += 8
+    }
+    if c < n {
+        var tail = SIMD8<Float>(repeating: -.infinity)
+        for k in 0..<(n - c) { tail[k] = x[c + k] - shift }
+        let v = expLanes(tail)
+        for k in 0..<(n - c) { e[c + k] = v[k] }
+        acc += v
+    }
+    return acc
 }
 
 /// `iterations` rounds of 12 independent FMA chains on vectors of V, registers only: the core's FMA

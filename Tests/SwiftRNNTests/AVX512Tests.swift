@@ -1,5 +1,6 @@
 import Testing
 @testable import SwiftRNN
+import SwiftRNNVectorMath
 #if arch(x86_64)
 import SwiftRNNAVX512
 #endif
@@ -169,6 +170,38 @@ struct AVX512Tests {
             // NaN in, NaN out; its sign and payload depend on operand order (not promised anywhere).
             let mismatches = zip(x16, x8).filter { $0.bitPattern != $1.bitPattern && !($0.isNaN && $1.isNaN) }.count
             #expect(mismatches == 0, "kind \(kind): \(mismatches) of \(values.count) differ")
+        }
+        #endif
+    }
+
+    /// The cross-entropy's exponentials and their sums, sixteen lanes at a time against eight: the same
+    /// bits for every row length (the 16-wide loop, then eight-lane chunks, then the padded tail),
+    /// over arguments from every binade, the edges of exp's range, infinities and NaN.
+    @Test func avx512ExpShiftedMatchesAVX2BitForBit() {
+        #if arch(x86_64)
+        var values: [Float] = [0, -0, -87.33654, -87.3366, 88.72283, 88.7229, .infinity, -.infinity, .nan, -1e-30]
+        var bits: UInt32 = 0
+        while true {
+            values.append(Float(bitPattern: bits))
+            let (next, o) = bits.addingReportingOverflow(65536 * 8 + 13)
+            if o { break }
+            bits = next
+        }
+        values += Self.randomFloats(2000, seed: 11).map { $0 * 20 }
+        for n in Array(1...40) + [459, values.count] {
+            for start in stride(from: 0, to: values.count - n + 1, by: max(1, (values.count - n) / 7 + 1)) {
+                values.withUnsafeBufferPointer { v in
+                    let x = v.baseAddress! + start
+                    var e16 = [Float](repeating: .nan, count: n), e8 = e16
+                    let sum16 = e16.withUnsafeMutableBufferPointer { avx512ExpShifted(x, minus: 0.75, count: n, into: $0.baseAddress!) }
+                    let sum8 = e8.withUnsafeMutableBufferPointer {
+                        expShifted8(x, minus: 0.75, from: 0, count: n, into: $0.baseAddress!, acc: SIMD8())
+                    }
+                    let same = zip(e16, e8).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
+                    let sameSum = (0..<8).allSatisfy { sum16[$0].bitPattern == sum8[$0].bitPattern || (sum16[$0].isNaN && sum8[$0].isNaN) }
+                    #expect(same && sameSum, "n \(n) from \(start)")
+                }
+            }
         }
         #endif
     }

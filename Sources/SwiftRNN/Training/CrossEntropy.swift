@@ -5,6 +5,10 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SwiftRNNVectorMath
+#if arch(x86_64)
+import SwiftRNNAVX512
+#endif
 
 // Cross-entropy over class logits with torch's options: per-class weights, ignore_index, label smoothing
 // and the three reductions. The forward also writes the softmax probabilities its backward uses
@@ -225,61 +229,15 @@ func rowMax(_ x: UnsafePointer<Float>, count n: Int) -> Float {
 }
 
 /// e[c] = exp(x[c] − shift) for c < n; returns Σ e[c] (eight interleaved partial sums, then combined:
-/// the order depends on n only).
+/// the order depends on n only; `expShifted8`). Sixteen lanes at a time on AVX-512, the same bits.
 func expShifted(_ x: UnsafePointer<Float>, minus shift: Float, count n: Int,
                 into e: UnsafeMutablePointer<Float>) -> Float {
-    var acc = SIMD8<Float>()
-    var c = 0
-    let s = SIMD8<Float>(repeating: shift)
-    let xr = UnsafeRawPointer(x), er = UnsafeMutableRawPointer(e)
-    while c + 8 <= n {
-        let v = vectorExp(xr.loadUnaligned(fromByteOffset: c * 4, as: SIMD8<Float>.self) - s)
-        er.storeBytes(of: v, toByteOffset: c * 4, as: SIMD8<Float>.self)
-        acc += v
-        c += 8
-    }
-    if c < n {
-        var tail = SIMD8<Float>(repeating: -.infinity)
-        for k in 0..<(n - c) { tail[k] = x[c + k] - shift }
-        let v = vectorExp(tail)
-        for k in 0..<(n - c) { e[c + k] = v[k] }
-        acc += v
-    }
-    return acc.sum()
+    #if arch(x86_64)
+    if gemmUsesAVX512 { return avx512ExpShifted(x, minus: shift, count: n, into: e).sum() }
+    #endif
+    return expShifted8(x, minus: shift, from: 0, count: n, into: e, acc: SIMD8()).sum()
 }
 
-/// exp of eight floats: n = round(x / ln 2), r = x − n·ln 2 (in two parts, exact high part),
-/// exp(r) by a degree-6 polynomial (Cephes' expf coefficients), times 2ⁿ; within about 1 ulp of libm.
-/// exp(−inf) = 0, arguments below about −87.3 flush to 0, above 88.7 give +inf, NaN stays NaN.
-/// Only SIMD arithmetic and bit casts: no float-to-integer conversion calls.
+/// exp of eight floats (`expLanes`, SwiftRNNVectorMath): within about 1 ulp of libm.
 @inline(__always)
-func vectorExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    typealias F = SIMD8<Float>
-    typealias I = SIMD8<Int32>
-    let lower = F(repeating: -87.33654), upper = F(repeating: 88.72283)
-    let tooSmall = x .< lower, tooLarge = x .> upper
-    let xc = x.replacing(with: 0, where: tooSmall .| tooLarge .| (x .!= x))
-    // Adding 1.5·2²³ rounds to an integer (to nearest even) held in the low mantissa bits.
-    let magic = F(repeating: 12582912)
-    let shifted = xc * F(repeating: 1.4426950408889634) + magic
-    let n = shifted - magic
-    let ni = unsafeBitCast(shifted, to: I.self) &- 0x4B40_0000
-    var r = xc.addingProduct(n, F(repeating: -0.693359375))   // ln 2's high part: n·hi is exact
-    r = r.addingProduct(n, F(repeating: 2.12194440e-4))       // and its low part
-    var p = F(repeating: 1.9875691500e-4)
-    p = F(repeating: 1.3981999507e-3).addingProduct(p, r)
-    p = F(repeating: 8.3334519073e-3).addingProduct(p, r)
-    p = F(repeating: 4.1665795894e-2).addingProduct(p, r)
-    p = F(repeating: 1.6666665459e-1).addingProduct(p, r)
-    p = F(repeating: 5.0000001201e-1).addingProduct(p, r)
-    p = (r + 1).addingProduct(p, r * r)
-    // 2ⁿ in two factors, so n = 128 (x near the top of the range) does not overflow the exponent.
-    let n1 = ni &>> 1, n2 = ni &- n1
-    let s1 = unsafeBitCast((n1 &+ 127) &<< 23, to: F.self)
-    let s2 = unsafeBitCast((n2 &+ 127) &<< 23, to: F.self)
-    var result = (p * s1) * s2
-    result.replace(with: 0, where: tooSmall)
-    result.replace(with: .infinity, where: tooLarge)
-    result.replace(with: x, where: x .!= x)
-    return result
-}
+func vectorExp(_ x: SIMD8<Float>) -> SIMD8<Float> { expLanes(x) }
