@@ -65,7 +65,7 @@ import SwiftRNNCAPI  // links the @_cdecl symbols; calls go through the C header
         var out: [Float] = [0]
         let status = CSwiftRNN.srnn_embedding_forward(&weight, 1, 1, indices, 1, -1, 2, &out, &small, 8)
         #expect(status == Int32(SRNN_INDEX_ERROR.rawValue))
-        #expect(small[7] == 0 && String(cString: small) == "index 5")
+        #expect(small[7] == 0 && small.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } == "index 5")
     }
 
     @Test func paramShapesComeFromTheCore() {
