@@ -237,7 +237,3 @@ func expShifted(_ x: UnsafePointer<Float>, minus shift: Float, count n: Int,
     #endif
     return expShifted8(x, minus: shift, from: 0, count: n, into: e, acc: SIMD8()).sum()
 }
-
-/// exp of eight floats (`expLanes`, SwiftRNNVectorMath): within about 1 ulp of libm.
-@inline(__always)
-func vectorExp(_ x: SIMD8<Float>) -> SIMD8<Float> { expLanes(x) }
