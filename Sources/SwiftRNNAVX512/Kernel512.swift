@@ -1,4 +1,5 @@
-// AVX-512 micro-kernels for SwiftRNN's GEMM (compiled with -mavx512f/vl/bw/dq; see Package.swift).
+// AVX-512 micro-kernels for SwiftRNN's GEMM, and the cross-entropy's exponentials (compiled with
+// -mavx512f/vl/bw/dq; see Package.swift).
 //
 // Only called after a runtime check that the CPU has AVX-512 (SwiftRNN's `gemmUsesAVX512`): nothing
 // in this module may run on other CPUs. The kernels work on the packed formats of GEMM.swift (op(B)

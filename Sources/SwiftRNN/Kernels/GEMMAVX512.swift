@@ -38,8 +38,9 @@ public let gemmSIMDLevel: String = {
     #endif
 }()
 
-/// Whether `gemmBlocked` uses the AVX-512 kernels (only ever true on a CPU with AVX-512). Tests
-/// flip it (`setGEMMUsesAVX512`) to compare the two paths, which give the same bits.
+/// Whether `gemmBlocked` (and the cross-entropy's `expShifted`) use the AVX-512 kernels (only ever true
+/// on a CPU with AVX-512). Tests flip it (`setGEMMUsesAVX512`) to compare the two paths, which give the
+/// same bits.
 private let avx512Switch = Atomic<Bool>(gemmSIMDLevel == "avx512")
 
 var gemmUsesAVX512: Bool { avx512Switch.load(ordering: .relaxed) }

@@ -11,7 +11,7 @@ from ... import _native
 from ... import random as _random
 from ._checks import check_bool, check_factory_kwargs, check_parameter_memory, check_size
 from ..parameter import _GRAD_LOCK, _commit_grads, _grad_accumulators
-from .module import _EVAL, Module
+from .module import Module
 
 __all__ = ["RNN"]
 
@@ -177,7 +177,7 @@ class RNN(Module):
         if self.training and self.dropout > 0 and self.num_layers > 1:
             masks = self._dropout_masks(input)
         if not self.training:
-            (self.__dict__.get("_tape_local") or self._tape()).saved = _EVAL  # _save_for_backward(None), inlined
+            self._save_for_backward(None)
             return _native.rnn_forward(input, hx, self._flat, self._desc, masks)
         x = _native.float32_copy(input, "RNN input")
         h0 = None if hx is None else _native.float32_copy(hx, "h0")

@@ -9,7 +9,7 @@ from ... import _native
 from ... import random as _random
 from ._checks import check_bool, check_factory_kwargs, check_float, check_parameter_memory, check_size
 from ..parameter import _GRAD_LOCK, Parameter, _commit_grads, _grad_accumulators
-from .module import _EVAL, Module, _as_float32
+from .module import Module, _as_float32
 
 __all__ = ["Embedding"]
 
@@ -138,7 +138,7 @@ class Embedding(Module):
             TypeError: non-integer indices.
         """
         if not self.training:
-            (self.__dict__.get("_tape_local") or self._tape()).saved = _EVAL  # _save_for_backward(None), inlined
+            self._save_for_backward(None)
             return _native.embedding_forward(self.weight, input, self.max_norm, self.norm_type)
         # One native call converts the indices, looks them up and returns a private copy of them for backward.
         out, indices = _native.embedding_forward(self.weight, input, self.max_norm, self.norm_type, True)
