@@ -70,10 +70,10 @@ func gemmBlockAVX512(mc: Int, n: Int, panels: Int, kc: Int, aBlock: UnsafePointe
     // unpacked, which run fastest under the 12-row tiles too.
     let rowStep = rsA == 1 || gemmReadsRowsInPlace(m: mc, rs: rsA, cs: csA) ? 12 : 6
     let full = mc / rowStep * rowStep
-    @inline(__always) func tiles(rows: Int, from r0: Int, to r1: Int) {
-        var q = 0
-        while q < panels {
-            let width = avx512TileWidth(rows: rows, panelsLeft: panels - q)
+    @inline(__always) func tiles(rows: Int, from r0: Int, to r1: Int, panels q0: Int = 0, _ q1: Int = panels) {
+        var q = q0
+        while q < q1 {
+            let width = avx512TileWidth(rows: rows, panelsLeft: q1 - q)
             let cols = min(width * gemmNR, n - q * gemmNR)
             var ir = r0
             while ir < r1 {
@@ -93,8 +93,19 @@ func gemmBlockAVX512(mc: Int, n: Int, panels: Int, kc: Int, aBlock: UnsafePointe
         // 13...17 rows (a batch of 16's recurrent step): tiles of 6 and 7...11 rows rather than 12 and a
         // thin 1...5, whose few accumulators per op(B) vector read a wide strip of op(B) again
         // (`SwiftRNNBench`: 16x256x256 3-5 %, 13x256x256 ~16 % faster). No gain measured for more rows.
-        tiles(rows: 6, from: 0, to: 6)
-        tiles(rows: mc - 6, from: 6, to: mc)
+        // With 9...11 rows in the second tile (two panels wide), four panels at a time when their kc×64
+        // floats of op(B) fit in L1 (kc <= 128: 32 KB): its tiles then read from L1 what the 6x4 tile just
+        // brought in, rather than all of op(B) from L2 again. The same tiles, in another order
+        // (`SwiftRNNBench`, interleaved: 16x128x128 4-6 %, RNN(128,128) T100 N16 ~2 % faster; with
+        // kc = 256 a group is 64 KB, and no gain was measured for groups of two panels).
+        let group = kc <= 128 && mc >= 15 ? 4 : panels
+        var q = 0
+        while q < panels {
+            let qe = min(q + group, panels)
+            tiles(rows: 6, from: 0, to: 6, panels: q, qe)
+            tiles(rows: mc - 6, from: 6, to: mc, panels: q, qe)
+            q = qe
+        }
         return
     }
     if full > 0 { tiles(rows: rowStep, from: 0, to: full) }
