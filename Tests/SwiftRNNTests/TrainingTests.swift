@@ -248,6 +248,25 @@ func checkFiniteDifferences(_ name: String, _ analytic: Tensor, entries: Int = 1
         #expect(loss[3] == 0 && probs[3] == 0 && probs[7] == 0 && probs[11] == 0)  // the ignored position
     }
 
+    @Test("rowMax: the largest element wherever it is, for every row length; NaN anywhere gives NaN")
+    func rowMaxEveryPositionAndLength() {
+        var r = TestRandom(state: 5)
+        for n in [1, 2, 7, 8, 9, 31, 32, 33, 40, 63, 64, 65, 100, 459] {
+            var row = (0..<n).map { _ in r.next(50) }
+            for at in 0..<n {
+                let saved = row[at]
+                row[at] = 60
+                #expect(rowMax(row, count: n) == 60, "n \(n), max at \(at)")
+                row[at] = .nan
+                #expect(rowMax(row, count: n).isNaN, "n \(n), NaN at \(at)")
+                row[at] = saved
+            }
+            #expect(rowMax(row, count: n) == row.max()!)
+            let negative = row.map { -abs($0) - 1 }  // all below -1: the max is not the -inf start value
+            #expect(rowMax(negative, count: n) == negative.max()!)
+        }
+    }
+
     @Test func expLanesIsCloseToLibm() {
         var worst: Float = 0
         var x: Float = -87
