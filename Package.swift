@@ -4,22 +4,36 @@ import PackageDescription
 // SIMD + FMA code generation for the kernels. Without it `addingProduct` lowers to scalar fmaf calls.
 // The Python extension checks the CPU at import time, so an x86-64 CPU without AVX2/FMA gets an
 // ImportError instead of SIGILL. Other architectures build the portable SIMD path.
+//
+// SWIFTRNN_PORTABLE=1 in the environment builds the portable path on x86-64 too: no AVX2, FMA or AVX-512
+// code (`simd_level()` "portable"), for an x86-64 CPU without AVX2/FMA. It is the code aarch64 compiles,
+// so CI builds and tests it here (each FMA is then an fmaf call: slow, and the same bits).
+let portable = Context.environment["SWIFTRNN_PORTABLE"].map { !$0.isEmpty && $0 != "0" } ?? false
+let portableDefine: [SwiftSetting] = portable ? [.define("SWIFTRNN_PORTABLE")] : []
 #if arch(x86_64)
-let simdFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Ounchecked"])]
-// The AVX-512 GEMM micro-kernels (target SwiftRNNAVX512) only: SwiftRNN calls them after a runtime
-// CPU check (CSwiftRNNCPU), so no AVX-512 instruction runs on an AVX2-only CPU.
-let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx512f", "-Xcc", "-mavx512vl", "-Xcc", "-mavx512bw",
-                                                 "-Xcc", "-mavx512dq", "-Xcc", "-mavx2", "-Xcc", "-mfma", "-Ounchecked"])]
-let kernelTargets: [Target] = [
-    .target(name: "CSwiftRNNCPU"),
-    .target(name: "SwiftRNNAVX512", dependencies: ["SwiftRNNVectorMath"], swiftSettings: avx512Flags),
-]
-let kernelDependencies: [Target.Dependency] = ["SwiftRNNVectorMath", "CSwiftRNNCPU", "SwiftRNNAVX512"]
+let x86Kernels = !portable
 #else
-let simdFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
-let kernelTargets: [Target] = []
-let kernelDependencies: [Target.Dependency] = ["SwiftRNNVectorMath"]
+let x86Kernels = false
 #endif
+let simdFlags: [SwiftSetting]
+let kernelTargets: [Target]
+let kernelDependencies: [Target.Dependency]
+if x86Kernels {
+    simdFlags = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Ounchecked"])]
+    // The AVX-512 GEMM micro-kernels (target SwiftRNNAVX512) only: SwiftRNN calls them after a runtime
+    // CPU check (CSwiftRNNCPU), so no AVX-512 instruction runs on an AVX2-only CPU.
+    let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx512f", "-Xcc", "-mavx512vl", "-Xcc", "-mavx512bw",
+                                                     "-Xcc", "-mavx512dq", "-Xcc", "-mavx2", "-Xcc", "-mfma", "-Ounchecked"])]
+    kernelTargets = [
+        .target(name: "CSwiftRNNCPU"),
+        .target(name: "SwiftRNNAVX512", dependencies: ["SwiftRNNVectorMath"], swiftSettings: avx512Flags),
+    ]
+    kernelDependencies = ["SwiftRNNVectorMath", "CSwiftRNNCPU", "SwiftRNNAVX512"]
+} else {
+    simdFlags = [.unsafeFlags(["-Ounchecked"])] + portableDefine
+    kernelTargets = []
+    kernelDependencies = ["SwiftRNNVectorMath"]
+}
 
 let package = Package(
     name: "swiftrnn",
@@ -42,6 +56,7 @@ let package = Package(
         .target(name: "SwiftRNNVectorMath", swiftSettings: simdFlags),
         .target(name: "SwiftRNNCAPI", dependencies: ["SwiftRNN", "CSwiftRNN"], swiftSettings: simdFlags),
         .executableTarget(name: "SwiftRNNBench", dependencies: ["SwiftRNN"] + kernelDependencies, swiftSettings: simdFlags),
-        .testTarget(name: "SwiftRNNTests", dependencies: ["SwiftRNN", "SwiftRNNCAPI", "CSwiftRNN"] + kernelDependencies),
+        .testTarget(name: "SwiftRNNTests", dependencies: ["SwiftRNN", "SwiftRNNCAPI", "CSwiftRNN"] + kernelDependencies,
+                    swiftSettings: portableDefine),
     ] + kernelTargets
 )

@@ -19,6 +19,9 @@ SWIFT_PRODUCT = "swiftrnn_capi"
 SWIFT_LIB = f"lib{SWIFT_PRODUCT}.so"
 # A scratch folder of its own, so a release build for Python never fights `swift test`'s .build.
 SCRATCH = os.path.join(ROOT, ".build-python")
+# SWIFTRNN_PORTABLE=1: the core without AVX2/FMA code (Package.swift reads the same variable, by the same
+# rule); the extension then skips its import-time AVX2/FMA check, for x86-64 CPUs without them.
+PORTABLE = os.environ.get("SWIFTRNN_PORTABLE", "") not in ("", "0")
 SWIFT_FLAGS = [
     "-c", "release", "--product", SWIFT_PRODUCT, "--scratch-path", SCRATCH,
     # Static Swift runtime: the .so then needs only libc, libm, libstdc++ and libgcc_s at run time.
@@ -74,6 +77,7 @@ native = Extension(
     depends=glob.glob("python/swiftrnn/_csrc/*.h") + glob.glob("Sources/CSwiftRNN/include/*.h"),
     include_dirs=[numpy.get_include(), os.path.join("Sources", "CSwiftRNN", "include")],
     libraries=[SWIFT_PRODUCT],
+    define_macros=[("SRNN_PORTABLE_CORE", "1")] if PORTABLE else [],
     extra_compile_args=["-std=c11", "-O2", "-Wall", "-Wno-unused-parameter"],
     extra_link_args=["-Wl,-rpath,$ORIGIN"],
 )

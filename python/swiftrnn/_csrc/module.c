@@ -214,13 +214,14 @@ static struct PyModuleDef native_module = {
 };
 
 PyMODINIT_FUNC PyInit__native(void) {
-#if defined(__x86_64__) || defined(_M_X64)
-    /* The core is compiled with AVX2 + FMA: refuse to load rather than die with SIGILL later. */
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(SRNN_PORTABLE_CORE)
+    /* The core is compiled with AVX2 + FMA: refuse to load rather than die with SIGILL later (unless it was
+     * built with SWIFTRNN_PORTABLE=1, without them). */
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
         PyErr_SetString(PyExc_ImportError,
                         "swiftrnn needs an x86-64 CPU with AVX2 and FMA (Intel Haswell / AMD Excavator or newer); "
-                        "this CPU lacks them");
+                        "this CPU lacks them; build from source with SWIFTRNN_PORTABLE=1 for a slower core without them");
         return NULL;
     }
 #endif
