@@ -17,11 +17,12 @@ from setuptools.command.build_ext import build_ext
 ROOT = os.path.dirname(os.path.abspath(__file__))
 SWIFT_PRODUCT = "swiftrnn_capi"
 SWIFT_LIB = f"lib{SWIFT_PRODUCT}.so"
-# A scratch folder of its own, so a release build for Python never fights `swift test`'s .build.
-SCRATCH = os.path.join(ROOT, ".build-python")
 # SWIFTRNN_PORTABLE=1: the core without AVX2/FMA code (Package.swift reads the same variable, by the same
 # rule); the extension then skips its import-time AVX2/FMA check, for x86-64 CPUs without them.
 PORTABLE = os.environ.get("SWIFTRNN_PORTABLE", "") not in ("", "0")
+# A scratch folder of its own, so a release build for Python never fights `swift test`'s .build (and one
+# per configuration, so switching between them does not rebuild everything each time).
+SCRATCH = os.path.join(ROOT, ".build-python-portable" if PORTABLE else ".build-python")
 SWIFT_FLAGS = [
     "-c", "release", "--product", SWIFT_PRODUCT, "--scratch-path", SCRATCH,
     # Static Swift runtime: the .so then needs only libc, libm, libstdc++ and libgcc_s at run time.
