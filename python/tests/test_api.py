@@ -152,3 +152,42 @@ def test_rnn_direct_call_takes_keywords_and_gives_subclasses_their_own_forward()
     rnn.forward = lambda input, hx=None: calls.append(input) or original(input, hx)  # patched: the call runs it
     rnn(x)
     assert len(calls) == 1
+
+
+def test_to_cpu_float_return_the_module_unchanged_and_refuse_other_devices_and_dtypes():
+    # Ported torch code: model.to(device), .cpu(), .float() run; anything but the CPU / float32 raises.
+    net = Net()
+    before = {k: v.copy() for k, v in net.state_dict().items()}
+    weight = net.rnn.weight_ih_l0
+    for args, kwargs in [(("cpu",), {}), ((np.float32,), {}), (("float32",), {}), ((np.dtype("float32"),), {}),
+                         (("cpu", np.float32), {}), ((), {"device": "cpu", "dtype": np.float32}),
+                         (("cpu",), {"non_blocking": True}), ((np.zeros(3, np.float32),), {})]:
+        assert net.to(*args, **kwargs) is net
+    assert net.cpu() is net and net.float() is net
+    assert net.rnn.weight_ih_l0 is weight  # the same Parameter objects, not copies
+    for k, v in net.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+    for device in ["cuda", "cuda:1", 0, "meta"]:
+        with pytest.raises(ValueError, match="CPU only"):
+            net.to(device)
+    for dtype in [np.float64, "float16", np.zeros(2)]:
+        with pytest.raises(TypeError, match="float32 only"):
+            net.to(dtype)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        net.to(devise="cpu")
+    with pytest.raises(ValueError, match="CPU only"):
+        net.cuda()
+    for cast in (net.double, net.half):
+        with pytest.raises(TypeError, match="float32 only"):
+            cast()
+
+
+def test_apply_visits_children_before_parents_and_buffers_are_empty():
+    net = Net()
+    seen = []
+    assert net.apply(lambda m: seen.append(type(m).__name__)) is net
+    assert seen == ["Embedding", "RNN", "Linear", "Net"]  # torch's order
+    net.apply(lambda m: m.weight.fill(0.5) if isinstance(m, nn.Linear) else None)  # custom init, torch style
+    assert np.all(net.fc.weight == 0.5)
+    assert list(net.buffers()) == [] and list(net.named_buffers()) == []
+    assert net.rnn.flatten_parameters() is None

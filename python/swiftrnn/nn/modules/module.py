@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, NamedTuple
 import numpy as np
 
 from ..parameter import Parameter, _to_float32_copy
+from ._checks import check_factory_kwargs
 
 __all__ = ["Module"]
 
@@ -39,6 +40,20 @@ _NEVER = _Unsaved("no forward has run in training mode since the last backward (
                   "saves what one backward needs)")
 _EVAL = _Unsaved("the last forward ran in eval mode, which saves nothing for backward; call .train() and run "
                  "forward again")
+
+
+# torch's device types (torch.device(...).type), for telling `to('cuda')` from `to('float32')`.
+_DEVICE_TYPES = {"cpu", "cuda", "mps", "xpu", "xla", "meta", "hip", "hpu", "ipu", "mtia", "vulkan", "privateuseone"}
+
+
+def _names_device(arg: Any) -> bool:
+    """Whether a positional argument of ``Module.to`` is a device: a torch.device, a device string
+    (``'cuda:1'``) or a bare device index (an int)."""
+    if type(arg).__name__ == "device":
+        return True
+    if isinstance(arg, str):
+        return arg.split(":", 1)[0] in _DEVICE_TYPES
+    return isinstance(arg, int)
 
 
 class Module:
@@ -195,6 +210,77 @@ class Module:
         for p in self.parameters():
             p.requires_grad = bool(requires_grad)
         return self
+
+    # --- device and dtype -------------------------------------------------------------------
+    # swiftrnn computes on the CPU in float32 only: these accept what torch code passes for that (so a
+    # ported `model.to(device)` runs) and return the module unchanged; anything else is an error rather
+    # than a silent no-op.
+    def to(self, *args: Any, **kwargs: Any) -> "Module":
+        """torch's ``Module.to(device=None, dtype=None, non_blocking=False)``, ``to(dtype)`` or ``to(tensor)``:
+        returns self when the device is the CPU and the dtype float32 (``'cpu'``, ``torch.device('cpu')``,
+        ``np.float32``, ``'float32'``, ``torch.float32``, a float32 CPU array or tensor).
+
+        Raises:
+            ValueError: any other device (``'cuda'``, ``0``, ...).
+            TypeError: any other dtype, or an unknown keyword.
+        """
+        device = kwargs.pop("device", None)
+        dtype = kwargs.pop("dtype", None)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("copy", None)
+        kwargs.pop("memory_format", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+        for arg in args:
+            if isinstance(arg, bool):  # non_blocking, given by position
+                continue
+            if _names_device(arg):
+                device = arg
+            elif not isinstance(arg, type) and hasattr(arg, "dtype") and hasattr(arg, "shape"):
+                # to(tensor): its dtype and device (np.float32, a class, has `dtype` and `shape` too)
+                dtype = arg.dtype
+                device = getattr(arg, "device", None)
+            else:
+                dtype = arg
+        check_factory_kwargs(device, dtype)
+        return self
+
+    def cpu(self) -> "Module":
+        """Returns self: the parameters already live in CPU memory."""
+        return self
+
+    def cuda(self, device: Any = None) -> "Module":
+        """Raises ValueError: swiftrnn runs on the CPU only."""
+        raise ValueError("swiftrnn runs on the CPU only; cuda() is not available (use the module as it is)")
+
+    def float(self) -> "Module":
+        """Returns self: the parameters are float32 already."""
+        return self
+
+    def double(self) -> "Module":
+        """Raises TypeError: swiftrnn computes in float32 only."""
+        raise TypeError("swiftrnn computes in float32 only; double() is not available")
+
+    def half(self) -> "Module":
+        """Raises TypeError: swiftrnn computes in float32 only."""
+        raise TypeError("swiftrnn computes in float32 only; half() is not available")
+
+    def apply(self, fn: Any) -> "Module":
+        """Calls ``fn(module)`` on every submodule, children before their parent, then on self (torch's order,
+        e.g. for custom initialisation); returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[Tuple[str, np.ndarray]]:
+        """Yields nothing: swiftrnn's layers have no buffers (neither have torch's Embedding, RNN and Linear)."""
+        return iter(())
+
+    def buffers(self, recurse: bool = True) -> Iterator[np.ndarray]:
+        """Yields nothing: swiftrnn's layers have no buffers."""
+        return iter(())
 
     # What a backward needs is kept per thread: each thread's forward/backward pair works from its own
     # forward, so many threads can train (or run forward) on one module at once.

@@ -149,6 +149,9 @@ class RNN(Module):
         # array is replaced (load_state_dict copies in place and keeps it valid).
         object.__setattr__(self, "_flat", tuple(p for p in self._parameters.values() if p is not None))
 
+    def flatten_parameters(self) -> None:
+        """Does nothing, as torch's on the CPU (there it packs the weights for cuDNN); kept so ported code runs."""
+
     @property
     def all_weights(self) -> List[List[np.ndarray]]:
         """The parameters grouped per layer and direction, as torch's ``all_weights``."""
