@@ -35,6 +35,7 @@ import numpy as np
 
 from . import _native, nn
 from . import random as _random
+from .grad_mode import enable_grad
 from .text import TOKENIZERS, Vocab, _atomic_write_bytes
 
 __all__ = ["RNNLanguageModel", "TORCH_EQUIVALENT"]
@@ -293,21 +294,22 @@ class RNNLanguageModel(nn.Module):
         tokens = 0
         self.train()
         try:
-            for step, starts in enumerate(batches(), 1):
-                window = ids[starts[:, None] + offsets]             # (N, seq_len + 1)
-                x, y = window[:, :-1], window[:, 1:]
-                logits, _ = self.forward(x)                        # (N, seq_len, V)
-                loss = criterion(logits.reshape(-1, V), y.reshape(-1))
-                optimizer.zero_grad()
-                self.backward(criterion.backward().reshape(logits.shape))
-                if clip is not None:
-                    nn.utils.clip_grad_norm_(params, float(clip))
-                optimizer.step()
-                losses.append(float(loss))
-                tokens += x.size
-                bar.update(step, losses[-1], tokens)
-                if time_limit is not None and time.perf_counter() - bar.start >= time_limit:
-                    break
+            with enable_grad():  # fit trains, also when called inside swiftrnn.no_grad()
+                for step, starts in enumerate(batches(), 1):
+                    window = ids[starts[:, None] + offsets]             # (N, seq_len + 1)
+                    x, y = window[:, :-1], window[:, 1:]
+                    logits, _ = self.forward(x)                        # (N, seq_len, V)
+                    loss = criterion(logits.reshape(-1, V), y.reshape(-1))
+                    optimizer.zero_grad()
+                    self.backward(criterion.backward().reshape(logits.shape))
+                    if clip is not None:
+                        nn.utils.clip_grad_norm_(params, float(clip))
+                    optimizer.step()
+                    losses.append(float(loss))
+                    tokens += x.size
+                    bar.update(step, losses[-1], tokens)
+                    if time_limit is not None and time.perf_counter() - bar.start >= time_limit:
+                        break
         finally:
             bar.close()
             self.train(was_training)

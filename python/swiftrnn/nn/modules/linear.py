@@ -74,7 +74,7 @@ class Linear(Module):
             ValueError: a last dimension other than ``in_features`` (expected and actual shapes named).
             TypeError: a non-numeric, integer, bool or complex input.
         """
-        if not self.training:
+        if not self._records():
             self._save_for_backward(None)
             return _native.linear_forward(input, self.weight, self.bias)
         x = _native.float32_copy(input, "Linear input")

@@ -109,10 +109,11 @@ class CrossEntropyLoss(Module):
             ValueError: mismatched shapes. IndexError: a target outside ``[0, C)`` (other than ignore_index).
         """
         code = _reduction_code(self.reduction)
+        records = self._records()
         loss, probs, target64, weight = _native.cross_entropy_forward(
-            input, target, self.weight, self.ignore_index, code, self.label_smoothing, self.training)
+            input, target, self.weight, self.ignore_index, code, self.label_smoothing, records)
         self._save_for_backward((probs, target64, weight, code, self.ignore_index, self.label_smoothing)
-                                if self.training else None)
+                                if records else None)
         return loss if code == 0 else float(loss)
 
     def backward(self, grad: Any = None) -> np.ndarray:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, NamedTuple
 
 import numpy as np
 
+from ...grad_mode import is_grad_enabled
 from ..parameter import Parameter, _to_float32_copy
 from ._checks import check_factory_kwargs
 
@@ -40,6 +41,8 @@ _NEVER = _Unsaved("no forward has run in training mode since the last backward (
                   "saves what one backward needs)")
 _EVAL = _Unsaved("the last forward ran in eval mode, which saves nothing for backward; call .train() and run "
                  "forward again")
+_NO_GRAD = _Unsaved("the last forward ran with gradients disabled (swiftrnn.no_grad()), which saves nothing for "
+                    "backward; run forward again outside it")
 
 
 # torch's device types (torch.device(...).type), for telling `to('cuda')` from `to('float32')`.
@@ -67,7 +70,8 @@ class Module:
     ``load_state_dict`` copies into the existing Parameters in place.
 
     Training: a forward in training mode saves what the module's ``backward`` needs (an eval-mode
-    forward saves nothing); ``backward`` uses it once and accumulates into the parameters' ``.grad``.
+    forward, or any forward inside ``swiftrnn.no_grad()``, saves nothing); ``backward`` uses it once and
+    accumulates into the parameters' ``.grad``.
     """
 
     training: bool
@@ -296,10 +300,15 @@ class Module:
         state.pop("_tape_local", None)
         return state
 
+    def _records(self) -> bool:
+        """Whether a forward now saves what backward needs: in training mode, with gradients enabled."""
+        return self.training and is_grad_enabled()
+
     def _save_for_backward(self, state: Any) -> None:
-        """Keeps what the next backward needs (None: an eval-mode forward, which saves nothing)."""
+        """Keeps what the next backward needs (None: a forward that saves nothing, in eval mode or with
+        gradients disabled; a backward then says which)."""
         tape = self.__dict__.get("_tape_local") or self._tape()  # the common case without a method call
-        tape.saved = _EVAL if state is None else state
+        tape.saved = state if state is not None else (_NO_GRAD if self.training else _EVAL)
 
     def _saved_for_backward(self) -> Any:
         """What this thread's last training-mode forward saved; RuntimeError saying why if there is nothing."""

@@ -179,7 +179,7 @@ class RNN(Module):
         masks = None
         if self.training and self.dropout > 0 and self.num_layers > 1:
             masks = self._dropout_masks(input)
-        if not self.training:
+        if not self._records():
             self._save_for_backward(None)
             return _native.rnn_forward(input, hx, self._flat, self._desc, masks)
         x = _native.float32_copy(input, "RNN input")

@@ -137,7 +137,7 @@ class Embedding(Module):
             IndexError: an index outside ``[0, num_embeddings)`` (the index and the valid range named).
             TypeError: non-integer indices.
         """
-        if not self.training:
+        if not self._records():
             self._save_for_backward(None)
             return _native.embedding_forward(self.weight, input, self.max_norm, self.norm_type)
         # One native call converts the indices, looks them up and returns a private copy of them for backward.
