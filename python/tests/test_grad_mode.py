@@ -120,3 +120,31 @@ def test_fit_trains_inside_no_grad():
         losses = model.fit(ids, steps=30, seq_len=8, batch_size=4, lr=1e-2, progress=False)
         assert not swiftrnn.is_grad_enabled()
     assert losses[-1] < losses[0]
+
+
+CE_CASES = [{}, {"reduction": "sum"}, {"reduction": "none"}, {"ignore_index": 1},
+            {"label_smoothing": 0.2, "weight": np.array([1.0, 2.0, 0.5])}]
+
+
+def _ce_inputs():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((5, 3)).astype(np.float32), np.array([0, 1, 2, 1, 0])
+
+
+@pytest.mark.parametrize("kwargs", CE_CASES)
+def test_functional_cross_entropy_is_the_module_value_and_saves_nothing(kwargs):
+    logits, target = _ce_inputs()
+    got = nn.functional.cross_entropy(logits, target, **kwargs)
+    np.testing.assert_array_equal(got, nn.CrossEntropyLoss(**kwargs)(logits, target))
+    assert swiftrnn.is_grad_enabled()
+
+
+@pytest.mark.parametrize("kwargs", CE_CASES)
+def test_functional_cross_entropy_matches_torch(kwargs):
+    torch = pytest.importorskip("torch")
+    logits, target = _ce_inputs()
+    ref = torch.nn.functional.cross_entropy(
+        torch.from_numpy(logits), torch.from_numpy(target),
+        **{k: (torch.tensor(v, dtype=torch.float32) if k == "weight" else v) for k, v in kwargs.items()})
+    np.testing.assert_allclose(nn.functional.cross_entropy(logits, target, **kwargs), ref.numpy(),
+                               rtol=1e-5, atol=1e-6)

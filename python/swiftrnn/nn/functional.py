@@ -1,4 +1,4 @@
-"""Functions shaped like ``torch.nn.functional``: softmax, log_softmax, linear, embedding."""
+"""Functions shaped like ``torch.nn.functional``: softmax, log_softmax, linear, embedding, cross_entropy."""
 from __future__ import annotations
 
 import warnings
@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _native
 
-__all__ = ["softmax", "log_softmax", "linear", "embedding"]
+__all__ = ["softmax", "log_softmax", "linear", "embedding", "cross_entropy"]
 
 
 def _implicit_dim(ndim: int) -> int:
@@ -74,3 +74,21 @@ def embedding(input: Any, weight: Any, padding_idx: Optional[int] = None, max_no
     else:
         w = _float_weight(weight, "embedding weight")
     return _native.embedding_forward(w, input, None if max_norm is None else float(max_norm), float(norm_type))
+
+
+def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Optional[bool] = None,
+                  ignore_index: int = -100, reduce: Optional[bool] = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Any:
+    r"""``torch.nn.functional.cross_entropy``: the loss of class logits against class-index targets, as
+    ``nn.CrossEntropyLoss(weight, ..., reduction, label_smoothing)(input, target)`` computes it: a float, or an
+    array for ``reduction='none'``.
+
+    The value only: with no autograd there is nothing to call ``backward`` on. For the gradient w.r.t. the
+    logits use an ``nn.CrossEntropyLoss`` module in training mode and its ``backward()``.
+    """
+    from ..grad_mode import no_grad
+    from .modules.loss import CrossEntropyLoss
+
+    criterion = CrossEntropyLoss(weight, size_average, ignore_index, reduce, reduction, label_smoothing)
+    with no_grad():
+        return criterion(input, target)
