@@ -1,7 +1,7 @@
 """Neural-network layers shaped like ``torch.nn``: Embedding, RNN, Linear, CrossEntropyLoss, Parameter,
-``nn.functional`` and ``nn.utils`` (gradient clipping)."""
-from . import functional, utils
+``nn.functional``, ``nn.init`` (weight initialisation) and ``nn.utils`` (gradient clipping)."""
+from . import functional, init, utils
 from .modules import RNN, CrossEntropyLoss, Embedding, Linear, Module
 from .parameter import Parameter
 
-__all__ = ["Module", "Parameter", "Embedding", "RNN", "Linear", "CrossEntropyLoss", "functional", "utils"]
+__all__ = ["Module", "Parameter", "Embedding", "RNN", "Linear", "CrossEntropyLoss", "functional", "init", "utils"]
