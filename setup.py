@@ -85,10 +85,12 @@ native = Extension(
 
 setup(
     package_dir={"": "python"},
-    packages=find_packages("python", exclude=["tests", "tests.*"]),
-    package_data={"swiftrnn": ["py.typed", "*.pyi", "data/*"]},
+    # data/ (the built-in corpus) and _csrc/ (the extension's C sources) hold no Python modules: listed
+    # as packages of their own so that setuptools knows what to do with their files.
+    packages=find_packages("python", exclude=["tests", "tests.*"]) + ["swiftrnn.data", "swiftrnn._csrc"],
+    package_data={"swiftrnn": ["py.typed", "*.pyi"], "swiftrnn.data": ["*"]},
     # The extension's C sources ship in the sdist (MANIFEST.in), not in the wheel.
-    exclude_package_data={"swiftrnn": ["_csrc/*"]},
+    exclude_package_data={"swiftrnn._csrc": ["*"]},
     ext_modules=[native],
     cmdclass={"build_ext": BuildSwiftThenExt},
     zip_safe=False,
