@@ -40,10 +40,14 @@ class _GradMode:
     def __exit__(self, *exc: Any) -> None:
         _set(self._previous)
 
+    def _fresh(self) -> "_GradMode":
+        """A new context manager with the same setting (each decorated call gets its own)."""
+        return type(self)()
+
     def __call__(self, fn: _F) -> _F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
+            with self._fresh():
                 return fn(*args, **kwargs)
         return wrapper  # type: ignore[return-value]
 
@@ -93,14 +97,8 @@ class inference_mode(_GradMode):
         if self._mode:
             _set(False)
 
-    def __call__(self, fn: _F) -> _F:
-        mode = self._mode
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with inference_mode(mode):
-                return fn(*args, **kwargs)
-        return wrapper  # type: ignore[return-value]
+    def _fresh(self) -> "_GradMode":
+        return inference_mode(self._mode)
 
 
 class set_grad_enabled(_GradMode):
@@ -117,12 +115,9 @@ class set_grad_enabled(_GradMode):
     def __enter__(self) -> None:
         pass  # already set by the constructor; __exit__ restores what was before it
 
+    def _fresh(self) -> "_GradMode":
+        return set_grad_enabled(self._enabled)
+
     def __call__(self, fn: _F) -> _F:
         _set(self._previous)  # used as a decorator: the mode applies to the calls only
-        mode = self._enabled
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-        return wrapper  # type: ignore[return-value]
+        return super().__call__(fn)

@@ -143,16 +143,23 @@ def xavier_normal_(tensor: Any, gain: float = 1.0, generator: Optional[_random.G
     return _random._normal_(out, 0.0, std, generator=generator)
 
 
+def _kaiming_std(out: np.ndarray, a: float, mode: str, nonlinearity: str) -> Optional[float]:
+    """gain / sqrt(fan) of torch's kaiming_*; None (with torch's warning) for a zero-element tensor, which is
+    left alone."""
+    if 0 in out.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return None
+    return calculate_gain(nonlinearity, a) / math.sqrt(_calculate_correct_fan(out, mode))
+
+
 def kaiming_uniform_(tensor: Any, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
                      generator: Optional[_random.Generator] = None) -> np.ndarray:
     """He uniform: U(-bound, bound) with bound = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a),
     fan the ``mode`` fan. A zero-element tensor is left alone (with torch's warning)."""
     out = _target(tensor, "kaiming_uniform_")
-    if 0 in out.shape:
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+    std = _kaiming_std(out, a, mode, nonlinearity)
+    if std is None:
         return out
-    fan = _calculate_correct_fan(out, mode)
-    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     bound = math.sqrt(3.0) * std
     return _random._uniform_(out, -bound, bound, generator=generator)
 
@@ -161,12 +168,8 @@ def kaiming_normal_(tensor: Any, a: float = 0, mode: str = "fan_in", nonlinearit
                     generator: Optional[_random.Generator] = None) -> np.ndarray:
     """He normal: N(0, std^2) with std = gain / sqrt(fan)."""
     out = _target(tensor, "kaiming_normal_")
-    if 0 in out.shape:
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
-        return out
-    fan = _calculate_correct_fan(out, mode)
-    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
-    return _random._normal_(out, 0.0, std, generator=generator)
+    std = _kaiming_std(out, a, mode, nonlinearity)
+    return out if std is None else _random._normal_(out, 0.0, std, generator=generator)
 
 
 def orthogonal_(tensor: Any, gain: float = 1, generator: Optional[_random.Generator] = None) -> np.ndarray:
