@@ -89,16 +89,19 @@ func gemmBlockAVX512(mc: Int, n: Int, panels: Int, kc: Int, aBlock: UnsafePointe
             q += width
         }
     }
-    if rowStep == 12 && (13...17).contains(mc) {
+    if rowStep == 12 && (12...17).contains(mc) && (mc > 12 || rsA != 1) {
         // 13...17 rows (a batch of 16's recurrent step): tiles of 6 and 7...11 rows rather than 12 and a
         // thin 1...5, whose few accumulators per op(B) vector read a wide strip of op(B) again
         // (`SwiftRNNBench`: 16x256x256 3-5 %, 13x256x256 ~16 % faster). No gain measured for more rows.
-        // With 9...11 rows in the second tile (two panels wide), four panels at a time when their kc×64
-        // floats of op(B) fit in L1 (kc <= 128: 32 KB): its tiles then read from L1 what the 6x4 tile just
-        // brought in, rather than all of op(B) from L2 again. The same tiles, in another order
-        // (`SwiftRNNBench`, interleaved: 16x128x128 4-6 %, RNN(128,128) T100 N16 ~2 % faster; with
+        // 12 rows read in place: two 6x4 tiles, as the 12x2 tile with a run-time row stride keeps
+        // accumulators on the stack (LLVM hoists its twelve broadcasts: `SwiftRNNBench tile`, 12x2 in
+        // place ~110 GFLOP/s against ~160 for 6x4 in place).
+        // With 6 or 9...11 rows in the second tile (four or two panels wide), four panels at a time when
+        // their kc×64 floats of op(B) fit in L1 (kc <= 128: 32 KB): its tiles then read from L1 what the
+        // first 6x4 tile just brought in, rather than all of op(B) from L2 again. The same tiles, in another
+        // order (`SwiftRNNBench`, interleaved: 16x128x128 4-6 %, RNN(128,128) T100 N16 ~2 % faster; with
         // kc = 256 a group is 64 KB, and no gain was measured for groups of two panels).
-        let group = kc <= 128 && mc >= 15 ? 4 : panels
+        let group = kc <= 128 && (mc == 12 || mc >= 15) ? 4 : panels
         var q = 0
         while q < panels {
             let qe = min(q + group, panels)
