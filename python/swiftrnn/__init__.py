@@ -7,7 +7,7 @@ from . import _native
 from ._version import __version__
 from . import random
 from .random import (Generator, get_rng_state, initial_seed, manual_seed, ones, rand, randint, randn, seed,
-                     set_rng_state, zeros)
+                     set_rng_state, tensor, zeros)
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from . import nn, optim
 from . import text, models
@@ -24,5 +24,5 @@ def get_num_threads() -> int:
 
 
 __all__ = ["__version__", "nn", "optim", "random", "text", "models", "Generator", "manual_seed", "initial_seed", "seed", "get_rng_state",
-           "set_rng_state", "rand", "randn", "randint", "zeros", "ones", "set_num_threads", "get_num_threads",
+           "set_rng_state", "rand", "randn", "randint", "zeros", "ones", "tensor", "set_num_threads", "get_num_threads",
            "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode"]

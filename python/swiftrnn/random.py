@@ -28,7 +28,7 @@ import numpy as np
 from . import _native
 
 __all__ = ["Generator", "default_generator", "manual_seed", "initial_seed", "seed", "get_rng_state",
-           "set_rng_state", "rand", "randn", "randint", "zeros", "ones"]
+           "set_rng_state", "rand", "randn", "randint", "zeros", "ones", "tensor"]
 
 #: Seed of a new ``torch.Generator()`` (``default_rng_seed_val``).
 DEFAULT_SEED = 67280421310721
@@ -262,6 +262,33 @@ def ones(*size: Any, dtype: Any = None, **kwargs: Any) -> np.ndarray:
     _no_extra(kwargs, "ones")
     _check_dtype(dtype, np.float32, "ones")
     return np.ones(shape, dtype=np.float32)
+
+
+_INFERRED = {"b": np.bool_, "i": np.int64, "u": np.int64, "f": np.float32, "c": np.complex64}
+
+
+def tensor(data: Any, dtype: Any = None, **kwargs: Any) -> np.ndarray:
+    """A new NumPy array holding a copy of ``data``, with ``torch.tensor``'s dtype rules, so that
+    ``embedding(swiftrnn.tensor([i]))`` reads as the tutorial's ``embedding(torch.tensor([i]))``.
+
+    Python numbers and nested lists of them give int64 (ints), float32 (floats: torch's default dtype), bool
+    or complex64; an array (NumPy, or anything with ``__array__``, e.g. a CPU torch tensor) keeps its dtype;
+    ``dtype=`` (a NumPy dtype, its name, or a torch dtype) chooses one. ``device='cpu'`` and
+    ``requires_grad=False`` are accepted, as in torch.
+    """
+    if kwargs.pop("pin_memory", False):
+        raise ValueError("tensor(): pin_memory=True is not supported (NumPy arrays)")
+    _no_extra(kwargs, "tensor")
+    if dtype is not None:
+        return np.array(data, dtype=_numpy_dtype(dtype))
+    if isinstance(data, (np.ndarray, np.generic)) or hasattr(data, "__array__"):
+        return np.array(data, copy=True)
+    arr = np.array(data)
+    target = _INFERRED.get(arr.dtype.kind)
+    if target is None:
+        raise TypeError(f"tensor(): expected numbers or nested lists of numbers, got {type(data).__name__} "
+                        f"(NumPy reads it as {arr.dtype})")
+    return arr.astype(target, copy=False)
 
 
 def _no_extra(kwargs: dict, fname: str) -> None:

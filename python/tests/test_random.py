@@ -343,3 +343,43 @@ def test_generator_repr_and_device():
     assert g.device == "cpu"
     with pytest.raises(ValueError):
         srandom.Generator(device="cuda")
+
+
+# --- swiftrnn.tensor: torch.tensor's dtype rules, NumPy arrays out ------------------------------------------
+
+TENSOR_CASES = [([1], np.int64), ([1.5, 2], np.float32), ([[1, 2], [3, 4]], np.int64), ([True, False], np.bool_),
+                (3, np.int64), (2.5, np.float32), ([], np.float32), ([1, 2.5], np.float32), ([1 + 2j], np.complex64),
+                (np.arange(3, dtype=np.int32), np.int32), (np.ones(2), np.float64), (np.float64(1.5), np.float64),
+                ([[True, 2]], np.int64)]
+
+
+@pytest.mark.parametrize("data,dtype", TENSOR_CASES)
+def test_tensor_infers_torchs_dtype_and_copies(data, dtype):
+    got = swiftrnn.tensor(data)
+    assert got.dtype == dtype and got.shape == np.shape(data)
+    np.testing.assert_array_equal(got, np.asarray(data).astype(dtype))
+    if isinstance(data, np.ndarray):
+        assert not np.shares_memory(got, data)
+
+
+@pytest.mark.parametrize("data,dtype", TENSOR_CASES)
+def test_tensor_matches_live_torch(data, dtype):
+    torch = pytest.importorskip("torch")
+    want = torch.tensor(data).numpy()
+    got = swiftrnn.tensor(data)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_tensor_keywords_and_errors():
+    assert swiftrnn.tensor([1, 2], dtype="float64").dtype == np.float64
+    assert swiftrnn.tensor([1, 2], dtype=np.float32, device="cpu", requires_grad=False).dtype == np.float32
+    with pytest.raises(ValueError, match="on the CPU"):
+        swiftrnn.tensor([1], device="cuda")
+    with pytest.raises(ValueError, match="requires_grad=True"):
+        swiftrnn.tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match="pin_memory"):
+        swiftrnn.tensor([1.0], pin_memory=True)
+    with pytest.raises(TypeError, match="expected numbers"):
+        swiftrnn.tensor(["a"])
+    assert nn.Embedding(5, 3)(swiftrnn.tensor([1])).shape == (1, 3)  # the tutorial's embedding(torch.tensor([i]))
