@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
 
 import numpy as np
 
@@ -12,6 +12,8 @@ from ..parameter import Parameter, _to_float32_copy
 from ._checks import check_factory_kwargs
 
 __all__ = ["Module"]
+
+_M = TypeVar("_M", bound="Module")  # methods that return self keep the caller's type (rnn.eval() is an RNN)
 
 
 class _IncompatibleKeys(NamedTuple):
@@ -209,7 +211,7 @@ class Module:
             elif p.grad is not None:
                 p.grad.fill(0)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+    def requires_grad_(self: _M, requires_grad: bool = True) -> _M:
         """Sets ``requires_grad`` of every parameter (False freezes them); returns self."""
         for p in self.parameters():
             p.requires_grad = bool(requires_grad)
@@ -219,7 +221,7 @@ class Module:
     # swiftrnn computes on the CPU in float32 only: these accept what torch code passes for that (so a
     # ported `model.to(device)` runs) and return the module unchanged; anything else is an error rather
     # than a silent no-op.
-    def to(self, *args: Any, **kwargs: Any) -> "Module":
+    def to(self: _M, *args: Any, **kwargs: Any) -> _M:
         """torch's ``Module.to(device=None, dtype=None, non_blocking=False)``, ``to(dtype)`` or ``to(tensor)``:
         returns self when the device is the CPU and the dtype float32 (``'cpu'``, ``torch.device('cpu')``,
         ``np.float32``, ``'float32'``, ``torch.float32``, a float32 CPU array or tensor).
@@ -249,7 +251,7 @@ class Module:
         check_factory_kwargs(device, dtype)
         return self
 
-    def cpu(self) -> "Module":
+    def cpu(self: _M) -> _M:
         """Returns self: the parameters already live in CPU memory."""
         return self
 
@@ -257,7 +259,7 @@ class Module:
         """Raises ValueError: swiftrnn runs on the CPU only."""
         raise ValueError("swiftrnn runs on the CPU only; cuda() is not available (use the module as it is)")
 
-    def float(self) -> "Module":
+    def float(self: _M) -> _M:
         """Returns self: the parameters are float32 already."""
         return self
 
@@ -269,7 +271,7 @@ class Module:
         """Raises TypeError: swiftrnn computes in float32 only."""
         raise TypeError("swiftrnn computes in float32 only; half() is not available")
 
-    def apply(self, fn: Any) -> "Module":
+    def apply(self: _M, fn: Any) -> _M:
         """Calls ``fn(module)`` on every submodule, children before their parent, then on self (torch's order,
         e.g. for custom initialisation); returns self."""
         for child in self.children():
@@ -364,7 +366,7 @@ class Module:
         return _IncompatibleKeys(missing, unexpected)
 
     # --- mode -------------------------------------------------------------------------------
-    def train(self, mode: bool = True) -> "Module":
+    def train(self: _M, mode: bool = True) -> _M:
         """Sets training mode (dropout active) on this module and its children; returns self."""
         if not isinstance(mode, bool):
             raise TypeError(f"training mode must be a bool, got {type(mode).__name__}")
@@ -372,7 +374,7 @@ class Module:
             object.__setattr__(m, "training", mode)
         return self
 
-    def eval(self) -> "Module":
+    def eval(self: _M) -> _M:
         """Sets evaluation mode; returns self."""
         return self.train(False)
 
