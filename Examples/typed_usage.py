@@ -22,6 +22,7 @@ class TinyLM:
     def __init__(self, vocab_size: int, embedding_dim: int = 8, hidden_size: int = 16) -> None:
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.rnn = nn.RNN(embedding_dim, hidden_size)
+        nn.init.orthogonal_(self.rnn.weight_hh_l0)        # torch.nn.init's values after the same seed
         self.fc = nn.Linear(hidden_size, vocab_size)
         self.params: List[nn.Parameter] = [*self.embedding.parameters(), *self.rnn.parameters(),
                                            *self.fc.parameters()]
@@ -48,11 +49,13 @@ class TinyLM:
 def generate(model: TinyLM, start: int, steps: int) -> List[int]:
     tokens = [start]
     h: Optional[FloatArray] = None
-    model.rnn.eval()
-    for _ in range(steps):
-        logits, h = model.forward(np.array([[tokens[-1]]], dtype=np.int64), h)
-        probs: FloatArray = nn.functional.softmax(logits[-1], dim=-1)
-        tokens.append(int(probs[0].argmax()))
+    rnn: nn.RNN = model.rnn.eval()                        # eval() returns the module, typed as an RNN
+    assert rnn is model.rnn
+    with swiftrnn.no_grad():                              # nothing saved for backward, as under torch.no_grad()
+        for _ in range(steps):
+            logits, h = model.forward(swiftrnn.tensor([[tokens[-1]]]), h)
+            probs: FloatArray = nn.functional.softmax(logits[-1], dim=-1)
+            tokens.append(int(probs[0].argmax()))
     return tokens
 
 
