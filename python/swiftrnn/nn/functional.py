@@ -7,6 +7,8 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import _native
+from ..grad_mode import no_grad
+from .modules.loss import CrossEntropyLoss
 
 __all__ = ["softmax", "log_softmax", "linear", "embedding", "cross_entropy"]
 
@@ -86,8 +88,6 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Opt
     The value only: with no autograd there is nothing to call ``backward`` on. For the gradient w.r.t. the
     logits use an ``nn.CrossEntropyLoss`` module in training mode and its ``backward()``.
     """
-    from ..grad_mode import no_grad
-    from .modules.loss import CrossEntropyLoss
 
     criterion = CrossEntropyLoss(weight, size_average, ignore_index, reduce, reduction, label_smoothing)
     with no_grad():

@@ -7,7 +7,6 @@ import numpy as np
 
 from ... import _native
 from ... import random as _random
-from ...grad_mode import is_grad_enabled
 from ._checks import check_bool, check_factory_kwargs, check_parameter_memory, check_size
 from ..parameter import _GRAD_LOCK, Parameter, _commit_grads, _grad_accumulators
 from .module import Module
@@ -75,7 +74,7 @@ class Linear(Module):
             ValueError: a last dimension other than ``in_features`` (expected and actual shapes named).
             TypeError: a non-numeric, integer, bool or complex input.
         """
-        if not (self.training and is_grad_enabled()):  # eval mode: no call at all
+        if not self._records():
             self._save_for_backward(None)
             return _native.linear_forward(input, self.weight, self.bias)
         x = _native.float32_copy(input, "Linear input")

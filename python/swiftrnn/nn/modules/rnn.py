@@ -9,7 +9,6 @@ import numpy as np
 
 from ... import _native
 from ... import random as _random
-from ...grad_mode import is_grad_enabled
 from ._checks import check_bool, check_factory_kwargs, check_parameter_memory, check_size
 from ..parameter import _GRAD_LOCK, _commit_grads, _grad_accumulators
 from .module import Module
@@ -180,7 +179,7 @@ class RNN(Module):
         masks = None
         if self.training and self.dropout > 0 and self.num_layers > 1:
             masks = self._dropout_masks(input)
-        if not (self.training and is_grad_enabled()):  # eval mode: no call at all
+        if not self._records():
             self._save_for_backward(None)
             return _native.rnn_forward(input, hx, self._flat, self._desc, masks)
         x = _native.float32_copy(input, "RNN input")

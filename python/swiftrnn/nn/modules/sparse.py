@@ -7,7 +7,6 @@ import numpy as np
 
 from ... import _native
 from ... import random as _random
-from ...grad_mode import is_grad_enabled
 from ._checks import check_bool, check_factory_kwargs, check_float, check_parameter_memory, check_size
 from ..parameter import _GRAD_LOCK, Parameter, _commit_grads, _grad_accumulators
 from .module import Module, _as_float32
@@ -138,7 +137,7 @@ class Embedding(Module):
             IndexError: an index outside ``[0, num_embeddings)`` (the index and the valid range named).
             TypeError: non-integer indices.
         """
-        if not (self.training and is_grad_enabled()):  # eval mode: no call at all
+        if not self._records():
             self._save_for_backward(None)
             return _native.embedding_forward(self.weight, input, self.max_norm, self.norm_type)
         # One native call converts the indices, looks them up and returns a private copy of them for backward.
