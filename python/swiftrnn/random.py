@@ -26,6 +26,7 @@ from typing import Any, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _native
+from ._device import is_cpu
 
 __all__ = ["Generator", "default_generator", "manual_seed", "initial_seed", "seed", "get_rng_state",
            "set_rng_state", "rand", "randn", "randint", "zeros", "ones", "tensor"]
@@ -58,7 +59,7 @@ class Generator:
     __slots__ = ("_state",)
 
     def __init__(self, device: Any = "cpu") -> None:
-        if str(device) != "cpu":
+        if not is_cpu(device):
             raise ValueError(f"swiftrnn generators are CPU generators; got device={device!r}")
         self._state = np.zeros(_STATE_BYTES // 8, dtype=np.uint64)
         _native.generator_seed(self._state, DEFAULT_SEED)
@@ -294,7 +295,7 @@ def tensor(data: Any, dtype: Any = None, **kwargs: Any) -> np.ndarray:
 def _no_extra(kwargs: dict, fname: str) -> None:
     """Accepts torch's device="cpu" and requires_grad=False; anything else is a TypeError."""
     device = kwargs.pop("device", None)
-    if device is not None and str(device) != "cpu":
+    if device is not None and not is_cpu(device):
         raise ValueError(f"{fname}(): swiftrnn arrays live on the CPU; got device={device!r}")
     if kwargs.pop("requires_grad", False):
         raise ValueError(f"{fname}(): NumPy arrays do not track gradients; requires_grad=True is not supported")

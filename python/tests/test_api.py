@@ -101,6 +101,7 @@ def test_set_num_threads_validates_and_round_trips():
 
 def test_factory_keywords_accept_cpu_float32_only():
     nn.Linear(2, 2, device="cpu", dtype=np.float32)
+    nn.RNN(2, 2, device="cpu:0")  # torch's indexed spelling of the CPU
     with pytest.raises(ValueError, match="cuda"):
         nn.RNN(2, 2, device="cuda")
     with pytest.raises(TypeError, match="float64"):
@@ -161,13 +162,14 @@ def test_to_cpu_float_return_the_module_unchanged_and_refuse_other_devices_and_d
     weight = net.rnn.weight_ih_l0
     for args, kwargs in [(("cpu",), {}), ((np.float32,), {}), (("float32",), {}), ((np.dtype("float32"),), {}),
                          (("cpu", np.float32), {}), ((), {"device": "cpu", "dtype": np.float32}),
-                         (("cpu",), {"non_blocking": True}), ((np.zeros(3, np.float32),), {})]:
+                         (("cpu",), {"non_blocking": True}), ((np.zeros(3, np.float32),), {}),
+                         (("cpu:0",), {}), ((), {"device": "cpu:1"})]:
         assert net.to(*args, **kwargs) is net
     assert net.cpu() is net and net.float() is net
     assert net.rnn.weight_ih_l0 is weight  # the same Parameter objects, not copies
     for k, v in net.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
-    for device in ["cuda", "cuda:1", 0, "meta"]:
+    for device in ["cuda", "cuda:1", 0, "meta", "cpu:", "cpu:-1"]:
         with pytest.raises(ValueError, match="CPU only"):
             net.to(device)
     for dtype in [np.float64, "float16", np.zeros(2)]:

@@ -222,6 +222,8 @@ def test_sizes_are_taken_as_torch_takes_them():
     assert swiftrnn.randint(low=2, high=5, size=(4,)).min() >= 2
     assert swiftrnn.randint(10, size=(7,)).shape == (7,)
     assert swiftrnn.rand(2, device="cpu").shape == (2,)
+    assert swiftrnn.randn(2, device="cpu:0").shape == (2,)  # torch's indexed spelling of the CPU
+    assert srandom.Generator(device="cpu:0").device == "cpu"
 
 
 def test_same_seed_same_numbers_through_every_size_form():

@@ -8,6 +8,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from ..._device import is_cpu
+
 
 def check_size(value: Any, name: str, minimum: int = 0) -> int:
     """A Python int (not bool) >= minimum, else TypeError / ValueError naming the argument."""
@@ -36,7 +38,7 @@ def check_float(value: Any, name: str, optional: bool = False) -> Optional[float
 
 def check_factory_kwargs(device: Any, dtype: Any) -> None:
     """torch's device= and dtype= keywords: swiftrnn computes on the CPU in float32 only."""
-    if device is not None and str(device) != "cpu":
+    if device is not None and not is_cpu(device):
         raise ValueError(f"swiftrnn runs on the CPU only; got device={device!r}")
     if dtype is not None:
         name = str(dtype).replace("torch.", "")

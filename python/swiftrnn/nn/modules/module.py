@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, NamedTuple, NoReturn, Optional, Tuple, TypeVar
 
 import numpy as np
 
@@ -255,7 +255,7 @@ class Module:
         """Returns self: the parameters already live in CPU memory."""
         return self
 
-    def cuda(self, device: Any = None) -> "Module":
+    def cuda(self, device: Any = None) -> NoReturn:
         """Raises ValueError: swiftrnn runs on the CPU only."""
         raise ValueError("swiftrnn runs on the CPU only; cuda() is not available (use the module as it is)")
 
@@ -263,11 +263,11 @@ class Module:
         """Returns self: the parameters are float32 already."""
         return self
 
-    def double(self) -> "Module":
+    def double(self) -> NoReturn:
         """Raises TypeError: swiftrnn computes in float32 only."""
         raise TypeError("swiftrnn computes in float32 only; double() is not available")
 
-    def half(self) -> "Module":
+    def half(self) -> NoReturn:
         """Raises TypeError: swiftrnn computes in float32 only."""
         raise TypeError("swiftrnn computes in float32 only; half() is not available")
 
