@@ -369,6 +369,25 @@ private func ulps(_ got: Float, _ ref: Float) -> Double {
         #expect(worstExact <= 1, "max \(worstExact) ulp vs the correctly rounded tanh")
     }
 
+    @Test("allFinite: false for one Inf or NaN at any position of any length, true for every finite value")
+    func allFiniteFindsEveryNonFiniteValue() {
+        let finite: [Float] = [0, -0, 1, -3.5, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+                               .leastNonzeroMagnitude, -.leastNormalMagnitude]
+        let nonFinite: [Float] = [.infinity, -.infinity, .nan, -.nan, .signalingNaN, Float(bitPattern: 0x7FFF_FFFF)]
+        for n in 0...75 {
+            var x = (0..<n).map { finite[$0 % finite.count] }
+            #expect(allFinite(x, count: n), "n = \(n)")
+            for position in 0..<n {
+                for bad in nonFinite {
+                    let kept = x[position]
+                    x[position] = bad
+                    #expect(!allFinite(x, count: n), "n = \(n), \(bad) at \(position)")
+                    x[position] = kept
+                }
+            }
+        }
+    }
+
     @Test("tanh special values: signed zeros, infinities, NaN, saturation")
     func tanhSpecials() {
         let subnormal = Float(bitPattern: 0x0001_16C2)  // ≈ 1e-40

@@ -263,4 +263,48 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
             }
         }
     }
+
+    @Test("without h0, an Inf or NaN in a W_hh gives torch's NaNs: the bits of an explicit zero h0",
+          arguments: [(0, 0, Float.infinity), (1, 1, -Float.infinity), (1, 0, Float.nan)])
+    func nonFiniteRecurrentWeightWithoutH0(layer: Int, direction: Int, value: Float) throws {
+        // 0·Inf = NaN: torch multiplies its zero initial state by W_hh, so the NaN reaches every later step.
+        let config = RNNConfig(inputSize: 5, hiddenSize: 20, numLayers: 2, bidirectional: true)
+        let D = 2, L = 4, N = 3, H = 20
+        var params = config.parameterShapes.enumerated().map { i, s in floats(s.reduce(1, *), seed: UInt64(i + 40), scale: 0.4) }
+        params[(layer * D + direction) * config.paramsPerDirection + 1][2 * H + 7] = value
+        let x = floats(L * N * 5, seed: 3, scale: 1)
+        let zeros = [Float](repeating: 0, count: 2 * D * N * H)
+        let pointers = params.map { p in p.withUnsafeBufferPointer { UnsafePointer<Float>(OpaquePointer($0.baseAddress!)) } }
+        func run(h0: [Float]?) throws -> (out: [Float], hn: [Float]) {
+            var out = [Float](repeating: 7, count: L * N * D * H), hn = [Float](repeating: 7, count: 2 * D * N * H)
+            try pointers.withUnsafeBufferPointer { pp in
+                try x.withUnsafeBufferPointer { xp in
+                    try out.withUnsafeMutableBufferPointer { o in
+                        try hn.withUnsafeMutableBufferPointer { h in
+                            if let h0 {
+                                try h0.withUnsafeBufferPointer { hp in
+                                    try rnnForward(config: config, parameters: pp, x: xp.baseAddress!, seqLen: L, batch: N,
+                                                   h0: hp.baseAddress, dropoutMasks: nil, output: o.baseAddress!, hn: h.baseAddress!)
+                                }
+                            } else {
+                                try rnnForward(config: config, parameters: pp, x: xp.baseAddress!, seqLen: L, batch: N,
+                                               h0: nil, dropoutMasks: nil, output: o.baseAddress!, hn: h.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+            return (out, hn)
+        }
+        let (omitted, explicit) = try withExtendedLifetime(params) { (try run(h0: nil), try run(h0: zeros)) }
+        #expect(bits(omitted.out) == bits(explicit.out))
+        #expect(bits(omitted.hn) == bits(explicit.hn))
+        // The NaN reaches hn of that layer and direction for every sequence, and the last layer's output.
+        let block = (layer * D + direction) * N * H
+        let hnAllNaN = omitted.hn[block..<(block + N * H)].allSatisfy { $0.isNaN }
+        let outHasNaN = omitted.out.contains { $0.isNaN }
+        #expect(hnAllNaN)
+        #expect(outHasNaN)
+    }
+
 }

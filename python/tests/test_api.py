@@ -193,3 +193,26 @@ def test_apply_visits_children_before_parents_and_buffers_are_empty():
     assert np.all(net.fc.weight == 0.5)
     assert list(net.buffers()) == [] and list(net.named_buffers()) == []
     assert net.rnn.flatten_parameters() is None
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("kwargs, name", [({}, "weight_hh_l0"), ({"num_layers": 2}, "weight_hh_l1"),
+                                          ({"bidirectional": True, "batch_first": True}, "weight_hh_l0_reverse"),
+                                          ({"nonlinearity": "relu"}, "weight_hh_l0")])
+def test_omitted_h0_multiplies_a_non_finite_w_hh_as_torch_does(value, kwargs, name):
+    # torch's zero initial state times an Inf or NaN in W_hh is NaN (0 * inf), and the NaN spreads through
+    # every later step: an omitted h0 must give exactly what an explicit zero h0 gives, NaNs included.
+    rnn = nn.RNN(3, 4, **kwargs)
+    getattr(rnn, name)[1, 2] = value
+    x = swiftrnn.randn(2, 5, 3)
+    batch = x.shape[0] if rnn.batch_first else x.shape[1]
+    h0 = np.zeros((rnn.num_layers * (2 if rnn.bidirectional else 1), batch, 4), np.float32)
+    for mode in (rnn.eval, rnn.train):
+        mode()
+        out, hn = rnn(x)
+        out_zero, hn_zero = rnn(x, h0)
+        assert np.isnan(out).any() and np.isnan(hn).any()
+        np.testing.assert_array_equal(out, out_zero)  # NaN where the other has NaN, equal elsewhere
+        np.testing.assert_array_equal(hn, hn_zero)
+    unbatched, _ = rnn.eval()(x[0])
+    np.testing.assert_array_equal(unbatched, rnn(x[0], h0[:, 0])[0])

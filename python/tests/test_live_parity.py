@@ -126,6 +126,28 @@ def test_rnn_and_linear_live_larger_sizes(in_size, hidden, layers, bidir, batch,
     assert_close(f"Linear({in_size}, {hidden}) x{tuple(x.shape)} threads={threads}", lin_out, to_np(ref_lin))
 
 
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+@pytest.mark.parametrize("layers, bidir, where", [(1, False, "weight_hh_l0"), (2, False, "weight_hh_l1"),
+                                                  (2, True, "weight_hh_l0_reverse")])
+def test_rnn_non_finite_recurrent_weight_without_h0_matches_torch(value, layers, bidir, where):
+    # torch multiplies its zero initial state by W_hh: 0 * inf = NaN, which then spreads (a diverged model).
+    torch.manual_seed(3)
+    ref = tnn.RNN(3, 4, num_layers=layers, bidirectional=bidir)
+    with torch.no_grad():
+        getattr(ref, where)[1, 2] = value
+    ours = nn.RNN(3, 4, num_layers=layers, bidirectional=bidir)
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(4, 2, 3)
+    with torch.no_grad():
+        ref_out, ref_hn = ref(x)
+    out, hn = ours(x.numpy())
+    for name, got, want in (("output", out, to_np(ref_out)), ("hn", hn, to_np(ref_hn))):
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=f"{name}: NaN positions")
+        assert np.isnan(want).any()
+        finite = ~np.isnan(want)
+        assert_close(name, got[finite], want[finite])
+
+
 @SMALL
 @given(st.integers(0, 2**31 - 1), st.integers(1, 3), st.booleans())
 def test_rnn_load_state_dict_accepts_torch_tensors(seed, layers, bidir):

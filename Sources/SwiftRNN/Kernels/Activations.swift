@@ -41,6 +41,29 @@ public func reluInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
     }
 }
 
+/// Whether none of x[0..<n] is ±Inf or NaN: the largest |x| bit pattern stays below the exponent's
+/// all-ones (0x7F80_0000). Four accumulators of eight lanes, integer max (no float compares).
+func allFinite(_ x: UnsafePointer<Float>, count n: Int) -> Bool {
+    typealias U8 = SIMD8<UInt32>
+    let magnitude = U8(repeating: 0x7FFF_FFFF)
+    var m0 = U8(), m1 = U8(), m2 = U8(), m3 = U8()
+    let raw = UnsafeRawPointer(x)
+    var i = 0
+    while i + 32 <= n {
+        m0 = pointwiseMax(m0, raw.loadUnaligned(fromByteOffset: i * 4, as: U8.self) & magnitude)
+        m1 = pointwiseMax(m1, raw.loadUnaligned(fromByteOffset: i * 4 + 32, as: U8.self) & magnitude)
+        m2 = pointwiseMax(m2, raw.loadUnaligned(fromByteOffset: i * 4 + 64, as: U8.self) & magnitude)
+        m3 = pointwiseMax(m3, raw.loadUnaligned(fromByteOffset: i * 4 + 96, as: U8.self) & magnitude)
+        i += 32
+    }
+    var largest = pointwiseMax(pointwiseMax(m0, m1), pointwiseMax(m2, m3)).max()
+    while i < n {
+        largest = max(largest, x[i].bitPattern & 0x7FFF_FFFF)
+        i += 1
+    }
+    return largest < 0x7F80_0000
+}
+
 /// max(x, 0) lane-wise: NaN stays NaN, -0 becomes +0.
 @inline(__always)
 func relu8(_ x: SIMD8<Float>) -> SIMD8<Float> { reluLanes(x) }

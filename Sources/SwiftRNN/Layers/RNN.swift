@@ -152,6 +152,25 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
     }
     if rows == 0 { return }  // batch 0: empty output and hn, as torch
 
+    // Without h0 the state starts at zero and step 0 skips its GEMM, as 0·W_hh adds nothing, unless
+    // W_hh holds an Inf or a NaN: torch multiplies its zero state anyway, 0·Inf = NaN, and the NaN
+    // spreads through every later step. Such a call multiplies an explicit zero state too.
+    var h0 = h0
+    var needsZeroState = false
+    if h0 == nil {
+        for layer in 0..<config.numLayers {
+            for direction in 0..<D where !allFinite(parameters[(layer * D + direction) * config.paramsPerDirection + 1],
+                                                    count: H * H) {
+                needsZeroState = true
+            }
+        }
+    }
+    let zeroState = try Workspace(count: needsZeroState ? config.numLayers * D * N * H : 0, what: "RNN zero initial state")
+    if needsZeroState {
+        zeroState.pointer.initialize(repeating: 0, count: zeroState.count)
+        h0 = UnsafePointer(zeroState.pointer)
+    }
+
     // Each direction's input projection is written straight into its columns of the layer's output
     // (row stride D·H), its chains started from b_ih + b_hh through the GEMM's bias; the time steps then
     // add h·W_hhᵀ in place. When the input's rows are in another order than the output's (batch-first
