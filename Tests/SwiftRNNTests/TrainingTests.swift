@@ -193,6 +193,35 @@ func checkFiniteDifferences(_ name: String, _ analytic: Tensor, entries: Int = 1
         }
     }
 
+    @Test("without h0, an Inf or NaN in the first step's dpre makes dW_hh NaN, as torch's zero h0 does",
+          arguments: [Float.infinity, .nan])
+    func omittedH0GradientMatchesAnExplicitZeroH0(bad: Float) throws {
+        // torch adds dpre_firstᵀ·h0 with h0 = 0, NaN where dpre is not finite (0·Inf): an omitted h0 must
+        // give the bits of an explicit zero h0, in both directions (the reverse one starts at t = L - 1).
+        var r = TestRandom(state: 17)
+        let c = RNNConfig(inputSize: 3, hiddenSize: 5, numLayers: 2, bidirectional: true)
+        let rnn = try RNN(inputSize: 3, hiddenSize: 5, numLayers: 2, bidirectional: true,
+                          parameters: c.parameterShapes.map { r.tensor($0, 0.5) })
+        let L = 4, N = 2
+        let x = r.tensor([L, N, 3])
+        var g = r.tensor([L, N, 10])
+        var scalars = g.scalars
+        scalars[1 * 10 + 2] = bad                // t = 0, sequence 1, forward direction
+        scalars[((L - 1) * N) * 10 + 5 + 3] = bad  // t = L - 1, sequence 0, reverse direction
+        g = try Tensor(shape: g.shape, scalars: scalars)
+        func grads(_ h0: Tensor?) throws -> [[UInt32]] {
+            var gs = rnn.parameters.map { Tensor(zeros: $0.shape) }
+            let (_, _, record) = try rnn.trainingForward(x, h0: h0)
+            let (dx, _) = try rnn.backward(record, gradOutput: g, parameterGradients: &gs)
+            return (gs + [dx]).map { $0.scalars.map(\.bitPattern) }
+        }
+        let omitted = try grads(nil), explicit = try grads(Tensor(zeros: [4, N, 5]))
+        #expect(omitted == explicit)
+        let hhGradients = [1, 5, 9, 13].map { omitted[$0] }  // weight_hh of each layer and direction
+        let nanCounts = hhGradients.map { $0.filter { Float(bitPattern: $0).isNaN }.count }
+        #expect(nanCounts[0] > 0 && nanCounts[1] > 0)
+    }
+
     @Test func trainingForwardMatchesInference() throws {
         var r = TestRandom(state: 5)
         let c = RNNConfig(inputSize: 3, hiddenSize: 4, numLayers: 3, batchFirst: true, bidirectional: true)

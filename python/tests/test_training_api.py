@@ -305,3 +305,25 @@ def test_a_char_model_learns_a_repeating_sequence():
         nn.utils.clip_grad_norm_(params, 5.0)
         opt.step()
     assert losses[0] > 1.2 and losses[-1] < 0.1, (losses[0], losses[-1])
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+@pytest.mark.parametrize("kwargs", [{}, {"bidirectional": True, "num_layers": 2, "batch_first": True}])
+def test_omitted_h0_backward_gives_the_grads_of_an_explicit_zero_h0_with_non_finite_grads(bad, kwargs):
+    # torch's dW_hh gains dpre_firstᵀ·h0 with its zero h0, which is NaN wherever dpre holds an Inf or a
+    # NaN (0 * inf): an omitted h0 must give exactly the gradients of an explicit zero h0, NaNs included.
+    rnn = nn.RNN(3, 4, **kwargs)
+    x = swiftrnn.randn(2, 3, 3)
+    g = swiftrnn.randn(2, 3, rnn.hidden_size * (2 if rnn.bidirectional else 1))
+    g[(slice(None), 0) if rnn.batch_first else (0,)] = bad  # the forward direction's first step
+    h0 = np.zeros((rnn.num_layers * (2 if rnn.bidirectional else 1), x.shape[0] if rnn.batch_first else x.shape[1], 4),
+                  np.float32)
+    grads = []
+    for state in (None, h0):
+        rnn.zero_grad()
+        out, _ = rnn(x, state)
+        dx, _ = rnn.backward(g)
+        grads.append([dx] + [p.grad.copy() for p in rnn.parameters()])
+    for omitted, explicit in zip(*grads):
+        np.testing.assert_array_equal(omitted, explicit)
+    assert np.isnan(rnn.weight_hh_l0.grad).any()

@@ -224,3 +224,30 @@ def test_torch_optimizer_state_dict_loads_and_training_continues_identically(kin
         sopt.step()
     for i, (tp, sp) in enumerate(zip(tparams, sparams)):
         assert_close(f"{kind} p{i}", sp, to_np(tp), 1e-5, 1e-7)
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+@pytest.mark.parametrize("where", ["output", "weight_hh_l0"])
+def test_non_finite_values_without_h0_give_torch_nan_gradients(bad, where):
+    # A diverged step: an Inf or NaN in the output gradient's first step, or in W_hh. torch's zero h0
+    # turns them into NaN gradients (0 * inf); swiftrnn's omitted h0 must give the same NaN positions.
+    torch.manual_seed(11)
+    ref = torch.nn.RNN(3, 4, num_layers=2)
+    ours = nn.RNN(3, 4, num_layers=2)
+    if where == "weight_hh_l0":
+        with torch.no_grad():
+            ref.weight_hh_l0[2, 1] = float(bad)
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(3, 2, 3)
+    g = torch.randn(3, 2, 4)
+    if where == "output":
+        g[0, 1, 2] = float(bad)
+    xr = x.clone().requires_grad_()
+    out_ref, _ = ref(xr)
+    out_ref.backward(g)
+    out, _ = ours(x.numpy())
+    dx, _ = ours.backward(g.numpy())
+    pairs = [("input", dx, xr.grad)] + [(n, getattr(ours, n).grad, p.grad) for n, p in ref.named_parameters()]
+    for name, got, want in pairs:
+        assert_close(name, got, want.numpy(), rtol=RTOL, atol=ATOL)  # NaN must meet NaN, Inf the same Inf
+    assert np.isnan(ours.weight_hh_l0.grad).any()

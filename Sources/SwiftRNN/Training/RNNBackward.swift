@@ -198,6 +198,13 @@ func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<UnsafePointe
                 if let h0 {
                     sgemm(transA: true, transB: false, m: H, n: H, k: N, a: dp + firstT * N * ldp, lda: ldp,
                           b: h0 + slot, ldb: H, accumulate: true, c: gHH, ldc: H)
+                } else if !(0..<N).allSatisfy({ allFinite(dp + (firstT * N + $0) * ldp, count: H) }) {
+                    // No h0: torch still adds dpre_firstᵀ·(its zero state), NaN where dpre holds an Inf
+                    // or a NaN (0·Inf). Skipped when dpre is finite, as it then adds nothing.
+                    let zeros = try Workspace(count: N * H, what: "RNN zero initial state")
+                    zeros.pointer.initialize(repeating: 0, count: N * H)
+                    sgemm(transA: true, transB: false, m: H, n: H, k: N, a: dp + firstT * N * ldp, lda: ldp,
+                          b: zeros.pointer, ldb: H, accumulate: true, c: gHH, ldc: H)
                 }
             }
             if config.bias, parameterGradients[p + 2] != nil || parameterGradients[p + 3] != nil {
