@@ -310,6 +310,15 @@ func checkFiniteDifferences(_ name: String, _ analytic: Tensor, entries: Int = 1
         #expect(edge[5] == 1 && edge[6] == 1 && edge[7].isFinite)
     }
 
+    @Test("pNorm: a NaN makes every p-norm NaN but p = 0's count; huge floats keep a finite norm")
+    func pNormNaNAndRange() {
+        let x: [Float] = [3, .nan, -4]
+        for p: Double in [.infinity, -Double.infinity, 2, 1, 3] { #expect(pNorm(x, count: 3, p: p).isNaN, "p = \(p)") }
+        #expect(pNorm(x, count: 3, p: 0) == 3)
+        #expect(Float(pNorm([3e30, -4e30], count: 2, p: 2)) == 5e30)  // squares in double: no float overflow
+        #expect(pNorm([3, -4], count: 2, p: .infinity) == 4 && pNorm([3, -4], count: 2, p: -.infinity) == 3)
+    }
+
     @Test func sgdAndAdamByHand() throws {
         // SGD, momentum 0.9: buf = g = 0.5, p = 1 − 0.1·0.5 = 0.95; then buf = 0.9·0.5 + 0.5 = 0.95, p = 0.95 − 0.095.
         var sgd = try SGD(lr: 0.1, momentum: 0.9)

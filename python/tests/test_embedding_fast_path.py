@@ -223,3 +223,22 @@ def test_threads_looking_up_at_once_get_their_own_results(rows_looked_up):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_max_norm_with_a_nan_in_a_row_leaves_the_row_as_torch_does():
+    # torch's row norm is NaN (the inf-norm's amax included), NaN > max_norm is false: the row is kept.
+    # (torch 2.15, Embedding.from_pretrained(w, max_norm=1.0, norm_type=p) of these rows: the same output.)
+    w = np.array([[5.0, np.nan, -3.0], [3.0, 4.0, 0.0]], np.float32)
+    for norm_type, scaled in ((2.0, [0.6, 0.8, 0.0]), (np.inf, [0.75, 1.0, 0.0]), (1.0, [3 / 7, 4 / 7, 0.0])):
+        e = nn.Embedding.from_pretrained(w.copy(), max_norm=1.0, norm_type=norm_type)
+        out = e([0, 1])
+        np.testing.assert_array_equal(out[0], w[0])
+        np.testing.assert_allclose(out[1], scaled, rtol=1e-6)
+        np.testing.assert_array_equal(e.weight[0], w[0])
+
+
+def test_max_norm_of_a_huge_finite_row_renormalises_it():
+    # Deliberately unlike torch, whose float32 norm of (3e30, 4e30) overflows to inf and so zeroes the
+    # row: the norm is taken in double, and the row is rescaled to max_norm as documented.
+    e = nn.Embedding.from_pretrained(np.array([[3e30, 4e30]], np.float32), max_norm=2.0)
+    np.testing.assert_allclose(e([0]), [[1.2, 1.6]], rtol=1e-6)

@@ -284,6 +284,31 @@ def test_clip_grad_norm_skips_parameters_without_grad_and_handles_empty_input():
     assert p.grad[0] == np.inf
 
 
+
+def test_clip_grad_norm_inf_norm_propagates_nan_as_torch():
+    # torch's inf-norm is amax(|g|), NaN if any element is NaN; the coefficient is then NaN and every
+    # gradient becomes NaN (torch 2.15: clip_grad_norm_(..., norm_type=inf) -> tensor(nan), grads all nan).
+    a, b = nn.Parameter(np.zeros(3)), nn.Parameter(np.zeros(2))
+    a.grad = np.array([1.0, np.nan, -2.0], np.float32)
+    b.grad = np.array([3.0, 0.5], np.float32)
+    assert np.isnan(nn.utils.clip_grad_norm_([a, b], 1.0, norm_type=np.inf))
+    assert np.isnan(a.grad).all() and np.isnan(b.grad).all()
+    b.grad = np.array([np.nan, 0.5], np.float32)
+    with pytest.raises(RuntimeError, match="non-finite"):
+        nn.utils.clip_grad_norm_([b], 1.0, norm_type=-np.inf, error_if_nonfinite=True)
+
+
+def test_clip_grad_norm_of_huge_finite_grads_is_finite():
+    # Deliberately unlike torch: torch squares float32 grads in float32, so |g| > ~1.8e19 gives an inf
+    # norm and zeroes the grads (or raises with error_if_nonfinite). swiftrnn's norm is accumulated in
+    # double: finite grads have a finite norm and are scaled to max_norm.
+    p = nn.Parameter(np.zeros(2))
+    p.grad = np.array([3e30, 4e30], np.float32)
+    total = nn.utils.clip_grad_norm_(p, 1.0, error_if_nonfinite=True)
+    assert total == np.float32(5e30)
+    np.testing.assert_allclose(p.grad, [0.6, 0.8], rtol=1e-6)
+
+
 # --- the whole loop ----------------------------------------------------------------------------------------
 
 def test_a_char_model_learns_a_repeating_sequence():

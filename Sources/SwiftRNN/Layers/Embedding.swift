@@ -122,10 +122,21 @@ func heapSort(_ a: UnsafeMutableBufferPointer<Int64>) {
 }
 
 /// The p-norm of a vector, accumulated in double: p = inf is max |x|, -inf min |x|, 0 counts nonzeros.
+/// A NaN element makes the norm NaN for every p but 0 (where it counts as nonzero), as in torch.
+/// Squares and powers are taken in double, so a float vector's norm is finite (torch's float32 norm
+/// overflows to inf once |x| > ~1.8e19).
 func pNorm(_ x: UnsafePointer<Float>, count n: Int, p: Double) -> Double {
     if n == 0 { return 0 }
-    if p == .infinity { return (0..<n).reduce(0.0) { max($0, Double(abs(x[$1]))) } }
-    if p == -.infinity { return (0..<n).reduce(Double.infinity) { min($0, Double(abs(x[$1]))) } }
+    if p == .infinity || p == -.infinity {
+        // Swift's max / min drop a NaN operand; torch's amax / amin of |x| propagate it.
+        var extreme = p == .infinity ? 0.0 : Double.infinity
+        for i in 0..<n {
+            let a = Double(abs(x[i]))
+            if a.isNaN { return .nan }
+            extreme = p == .infinity ? max(extreme, a) : min(extreme, a)
+        }
+        return extreme
+    }
     if p == 0 { return Double((0..<n).reduce(0) { $0 + (x[$1] != 0 ? 1 : 0) }) }
     var s = 0.0
     if p == 2 {
