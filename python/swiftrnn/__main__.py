@@ -288,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=_float_in(0.0, True), default=3e-3, help="Adam learning rate (default: 3e-3)")
     t.add_argument("--clip", type=_float_in(0.0, False), default=1.0,
                    help="max gradient norm, 0 for none (default: 1.0)")
-    t.add_argument("--seed", type=int, default=0, help="seeds initialisation and window sampling (default: 0)")
+    t.add_argument("--seed", type=_int_at_least(0), default=0,
+                   help="seeds initialisation and window sampling (default: 0)")
     t.add_argument("--time-limit", type=_float_in(0.0, True), default=None, metavar="SECONDS",
                    help="stop training early after this many seconds")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -301,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--temperature", type=_float_in(0.0, True), default=1.0, help="sampling temperature (default: 1)")
     g.add_argument("--top-k", type=_int_at_least(1), default=None, help="sample among the k most likely tokens")
     g.add_argument("--greedy", action="store_true", help="always take the most likely token")
-    g.add_argument("--seed", type=int, default=None, help="seed for sampling (default: fresh)")
+    g.add_argument("--seed", type=_int_at_least(0), default=None, help="seed for sampling (default: fresh)")
     return parser
 
 

@@ -103,6 +103,7 @@ def test_train_corpus_shorter_than_a_window(tmp_path, capsys):
 @pytest.mark.parametrize("extra, fragment", [
     (["--steps", "0"], "--steps"), (["--steps", "x"], "integer"), (["--lr", "0"], "--lr"),
     (["--lr", "nan"], "--lr"), (["--steps", "3", "--epochs", "2"], "not allowed"), (["--dropout", "2"], "--dropout"),
+    (["--seed", "-1"], "--seed: expected an integer >= 0"),
 ])
 def test_train_bad_options(corpus, tmp_path, capsys, extra, fragment):
     status, _, err = run(["train", str(corpus), "--out", str(tmp_path / "m"), *extra], capsys)
@@ -161,7 +162,7 @@ def test_generate_model_without_vocab(tmp_path, capsys):
 
 
 def test_generate_bad_options(model_dir, capsys):
-    for extra in (["--temperature", "0"], ["--top-k", "0"], ["--length", "-1"]):
+    for extra in (["--temperature", "0"], ["--top-k", "0"], ["--length", "-1"], ["--seed", "-1"]):
         status, _, err = run(["generate", str(model_dir), "--prompt", "道", *extra], capsys)
         assert_one_line_error(status, err, extra[0], code=2)
 
