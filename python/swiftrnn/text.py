@@ -17,7 +17,7 @@ import json
 import numbers
 import os
 import tempfile
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
@@ -108,6 +108,14 @@ def _atomic_write_bytes(path: str, data: bytes) -> None:
         raise
 
 
+def _token_iterator(tokens: Any, where: str) -> Iterator[Any]:
+    """iter(tokens), or a TypeError naming the call rather than Python's "'int' object is not iterable"."""
+    try:
+        return iter(tokens)
+    except TypeError:
+        raise TypeError(f"{where} expects a sequence of tokens, got {type(tokens).__name__}") from None
+
+
 class Vocab:
     """A bidirectional token <-> id mapping: special tokens first, then tokens in order of first occurrence.
 
@@ -125,8 +133,8 @@ class Vocab:
     UNK = "<unk>"
 
     def __init__(self, itos: Sequence[str], specials: Sequence[str] = ()) -> None:
-        itos = list(itos)
-        specials = list(specials)
+        itos = list(_token_iterator(itos, "Vocab itos"))
+        specials = list(_token_iterator(specials, "Vocab specials"))
         for what, seq in (("itos", itos), ("specials", specials)):
             for tok in seq:
                 if not isinstance(tok, str):
@@ -163,12 +171,12 @@ class Vocab:
             raise ValueError(f"min_freq must be an integer >= 1, got {min_freq!r}")
         if isinstance(specials, str):
             raise TypeError(f"specials must be a sequence of str, got the str {specials!r} (did you mean ({specials!r},)?)")
-        specials = list(specials)
+        specials = list(_token_iterator(specials, "Vocab.build specials"))
         if len(set(specials)) != len(specials):
             raise ValueError(f"specials contain duplicates: {specials!r}")
         counts: Dict[str, int] = collections.Counter()
         order: Dict[str, None] = {}
-        for tok in tokens:
+        for tok in _token_iterator(tokens, "Vocab.build"):
             if not isinstance(tok, str):
                 raise TypeError(f"tokens must be str, got {type(tok).__name__} ({tok!r})")
             counts[tok] += 1
@@ -238,6 +246,7 @@ class Vocab:
             raise TypeError("Vocab.encode expects a sequence of tokens, got a str; "
                             "split it first, e.g. vocab.encode(tokenize(text, 'char'))")
         stoi, unk = self._stoi, self._unk
+        tokens = _token_iterator(tokens, "Vocab.encode")
         if unk is not None:
             ids = [stoi.get(t, unk) for t in tokens]
         else:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from swiftrnn import nn
+import swiftrnn
+from swiftrnn import nn, optim, text
 
 F = nn.functional
 
@@ -418,3 +419,26 @@ def test_packed_weight_errors():
     lin = nn.Linear(4, 3)
     with pytest.raises(ValueError, match=r"\(3, 4\)"):
         _native.linear_forward(np.zeros((1, 4), np.float32), lin.weight, lin.bias, _native.pack_weight(lin.weight.T.copy()))
+
+
+# --- arguments of the wrong type name the argument, not Python's internals ----------------------------------
+
+@pytest.mark.parametrize("call, exc, match", [
+    # torch raises ValueError for a nonlinearity / reduction that is not one of its strings, whatever the type
+    (lambda: nn.RNN(3, 4, nonlinearity=["tanh"]), ValueError, "Unknown nonlinearity"),
+    (lambda: nn.CrossEntropyLoss(reduction=["mean"]), ValueError, "not a valid value for reduction"),
+    (lambda: nn.CrossEntropyLoss(ignore_index=10**30), ValueError, "ignore_index must be a 64-bit integer"),
+    (lambda: nn.functional.softmax(np.zeros((2, 3)), dim="1"), TypeError, "dim must be an int, got str"),
+    (lambda: nn.functional.log_softmax(np.zeros((2, 3)), dim=1.0), TypeError, "dim must be an int, got float"),
+    (lambda: nn.functional.softmax(np.zeros((2, 3)), dim=10**30), IndexError,
+     r"dim 1000000000000000000000000000000 is out of range for a 2-d input \(expected -2 to 1\)"),
+    (lambda: swiftrnn.set_num_threads(None), TypeError, "set_num_threads expects an int, got NoneType"),
+    (lambda: swiftrnn.set_num_threads(2**70), ValueError, "from 1 to .*, got 1180591620717411303424"),
+    (lambda: optim.Adam(3), TypeError, "params argument given to the optimizer should be an iterable"),
+    (lambda: text.Vocab.build(5), TypeError, "Vocab.build expects a sequence of tokens, got int"),
+    (lambda: text.Vocab.build(["a"], specials=None), TypeError, "Vocab.build specials expects a sequence"),
+    (lambda: text.Vocab.build(["a"]).encode(7), TypeError, "Vocab.encode expects a sequence of tokens, got int"),
+])
+def test_wrong_argument_types_get_messages_that_name_them(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

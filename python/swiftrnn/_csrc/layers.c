@@ -216,18 +216,22 @@ static PyObject *linear_forward(PyObject *self, PyObject *const *args, Py_ssize_
 /* softmax(x, dim, log) -> array shaped like x */
 static PyObject *softmax(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 3) return PyErr_Format(PyExc_TypeError, "softmax takes 3 arguments, got %zd", nargs);
-    long long dim = PyLong_AsLongLong(args[1]);
-    if (dim == -1 && PyErr_Occurred()) return NULL;
+    int overflow = 0;
+    long long dim = PyLong_AsLongLongAndOverflow(args[1], &overflow);
+    if (dim == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return PyErr_Format(PyExc_TypeError, "dim must be an int, got %s", Py_TYPE(args[1])->tp_name);
+    }
     int log = PyObject_IsTrue(args[2]);
     if (log < 0) return NULL;
     PyArrayObject *x = srnn_as_float32(args[0], log ? "log_softmax input" : "softmax input");
     if (x == NULL) return NULL;
     int nd = PyArray_NDIM(x);
     int span = nd == 0 ? 1 : nd; /* a 0-d input takes dim 0 or -1, as in torch */
-    if (dim < -span || dim >= span) {
+    if (overflow || dim < -span || dim >= span) {
         Py_DECREF(x);
-        return PyErr_Format(PyExc_IndexError, "dim %lld is out of range for a %d-d input (expected %d to %d)",
-                            dim, nd, -span, span - 1);
+        return PyErr_Format(PyExc_IndexError, "dim %R is out of range for a %d-d input (expected %d to %d)",
+                            args[1], nd, -span, span - 1);
     }
     if (dim < 0) dim += span;
     int64_t outer = 1, d = 1, inner = 1;

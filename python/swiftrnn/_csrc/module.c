@@ -180,12 +180,16 @@ static PyObject *fma_peak_gflops(PyObject *self, PyObject *arg) {
 }
 
 static PyObject *set_num_threads(PyObject *self, PyObject *arg) {
-    long n = PyLong_AsLong(arg);
-    if (n == -1 && PyErr_Occurred()) return NULL;
+    int overflow = 0;
+    long n = PyLong_AsLongAndOverflow(arg, &overflow);
+    if (n == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return PyErr_Format(PyExc_TypeError, "set_num_threads expects an int, got %s", Py_TYPE(arg)->tp_name);
+    }
     long max_threads = srnn_max_num_threads();
-    if (n < 1 || n > max_threads) {
-        PyErr_Format(PyExc_ValueError, "set_num_threads expects a number of threads from 1 to %ld, got %ld",
-                     max_threads, n);
+    if (overflow || n < 1 || n > max_threads) {
+        PyErr_Format(PyExc_ValueError, "set_num_threads expects a number of threads from 1 to %ld, got %R",
+                     max_threads, arg);
         return NULL;
     }
     srnn_set_num_threads((int32_t)n);

@@ -79,6 +79,11 @@ class Optimizer:
         if isinstance(params, (Parameter, np.ndarray)):
             raise TypeError("params argument given to the optimizer should be an iterable of Parameters or dicts, "
                             f"but got {type(params).__name__}")
+        try:
+            params = iter(params)
+        except TypeError:  # torch's message rather than Python's "'int' object is not iterable"
+            raise TypeError("params argument given to the optimizer should be an iterable of Parameters or dicts, "
+                            f"but got {type(params).__name__}") from None
         groups = list(params)
         if len(groups) == 0:
             raise ValueError("optimizer got an empty parameter list")

@@ -16,7 +16,7 @@ _REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
 
 
 def _reduction_code(reduction: Any) -> int:
-    if reduction not in _REDUCTIONS:
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction!r} is not a valid value for reduction: expected 'none', 'mean' or 'sum'")
     return _REDUCTIONS[reduction]
 
@@ -90,6 +90,8 @@ class CrossEntropyLoss(Module):
         self.weight = None if weight is None else _as_float32(weight, "weight")
         if self.weight is not None and self.weight.ndim != 1:
             raise ValueError(f"expected a 1-d weight (one per class), got shape {self.weight.shape}")
+        if not -2**63 <= ignore_index < 2**63:  # the targets are int64
+            raise ValueError(f"ignore_index must be a 64-bit integer, got {ignore_index}")
         self.ignore_index = int(ignore_index)
         self.reduction = reduction
         self.label_smoothing = float(label_smoothing)

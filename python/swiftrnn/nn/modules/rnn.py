@@ -99,7 +99,7 @@ class RNN(Module):
                  bidirectional: bool = False, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         check_factory_kwargs(device, dtype)
-        if nonlinearity not in _NONLINEARITY_CODES:
+        if not isinstance(nonlinearity, str) or nonlinearity not in _NONLINEARITY_CODES:
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         if (isinstance(dropout, bool) or not isinstance(dropout, numbers.Real)
                 or not 0 <= dropout <= 1):
