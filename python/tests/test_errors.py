@@ -8,6 +8,8 @@ actual value; the regexes below match loosely on the numbers and shapes, not the
 
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 import pytest
 
@@ -100,8 +102,20 @@ def test_rnn_complex_input_is_type_error(rnn):
 
 
 def test_rnn_ragged_input_is_rejected(rnn):
-    with pytest.raises((ValueError, TypeError)):
+    with pytest.raises(ValueError, match="RNN input is not a rectangular array of numbers: .*inhomogeneous"):
         rnn([[[0.0, 0.0, 0.0]], [[0.0, 0.0]]])
+    with pytest.raises(ValueError, match="Embedding indices is not a rectangular array"):
+        nn.Embedding(4, 2)([[0, 1], [2]])
+
+
+def test_a_packed_sequence_input_says_what_to_pass_instead(rnn):
+    # torch.nn.utils.rnn.PackedSequence is a named tuple of that name; NumPy would call it ragged.
+    PackedSequence = collections.namedtuple("PackedSequence", "data batch_sizes sorted_indices unsorted_indices")
+    packed = PackedSequence(np.zeros((8, 3), np.float32), np.array([2, 2, 2, 1, 1]), None, None)
+    for mode in (rnn.eval, rnn.train):
+        mode()
+        with pytest.raises(TypeError, match="RNN input is a PackedSequence.*pad_packed_sequence"):
+            rnn(packed)
 
 
 # ----------------------------------------------------------------------------------------------

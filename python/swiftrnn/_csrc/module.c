@@ -73,9 +73,34 @@ static PyArrayObject *from_any(PyObject *obj) {
     return (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
 }
 
+/* After a failed conversion: a clearer exception for what users pass by mistake. torch's PackedSequence (a
+ * named tuple NumPy reads as ragged) says what to do instead; NumPy's ValueError for ragged nested lists
+ * gets the argument's name in front. */
+static void explain_conversion_error(PyObject *obj, const char *what) {
+    if (strcmp(Py_TYPE(obj)->tp_name, "PackedSequence") == 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError,
+                     "%s is a PackedSequence, which swiftrnn does not take: pass the padded batch "
+                     "(torch.nn.utils.rnn.pad_packed_sequence). Each sequence's result depends only on itself, so "
+                     "a unidirectional RNN's outputs at t < length are those of the packed run; run a sequence "
+                     "alone for its hn at its own last step", what);
+    } else if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        PyErr_Format(PyExc_ValueError, "%s is not a rectangular array of numbers: %S", what, value);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+    }
+}
+
 PyArrayObject *srnn_as_float32(PyObject *obj, const char *what) {
     PyArrayObject *a = from_any(obj);
-    if (a == NULL) return NULL;
+    if (a == NULL) {
+        explain_conversion_error(obj, what);
+        return NULL;
+    }
     int t = PyArray_TYPE(a);
     int empty_sequence = PyArray_SIZE(a) == 0 && (PyList_Check(obj) || PyTuple_Check(obj));
     if (!PyTypeNum_ISFLOAT(t) && !empty_sequence) {
@@ -91,7 +116,10 @@ PyArrayObject *srnn_as_float32(PyObject *obj, const char *what) {
 
 PyArrayObject *srnn_as_indices(PyObject *obj, const char *what) {
     PyArrayObject *a = from_any(obj);
-    if (a == NULL) return NULL;
+    if (a == NULL) {
+        explain_conversion_error(obj, what);
+        return NULL;
+    }
     int t = PyArray_TYPE(a);
     int empty_sequence = PyArray_SIZE(a) == 0 && (PyList_Check(obj) || PyTuple_Check(obj));
     if (t == NPY_OBJECT && PyArray_SIZE(a) > 0) {
