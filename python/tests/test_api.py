@@ -216,3 +216,35 @@ def test_omitted_h0_multiplies_a_non_finite_w_hh_as_torch_does(value, kwargs, na
         np.testing.assert_array_equal(hn, hn_zero)
     unbatched, _ = rnn.eval()(x[0])
     np.testing.assert_array_equal(unbatched, rnn(x[0], h0[:, 0])[0])
+
+
+def test_add_module_get_submodule_get_parameter_as_torch():
+    # Outputs of torch 2.15's nn.Module for the same calls (types and messages).
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            for i in range(2):
+                self.add_module(f"rnn{i}", nn.RNN(3, 4))
+            self.register_module("fc", nn.Linear(4, 2, bias=False))
+
+    net = Net()
+    assert [name for name, _ in net.named_parameters()] == [
+        "rnn0.weight_ih_l0", "rnn0.weight_hh_l0", "rnn0.bias_ih_l0", "rnn0.bias_hh_l0",
+        "rnn1.weight_ih_l0", "rnn1.weight_hh_l0", "rnn1.bias_ih_l0", "rnn1.bias_hh_l0", "fc.weight"]
+    assert net.get_submodule("") is net and net.get_submodule("rnn1") is net.rnn1
+    assert net.get_parameter("rnn0.weight_hh_l0") is net.rnn0.weight_hh_l0
+    assert repr(net) == "Net(\n  (rnn0): RNN(3, 4)\n  (rnn1): RNN(3, 4)\n  (fc): Linear(in_features=4, out_features=2, bias=False)\n)"
+    for call, exc, message in [
+        (lambda: net.add_module("a.b", nn.Linear(1, 1)), KeyError, 'module name can\'t contain ".", got: a.b'),
+        (lambda: net.add_module("", nn.Linear(1, 1)), KeyError, 'module name can\'t be empty string ""'),
+        (lambda: net.add_module("training", nn.Linear(1, 1)), KeyError, "attribute 'training' already exists"),
+        (lambda: net.add_module(3, nn.Linear(1, 1)), TypeError, "module name should be a string. Got int"),
+        (lambda: net.add_module("x", 3), TypeError, "int is not a Module subclass"),
+        (lambda: net.get_submodule("rnn0.foo"), AttributeError, "RNN has no attribute `foo`"),
+        (lambda: net.get_submodule("rnn0.weight_ih_l0"), AttributeError, "`weight_ih_l0` is not an nn.Module"),
+        (lambda: net.get_parameter("fc.bias"), AttributeError, "`bias` is not an nn.Parameter"),
+        (lambda: net.get_parameter("rnn0"), AttributeError, "`rnn0` is not an nn.Parameter"),
+    ]:
+        with pytest.raises(exc) as info:
+            call()
+        assert (info.value.args[0] if exc is KeyError else str(info.value)) == message

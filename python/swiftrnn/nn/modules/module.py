@@ -130,6 +130,63 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
+    def add_module(self, name: str, module: "Module") -> None:
+        """Adds a submodule under ``name``, as ``setattr(self, name, module)`` (torch's ``add_module``, for
+        names chosen at run time, e.g. ``self.add_module(f"layer{i}", nn.RNN(...))``).
+
+        Raises:
+            TypeError: ``module`` is not a Module (swiftrnn keeps no empty slots, so not None either), or
+                ``name`` is not a str.
+            KeyError: ``name`` is empty, contains ``"."``, or is already an attribute other than a submodule.
+        """
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string. Got {type(name).__name__}")
+        if "." in name:
+            raise KeyError(f'module name can\'t contain ".", got: {name}')
+        if name == "":
+            raise KeyError('module name can\'t be empty string ""')
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"attribute '{name}' already exists")
+        setattr(self, name, module)
+
+    def register_module(self, name: str, module: "Module") -> None:
+        """The same as ``add_module`` (torch's alias)."""
+        self.add_module(name, module)
+
+    def get_submodule(self, target: str) -> "Module":
+        """The submodule at the dotted path ``target`` (``'encoder.rnn'``); ``''`` is this module.
+
+        Raises:
+            AttributeError: a name on the path is missing or is not a Module.
+        """
+        module: Module = self
+        if target == "":
+            return module
+        for item in target.split("."):
+            if not hasattr(module, item):
+                raise AttributeError(f"{type(module).__name__} has no attribute `{item}`")
+            module = getattr(module, item)
+            if not isinstance(module, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module")
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at the dotted path ``target`` (``'rnn.weight_hh_l0'``).
+
+        Raises:
+            AttributeError: the path does not lead to a Parameter (a disabled bias, which is None, included).
+        """
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{type(module).__name__} has no attribute `{name}`")
+        param = getattr(module, name)
+        if not isinstance(param, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return param
+
     def __delattr__(self, name: str) -> None:
         if name in self._parameters or name in self._modules:
             raise AttributeError(f"cannot delete {name}: parameters and submodules are fixed")
