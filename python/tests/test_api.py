@@ -248,3 +248,22 @@ def test_add_module_get_submodule_get_parameter_as_torch():
         with pytest.raises(exc) as info:
             call()
         assert (info.value.args[0] if exc is KeyError else str(info.value)) == message
+
+
+@pytest.mark.parametrize("make", [lambda: nn.RNN(3, 5, 2, bidirectional=True), lambda: nn.RNN(3, 4, bias=False),
+                                  lambda: nn.Linear(4, 3), lambda: nn.Linear(4, 3, bias=False),
+                                  lambda: nn.Embedding(6, 3, padding_idx=-2)])
+def test_reset_parameters_draws_as_the_constructor_in_place(make):
+    # The constructors' draws are torch's (fixtures and live tests); reset_parameters must make the same
+    # draws, in place: after manual_seed(s), a reset module holds what a module built after manual_seed(s) holds.
+    swiftrnn.manual_seed(5)
+    fresh = make()
+    module = make()
+    params = list(module.parameters())
+    swiftrnn.manual_seed(5)
+    module.reset_parameters()
+    for (name, a), b in zip(module.state_dict().items(), fresh.state_dict().values()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    assert all(p is q for p, q in zip(module.parameters(), params))  # the same arrays: optimizers keep them
+    if isinstance(module, nn.Embedding):
+        assert not module.weight[4].any()  # padding_idx=-2 of 6 rows

@@ -323,3 +323,17 @@ def test_error_types_match_torch_where_torch_is_precise():
         tnn.Embedding(10, 4)(torch.tensor([10]))
     with pytest.raises(IndexError):
         nn.Embedding(10, 4)(np.array([10]))
+
+
+@pytest.mark.parametrize("make", [lambda lib: lib.RNN(3, 5, 2, bidirectional=True), lambda lib: lib.Linear(4, 3),
+                                  lambda lib: lib.Embedding(6, 3, padding_idx=-2)])
+def test_reset_parameters_matches_torch_after_the_same_seed(make):
+    import swiftrnn
+    ref, ours = make(tnn), make(nn)
+    torch.manual_seed(7)
+    swiftrnn.manual_seed(7)
+    ref.reset_parameters()
+    ours.reset_parameters()
+    for name, value in ref.state_dict().items():
+        np.testing.assert_array_equal(ours.state_dict()[name], to_np(value), err_msg=name)
+    assert torch.rand(1).item() == swiftrnn.rand(1)[0]  # both generators left in the same state

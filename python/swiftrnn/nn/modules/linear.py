@@ -60,6 +60,11 @@ class Linear(Module):
         self.register_parameter("weight", weight)
         self.register_parameter("bias", b)
 
+    def reset_parameters(self) -> None:
+        """Draws the weight (kaiming_uniform_ with a=sqrt(5)) and the bias (U(+-1/sqrt(in_features))) again,
+        in place, as torch's: after the same ``manual_seed``, torch's values."""
+        _random._init_linear_(self.weight, self.bias)
+
     def forward(self, input: Any) -> np.ndarray:
         """``y = x W^T + b`` over the last dimension; call the module (``linear(x)``) rather than this.
 

@@ -144,6 +144,12 @@ class RNN(Module):
         for name, p in params:
             self.register_parameter(name, p)
 
+    def reset_parameters(self) -> None:
+        """Draws every parameter again from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), in state_dict
+        order and in place (optimizers keep working), as torch's: after the same ``manual_seed``, torch's
+        values."""
+        _random._init_rnn_([p for p in self._parameters.values() if p is not None], self.hidden_size)
+
     def _parameters_changed(self) -> None:
         # The native call takes the parameters as one tuple in state_dict order; rebuilt only when an
         # array is replaced (load_state_dict copies in place and keeps it valid).

@@ -107,6 +107,11 @@ class Embedding(Module):
             self.register_parameter("weight", weight)
         self.weight.requires_grad = not self._freeze
 
+    def reset_parameters(self) -> None:
+        """Draws the weight from N(0, 1) again and zeroes the padding_idx row, in place, as torch's: after the
+        same ``manual_seed``, torch's values."""
+        _random._init_embedding_(self.weight, self.padding_idx)
+
     @classmethod
     def from_pretrained(cls, embeddings: Any, freeze: bool = True, padding_idx: Optional[int] = None,
                         max_norm: Optional[float] = None, norm_type: float = 2.0,
