@@ -165,11 +165,7 @@ class Module:
         if target == "":
             return module
         for item in target.split("."):
-            if not hasattr(module, item):
-                raise AttributeError(f"{type(module).__name__} has no attribute `{item}`")
-            module = getattr(module, item)
-            if not isinstance(module, Module):
-                raise AttributeError(f"`{item}` is not an nn.Module")
+            module = module._typed_attribute(item, Module, "nn.Module")
         return module
 
     def get_parameter(self, target: str) -> Parameter:
@@ -179,13 +175,17 @@ class Module:
             AttributeError: the path does not lead to a Parameter (a disabled bias, which is None, included).
         """
         module_path, _, name = target.rpartition(".")
-        module = self.get_submodule(module_path)
-        if not hasattr(module, name):
-            raise AttributeError(f"{type(module).__name__} has no attribute `{name}`")
-        param = getattr(module, name)
-        if not isinstance(param, Parameter):
-            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        param: Parameter = self.get_submodule(module_path)._typed_attribute(name, Parameter, "nn.Parameter")
         return param
+
+    def _typed_attribute(self, name: str, kind: type, kind_name: str) -> Any:
+        """``getattr(self, name)`` if it is a ``kind``, else torch's AttributeError for get_submodule / get_parameter."""
+        if not hasattr(self, name):
+            raise AttributeError(f"{type(self).__name__} has no attribute `{name}`")
+        value = getattr(self, name)
+        if not isinstance(value, kind):
+            raise AttributeError(f"`{name}` is not an {kind_name}")
+        return value
 
     def __delattr__(self, name: str) -> None:
         if name in self._parameters or name in self._modules:
