@@ -15,7 +15,7 @@ import os
 import platform
 import sys
 import time
-from typing import Any, List, NoReturn, Optional
+from typing import Any, Callable, List, NoReturn, Optional
 
 import numpy as np
 
@@ -229,7 +229,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _int_at_least(minimum: int):
+def _int_at_least(minimum: int) -> Callable[[str], int]:
     def parse(s: str) -> int:
         try:
             v = int(s)
@@ -241,7 +241,7 @@ def _int_at_least(minimum: int):
     return parse
 
 
-def _float_in(lo: float, lo_open: bool, hi: Optional[float] = None):
+def _float_in(lo: float, lo_open: bool, hi: Optional[float] = None) -> Callable[[str], float]:
     def parse(s: str) -> float:
         try:
             v = float(s)

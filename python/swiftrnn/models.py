@@ -96,7 +96,7 @@ def _token_ids(ids: Any, name: str, vocab_size: int) -> np.ndarray:
     return arr
 
 
-def _config_checksum(meta: dict) -> str:
+def _config_checksum(meta: Dict[str, Any]) -> str:
     """SHA-256 of config.json's content without its "checksum" key, in a canonical JSON form: any change
     to a value or key of config.json (a flipped byte in "files" or in a hyperparameter) is detected."""
     content = {k: v for k, v in meta.items() if k != "checksum"}
@@ -472,7 +472,8 @@ class RNNLanguageModel(nn.Module):
         directory = os.fspath(directory)
         os.makedirs(directory, exist_ok=True)
         buf = io.BytesIO()
-        np.savez(buf, **{k: np.ascontiguousarray(v, dtype=np.float32) for k, v in self.state_dict().items()})
+        arrays: Dict[str, Any] = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in self.state_dict().items()}
+        np.savez(buf, **arrays)
         weights = buf.getvalue()
         files = {WEIGHTS_FILE: _sha256(weights)}
         _atomic_write_bytes(os.path.join(directory, WEIGHTS_FILE), weights)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import operator
 import os
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -93,7 +93,7 @@ class Generator:
         _native.generator_set_state(self._state, _state_bytes(new_state))
         return self
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (_generator_from_state, (bytes(self.get_state()),))
 
     def __repr__(self) -> str:
@@ -292,7 +292,7 @@ def tensor(data: Any, dtype: Any = None, **kwargs: Any) -> np.ndarray:
     return arr.astype(target, copy=False)
 
 
-def _no_extra(kwargs: dict, fname: str) -> None:
+def _no_extra(kwargs: Dict[str, Any], fname: str) -> None:
     """Accepts torch's device="cpu" and requires_grad=False; anything else is a TypeError."""
     device = kwargs.pop("device", None)
     if device is not None and not is_cpu(device):

@@ -42,7 +42,7 @@ def _check_mode(mode: Any) -> str:
 
 def _jieba() -> Any:
     try:
-        import jieba
+        import jieba  # type: ignore[import-untyped, import-not-found, unused-ignore]  # optional, untyped
     except ImportError as e:
         raise ImportError(f"tokenizer 'jieba' needs the jieba package, which is not installed: "
                           f"{JIEBA_INSTALL_HINT} (or pip install jieba)") from e
@@ -71,7 +71,8 @@ def tokenize(text: str, mode: str = "char") -> List[str]:
         return list(text)
     if mode == "whitespace":
         return text.split()
-    return _jieba().lcut(text)
+    words: List[str] = _jieba().lcut(text)
+    return words
 
 
 def detokenize(tokens: Iterable[str], mode: str = "char") -> str:
@@ -192,7 +193,7 @@ class Vocab:
     def __contains__(self, token: object) -> bool:
         return token in self._stoi
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._itos)
 
     def __getitem__(self, token: str) -> int:

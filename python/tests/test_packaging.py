@@ -37,6 +37,18 @@ def test_typed_example_runs():
     assert "generated:" in out.stdout
 
 
+def test_the_package_passes_mypy_strict(monkeypatch):
+    api = pytest.importorskip("mypy.api")
+    # The swiftrnn under test, with _native.pyi for the C extension: the installed one (found through
+    # --python-executable), or a checkout's python/ folder (through MYPYPATH).
+    parent = pathlib.Path(swiftrnn.__file__).parent.parent
+    if parent.name != "site-packages":
+        monkeypatch.setenv("MYPYPATH", str(parent))
+    stdout, stderr, status = api.run(["--strict", "--no-incremental", "--python-executable", sys.executable,
+                                      "-p", "swiftrnn"])
+    assert status == 0, stdout + stderr
+
+
 def test_typed_example_passes_mypy_strict():
     api = pytest.importorskip("mypy.api")
     if not EXAMPLE.is_file():

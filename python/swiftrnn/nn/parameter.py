@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, Literal, Optional, Sequence, SupportsIndex, Tuple
 
 import numpy as np
 
@@ -52,6 +52,9 @@ class Parameter(np.ndarray):
     (``p[0]``) return plain ndarrays; in-place operations (``p += 1``, ``p[...] = 0``) change the
     Parameter itself.
     """
+
+    _grad: Optional[np.ndarray]
+    requires_grad: bool
 
     def __new__(cls, data: Any = None, requires_grad: bool = True) -> "Parameter":
         arr = np.empty((0,), dtype=np.float32) if data is None else _to_float32_copy(data, "Parameter data")
@@ -113,7 +116,7 @@ class Parameter(np.ndarray):
     def __getitem__(self, index: Any) -> Any:
         return self.view(np.ndarray)[index]
 
-    def copy(self, order: str = "C") -> np.ndarray:  # type: ignore[override]
+    def copy(self, order: Literal["K", "A", "C", "F"] = "C") -> np.ndarray:  # type: ignore[override]
         """A plain ndarray copy of the data (no gradient)."""
         return self.view(np.ndarray).copy(order=order)
 
@@ -125,7 +128,7 @@ class Parameter(np.ndarray):
     def __reduce__(self) -> Tuple[Any, ...]:
         return (_rebuild_parameter, (self.view(np.ndarray).copy(), self.requires_grad, self._grad))
 
-    def __reduce_ex__(self, protocol: int) -> Tuple[Any, ...]:
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Tuple[Any, ...]:
         return self.__reduce__()
 
     def __deepcopy__(self, memo: Any) -> "Parameter":

@@ -12,7 +12,7 @@ from ..nn.parameter import Parameter
 __all__ = ["Optimizer"]
 
 
-class _ParameterState(MutableMapping):
+class _ParameterState(MutableMapping[Any, Dict[str, Any]]):
     """``optimizer.state``: per-parameter state dicts keyed by the Parameter itself (by identity: NumPy
     arrays are not hashable), as torch's ``defaultdict`` keyed by tensors."""
 

@@ -15,11 +15,11 @@ def check_size(value: Any, name: str, minimum: int = 0) -> int:
     """A Python int (not bool) >= minimum, else TypeError / ValueError naming the argument."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    value = int(value)
-    if value < minimum:
+    size = int(value)
+    if size < minimum:
         bound = "greater than zero" if minimum == 1 else f"at least {minimum}"
-        raise ValueError(f"{name} must be {bound}, got {value}")
-    return value
+        raise ValueError(f"{name} must be {bound}, got {size}")
+    return size
 
 
 def check_bool(value: Any, name: str) -> bool:
@@ -65,11 +65,12 @@ def _memory_bytes() -> Optional[int]:
 
 
 def _format_bytes(n: int) -> str:
+    size = float(n)
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
-        if n < 1024 or unit == "EiB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} EiB"  # pragma: no cover
+        if size < 1024 or unit == "EiB":
+            return f"{n} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} EiB"  # pragma: no cover
 
 
 def check_parameter_memory(owner: str, shapes: Sequence[Sequence[int]], repeats: Optional[Sequence[int]] = None) -> None:

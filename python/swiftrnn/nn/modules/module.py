@@ -179,7 +179,7 @@ class Module:
         return param
 
     def _typed_attribute(self, name: str, kind: type, kind_name: str) -> Any:
-        """``getattr(self, name)`` if it is a ``kind``, else torch's AttributeError for get_submodule / get_parameter."""
+        """``getattr(self, name)`` if it is a ``kind``, else torch's AttributeError (get_submodule, get_parameter)."""
         if not hasattr(self, name):
             raise AttributeError(f"{type(self).__name__} has no attribute `{name}`")
         value = getattr(self, name)
@@ -351,7 +351,7 @@ class Module:
         tape = self.__dict__.get("_tape_local")
         if tape is None:
             tape = self.__dict__.setdefault("_tape_local", threading.local())  # setdefault: atomic
-        return tape
+        return tape  # type: ignore[no-any-return]  # (a cast would cost every forward a call)
 
     def __getstate__(self) -> Dict[str, Any]:
         # copy.deepcopy and pickle: the per-thread saved states stay behind (threading.local cannot be copied).

@@ -10,7 +10,7 @@ import numpy as np
 from ... import _native
 from ... import random as _random
 from ._checks import check_bool, check_factory_kwargs, check_parameter_memory, check_size
-from ..parameter import _GRAD_LOCK, _commit_grads, _grad_accumulators
+from ..parameter import _GRAD_LOCK, Parameter, _commit_grads, _grad_accumulators
 from .module import Module
 
 __all__ = ["RNN"]
@@ -84,6 +84,8 @@ class RNN(Module):
         dropout: float
         bidirectional: bool
         proj_size: int
+        _desc: Tuple[int, ...]
+        _flat: Tuple[Parameter, ...]
 
     def __call__(self, input: Any, hx: Optional[Any] = None) -> Tuple[np.ndarray, np.ndarray]:
         # Module.__call__ without packing *args/**kwargs (most of a tiny RNN call is overhead). It still

@@ -85,7 +85,8 @@ class Embedding(Module):
                 padding_idx += self.num_embeddings
         self.padding_idx = padding_idx
         # Stored as given (torch's repr shows max_norm=2, not 2.0); checked to be real numbers.
-        if check_float(max_norm, "max_norm", optional=True) is not None and max_norm < 0:
+        checked_max_norm = check_float(max_norm, "max_norm", optional=True)
+        if checked_max_norm is not None and checked_max_norm < 0:
             raise ValueError(f"max_norm must be non-negative, got {max_norm}")
         self.max_norm = max_norm
         check_float(norm_type, "norm_type")
