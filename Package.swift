@@ -9,17 +9,18 @@ import PackageDescription
 // code (`simd_level()` "portable"), for an x86-64 CPU without AVX2/FMA. It is the code aarch64 compiles,
 // so CI builds and tests it here (each FMA is then an fmaf call: slow, and the same bits).
 let portable = Context.environment["SWIFTRNN_PORTABLE"].map { !$0.isEmpty && $0 != "0" } ?? false
-let portableDefine: [SwiftSetting] = portable ? [.define("SWIFTRNN_PORTABLE")] : []
 #if arch(x86_64)
 let x86Kernels = !portable
 #else
 let x86Kernels = false
 #endif
+// The sources test this one condition (`#if SWIFTRNN_X86_KERNELS`) rather than restating the rule above.
+let kernelDefine: [SwiftSetting] = x86Kernels ? [.define("SWIFTRNN_X86_KERNELS")] : []
 let simdFlags: [SwiftSetting]
 let kernelTargets: [Target]
 let kernelDependencies: [Target.Dependency]
 if x86Kernels {
-    simdFlags = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Ounchecked"])]
+    simdFlags = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Ounchecked"])] + kernelDefine
     // The AVX-512 GEMM micro-kernels (target SwiftRNNAVX512) only: SwiftRNN calls them after a runtime
     // CPU check (CSwiftRNNCPU), so no AVX-512 instruction runs on an AVX2-only CPU.
     let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx512f", "-Xcc", "-mavx512vl", "-Xcc", "-mavx512bw",
@@ -30,7 +31,7 @@ if x86Kernels {
     ]
     kernelDependencies = ["SwiftRNNVectorMath", "CSwiftRNNCPU", "SwiftRNNAVX512"]
 } else {
-    simdFlags = [.unsafeFlags(["-Ounchecked"])] + portableDefine
+    simdFlags = [.unsafeFlags(["-Ounchecked"])]
     kernelTargets = []
     kernelDependencies = ["SwiftRNNVectorMath"]
 }
@@ -57,6 +58,6 @@ let package = Package(
         .target(name: "SwiftRNNCAPI", dependencies: ["SwiftRNN", "CSwiftRNN"], swiftSettings: simdFlags),
         .executableTarget(name: "SwiftRNNBench", dependencies: ["SwiftRNN"] + kernelDependencies, swiftSettings: simdFlags),
         .testTarget(name: "SwiftRNNTests", dependencies: ["SwiftRNN", "SwiftRNNCAPI", "CSwiftRNN"] + kernelDependencies,
-                    swiftSettings: portableDefine),
+                    swiftSettings: kernelDefine),
     ] + kernelTargets
 )

@@ -15,7 +15,7 @@ import Musl
 import Darwin
 #endif
 import SwiftRNN
-#if arch(x86_64) && !SWIFTRNN_PORTABLE
+#if SWIFTRNN_X86_KERNELS
 import SwiftRNNAVX512
 #endif
 
@@ -451,7 +451,7 @@ func stepTable() {
 /// in place 272 floats apart (the recurrent step of a batch of 16: tiles of 6 and 10 rows). Three
 /// rounds, each after an FMA peak measurement.
 func tileTable() {
-    #if arch(x86_64) && !SWIFTRNN_PORTABLE
+    #if SWIFTRNN_X86_KERNELS
     guard gemmSIMDLevel == "avx512" else { print("tile: needs the AVX-512 kernels"); return }
     let rowStride = 272
     let a = UnsafeMutablePointer<Float>.allocate(capacity: 12 * rowStride); fill(a, 12 * rowStride, seed: 1)

@@ -1,7 +1,7 @@
 import Testing
 @testable import SwiftRNN
 import SwiftRNNVectorMath
-#if arch(x86_64) && !SWIFTRNN_PORTABLE
+#if SWIFTRNN_X86_KERNELS
 import SwiftRNNAVX512
 #endif
 
@@ -144,7 +144,7 @@ struct AVX512Tests {
     /// branch points, in rows with a ragged tail.
     @Test func avx512EpilogueMatchesAVX2BitForBit() {
         guard cpuHasAVX512 else { return }
-        #if arch(x86_64) && !SWIFTRNN_PORTABLE
+        #if SWIFTRNN_X86_KERNELS
         var values: [Float] = [0, -0, 0.625, -0.625, 9.5, -9.5, 9.0, .infinity, -.infinity, .nan,
                                .leastNonzeroMagnitude, .greatestFiniteMagnitude, 0.6249999, 9.499999]
         var bits: UInt32 = 0
@@ -178,7 +178,7 @@ struct AVX512Tests {
     /// bits for every row length (the 16-wide loop, then eight-lane chunks, then the padded tail),
     /// over arguments from every binade, the edges of exp's range, infinities and NaN.
     @Test func avx512ExpShiftedMatchesAVX2BitForBit() {
-        #if arch(x86_64) && !SWIFTRNN_PORTABLE
+        #if SWIFTRNN_X86_KERNELS
         var values: [Float] = [0, -0, -87.33654, -87.3366, 88.72283, 88.7229, .infinity, -.infinity, .nan, -1e-30]
         var bits: UInt32 = 0
         while true {

@@ -1,7 +1,7 @@
 import Testing
 @testable import SwiftRNN
 import SwiftRNNVectorMath
-#if arch(x86_64) && !SWIFTRNN_PORTABLE
+#if SWIFTRNN_X86_KERNELS
 import SwiftRNNAVX512
 #endif
 
@@ -24,7 +24,7 @@ import SwiftRNNAVX512
             let want = Self.expected(lanes: 8, iterations: iterations)
             let got = Double(fmaChains(SIMD8<Float>.self, iterations: iterations))
             #expect(abs(got - want) <= 1e-6 * abs(want), "8 lanes, \(iterations) iterations: \(got) vs \(want)")
-            #if arch(x86_64) && !SWIFTRNN_PORTABLE
+            #if SWIFTRNN_X86_KERNELS
             if cpuHasAVX512 {
                 let want16 = Self.expected(lanes: 16, iterations: iterations)
                 let got16 = Double(avx512FMAChains(iterations: iterations))

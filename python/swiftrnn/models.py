@@ -254,8 +254,7 @@ class RNNLanguageModel(nn.Module):
             raise ValueError(f"lr must be a positive number, got {lr!r}")
         if clip is not None and (isinstance(clip, bool) or not isinstance(clip, numbers.Real) or not clip > 0):
             raise ValueError(f"clip must be a positive number or None (no clipping), got {clip!r}")
-        if not _is_int(seed) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer (a numpy.random.default_rng seed), got {seed!r}")
+        seed = _positive_int(seed, "seed", minimum=0)  # a numpy.random.default_rng seed
         if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, numbers.Real)
                                        or not time_limit > 0):
             raise ValueError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
@@ -402,9 +401,8 @@ class RNNLanguageModel(nn.Module):
                              "(for the most likely token every step, use greedy=True)")
         if top_k is not None:
             top_k = min(_positive_int(top_k, "top_k"), self.vocab_size)
-        if seed is not None and (not _is_int(seed) or seed < 0):
-            raise ValueError(f"seed must be a non-negative integer (a numpy.random.default_rng seed) or None, "
-                             f"got {seed!r}")
+        if seed is not None:
+            seed = _positive_int(seed, "seed", minimum=0)  # a numpy.random.default_rng seed
         P = len(prompt)
         out = np.empty(P + max_new_tokens, dtype=np.int64)
         out[:P] = prompt

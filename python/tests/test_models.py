@@ -206,7 +206,7 @@ def test_generate_runs_in_eval_mode_and_restores_the_mode():
     ({"temperature": float("nan")}, ValueError, "temperature"),
     ({"top_k": 0}, ValueError, "top_k"),
     ({"seed": 1.5}, ValueError, "seed"),
-    ({"seed": -1}, ValueError, "seed must be a non-negative integer"),  # not NumPy's bare message
+    ({"seed": -1}, ValueError, "seed must be an integer >= 0"),  # not NumPy's bare message
 ])
 def test_generate_validates_arguments(kw, exc, match):
     args = {"prompt_ids": [1], "max_new_tokens": 3, **kw}
@@ -468,7 +468,7 @@ def test_fit_restores_the_mode():
     ({"lr": 0}, ValueError, "lr"),
     ({"clip": -1}, ValueError, "clip"),
     ({"time_limit": 0}, ValueError, "time_limit"),
-    ({"seed": -1}, ValueError, "seed must be a non-negative integer"),
+    ({"seed": -1}, ValueError, "seed must be an integer >= 0"),
     ({"ids": [1, 2, 99] * 30}, IndexError, "99"),
 ])
 def test_fit_validates_arguments(kw, exc, match):

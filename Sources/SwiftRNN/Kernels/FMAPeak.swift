@@ -2,7 +2,7 @@
 // from a datasheet (a VM's clock, and whether AVX-512 runs on one or two units, vary by host).
 
 import SwiftRNNVectorMath
-#if arch(x86_64) && !SWIFTRNN_PORTABLE
+#if SWIFTRNN_X86_KERNELS
 import SwiftRNNAVX512
 #endif
 
@@ -13,7 +13,7 @@ import SwiftRNNAVX512
 public func fmaPeakGFLOPS(seconds: Double = 0.1) -> Double {
     let lanes: Int
     let run: (Int) -> Float
-    #if arch(x86_64) && !SWIFTRNN_PORTABLE
+    #if SWIFTRNN_X86_KERNELS
     if gemmUsesAVX512 {
         (lanes, run) = (16, { avx512FMAChains(iterations: $0) })
     } else {

@@ -42,7 +42,7 @@ import Musl
 import Darwin
 #endif
 import CSwiftRNNMath
-#if arch(x86_64) && !SWIFTRNN_PORTABLE
+#if SWIFTRNN_X86_KERNELS
 import SwiftRNNAVX512
 #endif
 
@@ -640,7 +640,7 @@ func emptyReduction(m: Int, n: Int, accumulate: Bool, c: UnsafeMutablePointer<Fl
 /// C[i][0..<n] = activation(C[i][0..<n]) for each of the m rows: the epilogue as a pass of its own
 /// (elementwise, so the same bits as in registers; 16 lanes at a time on the AVX-512 path).
 func activateRows(_ activation: GEMMActivation, c: UnsafeMutablePointer<Float>, ldc: Int, rows m: Int, cols n: Int) {
-    #if arch(x86_64) && !SWIFTRNN_PORTABLE
+    #if SWIFTRNN_X86_KERNELS
     if gemmUsesAVX512 && activation != .identity {
         avx512ActivateRows(kind: activation == .tanh ? 1 : 2, c: c, ldc: ldc, rows: m, cols: n)
         return

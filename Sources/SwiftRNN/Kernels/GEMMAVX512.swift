@@ -13,14 +13,14 @@ import Musl
 import Darwin
 #endif
 import Synchronization
-#if arch(x86_64) && !SWIFTRNN_PORTABLE
+#if SWIFTRNN_X86_KERNELS
 import CSwiftRNNCPU
 import SwiftRNNAVX512
 #endif
 
 /// Whether the CPU (and OS) support AVX-512 F/VL/BW/DQ.
 let cpuHasAVX512: Bool = {
-    #if arch(x86_64) && !SWIFTRNN_PORTABLE
+    #if SWIFTRNN_X86_KERNELS
     return srnn_cpu_has_avx512() != 0
     #else
     return false
@@ -29,7 +29,7 @@ let cpuHasAVX512: Bool = {
 
 /// The kernel family in use: "avx512", "avx2+fma" or "portable" (decided once per process).
 public let gemmSIMDLevel: String = {
-    #if arch(x86_64) && !SWIFTRNN_PORTABLE
+    #if SWIFTRNN_X86_KERNELS
     let forced = getenv("SWIFTRNN_SIMD").map { String(cString: $0).lowercased() }
     if forced != "avx2" && forced != "avx2+fma" && cpuHasAVX512 { return "avx512" }
     return "avx2+fma"
@@ -65,7 +65,7 @@ func gemmBlockAVX512(mc: Int, n: Int, panels: Int, kc: Int, aBlock: UnsafePointe
                      rsA: Int, csA: Int, b: UnsafePointer<Float>, rsB: Int, panelStride: Int,
                      c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool, bias: UnsafePointer<Float>? = nil,
                      epilogue: GEMMActivation) {
-    #if arch(x86_64) && !SWIFTRNN_PORTABLE
+    #if SWIFTRNN_X86_KERNELS
     // Strided (unpacked) A: 6-row tiles, except for the few short rows `gemmReadsRowsInPlace` leaves
     // unpacked, which run fastest under the 12-row tiles too.
     let rowStep = rsA == 1 || gemmReadsRowsInPlace(m: mc, rs: rsA, cs: csA) ? 12 : 6

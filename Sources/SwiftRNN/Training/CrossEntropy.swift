@@ -6,7 +6,7 @@ import Musl
 import Darwin
 #endif
 import SwiftRNNVectorMath
-#if arch(x86_64) && !SWIFTRNN_PORTABLE
+#if SWIFTRNN_X86_KERNELS
 import SwiftRNNAVX512
 #endif
 
@@ -232,7 +232,7 @@ func rowMax(_ x: UnsafePointer<Float>, count n: Int) -> Float {
 /// the order depends on n only; `expShifted8`). Sixteen lanes at a time on AVX-512, the same bits.
 func expShifted(_ x: UnsafePointer<Float>, minus shift: Float, count n: Int,
                 into e: UnsafeMutablePointer<Float>) -> Float {
-    #if arch(x86_64) && !SWIFTRNN_PORTABLE
+    #if SWIFTRNN_X86_KERNELS
     if gemmUsesAVX512 { return avx512ExpShifted(x, minus: shift, count: n, into: e).sum() }
     #endif
     return expShifted8(x, minus: shift, from: 0, count: n, into: e, acc: SIMD8()).sum()
