@@ -1,27 +1,8 @@
 // C ABI of the random generator (declared in Sources/CSwiftRNN/include/swiftrnn_random.h).
-// Each export validates its arguments, loads the caller's srnn_generator into a GeneratorState,
+// Each export validates its arguments (errors map to status codes through ABISupport.swift), loads the caller's srnn_generator into a GeneratorState,
 // runs the core fill, and stores the state back only on success. Nothing here traps on bad input.
 import CSwiftRNN
 import SwiftRNN
-
-private func status(_ s: srnn_status) -> Int32 { Int32(bitPattern: UInt32(s.rawValue)) }
-
-/// Copies `message` into the caller's `err` buffer (truncated, always NUL-terminated) and returns `code`.
-private func fail(_ code: srnn_status, _ message: String, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
-    if let err, cap > 0 {
-        var written = 0
-        for byte in message.utf8 where written < cap - 1 {
-            err[written] = CChar(bitPattern: byte)
-            written += 1
-        }
-        err[written] = 0
-    }
-    return status(code)
-}
-
-private func fail(_ error: RandomError, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
-    fail(SRNN_VALUE_ERROR, error.message, err, cap)
-}
 
 private let mtOffset = MemoryLayout<srnn_generator>.offset(of: \srnn_generator.mt)!
 
@@ -63,12 +44,12 @@ extension GeneratorState {
 private func withGenerator(_ g: UnsafeMutablePointer<srnn_generator>?, _ err: UnsafeMutablePointer<CChar>?,
                            _ cap: Int, _ body: (inout GeneratorState) throws(RandomError) -> Void) -> Int32
 {
-    guard let g else { return fail(SRNN_VALUE_ERROR, "generator pointer is NULL", err, cap) }
+    guard let g else { return fail(SwiftRNNError.invalidArgument("generator pointer is NULL"), err, cap) }
     do {
         var state = try GeneratorState(loading: g)
         try body(&state)
         state.store(into: g)
-        return status(SRNN_OK)
+        return ok
     } catch {
         return fail(error, err, cap)
     }
@@ -97,14 +78,14 @@ public func srnn_generator_seed(_ g: UnsafeMutablePointer<srnn_generator>?, _ se
 public func srnn_generator_get_state(_ g: UnsafePointer<srnn_generator>?, _ out: UnsafeMutablePointer<UInt8>?,
                                      _ outLen: Int, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32
 {
-    guard let g else { return fail(SRNN_VALUE_ERROR, "generator pointer is NULL", err, cap) }
+    guard let g else { return fail(SwiftRNNError.invalidArgument("generator pointer is NULL"), err, cap) }
     guard let out, outLen >= GeneratorState.torchStateByteCount else {
-        return fail(SRNN_VALUE_ERROR, "state buffer must hold \(GeneratorState.torchStateByteCount) bytes", err, cap)
+        return fail(SwiftRNNError.invalidArgument("state buffer must hold \(GeneratorState.torchStateByteCount) bytes"), err, cap)
     }
     do {
         let state = try GeneratorState(loading: g)
         state.writeTorchState(to: UnsafeMutableRawBufferPointer(start: out, count: outLen))
-        return status(SRNN_OK)
+        return ok
     } catch {
         return fail(error, err, cap)
     }
@@ -114,12 +95,12 @@ public func srnn_generator_get_state(_ g: UnsafePointer<srnn_generator>?, _ out:
 public func srnn_generator_set_state(_ g: UnsafeMutablePointer<srnn_generator>?, _ bytes: UnsafePointer<UInt8>?,
                                      _ len: Int, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32
 {
-    guard let g else { return fail(SRNN_VALUE_ERROR, "generator pointer is NULL", err, cap) }
-    guard let bytes else { return fail(SRNN_VALUE_ERROR, "state pointer is NULL", err, cap) }
+    guard let g else { return fail(SwiftRNNError.invalidArgument("generator pointer is NULL"), err, cap) }
+    guard let bytes else { return fail(SwiftRNNError.invalidArgument("state pointer is NULL"), err, cap) }
     do {
         let state = try GeneratorState(torchState: UnsafeRawBufferPointer(start: bytes, count: len))
         state.store(into: g)
-        return status(SRNN_OK)
+        return ok
     } catch {
         return fail(error, err, cap)
     }

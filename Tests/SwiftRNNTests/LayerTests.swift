@@ -137,11 +137,23 @@ import Testing
         let config = RNNConfig(inputSize: 2, hiddenSize: 3, numLayers: 2)
         let params = config.parameterShapes.map { Tensor(zeros: $0) }
         let rnn = try RNN(inputSize: 2, hiddenSize: 3, numLayers: 2, parameters: params)
-        #expect(throws: SwiftRNNError.invalidArgument("expected h0 of shape (2, 4, 3), got (1, 4, 3)")) {
+        // The messages of the one owner of the shape rules (RNNShapes.swift), which Python users see too.
+        #expect(throws: SwiftRNNError.invalidArgument(
+            "expected h0 of shape (2, 4, 3) (num_layers * num_directions, batch, H_out), got (1, 4, 3)")) {
             try rnn(Tensor(zeros: [5, 4, 2]), h0: Tensor(zeros: [1, 4, 3]))
         }
-        #expect(throws: SwiftRNNError.self) { try rnn(Tensor(zeros: [5, 4, 3])) }
-        #expect(throws: SwiftRNNError.self) { try rnn(Tensor(zeros: [0, 4, 2])) }
+        #expect(throws: SwiftRNNError.invalidArgument(
+            "RNN(input_size=2) expects input with 2 features in its last dimension, got shape (5, 4, 3)")) {
+            try rnn(Tensor(zeros: [5, 4, 3]))
+        }
+        #expect(throws: SwiftRNNError.invalidArgument("the sequence length must be at least 1, got input of shape (0, 4, 2)")) {
+            try rnn(Tensor(zeros: [0, 4, 2]))
+        }
+        #expect(throws: SwiftRNNError.invalidArgument("expected weight_hh_l1 of shape (3, 3), got (3, 2)")) {
+            var bad = params
+            bad[5] = Tensor(zeros: [3, 2])
+            _ = try RNN(inputSize: 2, hiddenSize: 3, numLayers: 2, parameters: bad)
+        }
         #expect(throws: SwiftRNNError.self) { try RNN(inputSize: 2, hiddenSize: 0, parameters: []) }
     }
 

@@ -101,6 +101,33 @@ typedef struct srnn_rnn_desc {
     int32_t batch_first;   /* 0: x is (L, N, input_size); 1: x is (N, L, input_size) */
 } srnn_rnn_desc;
 
+/* An array's shape as srnn_rnn_check_call takes it: ndim sizes at dims (dims may be NULL when ndim is 0). */
+typedef struct srnn_shape {
+    int32_t ndim;
+    const int64_t *dims;
+} srnn_shape;
+
+/* What one RNN call works with, as srnn_rnn_check_call derives it from desc and the input's shape. */
+typedef struct srnn_rnn_plan {
+    int64_t seq_len, batch;            /* L, and N (1 for an unbatched input) */
+    int32_t output_ndim, state_ndim;   /* 3 and 3, or 2 and 2 unbatched */
+    int64_t output_dims[3];            /* the input's shape with D*H features: (L, N, D*H), (N, L, D*H), (L, D*H) */
+    int64_t state_dims[3];             /* h0 and hn: (D*num_layers, N, H) or (D*num_layers, H) */
+    int64_t saved_size;                /* floats a training forward keeps: num_layers * L * N * D * H */
+    int64_t dropout_mask_size;         /* floats of the dropout masks: (num_layers - 1) * L * N * D * H */
+} srnn_rnn_plan;
+
+/*
+ * Checks one RNN call and fills *plan: the one place the shape rules of an RNN call and their messages
+ * live (the Python extension calls it once per forward or backward, before allocating the outputs).
+ * Checked against desc: the num_params parameters' shapes (state_dict order), x's, and where not NULL,
+ * h0's, a backward's grad_output's and grad_hn's; and the sizes in floats of the saved layer outputs and
+ * of the dropout masks (a negative size: not given). SRNN_VALUE_ERROR names the first that does not fit.
+ */
+int32_t srnn_rnn_check_call(const srnn_rnn_desc *desc, const srnn_shape *params, int64_t num_params, const srnn_shape *x,
+                      const srnn_shape *h0, const srnn_shape *grad_output, const srnn_shape *grad_hn,
+                      int64_t saved_size, int64_t dropout_mask_size, srnn_rnn_plan *plan, char *err, size_t err_cap);
+
 /* Number of parameter arrays srnn_rnn_forward expects (torch's state_dict order), or -1 if invalid. */
 int64_t srnn_rnn_num_params(const srnn_rnn_desc *desc);
 

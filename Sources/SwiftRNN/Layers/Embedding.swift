@@ -19,18 +19,25 @@ public func embeddingForward(weight: UnsafeMutablePointer<Float>, numEmbeddings:
                              indices: UnsafePointer<Int64>, count: Int,
                              maxNorm: Double?, normType: Double,
                              out: UnsafeMutablePointer<Float>) throws(SwiftRNNError) {
+    func outOfRange(_ ix: Int64) -> SwiftRNNError {
+        .indexOutOfRange("index \(ix) is out of range for Embedding(\(numEmbeddings), \(embeddingDim)): valid indices are 0 to \(numEmbeddings - 1)" + (numEmbeddings == 0 ? " (the table is empty)" : ""))
+    }
     for i in 0..<count {
         let ix = indices[i]
-        if ix < 0 || ix >= numEmbeddings {
-            throw .indexOutOfRange("index \(ix) is out of range for Embedding(\(numEmbeddings), \(embeddingDim)): valid indices are 0 to \(numEmbeddings - 1)" + (numEmbeddings == 0 ? " (the table is empty)" : ""))
-        }
+        if ix < 0 || ix >= numEmbeddings { throw outOfRange(ix) }
     }
     if let maxNorm {
-        try embeddingRenorm(weight: weight, embeddingDim: embeddingDim, indices: indices, count: count,
-                            maxNorm: maxNorm, normType: normType)
+        try embeddingRenorm(weight: weight, numEmbeddings: numEmbeddings, embeddingDim: embeddingDim, indices: indices,
+                            count: count, maxNorm: maxNorm, normType: normType)
     }
+    // Each index is read once more here and the row address made from the value just checked: the caller
+    // (a Python thread without the GIL) may share the array with a thread that writes into it meanwhile.
+    // Such a change can alter which rows are copied, never send a read out of bounds (out is then partly
+    // written: the error says what came).
     for i in 0..<count {
-        copyRow(from: weight + Int(indices[i]) * embeddingDim, to: out + i * embeddingDim, count: embeddingDim)
+        let ix = indices[i]
+        guard ix >= 0 && ix < numEmbeddings else { throw outOfRange(ix) }
+        copyRow(from: weight + Int(ix) * embeddingDim, to: out + i * embeddingDim, count: embeddingDim)
     }
 }
 
@@ -78,7 +85,7 @@ func copyRow(from source: UnsafePointer<Float>, to destination: UnsafeMutablePoi
 /// torch.embedding_renorm_: each distinct index's row, if its norm exceeds maxNorm, is scaled by
 /// maxNorm / (norm + 1e-7). The norm is computed in float as torch reports it; the scale is applied
 /// in float. Indices must already be valid.
-func embeddingRenorm(weight: UnsafeMutablePointer<Float>, embeddingDim: Int, indices: UnsafePointer<Int64>,
+func embeddingRenorm(weight: UnsafeMutablePointer<Float>, numEmbeddings: Int, embeddingDim: Int, indices: UnsafePointer<Int64>,
                      count: Int, maxNorm: Double, normType: Double) throws(SwiftRNNError) {
     // The distinct indices, in order: a malloc'd copy sorted in place, so that a huge index array is an
     // .outOfMemory error rather than a trap in Array's allocation.
@@ -93,6 +100,10 @@ func embeddingRenorm(weight: UnsafeMutablePointer<Float>, embeddingDim: Int, ind
     var previous: Int64 = -1
     for ix in sorted where ix != previous {
         previous = ix
+        // The copy above is a second read of the caller's indices: check what it holds, not what was checked.
+        guard ix >= 0 && ix < numEmbeddings else {
+            throw .indexOutOfRange("index \(ix) is out of range for Embedding(\(numEmbeddings), \(embeddingDim))")
+        }
         let row = weight + Int(ix) * embeddingDim
         let norm = Double(Float(pNorm(row, count: embeddingDim, p: normType)))
         if norm > maxNorm {

@@ -133,12 +133,9 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
                        saved: UnsafeMutablePointer<Float>? = nil,
                        packedWeights: UnsafeBufferPointer<UnsafePointer<Float>>? = nil) throws(SwiftRNNError) {
     try config.validate()
-    guard parameters.count == config.parameterCount else {
-        throw .invalidArgument("RNN expects \(config.parameterCount) parameter arrays, got \(parameters.count)")
-    }
+    try config.checkParameterCount(parameters.count)
     if let packedWeights { try config.checkPackedWeightCount(packedWeights.count) }
-    guard seqLen > 0 else { throw .invalidArgument("the sequence length must be at least 1, got \(seqLen)") }
-    guard batch >= 0 else { throw .invalidArgument("the batch size must be non-negative, got \(batch)") }
+    try config.checkSequence(seqLen: seqLen, batch: batch)
 
     let H = config.hiddenSize, D = config.numDirections, L = seqLen, N = batch
     let outWidth = D * H
@@ -384,12 +381,9 @@ public struct RNN: Sendable {
                                nonlinearity: nonlinearity, bias: bias, batchFirst: batchFirst,
                                bidirectional: bidirectional)
         try config.validate()
-        let shapes = config.parameterShapes, names = config.parameterNames
-        guard parameters.count == shapes.count else {
-            throw .invalidArgument("RNN expects \(shapes.count) parameters (\(names.joined(separator: ", "))), got \(parameters.count)")
-        }
-        for (i, (p, shape)) in zip(parameters, shapes).enumerated() where p.shape != shape {
-            throw .invalidArgument("expected \(names[i]) of shape \(describeShape(shape)), got \(describeShape(p.shape))")
+        try config.checkParameterCount(parameters.count)
+        for (i, p) in parameters.enumerated() {
+            try withShape(p.shape) { (shape) throws(SwiftRNNError) in try config.checkParameter(i, shape: shape!) }
         }
         self.config = config
         self.parameters = parameters
@@ -413,18 +407,11 @@ public struct RNN: Sendable {
     func run(_ x: Tensor, h0: Tensor?, dropoutMasks: Tensor?,
              keepStates: Bool) throws(SwiftRNNError) -> (output: Tensor, hn: Tensor, states: Tensor?) {
         let c = config
-        let (L, N) = try sequenceShape(of: x)
-        let unbatched = x.rank == 2
-        let hShape = unbatched ? [c.numDirections * c.numLayers, c.hiddenSize] : [c.numDirections * c.numLayers, N, c.hiddenSize]
-        if let h0, h0.shape != hShape {
-            throw .invalidArgument("expected h0 of shape \(describeShape(hShape)), got \(describeShape(h0.shape))")
+        let shapes = try withShape(x.shape) { (xs) throws(SwiftRNNError) in
+            try withShape(h0?.shape) { (hs) throws(SwiftRNNError) in try c.callShapes(input: xs!, h0: hs) }
         }
-        let maskShape = [c.numLayers - 1, L, N, c.numDirections * c.hiddenSize]
-        if let dropoutMasks, dropoutMasks.count != maskShape.reduce(1, *) {
-            throw .invalidArgument("expected dropout masks of shape \(describeShape(maskShape)), got \(describeShape(dropoutMasks.shape))")
-        }
-        var outShape = x.shape
-        outShape[outShape.count - 1] = c.numDirections * c.hiddenSize
+        try c.checkSavedSizes(shapes, saved: nil, dropoutMasks: dropoutMasks?.count)
+        let (L, N, hShape, outShape) = (shapes.seqLen, shapes.batch, shapes.state.dims, shapes.output.dims)
         var output = Tensor(zeros: outShape)
         var hn = Tensor(zeros: hShape)
         var states = Tensor(zeros: keepStates ? [c.numLayers, L, N, c.numDirections * c.hiddenSize] : [0])
@@ -452,19 +439,6 @@ public struct RNN: Sendable {
         }
         if let failure { throw failure }
         return (output, hn, keepStates ? states : nil)
-    }
-
-    /// (L, N) of an input, after checking its rank and feature count.
-    func sequenceShape(of x: Tensor) throws(SwiftRNNError) -> (seqLen: Int, batch: Int) {
-        let c = config
-        guard x.rank == 2 || x.rank == 3 else {
-            throw .invalidArgument("RNN expects a 2-d (unbatched) or 3-d input, got shape \(describeShape(x.shape))")
-        }
-        guard x.shape[x.rank - 1] == c.inputSize else {
-            throw .invalidArgument("expected input with \(c.inputSize) features in its last dimension, got shape \(describeShape(x.shape))")
-        }
-        if x.rank == 2 { return (x.shape[0], 1) }
-        return c.batchFirst ? (x.shape[1], x.shape[0]) : (x.shape[0], x.shape[1])
     }
 }
 

@@ -36,16 +36,11 @@ extension RNN {
                          parameterGradients: inout [Tensor]) throws(SwiftRNNError) -> (gradInput: Tensor, gradH0: Tensor) {
         let c = config
         let x = record.input
-        let (L, N) = try sequenceShape(of: x)
-        var outShape = x.shape
-        outShape[outShape.count - 1] = c.numDirections * c.hiddenSize
-        guard gradOutput.shape == outShape else {
-            throw .invalidArgument("expected grad_output of shape \(describeShape(outShape)), got \(describeShape(gradOutput.shape))")
+        let shapes = try withShape(x.shape) { (xs) throws(SwiftRNNError) in try c.callShapes(input: xs!, h0: nil) }
+        try withShape(gradOutput.shape) { (go) throws(SwiftRNNError) in
+            try withShape(gradHn?.shape) { (gh) throws(SwiftRNNError) in try c.checkGradients(shapes, gradOutput: go!, gradHn: gh) }
         }
-        let hShape = x.rank == 2 ? [c.numDirections * c.numLayers, c.hiddenSize] : [c.numDirections * c.numLayers, N, c.hiddenSize]
-        if let gradHn, gradHn.shape != hShape {
-            throw .invalidArgument("expected grad_hn of shape \(describeShape(hShape)), got \(describeShape(gradHn.shape))")
-        }
+        let (L, N, hShape) = (shapes.seqLen, shapes.batch, shapes.state.dims)
         guard parameterGradients.map(\.shape) == parameters.map(\.shape) else {
             throw .invalidArgument("expected parameter gradients of shapes \(parameters.map { describeShape($0.shape) }), got \(parameterGradients.map { describeShape($0.shape) })")
         }

@@ -42,14 +42,9 @@ func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<UnsafePointe
                  gradInput: UnsafeMutablePointer<Float>?, gradH0: UnsafeMutablePointer<Float>?,
                  padRows: Bool) throws(SwiftRNNError) {
     try config.validate()
-    guard parameters.count == config.parameterCount else {
-        throw .invalidArgument("RNN expects \(config.parameterCount) parameter arrays, got \(parameters.count)")
-    }
-    guard parameterGradients.count == config.parameterCount else {
-        throw .invalidArgument("RNN expects \(config.parameterCount) parameter gradient buffers, got \(parameterGradients.count)")
-    }
-    guard seqLen > 0 else { throw .invalidArgument("the sequence length must be at least 1, got \(seqLen)") }
-    guard batch >= 0 else { throw .invalidArgument("the batch size must be non-negative, got \(batch)") }
+    try config.checkParameterCount(parameters.count)
+    try config.checkParameterCount(parameterGradients.count, of: "parameter gradient buffers")
+    try config.checkSequence(seqLen: seqLen, batch: batch)
 
     let H = config.hiddenSize, D = config.numDirections, L = seqLen, N = batch
     let outWidth = D * H, inputSize = config.inputSize

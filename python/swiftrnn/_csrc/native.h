@@ -1,8 +1,10 @@
 /*
- * Shared declarations of the swiftrnn._native extension (one module built from every .c file here).
- * The extension is thin: it normalises Python inputs to C-contiguous NumPy arrays, validates shapes,
- * allocates outputs, releases the GIL around one call into the Swift core (swiftrnn.h) and maps the
- * core's status codes to Python exceptions.
+ * Shared declarations of the swiftrnn._native extension (one module built from every .c file here: one
+ * file per layer or family — embedding.c, linear.c, rnn.c, loss.c, optim.c, random.c — plus the argument
+ * helpers (args.h), the recycling allocator (alloc.c) and the module definition (module.c)).
+ * The extension is thin: it converts Python inputs to C-contiguous NumPy arrays, checks what the core does
+ * not (the RNN's shape rules live in the core: srnn_rnn_check_call), allocates outputs, releases the GIL
+ * around one call into the Swift core (swiftrnn.h) and maps the core's status codes to Python exceptions.
  */
 #ifndef SWIFTRNN_NATIVE_H
 #define SWIFTRNN_NATIVE_H
@@ -82,9 +84,6 @@ PyArrayObject *srnn_as_indices(PyObject *obj, const char *what);
 /* A module-owned parameter: must be a C-contiguous float32 ndarray (TypeError otherwise). Borrowed. */
 PyArrayObject *srnn_parameter(PyObject *obj, const char *what, int writable);
 
-/* Reads an RNN description tuple (input_size, hidden_size, num_layers, nonlinearity, bias, batch_first,
- * bidirectional) into d; -1 with a Python exception set on bad input. Shared by layers.c and train.c. */
-int srnn_parse_rnn_desc(PyObject *t, srnn_rnn_desc *d);
 
 /* Arrays from the recycling allocator (alloc.c): the blocks of freed large swiftrnn arrays are reused
  * by the next array of the same size instead of fresh (page-faulting) memory. New references or NULL
@@ -94,9 +93,12 @@ PyArrayObject *srnn_new_array(int nd, const npy_intp *dims, int typenum, int zer
 PyArrayObject *srnn_copy_array(PyArrayObject *src);
 
 /* The method tables of each source file, merged by module.c. */
-extern PyMethodDef srnn_layer_methods[];
+extern PyMethodDef srnn_embedding_methods[];
+extern PyMethodDef srnn_linear_methods[];
+extern PyMethodDef srnn_rnn_methods[];
+extern PyMethodDef srnn_loss_methods[];
+extern PyMethodDef srnn_optim_methods[];
 extern PyMethodDef srnn_random_methods[];
-extern PyMethodDef srnn_train_methods[];
 extern PyMethodDef srnn_alloc_methods[];
 
 #endif

@@ -6,7 +6,7 @@
  * GIL: two Python threads never run a fill on the same state at once, which is what makes the shared
  * default generator thread-safe without a lock of its own.
  */
-#include "native.h"
+#include "args.h"
 
 #include <stdalign.h>
 
@@ -40,21 +40,6 @@ static PyArrayObject *fill_target(PyObject *obj, int type, const char *what) {
     }
     return a;
 }
-
-static int as_double(PyObject *obj, double *out) {
-    *out = PyFloat_AsDouble(obj);
-    return !(*out == -1.0 && PyErr_Occurred());
-}
-
-static int as_int64(PyObject *obj, int64_t *out) {
-    long long v = PyLong_AsLongLong(obj);
-    if (v == -1 && PyErr_Occurred()) return 0;
-    *out = (int64_t)v;
-    return 1;
-}
-
-#define CHECK_NARGS(name, n)                                                                          \
-    if (nargs != (n)) return PyErr_Format(PyExc_TypeError, name " takes %d arguments, got %zd", (n), nargs)
 
 #define RETURN_STATUS(status, err)                   \
     do {                                             \
@@ -117,12 +102,12 @@ static PyObject *generator_set_state(PyObject *self, PyObject *const *args, Py_s
 #define FLOAT_FILL_2(name, call)                                                                  \
     static PyObject *name(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {              \
         CHECK_NARGS(#name, 4);                                                                    \
+        double a, b; /* scalars first: converting them may run user code that changes the arrays */ \
+        if (srnn_arg_double(args[2], &a) < 0 || srnn_arg_double(args[3], &b) < 0) return NULL;  \
         srnn_generator *g = generator_of(args[0]);                                                \
         if (g == NULL) return NULL;                                                               \
         PyArrayObject *out = fill_target(args[1], NPY_FLOAT32, #name);                            \
         if (out == NULL) return NULL;                                                             \
-        double a, b;                                                                              \
-        if (!as_double(args[2], &a) || !as_double(args[3], &b)) return NULL;                      \
         char err[SRNN_ERR_CAP];                                                                   \
         int32_t status = call(g, (float *)PyArray_DATA(out), PyArray_SIZE(out), a, b, err, sizeof err); \
         RETURN_STATUS(status, err);                                                               \
@@ -134,12 +119,12 @@ FLOAT_FILL_2(fill_normal, srnn_fill_normal)
 #define FLOAT_FILL_1(name, call)                                                                  \
     static PyObject *name(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {              \
         CHECK_NARGS(#name, 3);                                                                    \
+        double p; /* the scalar first: converting it may run user code that changes the arrays */ \
+        if (srnn_arg_double(args[2], &p) < 0) return NULL;                                        \
         srnn_generator *g = generator_of(args[0]);                                                \
         if (g == NULL) return NULL;                                                               \
         PyArrayObject *out = fill_target(args[1], NPY_FLOAT32, #name);                            \
         if (out == NULL) return NULL;                                                             \
-        double p;                                                                                 \
-        if (!as_double(args[2], &p)) return NULL;                                                 \
         char err[SRNN_ERR_CAP];                                                                   \
         int32_t status = call(g, (float *)PyArray_DATA(out), PyArray_SIZE(out), p, err, sizeof err); \
         RETURN_STATUS(status, err);                                                               \
@@ -150,12 +135,12 @@ FLOAT_FILL_1(fill_dropout_mask, srnn_fill_dropout_mask)
 /* fill_randint(state, out int64, low, high) */
 static PyObject *fill_randint(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     CHECK_NARGS("fill_randint", 4);
+    int64_t low, high; /* scalars first: converting them may run user code that changes the arrays */
+    if (srnn_arg_int64(args[2], &low) < 0 || srnn_arg_int64(args[3], &high) < 0) return NULL;
     srnn_generator *g = generator_of(args[0]);
     if (g == NULL) return NULL;
     PyArrayObject *out = fill_target(args[1], NPY_INT64, "fill_randint");
     if (out == NULL) return NULL;
-    int64_t low, high;
-    if (!as_int64(args[2], &low) || !as_int64(args[3], &high)) return NULL;
     char err[SRNN_ERR_CAP];
     int32_t status = srnn_fill_randint(g, (int64_t *)PyArray_DATA(out), PyArray_SIZE(out), low, high, err, sizeof err);
     RETURN_STATUS(status, err);
@@ -187,12 +172,13 @@ static PyObject *init_linear(PyObject *self, PyObject *const *args, Py_ssize_t n
 /* init_rnn(state, params: sequence of float32 arrays in state_dict order, hidden_size) */
 static PyObject *init_rnn(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     CHECK_NARGS("init_rnn", 3);
-    srnn_generator *g = generator_of(args[0]);
-    if (g == NULL) return NULL;
     int64_t hidden_size;
-    if (!as_int64(args[2], &hidden_size)) return NULL;
+    if (srnn_arg_int64(args[2], &hidden_size) < 0) return NULL;
+    /* Built before any array is checked: turning an iterable into a list may run user code. */
     PyObject *seq = PySequence_Fast(args[1], "init_rnn expects a sequence of parameter arrays");
     if (seq == NULL) return NULL;
+    srnn_generator *g = generator_of(args[0]);
+    if (g == NULL) { Py_DECREF(seq); return NULL; }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     float **ptrs = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(float *));
     int64_t *sizes = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
@@ -219,13 +205,13 @@ done:
 /* init_embedding(state, weight (num, dim) float32, padding_idx: int in [0, num) or None) */
 static PyObject *init_embedding(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     CHECK_NARGS("init_embedding", 3);
+    int64_t padding_idx = -1; /* the scalar first: converting it may run user code that changes the weight */
+    if (args[2] != Py_None && srnn_arg_int64(args[2], &padding_idx) < 0) return NULL;
     srnn_generator *g = generator_of(args[0]);
     if (g == NULL) return NULL;
     PyArrayObject *weight = fill_target(args[1], NPY_FLOAT32, "Embedding.weight");
     if (weight == NULL) return NULL;
     if (PyArray_NDIM(weight) != 2) return PyErr_Format(PyExc_ValueError, "Embedding.weight must be 2-d");
-    int64_t padding_idx = -1;
-    if (args[2] != Py_None && !as_int64(args[2], &padding_idx)) return NULL;
     if (args[2] != Py_None && padding_idx < 0) {
         return PyErr_Format(PyExc_ValueError, "init_embedding expects a normalised padding_idx >= 0, got %lld",
                             (long long)padding_idx);
@@ -236,7 +222,6 @@ static PyObject *init_embedding(PyObject *self, PyObject *const *args, Py_ssize_
     RETURN_STATUS(status, err);
 }
 
-#define FASTCALL(f) (PyCFunction)(void (*)(void))(f), METH_FASTCALL
 
 PyMethodDef srnn_random_methods[] = {
     {"generator_size", generator_size, METH_NOARGS, "generator_size() -> bytes of one generator state"},

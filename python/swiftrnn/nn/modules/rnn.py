@@ -16,6 +16,7 @@ from .module import Module
 __all__ = ["RNN"]
 
 _NONLINEARITY_CODES = {"tanh": 0, "relu": 1}
+_MODE_CODES = {"RNN_TANH": 0, "RNN_RELU": 1}
 
 
 class RNN(Module):
@@ -121,8 +122,7 @@ class RNN(Module):
             warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
                           f"expects num_layers greater than 1, but got dropout={dropout} and "
                           f"num_layers={self.num_layers}", stacklevel=2)
-        self._desc = (self.input_size, self.hidden_size, self.num_layers, _NONLINEARITY_CODES[nonlinearity],
-                      int(self.bias), int(self.batch_first), int(self.bidirectional))
+        self._desc = self._make_desc()
 
         num_directions = 2 if self.bidirectional else 1
         H = self.hidden_size
@@ -145,6 +145,30 @@ class RNN(Module):
         _random._init_rnn_([p for _, p in params], H)
         for name, p in params:
             self.register_parameter(name, p)
+
+    # What the native call reads of the module's attributes. torch reads them on every forward, so a change
+    # after construction (``rnn.batch_first = True``) takes effect: setting one rebuilds the description.
+    _DESC_ATTRIBUTES = frozenset({"input_size", "hidden_size", "num_layers", "mode", "bias", "batch_first",
+                                  "bidirectional"})
+
+    def _make_desc(self) -> Tuple[int, ...]:
+        if self.mode not in _MODE_CODES:
+            raise ValueError(f"Unknown mode {self.mode!r}: expected 'RNN_TANH' or 'RNN_RELU'")
+        return (check_size(self.input_size, "input_size"), check_size(self.hidden_size, "hidden_size", minimum=1),
+                check_size(self.num_layers, "num_layers", minimum=1), _MODE_CODES[self.mode],
+                int(bool(self.bias)), int(bool(self.batch_first)), int(bool(self.bidirectional)))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in RNN._DESC_ATTRIBUTES or "_desc" not in self.__dict__:
+            super().__setattr__(name, value)
+            return
+        previous = self.__dict__[name]
+        super().__setattr__(name, value)
+        try:
+            object.__setattr__(self, "_desc", self._make_desc())
+        except (TypeError, ValueError):
+            super().__setattr__(name, previous)  # a refused value leaves the module as it was
+            raise
 
     def reset_parameters(self) -> None:
         """Draws every parameter again from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), in state_dict
@@ -189,20 +213,12 @@ class RNN(Module):
             masks = self._dropout_masks(input)
         if not self._records():
             self._save_for_backward(None)
-            return _native.rnn_forward(input, hx, self._flat, self._desc, masks)
-        x = _native.float32_copy(input, "RNN input")
-        h0 = None if hx is None else _native.float32_copy(hx, "h0")
-        saved = None
-        if x.ndim in (2, 3):  # otherwise the native call reports the bad shape
-            L, N = (x.shape[0], 1) if x.ndim == 2 else (
-                (x.shape[1], x.shape[0]) if self.batch_first else (x.shape[0], x.shape[1]))
-            D = 2 if self.bidirectional else 1
-            shape = (self.num_layers, L, N, D * self.hidden_size)
-            # The buffer of the last backward's forward, if it fits: no fresh pages every step.
-            spare = self.__dict__.pop("_spare_saved", None)  # taken atomically: never two threads' buffer
-            saved = spare if spare is not None and spare.shape == shape else _native.float32_empty(shape)
-        output, hn = _native.rnn_forward(x, h0, self._flat, self._desc, masks, saved)
-        self._save_for_backward((x, h0, masks, saved))
+            return _native.rnn_forward(input, hx, self._flat, self._desc, masks, None)
+        # A training forward: the native call keeps private copies of the input and h0 and every layer's
+        # output (in the last backward's buffer when it fits: no fresh pages every step), and returns them.
+        spare = self.__dict__.pop("_spare_saved", True)  # taken atomically: never two threads' buffer
+        output, hn, saved = _native.rnn_forward(input, hx, self._flat, self._desc, masks, spare)
+        self._save_for_backward(saved)
         return output, hn
 
     def backward(self, grad_output: Any, grad_hn: Optional[Any] = None) -> Tuple[np.ndarray, np.ndarray]:
@@ -223,7 +239,7 @@ class RNN(Module):
                 state already used by a backward).
             ValueError: a gradient of the wrong shape (expected and actual shapes named).
         """
-        x, h0, masks, saved = self._saved_for_backward()
+        x, h0, masks, saved = self._saved_for_backward()  # what the training forward's native call returned
         with _GRAD_LOCK:
             grads, fresh = _grad_accumulators(self._flat)
             grad_input, grad_h0 = _native.rnn_backward(x, h0, self._flat, self._desc, masks, saved, grad_output,

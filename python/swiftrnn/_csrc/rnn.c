@@ -1,0 +1,236 @@
+/* nn.RNN: forward (inference, training, packed weights) and backward. Each converts its arguments, gathers
+ * the parameters, asks the core for the call's shapes (srnn_rnn_check_call: the one owner of the RNN's shape
+ * rules and messages), allocates the outputs and calls the core once without the GIL. */
+#include "args.h"
+
+/* Reads the 7 ints of an RNN description tuple:
+ * (input_size, hidden_size, num_layers, nonlinearity, bias, batch_first, bidirectional). */
+static int parse_rnn_desc(PyObject *t, srnn_rnn_desc *d) {
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 7) {
+        PyErr_SetString(PyExc_TypeError, "the RNN description must be a tuple of 7 ints");
+        return -1;
+    }
+    int64_t v[7];
+    for (int i = 0; i < 7; i++)
+        if (srnn_arg_int64(PyTuple_GET_ITEM(t, i), &v[i]) < 0) return -1;
+    if (v[3] < INT32_MIN || v[3] > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "unknown nonlinearity code %lld", (long long)v[3]);
+        return -1;
+    }
+    d->input_size = v[0]; d->hidden_size = v[1]; d->num_layers = v[2];
+    d->nonlinearity = (int32_t)v[3]; d->has_bias = v[4] != 0; d->batch_first = v[5] != 0; d->bidirectional = v[6] != 0;
+    return 0;
+}
+
+static const float *data_or_null(PyArrayObject *a) { return a ? (const float *)PyArray_DATA(a) : NULL; }
+
+/* A spare buffer for the saved layer outputs, if `obj` is one of the right size (else NULL, no error). */
+static PyArrayObject *reusable_saved(PyObject *obj, int64_t size) {
+    if (!PyArray_CheckExact(obj)) return NULL;
+    PyArrayObject *a = (PyArrayObject *)obj;
+    if (PyArray_TYPE(a) != NPY_FLOAT32 || !PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISALIGNED(a) ||
+        !PyArray_ISWRITEABLE(a) || !PyArray_ISNOTSWAPPED(a) || PyArray_SIZE(a) != size)
+        return NULL;
+    Py_INCREF(a);
+    return a;
+}
+
+/*
+ * rnn_forward(x, h0 or None, params, desc, dropout_masks or None[, save[, packed]]) -> (output, hn)
+ *   save: None (the default) or False for inference. True (or a spare array from an earlier call, reused when its size fits)
+ *   for a training forward, which returns (output, hn, (x, h0, masks, saved)): private copies of the input and
+ *   h0 and every layer's output before dropout, what rnn_backward takes.
+ *   packed (inference only): a tuple of pack_weight(W_ih), pack_weight(W_hh) per layer and direction.
+ */
+static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 5 || nargs > 7)
+        return PyErr_Format(PyExc_TypeError, "rnn_forward takes 5 to 7 arguments, got %zd", nargs);
+    srnn_rnn_desc desc;
+    if (parse_rnn_desc(args[3], &desc) < 0) return NULL;
+    PyObject *save_arg = nargs >= 6 ? args[5] : Py_None;
+    int32_t save = 0;
+    if (save_arg != Py_None && !PyArray_Check(save_arg) && srnn_arg_flag(save_arg, &save) < 0) return NULL;
+    if (PyArray_Check(save_arg)) save = 1;
+    PyObject *packed_tuple = nargs == 7 && args[6] != Py_None ? args[6] : NULL;
+    if (packed_tuple && save)
+        return PyErr_Format(PyExc_ValueError, "packed weights are for inference calls, not for a training forward");
+
+    /* 1. Conversions (they may run user code). A training forward keeps private copies. */
+    PyArrayObject *x = NULL, *h0 = NULL, *masks = NULL, *out = NULL, *hn = NULL, *saved = NULL;
+    srnn_params params = {0}, packed = {0};
+    x = save ? srnn_private_float32(args[0], "RNN input") : srnn_as_float32(args[0], "RNN input");
+    if (x == NULL) goto fail;
+    if (args[1] != Py_None) {
+        h0 = save ? srnn_private_float32(args[1], "h0") : srnn_as_float32(args[1], "h0");
+        if (h0 == NULL) goto fail;
+    }
+    /* 2. Module-owned arrays (no user code runs from here on). */
+    if (args[4] != Py_None) {
+        masks = srnn_parameter(args[4], "the dropout masks", 0);
+        if (masks == NULL) goto fail;
+        Py_INCREF(masks);
+    }
+    if (srnn_params_gather(args[2], "an RNN parameter", 0, 0, &params) < 0) goto fail;
+    if (packed_tuple && srnn_params_gather(packed_tuple, "a packed RNN weight", 0, 0, &packed) < 0) goto fail;
+    for (Py_ssize_t i = 0; i < packed.count; i++) {
+        if (packed.shapes[i].ndim != 1) {
+            PyErr_Format(PyExc_ValueError, "a packed RNN weight must be a 1-d array made by pack_weight, got %d-d",
+                         (int)packed.shapes[i].ndim);
+            goto fail;
+        }
+    }
+
+    /* 3. Shapes, checked by the core. */
+    char err[SRNN_ERR_CAP];
+    srnn_rnn_plan plan;
+    srnn_shape xs = srnn_shape_of(x), hs = h0 ? srnn_shape_of(h0) : (srnn_shape){0, NULL};
+    int32_t status = srnn_rnn_check_call(&desc, params.shapes, params.count, &xs, h0 ? &hs : NULL, NULL, NULL, -1,
+                                         masks ? (int64_t)PyArray_SIZE(masks) : -1, &plan, err, sizeof err);
+    if (status != SRNN_OK) { srnn_raise(status, err); goto fail; }
+
+    /* 4. Outputs. */
+    out = srnn_new_array(plan.output_ndim, (const npy_intp *)plan.output_dims, NPY_FLOAT32, 0);
+    hn = srnn_new_array(plan.state_ndim, (const npy_intp *)plan.state_dims, NPY_FLOAT32, 0);
+    if (out == NULL || hn == NULL) goto fail;
+    if (save) {
+        saved = reusable_saved(save_arg, plan.saved_size);
+        if (saved == NULL) {
+            npy_intp n = (npy_intp)plan.saved_size;
+            if ((saved = srnn_new_array(1, &n, NPY_FLOAT32, 0)) == NULL) goto fail;
+        }
+    }
+
+    /* 5. One core call without the GIL. */
+    const float *const *pp = (const float *const *)params.data;
+    if (saved) {
+        CALL_CORE(status, srnn_rnn_forward_train(&desc, pp, params.count, data_or_null(x), plan.seq_len, plan.batch,
+                                                 data_or_null(h0), data_or_null(masks), (float *)PyArray_DATA(out),
+                                                 (float *)PyArray_DATA(hn), (float *)PyArray_DATA(saved), err, sizeof err));
+    } else if (packed_tuple) {
+        int64_t *sizes = PyMem_Malloc(sizeof(int64_t) * (size_t)(packed.count ? packed.count : 1));
+        if (sizes == NULL) { PyErr_NoMemory(); goto fail; }
+        for (Py_ssize_t i = 0; i < packed.count; i++) sizes[i] = packed.shapes[i].dims[0];  /* 1-d: checked above */
+        CALL_CORE(status, srnn_rnn_forward_packed(&desc, pp, params.count, (const float *const *)packed.data, sizes,
+                                                  packed.count, data_or_null(x), plan.seq_len, plan.batch,
+                                                  data_or_null(h0), data_or_null(masks), (float *)PyArray_DATA(out),
+                                                  (float *)PyArray_DATA(hn), err, sizeof err));
+        PyMem_Free(sizes);
+    } else {
+        CALL_CORE(status, srnn_rnn_forward(&desc, pp, params.count, data_or_null(x), plan.seq_len, plan.batch,
+                                           data_or_null(h0), data_or_null(masks), (float *)PyArray_DATA(out),
+                                           (float *)PyArray_DATA(hn), err, sizeof err));
+    }
+    if (status != SRNN_OK) { srnn_raise(status, err); goto fail; }
+    srnn_params_release(&params);
+    srnn_params_release(&packed);
+    if (!save) {
+        Py_DECREF(x);
+        Py_XDECREF(h0);
+        Py_XDECREF(masks);
+        return Py_BuildValue("(NN)", out, hn);
+    }
+    if (h0 == NULL) { Py_INCREF(Py_None); h0 = (PyArrayObject *)Py_None; }
+    if (masks == NULL) { Py_INCREF(Py_None); masks = (PyArrayObject *)Py_None; }
+    return Py_BuildValue("(NN(NNNN))", out, hn, x, h0, masks, saved);
+
+fail:
+    srnn_params_release(&params);
+    srnn_params_release(&packed);
+    Py_XDECREF(x);
+    Py_XDECREF(h0);
+    Py_XDECREF(masks);
+    Py_XDECREF(out);
+    Py_XDECREF(hn);
+    Py_XDECREF(saved);
+    return NULL;
+}
+
+/* Each gradient buffer (None: not wanted) shaped like its parameter. */
+static int check_grads_like(const srnn_params *grads, const srnn_params *params, const char *what) {
+    if (grads->count != params->count) {
+        PyErr_Format(PyExc_ValueError, "expected %zd %ss, got %zd", params->count, what, grads->count);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < grads->count; i++) {
+        const srnn_shape *g = &grads->shapes[i], *p = &params->shapes[i];
+        if (g->ndim < 0) continue;
+        int same = g->ndim == p->ndim;
+        for (int k = 0; same && k < g->ndim; k++) same = g->dims[k] == p->dims[k];
+        if (!same) {
+            char want[SRNN_SHAPE_CAP], got[SRNN_SHAPE_CAP];
+            srnn_format_shape((const npy_intp *)p->dims, p->ndim, want, sizeof want);
+            srnn_format_shape((const npy_intp *)g->dims, g->ndim, got, sizeof got);
+            PyErr_Format(PyExc_ValueError, "expected %s %zd of shape %s, got %s", what, i, want, got);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * rnn_backward(x, h0 or None, params, desc, masks or None, saved, grad_output, grad_hn or None, grads)
+ *   -> (grad_input, grad_h0)
+ * x, h0, masks, saved: what the training forward returned. grads: a tuple with one writable float32 array
+ * (shaped like its parameter) or None per parameter, accumulated into.
+ */
+static PyObject *rnn_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    CHECK_NARGS("rnn_backward", 9);
+    srnn_rnn_desc desc;
+    if (parse_rnn_desc(args[3], &desc) < 0) return NULL;
+    PyArrayObject *gout = NULL, *ghn = NULL, *gin = NULL, *gh0 = NULL;
+    srnn_params params = {0}, grads = {0};
+    /* 1. Conversions. */
+    if ((gout = srnn_as_float32(args[6], "grad_output")) == NULL) goto fail;
+    if (args[7] != Py_None && (ghn = srnn_as_float32(args[7], "grad_hn")) == NULL) goto fail;
+    /* 2. The forward's own arrays and the module's. */
+    PyArrayObject *x = srnn_parameter(args[0], "the saved RNN input", 0), *h0 = NULL, *masks = NULL, *saved;
+    if (x == NULL) goto fail;
+    if (args[1] != Py_None && (h0 = srnn_parameter(args[1], "the saved h0", 0)) == NULL) goto fail;
+    if (args[4] != Py_None && (masks = srnn_parameter(args[4], "the saved dropout masks", 0)) == NULL) goto fail;
+    if ((saved = srnn_parameter(args[5], "the saved layer outputs", 0)) == NULL) goto fail;
+    if (srnn_params_gather(args[2], "an RNN parameter", 0, 0, &params) < 0) goto fail;
+    if (srnn_params_gather(args[8], "an RNN parameter gradient", 1, 1, &grads) < 0) goto fail;
+    if (check_grads_like(&grads, &params, "RNN parameter gradient") < 0) goto fail;
+    /* 3. Shapes. */
+    char err[SRNN_ERR_CAP];
+    srnn_rnn_plan plan;
+    srnn_shape xs = srnn_shape_of(x), hs = h0 ? srnn_shape_of(h0) : (srnn_shape){0, NULL};
+    srnn_shape gos = srnn_shape_of(gout), ghs = ghn ? srnn_shape_of(ghn) : (srnn_shape){0, NULL};
+    int32_t status = srnn_rnn_check_call(&desc, params.shapes, params.count, &xs, h0 ? &hs : NULL, &gos, ghn ? &ghs : NULL,
+                                         (int64_t)PyArray_SIZE(saved), masks ? (int64_t)PyArray_SIZE(masks) : -1, &plan,
+                                         err, sizeof err);
+    if (status != SRNN_OK) { srnn_raise(status, err); goto fail; }
+    /* 4. Outputs. */
+    gin = srnn_new_array(PyArray_NDIM(x), PyArray_DIMS(x), NPY_FLOAT32, 1);
+    gh0 = srnn_new_array(plan.state_ndim, (const npy_intp *)plan.state_dims, NPY_FLOAT32, 1);
+    if (gin == NULL || gh0 == NULL) goto fail;
+    /* 5. The core. */
+    CALL_CORE(status, srnn_rnn_backward(&desc, (const float *const *)params.data, params.count, data_or_null(x),
+                                        plan.seq_len, plan.batch, data_or_null(h0), data_or_null(masks),
+                                        data_or_null(saved), data_or_null(gout), data_or_null(ghn), grads.data,
+                                        (float *)PyArray_DATA(gin), (float *)PyArray_DATA(gh0), err, sizeof err));
+    if (status != SRNN_OK) { srnn_raise(status, err); goto fail; }
+    srnn_params_release(&params);
+    srnn_params_release(&grads);
+    Py_DECREF(gout);
+    Py_XDECREF(ghn);
+    return Py_BuildValue("(NN)", gin, gh0);
+
+fail:
+    srnn_params_release(&params);
+    srnn_params_release(&grads);
+    Py_XDECREF(gout);
+    Py_XDECREF(ghn);
+    Py_XDECREF(gin);
+    Py_XDECREF(gh0);
+    return NULL;
+}
+
+PyMethodDef srnn_rnn_methods[] = {
+    {"rnn_forward", FASTCALL(rnn_forward),
+     "rnn_forward(x, h0, params, desc, dropout_masks[, save[, packed]]) -> (output, hn), or with a true save "
+     "(output, hn, (x, h0, masks, saved)) for rnn_backward"},
+    {"rnn_backward", FASTCALL(rnn_backward),
+     "rnn_backward(x, h0, params, desc, masks, saved, grad_output, grad_hn, grads) -> (grad_input, grad_h0)"},
+    {NULL, NULL, 0, NULL},
+};
