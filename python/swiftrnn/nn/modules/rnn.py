@@ -35,8 +35,8 @@ class RNN(Module):
         batch_first (bool): if True, input and output are ``(N, L, *)`` instead of ``(L, N, *)``;
             h0 and hn are not affected. Default: False.
         dropout (float): in training mode, dropout with this probability on the outputs of each
-            layer except the last. Default: 0. (The masks come from swiftrnn's generator; they are
-            not torch's masks.)
+            layer except the last. Default: 0. The masks are drawn from swiftrnn's generator as torch
+            draws them: after the same ``manual_seed``, torch's masks.
         bidirectional (bool): if True, a reverse direction too (D = 2). Default: False.
 
     Call: ``output, hn = rnn(input, h0=None)``
