@@ -889,13 +889,98 @@ static void fuzz_random(reader *r) {
     free(g);
 }
 
+/* srnn_rnn_check_call, the owner of the RNN's shape rules: hostile descriptions, shapes of any rank with
+ * hostile sizes, NULLs. It must never trap, and what it accepts must be self-consistent: the plan's shapes
+ * follow from x's, and its sizes are products that fit in 64 bits. */
+static void fuzz_rnn_check_call(reader *r) {
+    errbuf e = make_err(r);
+    srnn_rnn_desc d;
+    uint8_t flags = u8(r);
+    d.nonlinearity = (flags & 0x40) ? (int32_t)u64(r) : (flags & 1);
+    d.has_bias = (flags & 2) ? 1 : 0;
+    d.bidirectional = (flags & 4) ? 1 : 0;
+    d.batch_first = (flags & 8) ? 1 : 0;
+    int hostile = (flags & 0x30) == 0;
+    d.input_size = hostile ? hostile_size(r) : small_size(r, 6);
+    d.hidden_size = hostile ? hostile_size(r) : small_size(r, 6);
+    d.num_layers = hostile ? hostile_size(r) : small_size(r, 3);
+    int64_t np = srnn_rnn_num_params(&d);
+    /* Up to TINY parameter shapes: the right ones (from srnn_rnn_param_shape) or hostile ones. */
+    int64_t pdims[TINY][2];
+    srnn_shape params[TINY];
+    int64_t pass_np = (u8(r) & 3) ? np : (int64_t)(u8(r) % (TINY + 1));
+    if (pass_np < 0 || pass_np > TINY) pass_np = u8(r) % (TINY + 1);
+    for (int64_t i = 0; i < pass_np; i++) {
+        int32_t nd = srnn_rnn_param_shape(&d, i, pdims[i]);
+        if (nd < 0 || (u8(r) & 7) == 0) {
+            nd = (int32_t)(u8(r) % 4) - 1;
+            pdims[i][0] = hostile_size(r);
+            pdims[i][1] = hostile_size(r);
+        }
+        params[i] = (srnn_shape){nd, pdims[i]};
+    }
+    /* x, h0, grad_output, grad_hn: ranks -1..4 (x usually 2 or 3), sizes small or hostile. */
+    int64_t dims[4][4];
+    srnn_shape shapes[4];
+    for (int k = 0; k < 4; k++) {
+        uint8_t b = u8(r);
+        int32_t nd = (b & 3) ? (k == 0 ? 2 + (b >> 7) : 3 - (b >> 7)) : (int32_t)(u8(r) % 6) - 1;
+        for (int j = 0; j < 4; j++) dims[k][j] = (u8(r) & 7) ? small_size(r, 9) : hostile_size(r);
+        if (k == 0 && nd >= 1 && nd <= 4 && (u8(r) & 1)) dims[k][nd - 1] = d.input_size;
+        shapes[k] = (srnn_shape){nd, (u8(r) & 15) ? dims[k] : NULL};
+    }
+    /* Usually the shapes that fit x (so that accepted calls are common), sometimes the hostile ones above. */
+    const srnn_shape *x0 = &shapes[0];
+    int64_t D0 = d.bidirectional ? 2 : 1, L0 = -1, N0 = -1, fit_saved = -1, fit_masks = -1;
+    if ((x0->ndim == 2 || x0->ndim == 3) && x0->dims && (u8(r) & 3)) {
+        int unbatched = x0->ndim == 2;
+        L0 = unbatched ? x0->dims[0] : x0->dims[d.batch_first ? 1 : 0];
+        N0 = unbatched ? 1 : x0->dims[d.batch_first ? 0 : 1];
+        int64_t hd[3] = {D0 * d.num_layers, N0, d.hidden_size}, hu[2] = {D0 * d.num_layers, d.hidden_size};
+        memcpy(dims[1], unbatched ? hu : hd, sizeof(int64_t) * (unbatched ? 2 : 3));
+        memcpy(dims[3], dims[1], sizeof dims[3]);
+        memcpy(dims[2], x0->dims, sizeof(int64_t) * (size_t)x0->ndim);
+        dims[2][x0->ndim - 1] = D0 * d.hidden_size;
+        for (int k = 1; k < 4; k++) shapes[k] = (srnn_shape){x0->ndim, dims[k]};
+        int64_t t;
+        if (bytes3(d.num_layers, L0 * N0, D0 * d.hidden_size, &t) && L0 >= 0 && N0 >= 0 && L0 < 64 && N0 < 64) {
+            fit_saved = t / 4;
+            fit_masks = (d.num_layers - 1) * L0 * N0 * D0 * d.hidden_size;
+        }
+    }
+    uint8_t use = u8(r);
+    if (u8(r) & 1) use |= 7;
+    srnn_rnn_plan plan;
+    memset(&plan, 0xAB, sizeof plan);
+    int64_t saved = (use & 0x40) ? ((u8(r) & 1) ? fit_saved : hostile_size(r)) : -1;
+    int64_t masks = (use & 0x80) ? ((u8(r) & 1) ? fit_masks : hostile_size(r)) : -1;
+    int32_t s = srnn_rnn_check_call((use & 1) ? &d : NULL, (use & 2) ? params : NULL, pass_np, (use & 4) ? &shapes[0] : NULL,
+                                    (use & 8) ? &shapes[1] : NULL, (use & 16) ? &shapes[2] : NULL,
+                                    (use & 32) ? &shapes[3] : NULL, saved, masks, (u8(r) & 31) ? &plan : NULL,
+                                    e.buf, e.cap);
+    if (s == SRNN_OK) {
+        if (np < 0 || pass_np != np) fail("check_call accepted an invalid description or parameter count", s, &e);
+        const srnn_shape *x = &shapes[0];
+        int64_t D = d.bidirectional ? 2 : 1, H = d.hidden_size, t;
+        if (x->ndim != 2 && x->ndim != 3) fail("check_call accepted an input that is not 2-d or 3-d", s, &e);
+        if (plan.output_ndim != x->ndim || plan.state_ndim != x->ndim) fail("plan ranks disagree with x", s, &e);
+        if (plan.seq_len < 1 || plan.batch < 0) fail("plan with an impossible L or N", s, &e);
+        for (int j = 0; j + 1 < x->ndim; j++)
+            if (plan.output_dims[j] != x->dims[j]) fail("plan's output shape is not x's", s, &e);
+        if (plan.output_dims[x->ndim - 1] != D * H) fail("plan's output features are not D*H", s, &e);
+        if (!bytes3(d.num_layers, plan.seq_len * plan.batch, D * H, &t) || plan.saved_size * 4 != t)
+            fail("plan's saved size is not num_layers*L*N*D*H", s, &e);
+    }
+    check_status(s, &e);
+}
+
 typedef void (*target_fn)(reader *);
 static const target_fn targets[] = {fuzz_info,      fuzz_embedding,      fuzz_linear,        fuzz_softmax,
                                     fuzz_rnn,       fuzz_rnn_train,      fuzz_layer_backward, fuzz_cross_entropy,
-                                    fuzz_optimizers, fuzz_random,        fuzz_packed};
+                                    fuzz_optimizers, fuzz_random,        fuzz_packed,         fuzz_rnn_check_call};
 static const char *const target_names[] = {"info",       "embedding", "linear",        "softmax",    "rnn",
                                            "rnn_train",  "backward",  "cross_entropy", "optimizers", "random",
-                                           "packed"};
+                                           "packed",     "rnn_check_call"};
 #define NUM_TARGETS (int)(sizeof targets / sizeof *targets)
 
 static void print_stats(void) {
