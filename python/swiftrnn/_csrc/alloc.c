@@ -140,6 +140,13 @@ PyArrayObject *srnn_new_array(int nd, const npy_intp *dims, int typenum, int zer
 }
 
 PyArrayObject *srnn_copy_array(PyArrayObject *src) {
+    if (PyArray_IS_C_CONTIGUOUS(src) && PyArray_ISNOTSWAPPED(src)) {
+        /* The common case (a converted argument): a plain copy of the bytes into a new array, which for a
+         * small array skips the handler swaps as srnn_new_array does (they cost more than a tiny copy). */
+        PyArrayObject *a = srnn_new_array(PyArray_NDIM(src), PyArray_DIMS(src), PyArray_TYPE(src), 0);
+        if (a != NULL) memcpy(PyArray_DATA(a), PyArray_DATA(src), (size_t)PyArray_NBYTES(src));
+        return a;
+    }
     PyObject *a;
     WITH_HANDLER(a, PyArray_NewCopy(src, NPY_CORDER));
     return (PyArrayObject *)a;
