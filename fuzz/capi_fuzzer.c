@@ -384,15 +384,21 @@ static void fuzz_softmax(reader *r) {
     release(x); release(out);
 }
 
+/* The flag fields of an RNN description (nonlinearity: sometimes any int32); returns the flags byte read. */
+static uint8_t read_desc_flags(reader *r, srnn_rnn_desc *d) {
+    uint8_t flags = u8(r);
+    d->nonlinearity = (flags & 0x40) ? (int32_t)u64(r) : (flags & 1);
+    d->has_bias = (flags & 2) ? 1 : 0;
+    d->bidirectional = (flags & 4) ? 1 : 0;
+    d->batch_first = (flags & 8) ? 1 : 0;
+    return flags;
+}
+
 static void fuzz_rnn(reader *r) {
     int hostile = (u8(r) & 3) == 0;
     errbuf e = make_err(r);
     srnn_rnn_desc d;
-    uint8_t flags = u8(r);
-    d.nonlinearity = (flags & 0x40) ? (int32_t)u64(r) : (flags & 1);
-    d.has_bias = (flags & 2) ? 1 : 0;
-    d.bidirectional = (flags & 4) ? 1 : 0;
-    d.batch_first = (flags & 8) ? 1 : 0;
+    uint8_t flags = read_desc_flags(r, &d);
     if (flags & 0x80) { d.has_bias *= 77; d.bidirectional *= -3; d.batch_first *= 200; } /* any nonzero is true */
     int64_t D = d.bidirectional ? 2 : 1;
     int valid_nl = d.nonlinearity == 0 || d.nonlinearity == 1;
@@ -895,11 +901,7 @@ static void fuzz_random(reader *r) {
 static void fuzz_rnn_check_call(reader *r) {
     errbuf e = make_err(r);
     srnn_rnn_desc d;
-    uint8_t flags = u8(r);
-    d.nonlinearity = (flags & 0x40) ? (int32_t)u64(r) : (flags & 1);
-    d.has_bias = (flags & 2) ? 1 : 0;
-    d.bidirectional = (flags & 4) ? 1 : 0;
-    d.batch_first = (flags & 8) ? 1 : 0;
+    uint8_t flags = read_desc_flags(r, &d);
     int hostile = (flags & 0x30) == 0;
     d.input_size = hostile ? hostile_size(r) : small_size(r, 6);
     d.hidden_size = hostile ? hostile_size(r) : small_size(r, 6);

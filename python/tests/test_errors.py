@@ -420,8 +420,11 @@ def test_packed_weight_errors():
         _native.rnn_forward(x, None, rnn._flat, rnn._desc, None, None, packed[::-1])
     with pytest.raises(ValueError, match="4 packed weights"):
         _native.rnn_forward(x, None, rnn._flat, rnn._desc, None, None, packed[:3])
-    with pytest.raises(TypeError, match="tuple"):
-        _native.rnn_forward(x, None, rnn._flat, rnn._desc, None, None, list(packed))
+    # any sequence of arrays gathers the same way as the tuple
+    np.testing.assert_array_equal(_native.rnn_forward(x, None, rnn._flat, rnn._desc, None, None, list(packed))[0],
+                                  _native.rnn_forward(x, None, rnn._flat, rnn._desc, None, None, packed)[0])
+    with pytest.raises(TypeError, match="a packed RNN weight: expected a sequence"):
+        _native.rnn_forward(x, None, rnn._flat, rnn._desc, None, None, 3)
     with pytest.raises(ValueError, match="inference"):
         _native.rnn_forward(x, None, rnn._flat, rnn._desc, None, np.zeros(2 * 3 * 20, np.float32), packed)
     with pytest.raises(ValueError, match="1-d"):

@@ -97,14 +97,23 @@ static void explain_conversion_error(PyObject *obj, const char *what) {
     }
 }
 
-PyArrayObject *srnn_as_float32(PyObject *obj, const char *what) {
+/* `obj` as an array of whatever dtype it has (the clearer errors for a failed conversion), and whether it is
+ * an empty list or tuple (which has NumPy's default dtype, float64, and fits any dtype). */
+static PyArrayObject *convert(PyObject *obj, const char *what, int *empty_sequence) {
     PyArrayObject *a = from_any(obj);
     if (a == NULL) {
         explain_conversion_error(obj, what);
         return NULL;
     }
+    *empty_sequence = PyArray_SIZE(a) == 0 && (PyList_Check(obj) || PyTuple_Check(obj));
+    return a;
+}
+
+PyArrayObject *srnn_as_float32(PyObject *obj, const char *what) {
+    int empty_sequence;
+    PyArrayObject *a = convert(obj, what, &empty_sequence);
+    if (a == NULL) return NULL;
     int t = PyArray_TYPE(a);
-    int empty_sequence = PyArray_SIZE(a) == 0 && (PyList_Check(obj) || PyTuple_Check(obj));
     if (!PyTypeNum_ISFLOAT(t) && !empty_sequence) {
         PyErr_Format(PyExc_TypeError, "%s must hold floating-point numbers, got dtype %s", what, dtype_name(a));
         Py_DECREF(a);
@@ -117,13 +126,10 @@ PyArrayObject *srnn_as_float32(PyObject *obj, const char *what) {
 }
 
 PyArrayObject *srnn_as_indices(PyObject *obj, const char *what) {
-    PyArrayObject *a = from_any(obj);
-    if (a == NULL) {
-        explain_conversion_error(obj, what);
-        return NULL;
-    }
+    int empty_sequence;
+    PyArrayObject *a = convert(obj, what, &empty_sequence);
+    if (a == NULL) return NULL;
     int t = PyArray_TYPE(a);
-    int empty_sequence = PyArray_SIZE(a) == 0 && (PyList_Check(obj) || PyTuple_Check(obj));
     if (t == NPY_OBJECT && PyArray_SIZE(a) > 0) {
         /* NumPy keeps Python ints beyond 64 bits as objects: if every element is an int, the first one
          * that does not fit is an index out of any range. Anything else is a TypeError below. */
@@ -255,45 +261,47 @@ PyArrayObject *srnn_private_float32(PyObject *obj, const char *what) {
     return c;
 }
 
-int srnn_params_gather(PyObject *tuple, const char *what, int writable, int allow_none, srnn_params *out) {
+int srnn_params_gather(PyObject *seq, const char *what, int writable, int allow_none, srnn_params *out) {
     memset(out, 0, sizeof *out);
-    if (!PyTuple_Check(tuple)) {
-        PyErr_Format(PyExc_TypeError, "%s must be a tuple of float32 arrays, got %s", what, Py_TYPE(tuple)->tp_name);
+    out->seq = PySequence_Fast(seq, "expected a sequence of arrays");
+    if (out->seq == NULL) {
+        PyErr_Format(PyExc_TypeError, "%s: expected a sequence of float32 arrays, got %s", what, Py_TYPE(seq)->tp_name);
         return -1;
     }
-    Py_ssize_t n = PyTuple_GET_SIZE(tuple);
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(out->seq);
     out->count = n;
     out->data = out->inline_data;
     out->shapes = out->inline_shapes;
+    out->sizes = out->inline_sizes;
     if (n > SRNN_INLINE_PARAMS) {
-        if ((size_t)n > PY_SSIZE_T_MAX / (sizeof(float *) + sizeof(srnn_shape))) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        out->heap = PyMem_Malloc((size_t)n * (sizeof(float *) + sizeof(srnn_shape)));
-        if (out->heap == NULL) {
+        size_t each = sizeof(float *) + sizeof(srnn_shape) + sizeof(int64_t);
+        if ((size_t)n > PY_SSIZE_T_MAX / each || (out->heap = PyMem_Malloc((size_t)n * each)) == NULL) {
             PyErr_NoMemory();
             return -1;
         }
         out->shapes = (srnn_shape *)out->heap;
-        out->data = (float **)(out->shapes + n);
+        out->sizes = (int64_t *)(out->shapes + n);
+        out->data = (float **)(out->sizes + n);
     }
+    PyObject **items = PySequence_Fast_ITEMS(out->seq);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyTuple_GET_ITEM(tuple, i);
-        if (item == Py_None && allow_none) {
+        if (items[i] == Py_None && allow_none) {
             out->data[i] = NULL;
             out->shapes[i] = (srnn_shape){-1, NULL};
+            out->sizes[i] = 0;
             continue;
         }
-        PyArrayObject *a = srnn_parameter(item, what, writable);
+        PyArrayObject *a = srnn_parameter(items[i], what, writable);
         if (a == NULL) return -1;
         out->data[i] = (float *)PyArray_DATA(a);
         out->shapes[i] = srnn_shape_of(a);
+        out->sizes[i] = (int64_t)PyArray_SIZE(a);
     }
     return 0;
 }
 
 void srnn_params_release(srnn_params *p) {
     PyMem_Free(p->heap);
+    Py_CLEAR(p->seq);
     p->heap = NULL;
 }

@@ -55,21 +55,26 @@ PyArrayObject *srnn_private_indices(PyObject *obj, const char *what);
 PyArrayObject *srnn_private_float32(PyObject *obj, const char *what);
 
 /*
- * The module-owned arrays of one call, gathered once: a tuple of parameters (srnn_parameter's rules), or of
- * gradient buffers with None allowed. data[i] is NULL for a None entry; shapes[i] views the array's dims.
- * Small lists live inline; larger ones in one heap block. srnn_params_release frees it (safe on a zeroed list).
+ * The module-owned arrays of one call, gathered once: a sequence of parameters (srnn_parameter's rules), or of
+ * gradient buffers with None allowed. data[i] is NULL for a None entry (shapes[i].ndim -1, sizes[i] 0);
+ * shapes[i] views the array's dims, sizes[i] is its element count. A sequence that is not a list or tuple is
+ * turned into one first (iterating it may run user code: before any array is looked at). Small lists live
+ * inline, larger ones in one heap block. srnn_params_release frees it (safe on a zeroed struct).
  */
 #define SRNN_INLINE_PARAMS 16
 typedef struct srnn_params {
     Py_ssize_t count;
     float **data;
     srnn_shape *shapes;
+    int64_t *sizes;
+    PyObject *seq;
+    void *heap;
     float *inline_data[SRNN_INLINE_PARAMS];
     srnn_shape inline_shapes[SRNN_INLINE_PARAMS];
-    void *heap;
+    int64_t inline_sizes[SRNN_INLINE_PARAMS];
 } srnn_params;
 
-int srnn_params_gather(PyObject *tuple, const char *what, int writable, int allow_none, srnn_params *out);
+int srnn_params_gather(PyObject *seq, const char *what, int writable, int allow_none, srnn_params *out);
 void srnn_params_release(srnn_params *p);
 
 #endif

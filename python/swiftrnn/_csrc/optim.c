@@ -155,45 +155,25 @@ done:
     return result;
 }
 
-/* The data pointers and sizes of a sequence of writable float32 gradient arrays. */
-static int gradient_list(PyObject *seq_obj, PyObject **seq, float ***ptrs, int64_t **counts, Py_ssize_t *n) {
-    *seq = PySequence_Fast(seq_obj, "expected a sequence of gradient arrays");
-    if (*seq == NULL) return -1;
-    *n = PySequence_Fast_GET_SIZE(*seq);
-    *ptrs = PyMem_Malloc(sizeof(float *) * (size_t)(*n ? *n : 1));
-    *counts = PyMem_Malloc(sizeof(int64_t) * (size_t)(*n ? *n : 1));
-    if (*ptrs == NULL || *counts == NULL) { PyErr_NoMemory(); return -1; }
-    for (Py_ssize_t i = 0; i < *n; i++) {
-        PyArrayObject *g = srnn_parameter(PySequence_Fast_GET_ITEM(*seq, i), "a gradient", 1);
-        if (g == NULL) return -1;
-        (*ptrs)[i] = (float *)PyArray_DATA(g);
-        (*counts)[i] = PyArray_SIZE(g);
-    }
-    return 0;
-}
-
 /* clip_grad_norm(grads, max_norm, norm_type, error_if_nonfinite) -> total norm (float) */
 static PyObject *clip_grad_norm(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     CHECK_NARGS("clip_grad_norm", 4);
     double max_norm, norm_type;
     int32_t error_if_nonfinite;
-    if (srnn_arg_double(args[1], &max_norm) < 0 || srnn_arg_double(args[2], &norm_type) < 0 || srnn_arg_flag(args[3], &error_if_nonfinite) < 0)
+    if (srnn_arg_double(args[1], &max_norm) < 0 || srnn_arg_double(args[2], &norm_type) < 0 ||
+        srnn_arg_flag(args[3], &error_if_nonfinite) < 0)
         return NULL;
-    PyObject *seq = NULL, *result = NULL;
-    float **ptrs = NULL;
-    int64_t *counts = NULL;
-    Py_ssize_t n = 0;
-    if (gradient_list(args[0], &seq, &ptrs, &counts, &n) == 0) {
+    srnn_params g;
+    PyObject *result = NULL;
+    if (srnn_params_gather(args[0], "a gradient", 1, 0, &g) == 0) {
         char err[SRNN_ERR_CAP];
         int32_t status;
         float total = 0;
-        CALL_CORE(status, srnn_clip_grad_norm(ptrs, counts, n, max_norm, norm_type, error_if_nonfinite, &total,
-                                              err, sizeof err));
+        CALL_CORE(status, srnn_clip_grad_norm(g.data, g.sizes, g.count, max_norm, norm_type, error_if_nonfinite,
+                                              &total, err, sizeof err));
         result = status == SRNN_OK ? PyFloat_FromDouble(total) : srnn_raise(status, err);
     }
-    Py_XDECREF(seq);
-    PyMem_Free(ptrs);
-    PyMem_Free(counts);
+    srnn_params_release(&g);
     return result;
 }
 
@@ -202,20 +182,16 @@ static PyObject *clip_grad_value(PyObject *self, PyObject *const *args, Py_ssize
     CHECK_NARGS("clip_grad_value", 2);
     double clip;
     if (srnn_arg_double(args[1], &clip) < 0) return NULL;
-    PyObject *seq = NULL, *result = NULL;
-    float **ptrs = NULL;
-    int64_t *counts = NULL;
-    Py_ssize_t n = 0;
-    if (gradient_list(args[0], &seq, &ptrs, &counts, &n) == 0) {
-        char err[SRNN_ERR_CAP];
-        int32_t status;
-        CALL_CORE(status, srnn_clip_grad_value(ptrs, counts, n, clip, err, sizeof err));
-        if (status == SRNN_OK) { Py_INCREF(Py_None); result = Py_None; } else { srnn_raise(status, err); }
+    srnn_params g;
+    int32_t status = SRNN_OK;
+    char err[SRNN_ERR_CAP];
+    if (srnn_params_gather(args[0], "a gradient", 1, 0, &g) == 0) {
+        CALL_CORE(status, srnn_clip_grad_value(g.data, g.sizes, g.count, clip, err, sizeof err));
+        if (status != SRNN_OK) srnn_raise(status, err);
     }
-    Py_XDECREF(seq);
-    PyMem_Free(ptrs);
-    PyMem_Free(counts);
-    return result;
+    srnn_params_release(&g);
+    if (PyErr_Occurred()) return NULL;
+    Py_RETURN_NONE;
 }
 
 PyMethodDef srnn_optim_methods[] = {

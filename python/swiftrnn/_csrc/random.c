@@ -174,32 +174,14 @@ static PyObject *init_rnn(PyObject *self, PyObject *const *args, Py_ssize_t narg
     CHECK_NARGS("init_rnn", 3);
     int64_t hidden_size;
     if (srnn_arg_int64(args[2], &hidden_size) < 0) return NULL;
-    /* Built before any array is checked: turning an iterable into a list may run user code. */
-    PyObject *seq = PySequence_Fast(args[1], "init_rnn expects a sequence of parameter arrays");
-    if (seq == NULL) return NULL;
+    srnn_params p;
+    if (srnn_params_gather(args[1], "RNN parameter", 1, 0, &p) < 0) { srnn_params_release(&p); return NULL; }
     srnn_generator *g = generator_of(args[0]);
-    if (g == NULL) { Py_DECREF(seq); return NULL; }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    float **ptrs = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(float *));
-    int64_t *sizes = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(int64_t));
-    PyObject *result = NULL;
-    if (ptrs == NULL || sizes == NULL) { PyErr_NoMemory(); goto done; }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyArrayObject *p = fill_target(PySequence_Fast_GET_ITEM(seq, i), NPY_FLOAT32, "RNN parameter");
-        if (p == NULL) goto done;
-        ptrs[i] = (float *)PyArray_DATA(p);
-        sizes[i] = PyArray_SIZE(p);
-    }
     char err[SRNN_ERR_CAP];
-    int32_t status = srnn_init_rnn(g, ptrs, sizes, n, hidden_size, err, sizeof err);
-    if (status != SRNN_OK) { srnn_raise(status, err); goto done; }
-    result = Py_None;
-    Py_INCREF(result);
-done:
-    PyMem_Free(ptrs);
-    PyMem_Free(sizes);
-    Py_DECREF(seq);
-    return result;
+    int32_t status = g ? srnn_init_rnn(g, p.data, p.sizes, p.count, hidden_size, err, sizeof err) : SRNN_OK;
+    srnn_params_release(&p);
+    if (g == NULL) return NULL;
+    RETURN_STATUS(status, err);
 }
 
 /* init_embedding(state, weight (num, dim) float32, padding_idx: int in [0, num) or None) */
