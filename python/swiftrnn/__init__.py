@@ -6,8 +6,8 @@
 from . import _native
 from ._version import __version__
 from . import random
-from .random import (Generator, get_rng_state, initial_seed, manual_seed, ones, rand, randint, randn, seed,
-                     set_rng_state, tensor, zeros)
+from .random import Generator, get_rng_state, initial_seed, manual_seed, rand, randint, randn, seed, set_rng_state
+from ._creation import ones, tensor, zeros
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from . import nn, optim
 from . import text, models
