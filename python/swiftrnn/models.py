@@ -20,6 +20,7 @@ The saved weights load into the PyTorch module of the same shape (``TORCH_EQUIVA
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -36,7 +37,8 @@ import numpy as np
 from . import _native, nn
 from . import random as _random
 from .grad_mode import enable_grad
-from .text import TOKENIZERS, Vocab, _atomic_write_bytes
+from ._io import json_bytes, replace_directory
+from .text import TOKENIZERS, Vocab
 
 __all__ = ["RNNLanguageModel", "TORCH_EQUIVALENT"]
 
@@ -65,6 +67,42 @@ WEIGHTS_FILE = "weights.npz"
 VOCAB_FILE = "vocab.json"
 _FORMAT = "swiftrnn.RNNLanguageModel"
 _VERSION = 1
+_MODEL_FILES = (CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE)
+# A load that finds its directory swapped by a concurrent save (between opening the directory and one of
+# its files) starts again; a directory replaced this many times in a row during one load is an error.
+_LOAD_ATTEMPTS = 20
+
+
+class _DirectoryReplaced(Exception):
+    """The model directory was swapped for a new save while being read: read it again."""
+
+
+def check_model_directory(directory: "os.PathLike[str] | str") -> str:
+    """``directory`` as a str if ``save`` may write there: absent (created), empty, or holding only a saved
+    model's files (replaced as a whole). Anything else raises: a directory with other files would lose
+    them, a file is not a directory. The parent must exist and be writable.
+
+    Raises:
+        FileExistsError: a directory holding other files.
+        NotADirectoryError: ``directory`` (or its parent) is a file.
+        FileNotFoundError: the parent directory does not exist.
+        PermissionError: the parent directory is not writable.
+    """
+    directory = os.fspath(directory)
+    if os.path.isdir(directory):
+        others = sorted(f for f in os.listdir(directory) if f not in _MODEL_FILES)
+        if others:
+            shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+            raise FileExistsError(errno.EEXIST, f"the directory holds files other than a saved model's ({shown}): "
+                                  "saving would replace it as a whole; choose a new or empty directory", directory)
+    elif os.path.lexists(directory):
+        raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory", directory)
+    parent = os.path.dirname(os.path.abspath(directory))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(errno.ENOENT, "no such parent directory", parent)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "cannot create or replace a directory in", parent)
+    return directory
 
 
 def _is_int(x: Any) -> bool:
@@ -100,7 +138,7 @@ def _config_checksum(meta: Dict[str, Any]) -> str:
     """SHA-256 of config.json's content without its "checksum" key, in a canonical JSON form: any change
     to a value or key of config.json (a flipped byte in "files" or in a hyperparameter) is detected."""
     content = {k: v for k, v in meta.items() if k != "checksum"}
-    return _sha256(json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    return _sha256(json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
 
 
 def _sha256(data: bytes) -> str:
@@ -451,11 +489,15 @@ class RNNLanguageModel(nn.Module):
         - ``weights.npz``: the ``state_dict`` as float32 arrays under torch's names (NumPy's ``.npz``);
         - ``vocab.json``: the vocabulary (``Vocab.save``), when ``vocab`` (or ``self.vocab``) is set;
         - ``config.json``: the constructor arguments, the tokenizer mode (if any) and the SHA-256 of
-          the other files, written last.
+          the other files.
 
-        Every file is written to a temporary file and renamed into place, and ``load`` checks the
-        hashes, so an interrupted save never loads as a mixed or truncated model. The weights load
-        into PyTorch's equivalent module (``TORCH_EQUIVALENT``).
+        All or nothing: the files are written to a new directory beside ``directory``, which then
+        replaces it in one atomic swap (on Linux; elsewhere by two renames). A failed save (a full disk,
+        an error in between) leaves ``directory`` as it was, and a concurrent ``load`` gets the whole old
+        model or the whole new one, never a mix. ``directory`` must be absent, empty or a saved model:
+        a directory holding other files is refused (``FileExistsError``), since it is replaced as a whole.
+        Files get the usual permissions (0644 under umask 022); a re-save keeps those of the files it
+        replaces. The weights load into PyTorch's equivalent module (``TORCH_EQUIVALENT``).
         """
         vocab = self.vocab if vocab is None else vocab
         tokenizer = self.tokenizer if tokenizer is None else tokenizer
@@ -467,27 +509,26 @@ class RNNLanguageModel(nn.Module):
         if tokenizer is not None and tokenizer not in TOKENIZERS:
             raise ValueError(f"unknown tokenizer {tokenizer!r}: expected one of "
                              + ", ".join(repr(m) for m in TOKENIZERS))
-        directory = os.fspath(directory)
-        os.makedirs(directory, exist_ok=True)
+        directory = check_model_directory(directory)
+        # Every byte is produced before anything is written: an error here changes nothing on disk.
         buf = io.BytesIO()
         arrays: Dict[str, Any] = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in self.state_dict().items()}
         np.savez(buf, **arrays)
-        weights = buf.getvalue()
-        files = {WEIGHTS_FILE: _sha256(weights)}
-        _atomic_write_bytes(os.path.join(directory, WEIGHTS_FILE), weights)
+        contents = {WEIGHTS_FILE: buf.getvalue()}
         if vocab is not None:
-            vocab_bytes = json.dumps(vocab.to_dict(), ensure_ascii=False, indent=0).encode("utf-8") + b"\n"
-            files[VOCAB_FILE] = _sha256(vocab_bytes)
-            _atomic_write_bytes(os.path.join(directory, VOCAB_FILE), vocab_bytes)
+            contents[VOCAB_FILE] = json_bytes(vocab.to_dict(), indent=0)
         config = {"format": _FORMAT, "version": _VERSION, "config": self.config, "tokenizer": tokenizer,
-                  "files": files}
+                  "files": {name: _sha256(data) for name, data in contents.items()}}
         config["checksum"] = _config_checksum(config)
-        _atomic_write_bytes(os.path.join(directory, CONFIG_FILE),
-                            json.dumps(config, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
+        contents[CONFIG_FILE] = json_bytes(config, indent=2)
+        replace_directory(directory, contents)
 
     @classmethod
     def load(cls, directory: "os.PathLike[str] | str") -> "RNNLanguageModel":
         """Reads a model written by ``save``; ``model.vocab`` / ``model.tokenizer`` are set when it has them.
+
+        A save running at the same time is no problem: the load gets the whole old model or the whole
+        new one (it starts again if the directory is swapped while it reads).
 
         Raises:
             FileNotFoundError: no such directory, or no ``config.json`` / ``weights.npz`` in it.
@@ -496,17 +537,26 @@ class RNNLanguageModel(nn.Module):
                 weights, a vocabulary whose size differs from vocab_size).
         """
         directory = os.fspath(directory)
-        if not os.path.isdir(directory):
-            raise FileNotFoundError(f"no model directory at {directory!r}")
+        for _ in range(_LOAD_ATTEMPTS):
+            try:
+                files = _read_model_files(directory)
+            except _DirectoryReplaced:
+                continue
+            return cls._from_files(directory, files)
+        raise OSError(errno.EAGAIN, f"the model was replaced by {_LOAD_ATTEMPTS} saves in a row while being "
+                      "read; try again", directory)
+
+    @classmethod
+    def _from_files(cls, directory: str, contents: Dict[str, Optional[bytes]]) -> "RNNLanguageModel":
+        """The model from the bytes of its files (None: absent), all read from one version of ``directory``."""
         config_path = os.path.join(directory, CONFIG_FILE)
-        if not os.path.isfile(config_path):
-            raise FileNotFoundError(f"{config_path!r} not found: {directory!r} is not a saved swiftrnn model")
 
         def bad(path: str, why: str) -> ValueError:
             return ValueError(f"{path}: {why}")
 
-        with open(config_path, "rb") as f:
-            raw = f.read()
+        raw = contents[CONFIG_FILE]
+        if raw is None:
+            raise FileNotFoundError(f"{config_path!r} not found: {directory!r} is not a saved swiftrnn model")
         try:
             meta = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -533,11 +583,10 @@ class RNNLanguageModel(nn.Module):
 
         def read_checked(name: str) -> bytes:
             path = os.path.join(directory, name)
-            if not os.path.isfile(path):
+            data = contents[name]
+            if data is None:
                 raise FileNotFoundError(f"{path!r} not found (listed in {CONFIG_FILE})" if name in files
                                         else f"{path!r} not found: the model directory is incomplete")
-            with open(path, "rb") as f:
-                data = f.read()
             digest = files.get(name)
             if digest is not None and _sha256(data) != digest:
                 raise bad(path, f"SHA-256 differs from the one in {CONFIG_FILE}: the file was changed or "
@@ -578,6 +627,64 @@ class RNNLanguageModel(nn.Module):
             raise bad(config_path, "its checksum does not match its content: the file was changed or damaged")
         model.tokenizer = tokenizer
         return model
+
+
+def _read_model_files(directory: str) -> Dict[str, Optional[bytes]]:
+    """The bytes of config.json, weights.npz and vocab.json (None when absent), all from one version of
+    ``directory``: they are opened relative to the directory itself (a save swaps in a new directory and
+    never changes one in place), and ``_DirectoryReplaced`` is raised if that version was deleted before
+    every file was open."""
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"no model directory at {directory!r}")
+    if os.open not in os.supports_dir_fd:  # no directory handles (Windows): by path
+        return {name: _read_or_none(os.path.join(directory, name)) for name in _MODEL_FILES}
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except FileNotFoundError:
+        raise _DirectoryReplaced() from None
+    try:
+        fds: Dict[str, Optional[int]] = {}
+        try:
+            for name in _MODEL_FILES:
+                try:
+                    fds[name] = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+                except FileNotFoundError:
+                    fds[name] = None
+            if None in fds.values() and _replaced(directory, dir_fd):  # a file gone with the old directory
+                raise _DirectoryReplaced()
+            out: Dict[str, Optional[bytes]] = {}
+            for name, fd in fds.items():
+                if fd is not None:
+                    with os.fdopen(fd, "rb") as f:
+                        fds[name] = None
+                        out[name] = f.read()
+                else:
+                    out[name] = None
+            return out
+        finally:
+            for fd in fds.values():
+                if fd is not None:
+                    os.close(fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _replaced(directory: str, dir_fd: int) -> bool:
+    """Whether the path ``directory`` no longer names the directory open as ``dir_fd``."""
+    try:
+        now = os.stat(directory)
+    except OSError:
+        return True
+    then = os.fstat(dir_fd)
+    return (now.st_dev, now.st_ino) != (then.st_dev, then.st_ino)
+
+
+def _read_or_none(path: str) -> Optional[bytes]:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
 
 
 def _sample(logits: np.ndarray, inv_t: float, top_k: Optional[int], rng: np.random.Generator) -> int:
