@@ -11,6 +11,7 @@ know, ...) print one line to stderr and exit with status 1 (2 for command-line u
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import sys
@@ -192,6 +193,9 @@ def train(args: argparse.Namespace) -> None:
         n_tokens = (epochs_done * per_epoch + min(steps_more * args.batch_size, per_epoch)) * args.seq_len
     print(f"trained {len(losses)} steps in {elapsed:.1f} s ({n_tokens / max(elapsed, 1e-9):,.0f} tokens/s): "
           f"loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+    if not math.isfinite(losses[-1]):
+        raise CLIError(f"training diverged (loss {losses[-1]} at step {len(losses)}): try a smaller --lr or a "
+                       f"--clip; nothing was saved to {args.out}")
     model.save(args.out, vocab=vocab, tokenizer=args.tokenizer)
     print(f"saved to {args.out}/ (config.json, weights.npz, vocab.json)")
 

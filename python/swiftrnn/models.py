@@ -498,6 +498,12 @@ class RNNLanguageModel(nn.Module):
         a directory holding other files is refused (``FileExistsError``), since it is replaced as a whole.
         Files get the usual permissions (0644 under umask 022); a re-save keeps those of the files it
         replaces. The weights load into PyTorch's equivalent module (``TORCH_EQUIVALENT``).
+
+        Raises:
+            ValueError: a parameter holds NaN or infinite values (``load`` would refuse it), a vocab
+                whose size differs from vocab_size, an unknown tokenizer.
+            FileExistsError, NotADirectoryError: ``directory`` is not absent, empty or a saved model.
+            OSError: the write failed (``directory`` is unchanged).
         """
         vocab = self.vocab if vocab is None else vocab
         tokenizer = self.tokenizer if tokenizer is None else tokenizer
@@ -513,6 +519,10 @@ class RNNLanguageModel(nn.Module):
         # Every byte is produced before anything is written: an error here changes nothing on disk.
         buf = io.BytesIO()
         arrays: Dict[str, Any] = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in self.state_dict().items()}
+        for k, v in arrays.items():  # load() refuses them: a diverged model must not replace a good one
+            if not np.isfinite(v).all():
+                raise ValueError(f"refusing to save: parameter {k} contains NaN or infinite values (did training "
+                                 "diverge? a smaller learning rate or gradient clipping may help)")
         np.savez(buf, **arrays)
         contents = {WEIGHTS_FILE: buf.getvalue()}
         if vocab is not None:

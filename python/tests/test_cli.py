@@ -246,3 +246,29 @@ def test_train_and_generate_with_jieba_words(corpus, tmp_path, capsys):
     assert gen.startswith("上善若水")
     prompt_ids = model.vocab.encode(jieba.lcut("上善若水"))
     assert gen == "".join(model.vocab.decode(model.generate(prompt_ids, 3, greedy=True))) + "\n"
+
+
+# --- train: a diverged model replaces nothing ---------------------------------------------------
+
+def test_save_refuses_non_finite_weights_naming_the_parameter(tmp_path):
+    m = RNNLanguageModel(5, embedding_dim=3, hidden_size=4)
+    m.save(tmp_path / "m")
+    before = (tmp_path / "m" / "weights.npz").read_bytes()
+    for bad in (np.nan, np.inf, -np.inf):
+        m.rnn.weight_hh_l0[1, 2] = bad
+        with pytest.raises(ValueError, match=r"rnn\.weight_hh_l0 contains NaN or infinite"):
+            m.save(tmp_path / "m")
+        with pytest.raises(ValueError, match="weight_hh_l0"):
+            m.save(tmp_path / "new")
+    assert (tmp_path / "m" / "weights.npz").read_bytes() == before
+    assert not (tmp_path / "new").exists()
+
+
+@needs_training
+def test_train_that_diverges_fails_and_keeps_the_existing_model(tmp_path, capsys, corpus, model_dir):
+    before = {p.name: p.read_bytes() for p in model_dir.iterdir()}
+    status, out, err = run(["train", str(corpus), "--out", str(model_dir), "--steps", "3", "--lr", "1e38",
+                            "--clip", "0", "--embedding-dim", "4", "--hidden-size", "8", "--quiet"], capsys)
+    assert_one_line_error(status, err, "diverged", "--lr", "nothing was saved")
+    assert "saved to" not in out
+    assert {p.name: p.read_bytes() for p in model_dir.iterdir()} == before
