@@ -159,8 +159,9 @@ def read_corpus(path: str) -> str:
 
 
 def train(args: argparse.Namespace) -> None:
-    from swiftrnn.models import RNNLanguageModel
+    from swiftrnn.models import RNNLanguageModel, check_model_directory
 
+    check_model_directory(args.out)  # before the training a bad --out would throw away
     text = read_corpus(args.corpus)
     tokens = tokenize(text, args.tokenizer)
     if not text.strip() or not tokens:
@@ -278,7 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("corpus", metavar="CORPUS", help="a UTF-8 text file")
     t.add_argument("--tokenizer", type=_tokenizer, default="char", metavar="|".join(TOKENIZERS),
                    help="how to split the text: characters, jieba words or whitespace (default: char)")
-    t.add_argument("--out", required=True, metavar="DIR", help="directory to save the model to")
+    t.add_argument("--out", required=True, metavar="DIR",
+                   help="directory to save the model to: new, empty, or a saved model (replaced when training "
+                        "succeeds); checked before training")
     length = t.add_mutually_exclusive_group()
     length.add_argument("--steps", type=_int_at_least(1), help="training steps (default: 600)")
     length.add_argument("--epochs", type=_int_at_least(1), help="passes over the corpus instead of --steps")

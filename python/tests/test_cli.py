@@ -272,3 +272,27 @@ def test_train_that_diverges_fails_and_keeps_the_existing_model(tmp_path, capsys
     assert_one_line_error(status, err, "diverged", "--lr", "nothing was saved")
     assert "saved to" not in out
     assert {p.name: p.read_bytes() for p in model_dir.iterdir()} == before
+
+
+# --- train: --out is checked before training -----------------------------------------------------
+
+@pytest.mark.parametrize("make_out, fragment", [
+    (lambda tmp: (tmp / "f").write_text("x") and tmp / "f", "not a directory"),
+    (lambda tmp: tmp / "no" / "such" / "dir", "no such parent directory"),
+    (lambda tmp: ((tmp / "d").mkdir(), (tmp / "d" / "mine.txt").write_text("x")) and tmp / "d", "mine.txt"),
+])
+def test_train_checks_out_before_training(tmp_path, capsys, corpus, monkeypatch, make_out, fragment):
+    out_dir = make_out(tmp_path)
+    monkeypatch.setattr(RNNLanguageModel, "fit", lambda *a, **k: pytest.fail("trained before checking --out"))
+    status, out, err = run(["train", str(corpus), "--out", str(out_dir), "--steps", "1", "--quiet"], capsys)
+    assert_one_line_error(status, err, fragment, os.path.basename(str(out_dir)))
+    assert out == ""
+
+
+def test_train_checks_that_out_is_writable_before_training(tmp_path, capsys, corpus, monkeypatch):
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if os.fspath(p) == str(tmp_path) else real_access(p, mode))
+    monkeypatch.setattr(RNNLanguageModel, "fit", lambda *a, **k: pytest.fail("trained before checking --out"))
+    status, out, err = run(["train", str(corpus), "--out", str(tmp_path / "m"), "--steps", "1", "--quiet"], capsys)
+    assert_one_line_error(status, err, "cannot create", str(tmp_path))
+    assert out == ""
