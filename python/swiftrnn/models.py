@@ -617,9 +617,8 @@ class RNNLanguageModel(nn.Module):
                 raise bad(weights_path, f"{k} contains NaN or infinite values")
         try:
             model.load_state_dict(state)
-        except (KeyError, ValueError, TypeError) as e:
-            msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-            raise bad(weights_path, f"does not match the config ({msg})") from None
+        except RuntimeError as e:  # torch's "Error(s) in loading state_dict ...", one problem per line
+            raise bad(weights_path, "does not match the config (" + "; ".join(str(e).split("\n\t")[1:]) + ")") from None
 
         if VOCAB_FILE in files:
             vocab_path = os.path.join(directory, VOCAB_FILE)
