@@ -419,8 +419,9 @@ class RNNLanguageModel(nn.Module):
 
         Each next token is the most likely one when ``greedy``; otherwise it is sampled from
         ``softmax(logits / temperature)``, restricted to the ``top_k`` most likely tokens when
-        ``top_k`` is given. Sampling uses ``numpy.random.default_rng(seed)``: the same seed gives the
-        same tokens. ``seed=None`` takes a seed from swiftrnn's default generator (so
+        ``top_k`` is given; as the temperature tends to 0 this tends to greedy (a temperature of
+        1e-300 is greedy: nothing overflows). Sampling uses ``numpy.random.default_rng(seed)``: the
+        same seed gives the same tokens. ``seed=None`` takes a seed from swiftrnn's default generator (so
         ``swiftrnn.manual_seed`` makes it reproducible) and advances it. Runs in eval mode (no dropout).
 
         Raises:
@@ -452,7 +453,6 @@ class RNNLanguageModel(nn.Module):
             if seed is None:  # from swiftrnn's default generator, so swiftrnn.manual_seed makes it reproducible
                 seed = int(_random.randint(0, 2**62, ()))
             rng = np.random.default_rng(seed)
-        inv_t = 1.0 / float(temperature)
         was_training = self.training
         self.eval()
         rnn, fc = self.rnn, self.fc
@@ -472,7 +472,7 @@ class RNNLanguageModel(nn.Module):
                 if greedy:
                     token = int(np.argmax(logits))
                 else:
-                    token = _sample(logits, inv_t, top_k, rng)
+                    token = _sample(logits, float(temperature), top_k, rng)
                 out[P + i] = token
                 if i + 1 < max_new_tokens:
                     step_input[0, 0] = token
@@ -696,16 +696,24 @@ def _read_or_none(path: str) -> Optional[bytes]:
         return None
 
 
-def _sample(logits: np.ndarray, inv_t: float, top_k: Optional[int], rng: np.random.Generator) -> int:
-    """One id drawn from softmax(logits * inv_t), among the top_k largest logits if top_k is given."""
-    z = logits.astype(np.float64) * inv_t
+def _sample(logits: np.ndarray, temperature: float, top_k: Optional[int], rng: np.random.Generator) -> int:
+    """One id drawn from softmax(logits / temperature), among the top_k largest logits if top_k is given.
+
+    Computed as exp((logits - max) / temperature) in float64: every exponent is <= 0 and the largest is 0,
+    so no temperature > 0 overflows (1 / 1e-310 would); a tiny temperature gives all the mass to the
+    largest logit, i.e. greedy."""
+    z = logits.astype(np.float64)
+    if not np.isfinite(z).all():  # NaN would silently pick the last id
+        raise ValueError("the model's logits contain NaN or infinite values (are its weights finite?)")
+    with np.errstate(over="ignore"):  # a very negative exponent overflowing to -inf gives probability 0: right
+        z = (z - z.max()) / temperature
     V = z.shape[0]
     if top_k is not None and top_k < V:
         keep = np.sort(np.argpartition(z, V - top_k)[V - top_k:])
         z = z[keep]
     else:
         keep = None
-    p = np.exp(z - z.max())
+    p = np.exp(z)  # the top_k keep the largest logit: its exponent is 0
     cdf = np.cumsum(p)
     j = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
     j = min(j, len(cdf) - 1)

@@ -175,6 +175,25 @@ def test_sampling_follows_softmax_of_logits_over_temperature():
         assert np.all(np.abs(freq - p) < 4 * np.sqrt(p * (1 - p) / n) + 1e-3), (t, freq, p)
 
 
+@pytest.mark.parametrize("t", [1e-310, 5e-324, 1e-300, 1e-30])
+def test_tiny_temperatures_are_greedy_not_nan(t):
+    # 1 / 1e-310 overflows to inf and logits * 1e300 may too: the probabilities were NaN and the last id won.
+    bias = np.array([-3.0, 40.0, 39.9, -1e3, 2.0, 0.0])
+    m = constant_logits_model(bias)
+    assert set(m.generate([0], 50, temperature=t, seed=3)[1:].tolist()) == {1}
+    assert set(m.generate([0], 50, temperature=t, top_k=3, seed=3)[1:].tolist()) == {1}
+    huge = constant_logits_model(np.array([3e38, -3e38, 1e38, 0.0]))  # float32 extremes, any temperature
+    for temperature in (t, 1.0, 1e300):
+        draws = huge.generate([0], 20, temperature=temperature, seed=3)[1:]
+        assert set(draws.tolist()) <= {0, 1, 2, 3} and (temperature > 1e30 or set(draws.tolist()) == {0})
+
+
+def test_sampling_a_model_with_nan_logits_is_an_error():
+    m = constant_logits_model(np.array([0.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        m.generate([0], 3, seed=0)
+
+
 def test_top_k_samples_only_among_the_k_most_likely():
     bias = np.array([2.0, 1.0, 0.0, -1.0, 0.5, 1.5])
     m = constant_logits_model(bias)
