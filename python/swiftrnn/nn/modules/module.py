@@ -1,9 +1,10 @@
 """The Module base class: parameters, submodules, state_dict, train/eval and repr as in torch.nn.Module."""
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, NamedTuple, NoReturn, Optional, Tuple, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, NoReturn, Optional, Tuple, TypeVar, cast
 
 import numpy as np
 
@@ -71,6 +72,25 @@ def _names_device(arg: Any) -> bool:
     return isinstance(arg, int)
 
 
+def _deferring_parameter_hook(init: Callable[..., None]) -> Callable[..., None]:
+    """A subclass's ``__init__`` that runs ``_parameters_changed`` once when it returns, not per registration."""
+    @functools.wraps(init)
+    def __init__(self: "Module", *args: Any, **kwargs: Any) -> None:
+        d = self.__dict__
+        outer = d.get("_constructing", False)  # a subclass's __init__ calling its base's
+        d["_constructing"] = True
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            if outer:
+                d["_constructing"] = True
+            else:
+                d.pop("_constructing", None)
+        if d.pop("_hook_pending", False):
+            self._parameters_changed()  # once per constructor level: each returns a usable module
+    return __init__
+
+
 class Module:
     """Base class of swiftrnn's layers, shaped like ``torch.nn.Module``.
 
@@ -101,10 +121,25 @@ class Module:
             value = Parameter(_as_float32(value, name))
         self._parameters[name] = value
         self.__dict__[name] = value  # mirrored for plain (fast) attribute lookup; __setattr__ keeps both in step
-        self._parameters_changed()
+        self._parameter_replaced()
 
     def _parameters_changed(self) -> None:
-        """Hook for modules that cache views of their parameters."""
+        """Hook for modules that cache views of their parameters: called once a constructor returns, and
+        after each later change of a parameter object (not of its values)."""
+
+    def _parameter_replaced(self) -> None:
+        # Inside a constructor the hook runs once, when it returns (see __init_subclass__): a hook that
+        # rebuilds an O(n) cache per registration made building n parameters O(n^2).
+        if self.__dict__.get("_constructing"):
+            self.__dict__["_hook_pending"] = True
+        else:
+            self._parameters_changed()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            cls.__init__ = _deferring_parameter_hook(init)  # type: ignore[method-assign]
 
     if TYPE_CHECKING:
         # Parameters and submodules are plain instance attributes (register_parameter and __setattr__
@@ -126,7 +161,7 @@ class Module:
                     raise ValueError(f"expected {name} of shape {current.shape}, got {value.shape}")
                 params[name] = value
                 self.__dict__[name] = value
-                self._parameters_changed()
+                self._parameter_replaced()
                 return
             new = _as_float32(value, name)
             if new.shape != current.shape:
