@@ -540,11 +540,18 @@ class RNNLanguageModel(nn.Module):
         A save running at the same time is no problem: the load gets the whole old model or the whole
         new one (it starts again if the directory is swapped while it reads).
 
+        The directory is treated as untrusted input: config.json (its checksum first), the hashes, the
+        sizes the config implies and every ``.npz`` member's header are checked before any array is read
+        or the model is built, so a hostile directory fails at once and a load allocates no more than the
+        files hold (weights are stored uncompressed; a compressed ``.npz`` member is refused).
+
         Raises:
             FileNotFoundError: no such directory, or no ``config.json`` / ``weights.npz`` in it.
-            ValueError: a corrupt or inconsistent file (bad JSON, unknown format or version, invalid
-                config, a hash that does not match, missing or unexpected or misshapen or non-finite
-                weights, a vocabulary whose size differs from vocab_size).
+            ValueError: a corrupt, inconsistent or hostile file (bad or deeply nested JSON, unknown format
+                or version, invalid config, a hash or checksum that does not match, a config declaring
+                more weights than the file holds, missing or unexpected or misshapen or compressed or
+                non-finite weights, a .npy file posing as the .npz, a vocabulary whose size differs
+                from vocab_size).
         """
         directory = os.fspath(directory)
         for _ in range(_LOAD_ATTEMPTS):
@@ -558,8 +565,15 @@ class RNNLanguageModel(nn.Module):
 
     @classmethod
     def _from_files(cls, directory: str, contents: Dict[str, Optional[bytes]]) -> "RNNLanguageModel":
-        """The model from the bytes of its files (None: absent), all read from one version of ``directory``."""
+        """The model from the bytes of its files (None: absent), all read from one version of ``directory``.
+
+        The files are untrusted input: everything is checked, in an order that allocates nothing large
+        before the files have shown they hold that much. config.json (size, JSON, format, version,
+        checksum, values), then the weights file's hash, the arithmetic size the config implies against the
+        file's size, and every .npz member's header (name, storage, dtype, shape, byte count) against the
+        config, before any array is read or the model is built."""
         config_path = os.path.join(directory, CONFIG_FILE)
+        weights_path = os.path.join(directory, WEIGHTS_FILE)
 
         def bad(path: str, why: str) -> ValueError:
             return ValueError(f"{path}: {why}")
@@ -567,16 +581,17 @@ class RNNLanguageModel(nn.Module):
         raw = contents[CONFIG_FILE]
         if raw is None:
             raise FileNotFoundError(f"{config_path!r} not found: {directory!r} is not a saved swiftrnn model")
-        try:
-            meta = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise bad(config_path, f"not UTF-8 JSON ({e})") from None
+        if len(raw) > _CONFIG_MAX_BYTES:
+            raise bad(config_path, f"larger than {_CONFIG_MAX_BYTES} bytes: not a swiftrnn model's config")
+        meta = _parse_json(raw, config_path)
         if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
             got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
             raise bad(config_path, f"expected \"format\": {_FORMAT!r}, got {got!r}")
         if meta.get("version") != _VERSION:
             raise bad(config_path, f"unsupported version {meta.get('version')!r} "
                                    f"(this swiftrnn reads version {_VERSION})")
+        if meta.get("checksum") != _config_checksum(meta):
+            raise bad(config_path, "its checksum does not match its content: the file was changed or damaged")
         config, files, tokenizer = meta.get("config"), meta.get("files", {}), meta.get("tokenizer")
         if not isinstance(config, dict) or not isinstance(files, dict):
             raise bad(config_path, "\"config\" and \"files\" must be JSON objects")
@@ -587,8 +602,8 @@ class RNNLanguageModel(nn.Module):
             missing, extra = sorted(expected_keys - set(config)), sorted(set(config) - expected_keys)
             raise bad(config_path, f"config keys differ from RNNLanguageModel's: missing {missing}, unexpected {extra}")
         try:
-            model = cls(**config)
-        except (TypeError, ValueError) as e:
+            sizes = [_positive_int(config[k], k) for k in ("vocab_size", "embedding_dim", "hidden_size", "num_layers")]
+        except ValueError as e:
             raise bad(config_path, f"invalid config ({e})") from None
 
         def read_checked(name: str) -> bytes:
@@ -603,39 +618,114 @@ class RNNLanguageModel(nn.Module):
                                 "the save was interrupted")
             return data
 
-        weights_path = os.path.join(directory, WEIGHTS_FILE)
         data = read_checked(WEIGHTS_FILE)
+        vocab: Optional[Vocab] = None
+        if VOCAB_FILE in files:
+            vocab_path = os.path.join(directory, VOCAB_FILE)
+            vocab = Vocab.from_dict(_parse_json(read_checked(VOCAB_FILE), vocab_path), vocab_path)
+            if len(vocab) != sizes[0]:
+                raise bad(vocab_path, f"has {len(vocab)} tokens but vocab_size is {sizes[0]}")
         try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as z:
-                state = {k: z[k] for k in z.files}
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-            raise bad(weights_path, f"not a readable .npz file ({e})") from None
-        for k, v in state.items():
-            if v.dtype.kind != "f":
-                raise bad(weights_path, f"{k} has dtype {v.dtype}, expected float32")
-            if not np.all(np.isfinite(v)):
-                raise bad(weights_path, f"{k} contains NaN or infinite values")
+            state = _read_weights(data, *sizes)
+        except ValueError as e:
+            raise bad(weights_path, str(e)) from None
+        try:
+            model = cls(**config)  # no larger than the arrays just read
+        except (TypeError, ValueError) as e:
+            raise bad(config_path, f"invalid config ({e})") from None
         try:
             model.load_state_dict(state)
         except RuntimeError as e:  # torch's "Error(s) in loading state_dict ...", one problem per line
             raise bad(weights_path, "does not match the config (" + "; ".join(str(e).split("\n\t")[1:]) + ")") from None
-
-        if VOCAB_FILE in files:
-            vocab_path = os.path.join(directory, VOCAB_FILE)
-            vdata = read_checked(VOCAB_FILE)
-            try:
-                vocab = Vocab.from_dict(json.loads(vdata.decode("utf-8")), vocab_path)
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise bad(vocab_path, f"not UTF-8 JSON ({e})") from None
-            if len(vocab) != model.vocab_size:
-                raise bad(vocab_path, f"has {len(vocab)} tokens but vocab_size is {model.vocab_size}")
-            model.vocab = vocab
-        # Last, so that the checks above name what is wrong when they can: a change that leaves every
-        # value plausible (a hyperparameter, a key of "files") is caught here.
-        if meta.get("checksum") != _config_checksum(meta):
-            raise bad(config_path, "its checksum does not match its content: the file was changed or damaged")
+        model.vocab = vocab
         model.tokenizer = tokenizer
         return model
+
+
+_CONFIG_MAX_BYTES = 1 << 20  # a saved config.json is a few hundred bytes
+
+
+def _parse_json(raw: bytes, path: str) -> Any:
+    """JSON from an untrusted file: ValueError naming ``path`` for bytes that are not UTF-8 JSON, and for
+    nesting too deep for Python's parser (a RecursionError otherwise)."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not UTF-8 JSON ({e})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply to be a swiftrnn file") from None
+
+
+def _expected_shapes(vocab_size: int, embedding_dim: int, hidden_size: int, num_layers: int) -> Dict[str, Tuple[int, ...]]:
+    """The state_dict shapes of RNNLanguageModel(vocab_size, embedding_dim, hidden_size, num_layers)
+    (a test checks them against the modules), without building it."""
+    V, E, H = vocab_size, embedding_dim, hidden_size
+    shapes: Dict[str, Tuple[int, ...]] = {"embedding.weight": (V, E)}
+    for layer in range(num_layers):
+        shapes.update({f"rnn.weight_ih_l{layer}": (H, E if layer == 0 else H), f"rnn.weight_hh_l{layer}": (H, H),
+                       f"rnn.bias_ih_l{layer}": (H,), f"rnn.bias_hh_l{layer}": (H,)})
+    shapes.update({"fc.weight": (V, H), "fc.bias": (V,)})
+    return shapes
+
+
+def _read_weights(data: bytes, vocab_size: int, embedding_dim: int, hidden_size: int,
+                  num_layers: int) -> Dict[str, np.ndarray]:
+    """The arrays of a weights.npz (its bytes) for the given config, checked before anything is read: the
+    sizes the config implies fit in the file, each member is an uncompressed .npy whose header gives the
+    expected shape, a float dtype and a byte count that the member holds; then every value is finite.
+    ValueError saying what differs."""
+    V, E, H, L = vocab_size, embedding_dim, hidden_size, num_layers
+    count = 2 + 4 * L + 1
+    elements = V * E + H * E + H * H + 2 * H + (L - 1) * (2 * H * H + 2 * H) + V * H + V
+    if data[:6] == b"\x93NUMPY":
+        raise ValueError("a single .npy array, not a .npz archive of the state_dict (save with np.savez(path, **arrays))")
+    if elements * 2 > len(data):  # 2: float16, the smallest float dtype accepted
+        raise ValueError(f"the config's model has {elements:,} weights, more than this {len(data):,}-byte file "
+                         "can hold: the config or the file is wrong")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise ValueError(f"not a readable .npz file ({e})") from None
+    with archive:
+        infos = archive.infolist()
+        if len(infos) != count:
+            raise ValueError(f"holds {len(infos)} arrays, the config's model has {count} parameters")
+        shapes = _expected_shapes(V, E, H, L)
+        names = [i.filename[:-4] if i.filename.endswith(".npy") else i.filename for i in infos]
+        if sorted(names) != sorted(shapes):
+            missing = [k for k in shapes if k not in names][:5]
+            unexpected = [k for k in names if k not in shapes][:5]
+            raise ValueError(f"does not match the config: missing key(s) {missing}, unexpected key(s) {unexpected}")
+        state: Dict[str, np.ndarray] = {}
+        for info, name in zip(infos, names):
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise ValueError(f"{name} is compressed; weights are stored uncompressed (np.savez, not "
+                                 "np.savez_compressed), so that a load allocates no more than the file's size")
+            try:
+                with archive.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    header = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                              else np.lib.format.read_array_header_2_0(f))
+                    shape, fortran, dtype = header
+                    if dtype.kind != "f" or dtype.hasobject:
+                        raise ValueError(f"{name} has dtype {dtype}, expected float32")
+                    if tuple(shape) != shapes[name]:
+                        raise ValueError(f"size mismatch for {name}: the file has shape {tuple(shape)}, "
+                                         f"the config's model {shapes[name]}")
+                    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                    if info.file_size != f.tell() + nbytes:
+                        raise ValueError(f"{name}: the member holds {info.file_size - f.tell()} bytes, its header "
+                                         f"declares {nbytes}")
+                    raw = f.read(nbytes)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+                raise ValueError(f"not a readable .npz file ({e})") from None
+            if len(raw) != nbytes:
+                raise ValueError(f"{name} is truncated")
+            arr = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+            if not np.isfinite(arr).all():
+                raise ValueError(f"{name} contains NaN or infinite values")
+            state[name] = arr
+    return state
 
 
 def _read_model_files(directory: str) -> Dict[str, Optional[bytes]]:

@@ -318,9 +318,14 @@ def saved(tmp_path, **kw):
     return tmp_path
 
 
-def edit_config(path, fn):
+def edit_config(path, fn, checksum=True):
+    """A hand edit of config.json; with ``checksum`` its checksum is updated (the edit is consistent, so the
+    checks behind the checksum are reached)."""
+    from swiftrnn.models import _config_checksum
     cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
     fn(cfg)
+    if checksum:
+        cfg["checksum"] = _config_checksum(cfg)
     (path / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
 
 
@@ -352,8 +357,11 @@ def test_load_missing_directory_or_config(tmp_path):
     (lambda p: edit_config(p, lambda c: c.update(tokenizer="bpe")), "tokenizer"),
     (lambda p: (p / "weights.npz").write_bytes((p / "weights.npz").read_bytes()[:-100]), "SHA-256"),
     (lambda p: (p / "vocab.json").write_text("{}", encoding="utf-8"), "SHA-256"),
-    (lambda p: write_weights(p, {}), "Missing key"),
-    (lambda p: write_weights(p, {**small().state_dict(), "x": np.zeros(1, np.float32)}), "Unexpected key"),
+    (lambda p: write_weights(p, {}), "more than this .*-byte file can hold"),
+    (lambda p: write_weights(p, {**small().state_dict(), "x": np.zeros(1, np.float32)}), "holds 8 arrays, the config.s model has 7 parameters"),
+    (lambda p: write_weights(p, {**{k: v for k, v in small().state_dict().items() if k != "fc.bias"},
+                                 "fc.bias2": np.zeros(12, np.float32)}),
+     r"missing key\(s\) \['fc.bias'\], unexpected key\(s\) \['fc.bias2'\]"),
     (lambda p: write_weights(p, {**small().state_dict(), "fc.bias": np.zeros(13, np.float32)}), "size mismatch"),
     (lambda p: write_weights(p, {**small().state_dict(), "fc.bias": np.full(12, np.nan, np.float32)}), "NaN"),
     (lambda p: write_weights(p, {**small().state_dict(), "fc.bias": np.zeros(12, np.int64)}), "dtype"),
