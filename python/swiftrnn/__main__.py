@@ -206,7 +206,7 @@ def train(args: argparse.Namespace) -> None:
 def generate(args: argparse.Namespace) -> None:
     from swiftrnn.models import RNNLanguageModel
 
-    model = RNNLanguageModel.load(args.model)
+    model = RNNLanguageModel.load(args.model).eval()  # inference only: no dropout, nothing kept for a backward
     if model.vocab is None:
         raise CLIError(f"model {args.model!r} has no vocabulary (vocab.json): save it with "
                        "model.save(dir, vocab=..., tokenizer=...) or train it with `python -m swiftrnn train`")
@@ -220,8 +220,9 @@ def generate(args: argparse.Namespace) -> None:
             shown = ", ".join(repr(t) for t in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
             raise CLIError(f"the prompt has {len(unknown)} token(s) not in the model's vocabulary "
                            f"({mode} tokens): {shown}")
-    ids = model.generate(model.vocab.encode(tokens), args.length, temperature=args.temperature,
-                         top_k=args.top_k, greedy=args.greedy, seed=args.seed)
+    with swiftrnn.no_grad():
+        ids = model.generate(model.vocab.encode(tokens), args.length, temperature=args.temperature,
+                             top_k=args.top_k, greedy=args.greedy, seed=args.seed)
     print(detokenize(model.vocab.decode(ids), mode))
 
 

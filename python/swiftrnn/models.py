@@ -17,9 +17,15 @@ as one module that trains (``fit``), scores (``evaluate``), samples (``generate`
     model.save("model", vocab=vocab, tokenizer="char")
 
 The saved weights load into the PyTorch module of the same shape (``TORCH_EQUIVALENT`` below).
+
+Serving: ``generate``, ``evaluate`` and ``perplexity`` run in eval mode under ``swiftrnn.no_grad()``, so
+they keep nothing per thread. Calling the model yourself (``logits, h = model(ids)``) to serve requests,
+do the same: ``model.eval()`` once, and each call inside ``with swiftrnn.no_grad():``; a training-mode
+forward keeps its activations in the calling thread until a backward.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
@@ -30,13 +36,13 @@ import os
 import sys
 import time
 import zipfile
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from . import _native, nn
 from . import random as _random
-from .grad_mode import enable_grad
+from .grad_mode import enable_grad, no_grad
 from ._io import json_bytes, replace_directory
 from .text import TOKENIZERS, Vocab
 
@@ -352,6 +358,18 @@ class RNNLanguageModel(nn.Module):
             self.train(was_training)
         return losses
 
+    @contextlib.contextmanager
+    def _serving(self) -> Iterator[None]:
+        """Eval mode (no dropout) and ``no_grad`` (nothing kept for a backward: a serving thread holds no
+        activations) for the block; the mode is restored after it."""
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                yield
+        finally:
+            self.train(was_training)
+
     # --- scoring ------------------------------------------------------------------------------
     def evaluate(self, ids: Any, seq_len: Optional[int] = None, batch_size: int = 16) -> float:
         """The mean cross-entropy (nats) of predicting each of ``ids[1:]`` from the ids before it.
@@ -359,7 +377,7 @@ class RNNLanguageModel(nn.Module):
         With ``seq_len=None`` the ids are read as one stream, the hidden state carried from the first
         id to the last (what ``generate`` sees). With ``seq_len=k`` they are cut into consecutive
         windows of k predictions, each from a zero hidden state (what ``fit`` trains on). Runs in eval
-        mode (no dropout); ``math.exp`` of the result is the perplexity (``perplexity``).
+        mode (no dropout) under ``no_grad`` (nothing is kept for a backward); ``math.exp`` of the result is the perplexity (``perplexity``).
         """
         ids = _token_ids(ids, "ids", self.vocab_size)
         if len(ids) < 2:
@@ -368,9 +386,7 @@ class RNNLanguageModel(nn.Module):
             seq_len = _positive_int(seq_len, "seq_len")
         batch_size = _positive_int(batch_size, "batch_size")
         total, count = 0.0, 0
-        was_training = self.training
-        self.eval()
-        try:
+        with self._serving():
             if seq_len is None:
                 h = None
                 chunk = 1024
@@ -396,8 +412,6 @@ class RNNLanguageModel(nn.Module):
                     logits, _ = self.forward(w[None, :-1])
                     total += self._nll_sum(logits[0], w[1:])
                     count += len(w) - 1
-        finally:
-            self.train(was_training)
         return total / count
 
     def perplexity(self, ids: Any, seq_len: Optional[int] = None, batch_size: int = 16) -> float:
@@ -422,7 +436,8 @@ class RNNLanguageModel(nn.Module):
         ``top_k`` is given; as the temperature tends to 0 this tends to greedy (a temperature of
         1e-300 is greedy: nothing overflows). Sampling uses ``numpy.random.default_rng(seed)``: the
         same seed gives the same tokens. ``seed=None`` takes a seed from swiftrnn's default generator (so
-        ``swiftrnn.manual_seed`` makes it reproducible) and advances it. Runs in eval mode (no dropout).
+        ``swiftrnn.manual_seed`` makes it reproducible) and advances it. Runs in eval mode (no dropout)
+        under ``no_grad`` (nothing is kept for a backward).
 
         Raises:
             ValueError: an empty prompt, ``max_new_tokens`` < 0, ``temperature`` <= 0, ``top_k`` < 1.
@@ -453,8 +468,6 @@ class RNNLanguageModel(nn.Module):
             if seed is None:  # from swiftrnn's default generator, so swiftrnn.manual_seed makes it reproducible
                 seed = int(_random.randint(0, 2**62, ()))
             rng = np.random.default_rng(seed)
-        was_training = self.training
-        self.eval()
         rnn, fc = self.rnn, self.fc
         # The weights are packed once for the whole generation: a one-token step would otherwise spend most
         # of its time packing W_ih, W_hh and the output layer's weight (same results, bit for bit).
@@ -465,7 +478,7 @@ class RNNLanguageModel(nn.Module):
             hidden, h = _native.rnn_forward(self.embedding(ids), h, rnn._flat, rnn._desc, None, None, packed_rnn)
             return _native.linear_forward(hidden[0, -1], fc.weight, fc.bias, packed_fc), h  # logits (V,), hn
 
-        try:
+        with self._serving():
             logits, h = step(prompt[None, :], None)                  # the prompt, once
             step_input = np.empty((1, 1), dtype=np.int64)
             for i in range(max_new_tokens):
@@ -477,8 +490,6 @@ class RNNLanguageModel(nn.Module):
                 if i + 1 < max_new_tokens:
                     step_input[0, 0] = token
                     logits, h = step(step_input, h)                  # one token, carrying hn
-        finally:
-            self.train(was_training)
         return out
 
     # --- persistence --------------------------------------------------------------------------

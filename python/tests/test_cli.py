@@ -296,3 +296,17 @@ def test_train_checks_that_out_is_writable_before_training(tmp_path, capsys, cor
     status, out, err = run(["train", str(corpus), "--out", str(tmp_path / "m"), "--steps", "1", "--quiet"], capsys)
     assert_one_line_error(status, err, "cannot create", str(tmp_path))
     assert out == ""
+
+
+def test_generate_serves_in_eval_mode_without_gradients(model_dir, capsys, monkeypatch):
+    seen = []
+    real = RNNLanguageModel.generate
+
+    def spy(self, *args, **kwargs):
+        seen.append((self.training, swiftrnn.is_grad_enabled()))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(RNNLanguageModel, "generate", spy)
+    status, out, err = run(["generate", str(model_dir), "--prompt", "道", "--length", "3", "--seed", "0"], capsys)
+    assert status == 0, err
+    assert seen == [(False, False)]

@@ -543,3 +543,25 @@ def test_fit_matches_the_same_recipe_in_pytorch():
     assert_close("per-step losses", np.array(losses), np.array(ref), rtol=1e-3, atol=1e-4)
     for k, v in tm.state_dict().items():
         assert_close(k, m.state_dict()[k], v.numpy(), rtol=1e-3, atol=1e-4)
+
+
+# --- serving keeps nothing per thread ---------------------------------------------------------
+
+def test_generate_and_evaluate_run_in_eval_mode_without_gradients():
+    import swiftrnn
+    m = small(num_layers=2, dropout=0.5)
+    m.train()
+    seen = []
+    for sub in (m.embedding, m.rnn, m.fc):
+        def spy(*args, _sub=sub, _forward=sub.forward, **kwargs):
+            seen.append((type(_sub).__name__, _sub.training, swiftrnn.is_grad_enabled()))
+            return _forward(*args, **kwargs)
+        sub.forward = spy
+    m.generate([1, 2], 5, seed=0)
+    m.evaluate(np.arange(12), seq_len=4)
+    m.evaluate(np.arange(12))
+    assert seen and {s[0] for s in seen} == {"Embedding", "RNN", "Linear"}
+    assert all(not training and not grad for _, training, grad in seen), seen
+    assert m.training and m.rnn.training and swiftrnn.is_grad_enabled()  # both restored
+    with pytest.raises(RuntimeError, match="nothing to work from"):  # nothing was kept for a backward
+        m.rnn.backward(np.zeros((1, 12, 8), np.float32))

@@ -104,6 +104,13 @@ class Module:
     Training: a forward in training mode saves what the module's ``backward`` needs (an eval-mode
     forward, or any forward inside ``swiftrnn.no_grad()``, saves nothing); ``backward`` uses it once and
     accumulates into the parameters' ``.grad``.
+
+    SERVING (inference only): call ``model.eval()`` once and run forwards inside ``swiftrnn.no_grad()``.
+    A forward in training mode with gradients enabled (the default state of a new module) keeps its
+    inputs and activations *per thread* until that thread's ``backward`` or next forward: a pool of
+    server threads that never call backward would each hold their last batch's activations (hundreds of
+    MB for a large RNN batch) indefinitely, and dropout would be applied. ``RNNLanguageModel.generate``
+    / ``evaluate`` and the command line do this themselves.
     """
 
     training: bool
