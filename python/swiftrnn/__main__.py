@@ -329,8 +329,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (CLIError, OSError, ValueError, KeyError, ImportError) as e:
+    except (CLIError, OSError, ValueError, KeyError, ImportError, OverflowError) as e:
         print(f"{PROG} {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except MemoryError as e:  # sizes too large for this machine (--length, --embedding-dim, --layers, ...)
+        print(f"{PROG} {args.command}: error: out of memory: {_one_line(e)}", file=sys.stderr)
         return 1
     return 0
 

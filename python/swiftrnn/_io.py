@@ -4,6 +4,7 @@
 - ``replace_directory``: a whole directory of files (``RNNLanguageModel.save``): the new directory is
   written completely beside the old one, then swapped in.
 - ``json_bytes``: JSON as UTF-8, also for strings with lone surrogates (which ``json.loads`` accepts).
+- ``parse_json``: JSON from an untrusted file, every failure a ValueError.
 
 New files and directories are created with modes 0o666 / 0o777 and the kernel applies the umask (0644 and
 0755 under umask 022), as ``open()`` would; replacing an existing file or directory keeps its mode, so a
@@ -21,7 +22,18 @@ import stat
 import sys
 from typing import Any, Mapping, Optional
 
-__all__ = ["atomic_write_bytes", "replace_directory", "json_bytes"]
+__all__ = ["atomic_write_bytes", "replace_directory", "json_bytes", "parse_json"]
+
+
+def parse_json(raw: bytes, what: str) -> Any:
+    """JSON from the bytes of an untrusted file; ValueError starting with ``what`` for bytes that are not
+    UTF-8 JSON and for nesting too deep for Python's parser (which raises RecursionError)."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{what}: not UTF-8 JSON ({e})") from None
+    except RecursionError:
+        raise ValueError(f"{what}: JSON nested too deeply to be a swiftrnn file") from None
 
 
 def json_bytes(obj: Any, indent: Optional[int] = None) -> bytes:

@@ -43,7 +43,7 @@ import numpy as np
 from . import _native, nn
 from . import random as _random
 from .grad_mode import enable_grad, no_grad
-from ._io import json_bytes, replace_directory
+from ._io import json_bytes, parse_json, replace_directory
 from .text import TOKENIZERS, Vocab
 
 __all__ = ["RNNLanguageModel", "TORCH_EQUIVALENT"]
@@ -594,7 +594,7 @@ class RNNLanguageModel(nn.Module):
             raise FileNotFoundError(f"{config_path!r} not found: {directory!r} is not a saved swiftrnn model")
         if len(raw) > _CONFIG_MAX_BYTES:
             raise bad(config_path, f"larger than {_CONFIG_MAX_BYTES} bytes: not a swiftrnn model's config")
-        meta = _parse_json(raw, config_path)
+        meta = parse_json(raw, config_path)
         if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
             got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
             raise bad(config_path, f"expected \"format\": {_FORMAT!r}, got {got!r}")
@@ -633,7 +633,7 @@ class RNNLanguageModel(nn.Module):
         vocab: Optional[Vocab] = None
         if VOCAB_FILE in files:
             vocab_path = os.path.join(directory, VOCAB_FILE)
-            vocab = Vocab.from_dict(_parse_json(read_checked(VOCAB_FILE), vocab_path), vocab_path)
+            vocab = Vocab.from_dict(parse_json(read_checked(VOCAB_FILE), vocab_path), vocab_path)
             if len(vocab) != sizes[0]:
                 raise bad(vocab_path, f"has {len(vocab)} tokens but vocab_size is {sizes[0]}")
         try:
@@ -654,17 +654,6 @@ class RNNLanguageModel(nn.Module):
 
 
 _CONFIG_MAX_BYTES = 1 << 20  # a saved config.json is a few hundred bytes
-
-
-def _parse_json(raw: bytes, path: str) -> Any:
-    """JSON from an untrusted file: ValueError naming ``path`` for bytes that are not UTF-8 JSON, and for
-    nesting too deep for Python's parser (a RecursionError otherwise)."""
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not UTF-8 JSON ({e})") from None
-    except RecursionError:
-        raise ValueError(f"{path}: JSON nested too deeply to be a swiftrnn file") from None
 
 
 def _expected_shapes(vocab_size: int, embedding_dim: int, hidden_size: int, num_layers: int) -> Dict[str, Tuple[int, ...]]:

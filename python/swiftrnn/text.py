@@ -13,14 +13,13 @@ The tutorial's pipeline is text -> segment -> deduplicate in order -> indices::
 from __future__ import annotations
 
 import collections
-import json
 import numbers
 import os
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from ._io import atomic_write_bytes, json_bytes
+from ._io import atomic_write_bytes, json_bytes, parse_json
 
 __all__ = ["TOKENIZERS", "tokenize", "detokenize", "Vocab", "builtin_corpus", "BUILTIN_CORPUS_SOURCE"]
 
@@ -296,17 +295,13 @@ class Vocab:
 
         Raises:
             FileNotFoundError (OSError): no such file.
-            ValueError: not UTF-8, not JSON, or not a swiftrnn vocabulary (wrong format tag or version,
+            ValueError: not UTF-8, not JSON (or nested too deeply), or not a swiftrnn vocabulary (wrong format tag or version,
                 non-string or duplicate tokens, specials that are not a prefix of itos).
         """
         path = os.fspath(path)
         with open(path, "rb") as f:
             raw = f.read()
-        try:
-            obj = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path} is not a valid swiftrnn vocabulary: not UTF-8 JSON ({e})") from None
-        return cls.from_dict(obj, path)
+        return cls.from_dict(parse_json(raw, f"{path} is not a valid swiftrnn vocabulary"), path)
 
     # --- misc ---------------------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:

@@ -310,3 +310,21 @@ def test_generate_serves_in_eval_mode_without_gradients(model_dir, capsys, monke
     status, out, err = run(["generate", str(model_dir), "--prompt", "道", "--length", "3", "--seed", "0"], capsys)
     assert status == 0, err
     assert seen == [(False, False)]
+
+
+# --- sizes beyond this machine: one line, no traceback ---------------------------------------------
+
+def test_generate_a_length_beyond_memory_is_one_line(model_dir, capsys):
+    status, _, err = run(["generate", str(model_dir), "--prompt", "道", "--length", str(10**14)], capsys)
+    assert_one_line_error(status, err, "out of memory")
+
+
+@pytest.mark.parametrize("flags", [["--embedding-dim", str(10**9)], ["--layers", str(10**7)],
+                                   ["--layers", str(10**7), "--hidden-size", "1", "--embedding-dim", "1"]])
+def test_train_sizes_beyond_memory_are_one_line(tmp_path, capsys, corpus, monkeypatch, flags):
+    from swiftrnn.nn.modules import _checks
+    monkeypatch.setattr(_checks, "_memory_bytes", lambda: 8 << 30)  # an 8 GiB machine, whatever this one has
+    monkeypatch.setattr(RNNLanguageModel, "fit", lambda *a, **k: pytest.fail("built a model beyond memory"))
+    status, _, err = run(["train", str(corpus), "--out", str(tmp_path / "m"), "--quiet", *flags], capsys)
+    assert_one_line_error(status, err, "out of memory", "more than this machine's memory")
+    assert not (tmp_path / "m").exists()

@@ -255,3 +255,12 @@ def test_a_subclass_can_use_its_base_inside_its_constructor():
 
     t = Tied()
     assert t.probe.shape == (1, 3) and len(t._flat) == 9 and t._flat[-1] is t.extra
+
+
+def test_the_memory_check_counts_the_objects_of_many_small_parameters(monkeypatch):
+    from swiftrnn.nn.modules import _checks
+    monkeypatch.setattr(_checks, "_memory_bytes", lambda: 100 << 20)
+    # 400,000 arrays of one float: 1.6 MB of numbers, ~400 MB of Python objects
+    with pytest.raises(MemoryError, match=r"num_layers=100000\) needs 3\d\d\.\d MiB"):
+        nn.RNN(1, 1, num_layers=100_000)
+    nn.RNN(1, 1, num_layers=1000)  # 4000 arrays: ~4 MB
