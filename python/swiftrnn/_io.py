@@ -151,7 +151,7 @@ def replace_directory(directory: "os.PathLike[str] | str", files: Mapping[str, b
 
     The caller decides whether an existing ``directory`` may be replaced (its other content is lost).
     """
-    directory = os.path.abspath(os.fspath(directory))
+    directory = os.path.realpath(os.fspath(directory))  # through a symlink: replace its target, keep the link
     old_mode = _mode_of(directory)
     tmp = _temporary_name(directory, "new")
     os.mkdir(tmp, 0o777)  # the umask applies

@@ -329,3 +329,17 @@ def test_saved_files_honour_the_umask_and_a_resave_keeps_permissions(tmp_path):
     assert mode(tmp_path / "m" / "config.json") == 0o644
     assert mode(tmp_path / "v.json") == 0o666
     _assert_same_model(RNNLanguageModel.load(tmp_path / "m"), new)
+
+
+def test_saving_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path):
+    import os
+
+    from swiftrnn.models import RNNLanguageModel
+
+    vocab, old, new = _two_models()
+    old.save(tmp_path / "v1", vocab=vocab)
+    os.symlink("v1", tmp_path / "current")
+    new.save(tmp_path / "current", vocab=vocab)
+    assert os.path.islink(tmp_path / "current") and os.readlink(tmp_path / "current") == "v1"
+    _assert_same_model(RNNLanguageModel.load(tmp_path / "v1"), new)
+    assert _listing(tmp_path) == ["current", "v1"]
