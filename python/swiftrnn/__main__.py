@@ -11,6 +11,7 @@ know, ...) print one line to stderr and exit with status 1 (2 for command-line u
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import sys
@@ -158,8 +159,9 @@ def read_corpus(path: str) -> str:
 
 
 def train(args: argparse.Namespace) -> None:
-    from swiftrnn.models import RNNLanguageModel
+    from swiftrnn.models import RNNLanguageModel, check_model_directory
 
+    check_model_directory(args.out)  # before the training a bad --out would throw away
     text = read_corpus(args.corpus)
     tokens = tokenize(text, args.tokenizer)
     if not text.strip() or not tokens:
@@ -192,6 +194,9 @@ def train(args: argparse.Namespace) -> None:
         n_tokens = (epochs_done * per_epoch + min(steps_more * args.batch_size, per_epoch)) * args.seq_len
     print(f"trained {len(losses)} steps in {elapsed:.1f} s ({n_tokens / max(elapsed, 1e-9):,.0f} tokens/s): "
           f"loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+    if not math.isfinite(losses[-1]):
+        raise CLIError(f"training diverged (loss {losses[-1]} at step {len(losses)}): try a smaller --lr or a "
+                       f"--clip; nothing was saved to {args.out}")
     model.save(args.out, vocab=vocab, tokenizer=args.tokenizer)
     print(f"saved to {args.out}/ (config.json, weights.npz, vocab.json)")
 
@@ -201,7 +206,7 @@ def train(args: argparse.Namespace) -> None:
 def generate(args: argparse.Namespace) -> None:
     from swiftrnn.models import RNNLanguageModel
 
-    model = RNNLanguageModel.load(args.model)
+    model = RNNLanguageModel.load(args.model).eval()  # inference only: no dropout, nothing kept for a backward
     if model.vocab is None:
         raise CLIError(f"model {args.model!r} has no vocabulary (vocab.json): save it with "
                        "model.save(dir, vocab=..., tokenizer=...) or train it with `python -m swiftrnn train`")
@@ -215,8 +220,9 @@ def generate(args: argparse.Namespace) -> None:
             shown = ", ".join(repr(t) for t in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
             raise CLIError(f"the prompt has {len(unknown)} token(s) not in the model's vocabulary "
                            f"({mode} tokens): {shown}")
-    ids = model.generate(model.vocab.encode(tokens), args.length, temperature=args.temperature,
-                         top_k=args.top_k, greedy=args.greedy, seed=args.seed)
+    with swiftrnn.no_grad():
+        ids = model.generate(model.vocab.encode(tokens), args.length, temperature=args.temperature,
+                             top_k=args.top_k, greedy=args.greedy, seed=args.seed)
     print(detokenize(model.vocab.decode(ids), mode))
 
 
@@ -274,7 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("corpus", metavar="CORPUS", help="a UTF-8 text file")
     t.add_argument("--tokenizer", type=_tokenizer, default="char", metavar="|".join(TOKENIZERS),
                    help="how to split the text: characters, jieba words or whitespace (default: char)")
-    t.add_argument("--out", required=True, metavar="DIR", help="directory to save the model to")
+    t.add_argument("--out", required=True, metavar="DIR",
+                   help="directory to save the model to: new, empty, or a saved model (replaced when training "
+                        "succeeds); checked before training")
     length = t.add_mutually_exclusive_group()
     length.add_argument("--steps", type=_int_at_least(1), help="training steps (default: 600)")
     length.add_argument("--epochs", type=_int_at_least(1), help="passes over the corpus instead of --steps")
@@ -321,8 +329,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (CLIError, OSError, ValueError, KeyError, ImportError) as e:
+    except (CLIError, OSError, ValueError, KeyError, ImportError, OverflowError) as e:
         print(f"{PROG} {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except MemoryError as e:  # sizes too large for this machine (--length, --embedding-dim, --layers, ...)
+        print(f"{PROG} {args.command}: error: out of memory: {_one_line(e)}", file=sys.stderr)
         return 1
     return 0
 

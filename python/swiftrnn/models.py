@@ -17,9 +17,16 @@ as one module that trains (``fit``), scores (``evaluate``), samples (``generate`
     model.save("model", vocab=vocab, tokenizer="char")
 
 The saved weights load into the PyTorch module of the same shape (``TORCH_EQUIVALENT`` below).
+
+Serving: ``generate``, ``evaluate`` and ``perplexity`` run in eval mode under ``swiftrnn.no_grad()``, so
+they keep nothing per thread. Calling the model yourself (``logits, h = model(ids)``) to serve requests,
+do the same: ``model.eval()`` once, and each call inside ``with swiftrnn.no_grad():``; a training-mode
+forward keeps its activations in the calling thread until a backward.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -29,14 +36,15 @@ import os
 import sys
 import time
 import zipfile
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from . import _native, nn
 from . import random as _random
-from .grad_mode import enable_grad
-from .text import TOKENIZERS, Vocab, _atomic_write_bytes
+from .grad_mode import enable_grad, no_grad
+from ._io import json_bytes, parse_json, replace_directory
+from .text import TOKENIZERS, Vocab
 
 __all__ = ["RNNLanguageModel", "TORCH_EQUIVALENT"]
 
@@ -65,6 +73,42 @@ WEIGHTS_FILE = "weights.npz"
 VOCAB_FILE = "vocab.json"
 _FORMAT = "swiftrnn.RNNLanguageModel"
 _VERSION = 1
+_MODEL_FILES = (CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE)
+# A load that finds its directory swapped by a concurrent save (between opening the directory and one of
+# its files) starts again; a directory replaced this many times in a row during one load is an error.
+_LOAD_ATTEMPTS = 20
+
+
+class _DirectoryReplaced(Exception):
+    """The model directory was swapped for a new save while being read: read it again."""
+
+
+def check_model_directory(directory: "os.PathLike[str] | str") -> str:
+    """``directory`` as a str if ``save`` may write there: absent (created), empty, or holding only a saved
+    model's files (replaced as a whole). Anything else raises: a directory with other files would lose
+    them, a file is not a directory. The parent must exist and be writable.
+
+    Raises:
+        FileExistsError: a directory holding other files.
+        NotADirectoryError: ``directory`` (or its parent) is a file.
+        FileNotFoundError: the parent directory does not exist.
+        PermissionError: the parent directory is not writable.
+    """
+    directory = os.fspath(directory)
+    if os.path.isdir(directory):
+        others = sorted(f for f in os.listdir(directory) if f not in _MODEL_FILES)
+        if others:
+            shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+            raise FileExistsError(errno.EEXIST, f"the directory holds files other than a saved model's ({shown}): "
+                                  "saving would replace it as a whole; choose a new or empty directory", directory)
+    elif os.path.lexists(directory):
+        raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory", directory)
+    parent = os.path.dirname(os.path.abspath(directory))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(errno.ENOENT, "no such parent directory", parent)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "cannot create or replace a directory in", parent)
+    return directory
 
 
 def _is_int(x: Any) -> bool:
@@ -100,7 +144,7 @@ def _config_checksum(meta: Dict[str, Any]) -> str:
     """SHA-256 of config.json's content without its "checksum" key, in a canonical JSON form: any change
     to a value or key of config.json (a flipped byte in "files" or in a hyperparameter) is detected."""
     content = {k: v for k, v in meta.items() if k != "checksum"}
-    return _sha256(json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    return _sha256(json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
 
 
 def _sha256(data: bytes) -> str:
@@ -314,6 +358,18 @@ class RNNLanguageModel(nn.Module):
             self.train(was_training)
         return losses
 
+    @contextlib.contextmanager
+    def _serving(self) -> Iterator[None]:
+        """Eval mode (no dropout) and ``no_grad`` (nothing kept for a backward: a serving thread holds no
+        activations) for the block; the mode is restored after it."""
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                yield
+        finally:
+            self.train(was_training)
+
     # --- scoring ------------------------------------------------------------------------------
     def evaluate(self, ids: Any, seq_len: Optional[int] = None, batch_size: int = 16) -> float:
         """The mean cross-entropy (nats) of predicting each of ``ids[1:]`` from the ids before it.
@@ -321,7 +377,7 @@ class RNNLanguageModel(nn.Module):
         With ``seq_len=None`` the ids are read as one stream, the hidden state carried from the first
         id to the last (what ``generate`` sees). With ``seq_len=k`` they are cut into consecutive
         windows of k predictions, each from a zero hidden state (what ``fit`` trains on). Runs in eval
-        mode (no dropout); ``math.exp`` of the result is the perplexity (``perplexity``).
+        mode (no dropout) under ``no_grad`` (nothing is kept for a backward); ``math.exp`` of the result is the perplexity (``perplexity``).
         """
         ids = _token_ids(ids, "ids", self.vocab_size)
         if len(ids) < 2:
@@ -330,9 +386,7 @@ class RNNLanguageModel(nn.Module):
             seq_len = _positive_int(seq_len, "seq_len")
         batch_size = _positive_int(batch_size, "batch_size")
         total, count = 0.0, 0
-        was_training = self.training
-        self.eval()
-        try:
+        with self._serving():
             if seq_len is None:
                 h = None
                 chunk = 1024
@@ -358,8 +412,6 @@ class RNNLanguageModel(nn.Module):
                     logits, _ = self.forward(w[None, :-1])
                     total += self._nll_sum(logits[0], w[1:])
                     count += len(w) - 1
-        finally:
-            self.train(was_training)
         return total / count
 
     def perplexity(self, ids: Any, seq_len: Optional[int] = None, batch_size: int = 16) -> float:
@@ -381,9 +433,11 @@ class RNNLanguageModel(nn.Module):
 
         Each next token is the most likely one when ``greedy``; otherwise it is sampled from
         ``softmax(logits / temperature)``, restricted to the ``top_k`` most likely tokens when
-        ``top_k`` is given. Sampling uses ``numpy.random.default_rng(seed)``: the same seed gives the
-        same tokens. ``seed=None`` takes a seed from swiftrnn's default generator (so
-        ``swiftrnn.manual_seed`` makes it reproducible) and advances it. Runs in eval mode (no dropout).
+        ``top_k`` is given; as the temperature tends to 0 this tends to greedy (a temperature of
+        1e-300 is greedy: nothing overflows). Sampling uses ``numpy.random.default_rng(seed)``: the
+        same seed gives the same tokens. ``seed=None`` takes a seed from swiftrnn's default generator (so
+        ``swiftrnn.manual_seed`` makes it reproducible) and advances it. Runs in eval mode (no dropout)
+        under ``no_grad`` (nothing is kept for a backward).
 
         Raises:
             ValueError: an empty prompt, ``max_new_tokens`` < 0, ``temperature`` <= 0, ``top_k`` < 1.
@@ -414,9 +468,6 @@ class RNNLanguageModel(nn.Module):
             if seed is None:  # from swiftrnn's default generator, so swiftrnn.manual_seed makes it reproducible
                 seed = int(_random.randint(0, 2**62, ()))
             rng = np.random.default_rng(seed)
-        inv_t = 1.0 / float(temperature)
-        was_training = self.training
-        self.eval()
         rnn, fc = self.rnn, self.fc
         # The weights are packed once for the whole generation: a one-token step would otherwise spend most
         # of its time packing W_ih, W_hh and the output layer's weight (same results, bit for bit).
@@ -427,20 +478,18 @@ class RNNLanguageModel(nn.Module):
             hidden, h = _native.rnn_forward(self.embedding(ids), h, rnn._flat, rnn._desc, None, None, packed_rnn)
             return _native.linear_forward(hidden[0, -1], fc.weight, fc.bias, packed_fc), h  # logits (V,), hn
 
-        try:
+        with self._serving():
             logits, h = step(prompt[None, :], None)                  # the prompt, once
             step_input = np.empty((1, 1), dtype=np.int64)
             for i in range(max_new_tokens):
                 if greedy:
                     token = int(np.argmax(logits))
                 else:
-                    token = _sample(logits, inv_t, top_k, rng)
+                    token = _sample(logits, float(temperature), top_k, rng)
                 out[P + i] = token
                 if i + 1 < max_new_tokens:
                     step_input[0, 0] = token
                     logits, h = step(step_input, h)                  # one token, carrying hn
-        finally:
-            self.train(was_training)
         return out
 
     # --- persistence --------------------------------------------------------------------------
@@ -451,11 +500,21 @@ class RNNLanguageModel(nn.Module):
         - ``weights.npz``: the ``state_dict`` as float32 arrays under torch's names (NumPy's ``.npz``);
         - ``vocab.json``: the vocabulary (``Vocab.save``), when ``vocab`` (or ``self.vocab``) is set;
         - ``config.json``: the constructor arguments, the tokenizer mode (if any) and the SHA-256 of
-          the other files, written last.
+          the other files.
 
-        Every file is written to a temporary file and renamed into place, and ``load`` checks the
-        hashes, so an interrupted save never loads as a mixed or truncated model. The weights load
-        into PyTorch's equivalent module (``TORCH_EQUIVALENT``).
+        All or nothing: the files are written to a new directory beside ``directory``, which then
+        replaces it in one atomic swap (on Linux; elsewhere by two renames). A failed save (a full disk,
+        an error in between) leaves ``directory`` as it was, and a concurrent ``load`` gets the whole old
+        model or the whole new one, never a mix. ``directory`` must be absent, empty or a saved model:
+        a directory holding other files is refused (``FileExistsError``), since it is replaced as a whole.
+        Files get the usual permissions (0644 under umask 022); a re-save keeps those of the files it
+        replaces. The weights load into PyTorch's equivalent module (``TORCH_EQUIVALENT``).
+
+        Raises:
+            ValueError: a parameter holds NaN or infinite values (``load`` would refuse it), a vocab
+                whose size differs from vocab_size, an unknown tokenizer.
+            FileExistsError, NotADirectoryError: ``directory`` is not absent, empty or a saved model.
+            OSError: the write failed (``directory`` is unchanged).
         """
         vocab = self.vocab if vocab is None else vocab
         tokenizer = self.tokenizer if tokenizer is None else tokenizer
@@ -467,56 +526,83 @@ class RNNLanguageModel(nn.Module):
         if tokenizer is not None and tokenizer not in TOKENIZERS:
             raise ValueError(f"unknown tokenizer {tokenizer!r}: expected one of "
                              + ", ".join(repr(m) for m in TOKENIZERS))
-        directory = os.fspath(directory)
-        os.makedirs(directory, exist_ok=True)
+        directory = check_model_directory(directory)
+        # Every byte is produced before anything is written: an error here changes nothing on disk.
         buf = io.BytesIO()
         arrays: Dict[str, Any] = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in self.state_dict().items()}
+        for k, v in arrays.items():  # load() refuses them: a diverged model must not replace a good one
+            if not np.isfinite(v).all():
+                raise ValueError(f"refusing to save: parameter {k} contains NaN or infinite values (did training "
+                                 "diverge? a smaller learning rate or gradient clipping may help)")
         np.savez(buf, **arrays)
-        weights = buf.getvalue()
-        files = {WEIGHTS_FILE: _sha256(weights)}
-        _atomic_write_bytes(os.path.join(directory, WEIGHTS_FILE), weights)
+        contents = {WEIGHTS_FILE: buf.getvalue()}
         if vocab is not None:
-            vocab_bytes = json.dumps(vocab.to_dict(), ensure_ascii=False, indent=0).encode("utf-8") + b"\n"
-            files[VOCAB_FILE] = _sha256(vocab_bytes)
-            _atomic_write_bytes(os.path.join(directory, VOCAB_FILE), vocab_bytes)
+            contents[VOCAB_FILE] = json_bytes(vocab.to_dict(), indent=0)
         config = {"format": _FORMAT, "version": _VERSION, "config": self.config, "tokenizer": tokenizer,
-                  "files": files}
+                  "files": {name: _sha256(data) for name, data in contents.items()}}
         config["checksum"] = _config_checksum(config)
-        _atomic_write_bytes(os.path.join(directory, CONFIG_FILE),
-                            json.dumps(config, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
+        contents[CONFIG_FILE] = json_bytes(config, indent=2)
+        replace_directory(directory, contents)
 
     @classmethod
     def load(cls, directory: "os.PathLike[str] | str") -> "RNNLanguageModel":
         """Reads a model written by ``save``; ``model.vocab`` / ``model.tokenizer`` are set when it has them.
 
+        A save running at the same time is no problem: the load gets the whole old model or the whole
+        new one (it starts again if the directory is swapped while it reads).
+
+        The directory is treated as untrusted input: config.json (its checksum first), the hashes, the
+        sizes the config implies and every ``.npz`` member's header are checked before any array is read
+        or the model is built, so a hostile directory fails at once and a load allocates no more than the
+        files hold (weights are stored uncompressed; a compressed ``.npz`` member is refused).
+
         Raises:
             FileNotFoundError: no such directory, or no ``config.json`` / ``weights.npz`` in it.
-            ValueError: a corrupt or inconsistent file (bad JSON, unknown format or version, invalid
-                config, a hash that does not match, missing or unexpected or misshapen or non-finite
-                weights, a vocabulary whose size differs from vocab_size).
+            ValueError: a corrupt, inconsistent or hostile file (bad or deeply nested JSON, unknown format
+                or version, invalid config, a hash or checksum that does not match, a config declaring
+                more weights than the file holds, missing or unexpected or misshapen or compressed or
+                non-finite weights, a .npy file posing as the .npz, a vocabulary whose size differs
+                from vocab_size).
         """
         directory = os.fspath(directory)
-        if not os.path.isdir(directory):
-            raise FileNotFoundError(f"no model directory at {directory!r}")
+        for _ in range(_LOAD_ATTEMPTS):
+            try:
+                files = _read_model_files(directory)
+            except _DirectoryReplaced:
+                continue
+            return cls._from_files(directory, files)
+        raise OSError(errno.EAGAIN, f"the model was replaced by {_LOAD_ATTEMPTS} saves in a row while being "
+                      "read; try again", directory)
+
+    @classmethod
+    def _from_files(cls, directory: str, contents: Dict[str, Optional[bytes]]) -> "RNNLanguageModel":
+        """The model from the bytes of its files (None: absent), all read from one version of ``directory``.
+
+        The files are untrusted input: everything is checked, in an order that allocates nothing large
+        before the files have shown they hold that much. config.json (size, JSON, format, version,
+        checksum, values), then the weights file's hash, the arithmetic size the config implies against the
+        file's size, and every .npz member's header (name, storage, dtype, shape, byte count) against the
+        config, before any array is read or the model is built."""
         config_path = os.path.join(directory, CONFIG_FILE)
-        if not os.path.isfile(config_path):
-            raise FileNotFoundError(f"{config_path!r} not found: {directory!r} is not a saved swiftrnn model")
+        weights_path = os.path.join(directory, WEIGHTS_FILE)
 
         def bad(path: str, why: str) -> ValueError:
             return ValueError(f"{path}: {why}")
 
-        with open(config_path, "rb") as f:
-            raw = f.read()
-        try:
-            meta = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise bad(config_path, f"not UTF-8 JSON ({e})") from None
+        raw = contents[CONFIG_FILE]
+        if raw is None:
+            raise FileNotFoundError(f"{config_path!r} not found: {directory!r} is not a saved swiftrnn model")
+        if len(raw) > _CONFIG_MAX_BYTES:
+            raise bad(config_path, f"larger than {_CONFIG_MAX_BYTES} bytes: not a swiftrnn model's config")
+        meta = parse_json(raw, config_path)
         if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
             got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
             raise bad(config_path, f"expected \"format\": {_FORMAT!r}, got {got!r}")
         if meta.get("version") != _VERSION:
             raise bad(config_path, f"unsupported version {meta.get('version')!r} "
                                    f"(this swiftrnn reads version {_VERSION})")
+        if meta.get("checksum") != _config_checksum(meta):
+            raise bad(config_path, "its checksum does not match its content: the file was changed or damaged")
         config, files, tokenizer = meta.get("config"), meta.get("files", {}), meta.get("tokenizer")
         if not isinstance(config, dict) or not isinstance(files, dict):
             raise bad(config_path, "\"config\" and \"files\" must be JSON objects")
@@ -527,69 +613,197 @@ class RNNLanguageModel(nn.Module):
             missing, extra = sorted(expected_keys - set(config)), sorted(set(config) - expected_keys)
             raise bad(config_path, f"config keys differ from RNNLanguageModel's: missing {missing}, unexpected {extra}")
         try:
-            model = cls(**config)
-        except (TypeError, ValueError) as e:
+            sizes = [_positive_int(config[k], k) for k in ("vocab_size", "embedding_dim", "hidden_size", "num_layers")]
+        except ValueError as e:
             raise bad(config_path, f"invalid config ({e})") from None
 
         def read_checked(name: str) -> bytes:
             path = os.path.join(directory, name)
-            if not os.path.isfile(path):
+            data = contents[name]
+            if data is None:
                 raise FileNotFoundError(f"{path!r} not found (listed in {CONFIG_FILE})" if name in files
                                         else f"{path!r} not found: the model directory is incomplete")
-            with open(path, "rb") as f:
-                data = f.read()
             digest = files.get(name)
             if digest is not None and _sha256(data) != digest:
                 raise bad(path, f"SHA-256 differs from the one in {CONFIG_FILE}: the file was changed or "
                                 "the save was interrupted")
             return data
 
-        weights_path = os.path.join(directory, WEIGHTS_FILE)
         data = read_checked(WEIGHTS_FILE)
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as z:
-                state = {k: z[k] for k in z.files}
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-            raise bad(weights_path, f"not a readable .npz file ({e})") from None
-        for k, v in state.items():
-            if v.dtype.kind != "f":
-                raise bad(weights_path, f"{k} has dtype {v.dtype}, expected float32")
-            if not np.all(np.isfinite(v)):
-                raise bad(weights_path, f"{k} contains NaN or infinite values")
-        try:
-            model.load_state_dict(state)
-        except (KeyError, ValueError, TypeError) as e:
-            msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-            raise bad(weights_path, f"does not match the config ({msg})") from None
-
+        vocab: Optional[Vocab] = None
         if VOCAB_FILE in files:
             vocab_path = os.path.join(directory, VOCAB_FILE)
-            vdata = read_checked(VOCAB_FILE)
-            try:
-                vocab = Vocab.from_dict(json.loads(vdata.decode("utf-8")), vocab_path)
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise bad(vocab_path, f"not UTF-8 JSON ({e})") from None
-            if len(vocab) != model.vocab_size:
-                raise bad(vocab_path, f"has {len(vocab)} tokens but vocab_size is {model.vocab_size}")
-            model.vocab = vocab
-        # Last, so that the checks above name what is wrong when they can: a change that leaves every
-        # value plausible (a hyperparameter, a key of "files") is caught here.
-        if meta.get("checksum") != _config_checksum(meta):
-            raise bad(config_path, "its checksum does not match its content: the file was changed or damaged")
+            vocab = Vocab.from_dict(parse_json(read_checked(VOCAB_FILE), vocab_path), vocab_path)
+            if len(vocab) != sizes[0]:
+                raise bad(vocab_path, f"has {len(vocab)} tokens but vocab_size is {sizes[0]}")
+        try:
+            state = _read_weights(data, *sizes)
+        except ValueError as e:
+            raise bad(weights_path, str(e)) from None
+        try:
+            model = cls(**config)  # no larger than the arrays just read
+        except (TypeError, ValueError) as e:
+            raise bad(config_path, f"invalid config ({e})") from None
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as e:  # torch's "Error(s) in loading state_dict ...", one problem per line
+            raise bad(weights_path, "does not match the config (" + "; ".join(str(e).split("\n\t")[1:]) + ")") from None
+        model.vocab = vocab
         model.tokenizer = tokenizer
         return model
 
 
-def _sample(logits: np.ndarray, inv_t: float, top_k: Optional[int], rng: np.random.Generator) -> int:
-    """One id drawn from softmax(logits * inv_t), among the top_k largest logits if top_k is given."""
-    z = logits.astype(np.float64) * inv_t
+_CONFIG_MAX_BYTES = 1 << 20  # a saved config.json is a few hundred bytes
+
+
+def _expected_shapes(vocab_size: int, embedding_dim: int, hidden_size: int, num_layers: int) -> Dict[str, Tuple[int, ...]]:
+    """The state_dict shapes of RNNLanguageModel(vocab_size, embedding_dim, hidden_size, num_layers)
+    (a test checks them against the modules), without building it."""
+    V, E, H = vocab_size, embedding_dim, hidden_size
+    shapes: Dict[str, Tuple[int, ...]] = {"embedding.weight": (V, E)}
+    for layer in range(num_layers):
+        shapes.update({f"rnn.weight_ih_l{layer}": (H, E if layer == 0 else H), f"rnn.weight_hh_l{layer}": (H, H),
+                       f"rnn.bias_ih_l{layer}": (H,), f"rnn.bias_hh_l{layer}": (H,)})
+    shapes.update({"fc.weight": (V, H), "fc.bias": (V,)})
+    return shapes
+
+
+def _read_weights(data: bytes, vocab_size: int, embedding_dim: int, hidden_size: int,
+                  num_layers: int) -> Dict[str, np.ndarray]:
+    """The arrays of a weights.npz (its bytes) for the given config, checked before anything is read: the
+    sizes the config implies fit in the file, each member is an uncompressed .npy whose header gives the
+    expected shape, a float dtype and a byte count that the member holds; then every value is finite.
+    ValueError saying what differs."""
+    V, E, H, L = vocab_size, embedding_dim, hidden_size, num_layers
+    count = 2 + 4 * L + 1
+    elements = V * E + H * E + H * H + 2 * H + (L - 1) * (2 * H * H + 2 * H) + V * H + V
+    if data[:6] == b"\x93NUMPY":
+        raise ValueError("a single .npy array, not a .npz archive of the state_dict (save with np.savez(path, **arrays))")
+    if elements * 2 > len(data):  # 2: float16, the smallest float dtype accepted
+        raise ValueError(f"the config's model has {elements:,} weights, more than this {len(data):,}-byte file "
+                         "can hold: the config or the file is wrong")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise ValueError(f"not a readable .npz file ({e})") from None
+    with archive:
+        infos = archive.infolist()
+        if len(infos) != count:
+            raise ValueError(f"holds {len(infos)} arrays, the config's model has {count} parameters")
+        shapes = _expected_shapes(V, E, H, L)
+        names = [i.filename[:-4] if i.filename.endswith(".npy") else i.filename for i in infos]
+        if sorted(names) != sorted(shapes):
+            missing = [k for k in shapes if k not in names][:5]
+            unexpected = [k for k in names if k not in shapes][:5]
+            raise ValueError(f"does not match the config: missing key(s) {missing}, unexpected key(s) {unexpected}")
+        state: Dict[str, np.ndarray] = {}
+        for info, name in zip(infos, names):
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise ValueError(f"{name} is compressed; weights are stored uncompressed (np.savez, not "
+                                 "np.savez_compressed), so that a load allocates no more than the file's size")
+            try:
+                with archive.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    header = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                              else np.lib.format.read_array_header_2_0(f))
+                    shape, fortran, dtype = header
+                    if dtype.kind != "f" or dtype.hasobject:
+                        raise ValueError(f"{name} has dtype {dtype}, expected float32")
+                    if tuple(shape) != shapes[name]:
+                        raise ValueError(f"size mismatch for {name}: the file has shape {tuple(shape)}, "
+                                         f"the config's model {shapes[name]}")
+                    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                    if info.file_size != f.tell() + nbytes:
+                        raise ValueError(f"{name}: the member holds {info.file_size - f.tell()} bytes, its header "
+                                         f"declares {nbytes}")
+                    raw = f.read(nbytes)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+                raise ValueError(f"not a readable .npz file ({e})") from None
+            if len(raw) != nbytes:
+                raise ValueError(f"{name} is truncated")
+            arr = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+            if not np.isfinite(arr).all():
+                raise ValueError(f"{name} contains NaN or infinite values")
+            state[name] = arr
+    return state
+
+
+def _read_model_files(directory: str) -> Dict[str, Optional[bytes]]:
+    """The bytes of config.json, weights.npz and vocab.json (None when absent), all from one version of
+    ``directory``: they are opened relative to the directory itself (a save swaps in a new directory and
+    never changes one in place), and ``_DirectoryReplaced`` is raised if that version was deleted before
+    every file was open."""
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"no model directory at {directory!r}")
+    if os.open not in os.supports_dir_fd:  # no directory handles (Windows): by path
+        return {name: _read_or_none(os.path.join(directory, name)) for name in _MODEL_FILES}
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except FileNotFoundError:
+        raise _DirectoryReplaced() from None
+    try:
+        fds: Dict[str, Optional[int]] = {}
+        try:
+            for name in _MODEL_FILES:
+                try:
+                    fds[name] = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+                except FileNotFoundError:
+                    fds[name] = None
+            if None in fds.values() and _replaced(directory, dir_fd):  # a file gone with the old directory
+                raise _DirectoryReplaced()
+            out: Dict[str, Optional[bytes]] = {}
+            for name, fd in fds.items():
+                if fd is not None:
+                    with os.fdopen(fd, "rb") as f:
+                        fds[name] = None
+                        out[name] = f.read()
+                else:
+                    out[name] = None
+            return out
+        finally:
+            for fd in fds.values():
+                if fd is not None:
+                    os.close(fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _replaced(directory: str, dir_fd: int) -> bool:
+    """Whether the path ``directory`` no longer names the directory open as ``dir_fd``."""
+    try:
+        now = os.stat(directory)
+    except OSError:
+        return True
+    then = os.fstat(dir_fd)
+    return (now.st_dev, now.st_ino) != (then.st_dev, then.st_ino)
+
+
+def _read_or_none(path: str) -> Optional[bytes]:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def _sample(logits: np.ndarray, temperature: float, top_k: Optional[int], rng: np.random.Generator) -> int:
+    """One id drawn from softmax(logits / temperature), among the top_k largest logits if top_k is given.
+
+    Computed as exp((logits - max) / temperature) in float64: every exponent is <= 0 and the largest is 0,
+    so no temperature > 0 overflows (1 / 1e-310 would); a tiny temperature gives all the mass to the
+    largest logit, i.e. greedy."""
+    z = logits.astype(np.float64)
+    if not np.isfinite(z).all():  # NaN would silently pick the last id
+        raise ValueError("the model's logits contain NaN or infinite values (are its weights finite?)")
+    with np.errstate(over="ignore"):  # a very negative exponent overflowing to -inf gives probability 0: right
+        z = (z - z.max()) / temperature
     V = z.shape[0]
     if top_k is not None and top_k < V:
         keep = np.sort(np.argpartition(z, V - top_k)[V - top_k:])
         z = z[keep]
     else:
         keep = None
-    p = np.exp(z - z.max())
+    p = np.exp(z)  # the top_k keep the largest logit: its exponent is 0
     cdf = np.cumsum(p)
     j = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
     j = min(j, len(cdf) - 1)

@@ -13,13 +13,13 @@ The tutorial's pipeline is text -> segment -> deduplicate in order -> indices::
 from __future__ import annotations
 
 import collections
-import json
 import numbers
 import os
-import tempfile
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
+
+from ._io import atomic_write_bytes, json_bytes, parse_json
 
 __all__ = ["TOKENIZERS", "tokenize", "detokenize", "Vocab", "builtin_corpus", "BUILTIN_CORPUS_SOURCE"]
 
@@ -85,28 +85,6 @@ def builtin_corpus() -> str:
     """The small public-domain Chinese text shipped with swiftrnn (see ``BUILTIN_CORPUS_SOURCE``)."""
     with open(os.path.join(_DATA_DIR, _BUILTIN_CORPUS), encoding="utf-8") as f:
         return f.read()
-
-
-def _atomic_write_bytes(path: str, data: bytes) -> None:
-    """Writes ``data`` to a temporary file beside ``path``, flushes it to disk, then renames it over ``path``.
-
-    A reader sees either the old file or the complete new one, never a partial write.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _token_iterator(tokens: Any, where: str) -> Iterator[Any]:
@@ -290,8 +268,7 @@ class Vocab:
         """Writes the vocabulary as UTF-8 JSON (``{"format": "swiftrnn.Vocab", "version": 1, "specials": [...],
         "itos": [...]}``), atomically: a temporary file renamed over ``path``.
         """
-        data = json.dumps(self.to_dict(), ensure_ascii=False, indent=0).encode("utf-8")
-        _atomic_write_bytes(os.fspath(path), data + b"\n")
+        atomic_write_bytes(path, json_bytes(self.to_dict(), indent=0))
 
     @classmethod
     def from_dict(cls, obj: Any, source: str = "vocab") -> "Vocab":
@@ -318,17 +295,13 @@ class Vocab:
 
         Raises:
             FileNotFoundError (OSError): no such file.
-            ValueError: not UTF-8, not JSON, or not a swiftrnn vocabulary (wrong format tag or version,
+            ValueError: not UTF-8, not JSON (or nested too deeply), or not a swiftrnn vocabulary (wrong format tag or version,
                 non-string or duplicate tokens, specials that are not a prefix of itos).
         """
         path = os.fspath(path)
         with open(path, "rb") as f:
             raw = f.read()
-        try:
-            obj = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path} is not a valid swiftrnn vocabulary: not UTF-8 JSON ({e})") from None
-        return cls.from_dict(obj, path)
+        return cls.from_dict(parse_json(raw, f"{path} is not a valid swiftrnn vocabulary"), path)
 
     # --- misc ---------------------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:

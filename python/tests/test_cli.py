@@ -246,3 +246,85 @@ def test_train_and_generate_with_jieba_words(corpus, tmp_path, capsys):
     assert gen.startswith("上善若水")
     prompt_ids = model.vocab.encode(jieba.lcut("上善若水"))
     assert gen == "".join(model.vocab.decode(model.generate(prompt_ids, 3, greedy=True))) + "\n"
+
+
+# --- train: a diverged model replaces nothing ---------------------------------------------------
+
+def test_save_refuses_non_finite_weights_naming_the_parameter(tmp_path):
+    m = RNNLanguageModel(5, embedding_dim=3, hidden_size=4)
+    m.save(tmp_path / "m")
+    before = (tmp_path / "m" / "weights.npz").read_bytes()
+    for bad in (np.nan, np.inf, -np.inf):
+        m.rnn.weight_hh_l0[1, 2] = bad
+        with pytest.raises(ValueError, match=r"rnn\.weight_hh_l0 contains NaN or infinite"):
+            m.save(tmp_path / "m")
+        with pytest.raises(ValueError, match="weight_hh_l0"):
+            m.save(tmp_path / "new")
+    assert (tmp_path / "m" / "weights.npz").read_bytes() == before
+    assert not (tmp_path / "new").exists()
+
+
+@needs_training
+def test_train_that_diverges_fails_and_keeps_the_existing_model(tmp_path, capsys, corpus, model_dir):
+    before = {p.name: p.read_bytes() for p in model_dir.iterdir()}
+    status, out, err = run(["train", str(corpus), "--out", str(model_dir), "--steps", "3", "--lr", "1e38",
+                            "--clip", "0", "--embedding-dim", "4", "--hidden-size", "8", "--quiet"], capsys)
+    assert_one_line_error(status, err, "diverged", "--lr", "nothing was saved")
+    assert "saved to" not in out
+    assert {p.name: p.read_bytes() for p in model_dir.iterdir()} == before
+
+
+# --- train: --out is checked before training -----------------------------------------------------
+
+@pytest.mark.parametrize("make_out, fragment", [
+    (lambda tmp: (tmp / "f").write_text("x") and tmp / "f", "not a directory"),
+    (lambda tmp: tmp / "no" / "such" / "dir", "no such parent directory"),
+    (lambda tmp: ((tmp / "d").mkdir(), (tmp / "d" / "mine.txt").write_text("x")) and tmp / "d", "mine.txt"),
+])
+def test_train_checks_out_before_training(tmp_path, capsys, corpus, monkeypatch, make_out, fragment):
+    out_dir = make_out(tmp_path)
+    monkeypatch.setattr(RNNLanguageModel, "fit", lambda *a, **k: pytest.fail("trained before checking --out"))
+    status, out, err = run(["train", str(corpus), "--out", str(out_dir), "--steps", "1", "--quiet"], capsys)
+    assert_one_line_error(status, err, fragment, os.path.basename(str(out_dir)))
+    assert out == ""
+
+
+def test_train_checks_that_out_is_writable_before_training(tmp_path, capsys, corpus, monkeypatch):
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if os.fspath(p) == str(tmp_path) else real_access(p, mode))
+    monkeypatch.setattr(RNNLanguageModel, "fit", lambda *a, **k: pytest.fail("trained before checking --out"))
+    status, out, err = run(["train", str(corpus), "--out", str(tmp_path / "m"), "--steps", "1", "--quiet"], capsys)
+    assert_one_line_error(status, err, "cannot create", str(tmp_path))
+    assert out == ""
+
+
+def test_generate_serves_in_eval_mode_without_gradients(model_dir, capsys, monkeypatch):
+    seen = []
+    real = RNNLanguageModel.generate
+
+    def spy(self, *args, **kwargs):
+        seen.append((self.training, swiftrnn.is_grad_enabled()))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(RNNLanguageModel, "generate", spy)
+    status, out, err = run(["generate", str(model_dir), "--prompt", "道", "--length", "3", "--seed", "0"], capsys)
+    assert status == 0, err
+    assert seen == [(False, False)]
+
+
+# --- sizes beyond this machine: one line, no traceback ---------------------------------------------
+
+def test_generate_a_length_beyond_memory_is_one_line(model_dir, capsys):
+    status, _, err = run(["generate", str(model_dir), "--prompt", "道", "--length", str(10**14)], capsys)
+    assert_one_line_error(status, err, "out of memory")
+
+
+@pytest.mark.parametrize("flags", [["--embedding-dim", str(10**9)], ["--layers", str(10**7)],
+                                   ["--layers", str(10**7), "--hidden-size", "1", "--embedding-dim", "1"]])
+def test_train_sizes_beyond_memory_are_one_line(tmp_path, capsys, corpus, monkeypatch, flags):
+    from swiftrnn.nn.modules import _checks
+    monkeypatch.setattr(_checks, "_memory_bytes", lambda: 8 << 30)  # an 8 GiB machine, whatever this one has
+    monkeypatch.setattr(RNNLanguageModel, "fit", lambda *a, **k: pytest.fail("built a model beyond memory"))
+    status, _, err = run(["train", str(corpus), "--out", str(tmp_path / "m"), "--quiet", *flags], capsys)
+    assert_one_line_error(status, err, "out of memory", "more than this machine's memory")
+    assert not (tmp_path / "m").exists()

@@ -290,8 +290,8 @@ def test_load_state_dict_bad_shape_changes_nothing():
     before = state(r)
     sd = good_rnn_state(r)
     sd["weight_hh_l1_reverse"] = np.zeros((4, 5), np.float32)
-    with pytest.raises(ValueError, match=r"(?s)weight_hh_l1_reverse.*\(4, 4\).*\(4, 5\)|"
-                                         r"weight_hh_l1_reverse.*\(4, 5\).*\(4, 4\)"):
+    with pytest.raises(RuntimeError, match=r"size mismatch for weight_hh_l1_reverse: copying a param with shape "
+                                           r"\(4, 5\) from checkpoint, the shape in current model is \(4, 4\)\."):
         r.load_state_dict(sd)
     assert_state_equal(r, before)
 
@@ -301,7 +301,7 @@ def test_load_state_dict_missing_key_changes_nothing():
     before = state(r)
     sd = good_rnn_state(r)
     del sd["bias_hh_l1"]
-    with pytest.raises((KeyError, ValueError), match=r"bias_hh_l1"):
+    with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: "bias_hh_l1"'):
         r.load_state_dict(sd)
     assert_state_equal(r, before)
 
@@ -310,7 +310,7 @@ def test_load_state_dict_unexpected_key_changes_nothing():
     lin = nn.Linear(3, 2)
     before = state(lin)
     sd = {"weight": np.ones((2, 3), np.float32), "bias": np.ones(2, np.float32), "bias_extra": np.ones(2)}
-    with pytest.raises((KeyError, ValueError), match=r"bias_extra"):
+    with pytest.raises(RuntimeError, match=r'Unexpected key\(s\) in state_dict: "bias_extra"'):
         lin.load_state_dict(sd)
     assert_state_equal(lin, before)
 
@@ -318,7 +318,7 @@ def test_load_state_dict_unexpected_key_changes_nothing():
 def test_load_state_dict_non_numeric_value_changes_nothing():
     lin = nn.Linear(3, 2)
     before = state(lin)
-    with pytest.raises(TypeError, match=r"bias"):
+    with pytest.raises(RuntimeError, match=r'While copying the parameter named "bias"'):
         lin.load_state_dict({"weight": np.ones((2, 3), np.float32), "bias": "abc"})
     assert_state_equal(lin, before)
 
@@ -336,7 +336,7 @@ def test_load_state_dict_non_strict_ignores_missing_and_unexpected():
 def test_load_state_dict_non_strict_still_checks_shapes():
     lin = nn.Linear(3, 2)
     before = state(lin)
-    with pytest.raises(ValueError, match=r"weight"):
+    with pytest.raises(RuntimeError, match=r"size mismatch for weight"):
         lin.load_state_dict({"weight": np.ones((3, 3))}, strict=False)
     assert_state_equal(lin, before)
 

@@ -175,6 +175,25 @@ def test_sampling_follows_softmax_of_logits_over_temperature():
         assert np.all(np.abs(freq - p) < 4 * np.sqrt(p * (1 - p) / n) + 1e-3), (t, freq, p)
 
 
+@pytest.mark.parametrize("t", [1e-310, 5e-324, 1e-300, 1e-30])
+def test_tiny_temperatures_are_greedy_not_nan(t):
+    # 1 / 1e-310 overflows to inf and logits * 1e300 may too: the probabilities were NaN and the last id won.
+    bias = np.array([-3.0, 40.0, 39.9, -1e3, 2.0, 0.0])
+    m = constant_logits_model(bias)
+    assert set(m.generate([0], 50, temperature=t, seed=3)[1:].tolist()) == {1}
+    assert set(m.generate([0], 50, temperature=t, top_k=3, seed=3)[1:].tolist()) == {1}
+    huge = constant_logits_model(np.array([3e38, -3e38, 1e38, 0.0]))  # float32 extremes, any temperature
+    for temperature in (t, 1.0, 1e300):
+        draws = huge.generate([0], 20, temperature=temperature, seed=3)[1:]
+        assert set(draws.tolist()) <= {0, 1, 2, 3} and (temperature > 1e30 or set(draws.tolist()) == {0})
+
+
+def test_sampling_a_model_with_nan_logits_is_an_error():
+    m = constant_logits_model(np.array([0.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        m.generate([0], 3, seed=0)
+
+
 def test_top_k_samples_only_among_the_k_most_likely():
     bias = np.array([2.0, 1.0, 0.0, -1.0, 0.5, 1.5])
     m = constant_logits_model(bias)
@@ -299,9 +318,14 @@ def saved(tmp_path, **kw):
     return tmp_path
 
 
-def edit_config(path, fn):
+def edit_config(path, fn, checksum=True):
+    """A hand edit of config.json; with ``checksum`` its checksum is updated (the edit is consistent, so the
+    checks behind the checksum are reached)."""
+    from swiftrnn.models import _config_checksum
     cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
     fn(cfg)
+    if checksum:
+        cfg["checksum"] = _config_checksum(cfg)
     (path / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
 
 
@@ -333,8 +357,11 @@ def test_load_missing_directory_or_config(tmp_path):
     (lambda p: edit_config(p, lambda c: c.update(tokenizer="bpe")), "tokenizer"),
     (lambda p: (p / "weights.npz").write_bytes((p / "weights.npz").read_bytes()[:-100]), "SHA-256"),
     (lambda p: (p / "vocab.json").write_text("{}", encoding="utf-8"), "SHA-256"),
-    (lambda p: write_weights(p, {}), "missing key"),
-    (lambda p: write_weights(p, {**small().state_dict(), "x": np.zeros(1, np.float32)}), "unexpected key"),
+    (lambda p: write_weights(p, {}), "more than this .*-byte file can hold"),
+    (lambda p: write_weights(p, {**small().state_dict(), "x": np.zeros(1, np.float32)}), "holds 8 arrays, the config.s model has 7 parameters"),
+    (lambda p: write_weights(p, {**{k: v for k, v in small().state_dict().items() if k != "fc.bias"},
+                                 "fc.bias2": np.zeros(12, np.float32)}),
+     r"missing key\(s\) \['fc.bias'\], unexpected key\(s\) \['fc.bias2'\]"),
     (lambda p: write_weights(p, {**small().state_dict(), "fc.bias": np.zeros(13, np.float32)}), "size mismatch"),
     (lambda p: write_weights(p, {**small().state_dict(), "fc.bias": np.full(12, np.nan, np.float32)}), "NaN"),
     (lambda p: write_weights(p, {**small().state_dict(), "fc.bias": np.zeros(12, np.int64)}), "dtype"),
@@ -516,3 +543,25 @@ def test_fit_matches_the_same_recipe_in_pytorch():
     assert_close("per-step losses", np.array(losses), np.array(ref), rtol=1e-3, atol=1e-4)
     for k, v in tm.state_dict().items():
         assert_close(k, m.state_dict()[k], v.numpy(), rtol=1e-3, atol=1e-4)
+
+
+# --- serving keeps nothing per thread ---------------------------------------------------------
+
+def test_generate_and_evaluate_run_in_eval_mode_without_gradients():
+    import swiftrnn
+    m = small(num_layers=2, dropout=0.5)
+    m.train()
+    seen = []
+    for sub in (m.embedding, m.rnn, m.fc):
+        def spy(*args, _sub=sub, _forward=sub.forward, **kwargs):
+            seen.append((type(_sub).__name__, _sub.training, swiftrnn.is_grad_enabled()))
+            return _forward(*args, **kwargs)
+        sub.forward = spy
+    m.generate([1, 2], 5, seed=0)
+    m.evaluate(np.arange(12), seq_len=4)
+    m.evaluate(np.arange(12))
+    assert seen and {s[0] for s in seen} == {"Embedding", "RNN", "Linear"}
+    assert all(not training and not grad for _, training, grad in seen), seen
+    assert m.training and m.rnn.training and swiftrnn.is_grad_enabled()  # both restored
+    with pytest.raises(RuntimeError, match="nothing to work from"):  # nothing was kept for a backward
+        m.rnn.backward(np.zeros((1, 12, 8), np.float32))

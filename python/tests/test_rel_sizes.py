@@ -231,3 +231,36 @@ def test_cross_entropy_with_zero_positions_and_a_huge_batch_returns_at_once(redu
         assert np.isnan(out)
     else:
         assert out.shape == (2**40, 0)
+
+
+# Building a module costs one parameter-cache rebuild, not one per parameter (that was O(n^2): 2000 RNN
+# layers took seconds). Counted, not timed.
+def test_construction_rebuilds_the_parameter_cache_once(monkeypatch):
+    calls = []
+    real = nn.RNN._parameters_changed
+    monkeypatch.setattr(nn.RNN, "_parameters_changed", lambda self: (calls.append(1), real(self))[1])
+    r = nn.RNN(3, 4, num_layers=50, bidirectional=True)
+    assert len(calls) == 1
+    assert len(r._flat) == 400 and all(a is b for a, b in zip(r._flat, r._parameters.values()))
+    r.weight_hh_l7_reverse = nn.Parameter(np.zeros((4, 4)))  # after construction: at once
+    assert len(calls) == 2 and r._flat[8 * 7 + 5] is r.weight_hh_l7_reverse
+
+
+def test_a_subclass_can_use_its_base_inside_its_constructor():
+    class Tied(nn.RNN):
+        def __init__(self):
+            super().__init__(2, 3, num_layers=2)
+            self.probe = self(np.ones((1, 2), np.float32))[0]  # the base's cache is ready here
+            self.register_parameter("extra", np.zeros(3))
+
+    t = Tied()
+    assert t.probe.shape == (1, 3) and len(t._flat) == 9 and t._flat[-1] is t.extra
+
+
+def test_the_memory_check_counts_the_objects_of_many_small_parameters(monkeypatch):
+    from swiftrnn.nn.modules import _checks
+    monkeypatch.setattr(_checks, "_memory_bytes", lambda: 100 << 20)
+    # 400,000 arrays of one float: 1.6 MB of numbers, ~400 MB of Python objects
+    with pytest.raises(MemoryError, match=r"num_layers=100000\) needs 3\d\d\.\d MiB"):
+        nn.RNN(1, 1, num_layers=100_000)
+    nn.RNN(1, 1, num_layers=1000)  # 4000 arrays: ~4 MB

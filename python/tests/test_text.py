@@ -246,3 +246,10 @@ def test_builtin_corpus_is_chinese_text_with_a_source_note():
     here = os.path.join(os.path.dirname(__import__("swiftrnn").__file__), "data")
     note = open(os.path.join(here, "README.md"), encoding="utf-8").read()
     assert "Public domain" in note and "Dao De Jing" in note
+
+
+def test_vocab_load_of_deeply_nested_json_is_a_value_error(tmp_path):
+    path = tmp_path / "v.json"
+    path.write_bytes(b'{"itos": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    with pytest.raises(ValueError, match="is not a valid swiftrnn vocabulary: JSON nested too deeply"):
+        Vocab.load(path)

@@ -352,3 +352,24 @@ def test_omitted_h0_backward_gives_the_grads_of_an_explicit_zero_h0_with_non_fin
     for omitted, explicit in zip(*grads):
         np.testing.assert_array_equal(omitted, explicit)
     assert np.isnan(rnn.weight_hh_l0.grad).any()
+
+
+@pytest.mark.parametrize("kind", [optim.Adam, optim.AdamW])
+@pytest.mark.parametrize("step", [float("nan"), float("inf"), -1.0, 2.5, 2.0**60, "x"])
+def test_adam_load_state_dict_refuses_a_bad_step(kind, step):
+    lin = nn.Linear(2, 2)
+    opt = kind(lin.parameters(), lr=0.1)
+    lin(np.ones((1, 2), np.float32))
+    lin.backward(np.ones((1, 2), np.float32))
+    opt.step()
+    before = opt.state_dict()
+    sd = copy.deepcopy(before)
+    sd["state"][0]["step"] = step
+    with pytest.raises(ValueError, match="step"):
+        opt.load_state_dict(sd)
+    after = opt.state_dict()
+    assert after["state"][0]["step"] == before["state"][0]["step"] == 1
+    sd["state"][0]["step"] = 7.0  # a whole number loads
+    opt.load_state_dict(sd)
+    opt.step()
+    assert opt.state_dict()["state"][0]["step"] == 8

@@ -163,8 +163,9 @@ class Optimizer:
         converted). All or nothing: everything is checked first and on any error nothing changes.
 
         Raises:
-            ValueError: a different number of groups, a group of a different size, or a state array
-                whose shape differs from its parameter's (the message names it).
+            ValueError: a different number of groups, a group of a different size, a state array
+                whose shape differs from its parameter's (the message names it), or a ``step`` that is
+                not a whole number >= 0 (NaN, inf and negative steps would break the next update).
             KeyError: a missing "state" or "param_groups" entry.
         """
         if not isinstance(state_dict, Mapping):
@@ -220,7 +221,13 @@ class Optimizer:
         if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor
             value = value.detach().cpu().numpy()
         if name == "step":
-            return float(np.asarray(value))
+            try:
+                step = float(np.asarray(value))
+            except (TypeError, ValueError):
+                raise ValueError(f"state 'step' must be a number, got {value!r}") from None
+            if not (0 <= step <= 2**53 and step == int(step)):  # NaN fails every comparison
+                raise ValueError(f"state 'step' must be a whole number of steps >= 0, got {step!r}")
+            return step
         arr = np.array(value, dtype=np.float32, order="C", copy=True)
         if arr.shape != p.shape:
             raise ValueError(f"size mismatch for state {name!r}: expected shape {p.shape} (the parameter's), "

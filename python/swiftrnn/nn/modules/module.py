@@ -1,9 +1,10 @@
 """The Module base class: parameters, submodules, state_dict, train/eval and repr as in torch.nn.Module."""
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, NamedTuple, NoReturn, Optional, Tuple, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, NoReturn, Optional, Tuple, TypeVar, cast
 
 import numpy as np
 
@@ -17,8 +18,18 @@ _M = TypeVar("_M", bound="Module")  # methods that return self keep the caller's
 
 
 class _IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns, as torch's: ``(missing_keys, unexpected_keys)``."""
+
     missing_keys: List[str]
     unexpected_keys: List[str]
+
+    def __repr__(self) -> str:  # torch's repr
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"_IncompatibleKeys(missing_keys={self.missing_keys!r}, unexpected_keys={self.unexpected_keys!r})"
+
+    def __str__(self) -> str:
+        return self.__repr__()
 
 
 # A new C-contiguous float32 copy of a parameter value (NumPy array, nested list or torch tensor).
@@ -61,6 +72,25 @@ def _names_device(arg: Any) -> bool:
     return isinstance(arg, int)
 
 
+def _deferring_parameter_hook(init: Callable[..., None]) -> Callable[..., None]:
+    """A subclass's ``__init__`` that runs ``_parameters_changed`` once when it returns, not per registration."""
+    @functools.wraps(init)
+    def __init__(self: "Module", *args: Any, **kwargs: Any) -> None:
+        d = self.__dict__
+        outer = d.get("_constructing", False)  # a subclass's __init__ calling its base's
+        d["_constructing"] = True
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            if outer:
+                d["_constructing"] = True
+            else:
+                d.pop("_constructing", None)
+        if d.pop("_hook_pending", False):
+            self._parameters_changed()  # once per constructor level: each returns a usable module
+    return __init__
+
+
 class Module:
     """Base class of swiftrnn's layers, shaped like ``torch.nn.Module``.
 
@@ -74,6 +104,13 @@ class Module:
     Training: a forward in training mode saves what the module's ``backward`` needs (an eval-mode
     forward, or any forward inside ``swiftrnn.no_grad()``, saves nothing); ``backward`` uses it once and
     accumulates into the parameters' ``.grad``.
+
+    SERVING (inference only): call ``model.eval()`` once and run forwards inside ``swiftrnn.no_grad()``.
+    A forward in training mode with gradients enabled (the default state of a new module) keeps its
+    inputs and activations *per thread* until that thread's ``backward`` or next forward: a pool of
+    server threads that never call backward would each hold their last batch's activations (hundreds of
+    MB for a large RNN batch) indefinitely, and dropout would be applied. ``RNNLanguageModel.generate``
+    / ``evaluate`` and the command line do this themselves.
     """
 
     training: bool
@@ -91,10 +128,25 @@ class Module:
             value = Parameter(_as_float32(value, name))
         self._parameters[name] = value
         self.__dict__[name] = value  # mirrored for plain (fast) attribute lookup; __setattr__ keeps both in step
-        self._parameters_changed()
+        self._parameter_replaced()
 
     def _parameters_changed(self) -> None:
-        """Hook for modules that cache views of their parameters."""
+        """Hook for modules that cache views of their parameters: called once a constructor returns, and
+        after each later change of a parameter object (not of its values)."""
+
+    def _parameter_replaced(self) -> None:
+        # Inside a constructor the hook runs once, when it returns (see __init_subclass__): a hook that
+        # rebuilds an O(n) cache per registration made building n parameters O(n^2).
+        if self.__dict__.get("_constructing"):
+            self.__dict__["_hook_pending"] = True
+        else:
+            self._parameters_changed()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            cls.__init__ = _deferring_parameter_hook(init)  # type: ignore[method-assign]
 
     if TYPE_CHECKING:
         # Parameters and submodules are plain instance attributes (register_parameter and __setattr__
@@ -116,7 +168,7 @@ class Module:
                     raise ValueError(f"expected {name} of shape {current.shape}, got {value.shape}")
                 params[name] = value
                 self.__dict__[name] = value
-                self._parameters_changed()
+                self._parameter_replaced()
                 return
             new = _as_float32(value, name)
             if new.shape != current.shape:
@@ -388,39 +440,76 @@ class Module:
         return OrderedDict((name, np.array(p, copy=True)) for name, p in self.named_parameters(remove_duplicate=False))
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> _IncompatibleKeys:
-        """Copies parameters from ``state_dict`` (NumPy arrays, lists or torch tensors) into this module.
+        """Copies parameters from ``state_dict`` (NumPy arrays, lists or torch tensors) into this module, in
+        place; returns ``(missing_keys, unexpected_keys)`` as torch's ``_IncompatibleKeys``.
 
-        All or nothing: every value is converted and checked first, and on any error (a missing or
-        unexpected key when ``strict``, a wrong shape, a non-numeric value) nothing changes.
+        All or nothing (stricter than torch, which copies the parameters before the first bad one): every
+        key, shape, value and target is checked first, and on any error nothing changes.
 
         Raises:
-            KeyError: missing or unexpected keys with ``strict=True`` (the message lists them).
-            ValueError: a value whose shape differs from the parameter's (the message names the key).
-            TypeError: a value that is not an array of real numbers.
+            RuntimeError: torch's ``Error(s) in loading state_dict for RNN:`` with one line per problem, in
+                torch's order and words: ``Missing key(s) in state_dict: "a", "b". `` and ``Unexpected
+                key(s) in state_dict: ...`` (only with ``strict=True``), ``size mismatch for KEY: copying a
+                param with shape (3,) from checkpoint, the shape in current model is (4,).`` (shapes as
+                NumPy tuples where torch prints ``torch.Size([...])``), ``While copying the parameter named
+                "KEY", ...`` for a value that is not an array of real numbers or a parameter that is read-only.
+            TypeError: ``state_dict`` is not a mapping.
         """
         if not isinstance(state_dict, Mapping):
-            raise TypeError(f"expected a mapping of parameter names to arrays, got {type(state_dict).__name__}")
-        own = OrderedDict(self.named_parameters(remove_duplicate=False))
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        if strict and (missing or unexpected):
-            parts = []
-            if missing:
-                parts.append("missing key(s): " + ", ".join(repr(k) for k in missing))
-            if unexpected:
-                parts.append("unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
-            raise KeyError(f"error loading state_dict for {type(self).__name__}: " + "; ".join(parts))
-        staged: Dict[str, np.ndarray] = {}
-        for name, target in own.items():
-            if name not in state_dict:
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        missing, unexpected = self._incompatible_keys(state_dict)
+        errors: List[str] = []
+        staged: List[Tuple[Parameter, np.ndarray]] = []
+        for key, target in self.named_parameters(remove_duplicate=False):
+            if key not in state_dict:
                 continue
-            value = _as_float32(state_dict[name], name)
-            if value.shape != target.shape:
-                raise ValueError(f"size mismatch for {name}: expected shape {target.shape}, got {value.shape}")
-            staged[name] = value
-        for name, value in staged.items():  # nothing below can fail
-            np.copyto(own[name], value)
+            value = state_dict[key]
+            try:
+                new = _as_float32(value, key)
+            except (TypeError, ValueError):
+                errors.append(f'While copying the parameter named "{key}", expected an array of real numbers '
+                              f"(NumPy array, nested list or torch.Tensor) from checkpoint but received "
+                              f"{type(value)}" + (f" of dtype {value.dtype}" if hasattr(value, "dtype") else ""))
+                continue
+            if new.shape != target.shape:
+                errors.append(f"size mismatch for {key}: copying a param with shape {new.shape} from checkpoint, "
+                              f"the shape in current model is {target.shape}.")
+                continue
+            if not target.flags.writeable:
+                errors.append(f'While copying the parameter named "{key}", the parameter in the current model '
+                              "is read-only (its array is not writeable)")
+                continue
+            staged.append((target, new))
+        if strict:
+            if unexpected:
+                errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in unexpected)))
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in missing)))
+        if errors:
+            raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
+                type(self).__name__, "\n\t".join(errors)))
+        for target, new in staged:  # nothing below can fail
+            np.copyto(target, new)
         return _IncompatibleKeys(missing, unexpected)
+
+    def _incompatible_keys(self, state_dict: Mapping[Any, Any]) -> Tuple[List[str], List[Any]]:
+        """torch's missing and unexpected keys, in its order: module by module (depth first), each module's
+        missing parameters, then the keys under its prefix that name neither its parameter nor a submodule."""
+        missing: List[str] = []
+        unexpected: List[Any] = []
+        str_keys = [k for k in state_dict if isinstance(k, str)]
+        unexpected.extend(k for k in state_dict if not isinstance(k, str))
+        for name, module in self.named_modules():
+            prefix = name + "." if name else ""
+            local = [n for n, p in module._parameters.items() if p is not None]
+            local_set = set(local)
+            missing.extend(prefix + n for n in local if prefix + n not in state_dict)
+            for key in str_keys:
+                if key.startswith(prefix):
+                    head = key[len(prefix):].split(".", 1)
+                    if (head[0] not in module._modules) if len(head) > 1 else (head[0] not in local_set):
+                        unexpected.append(key)
+        return missing, unexpected
 
     # --- mode -------------------------------------------------------------------------------
     def train(self: _M, mode: bool = True) -> _M:
