@@ -391,6 +391,9 @@ static uint8_t read_desc_flags(reader *r, srnn_rnn_desc *d) {
     d->has_bias = (flags & 2) ? 1 : 0;
     d->bidirectional = (flags & 4) ? 1 : 0;
     d->batch_first = (flags & 8) ? 1 : 0;
+    d->cell = SRNN_CELL_RNN;
+    d->reserved = 0;
+    d->proj_size = 0;
     return flags;
 }
 
@@ -510,6 +513,7 @@ typedef struct {
 
 static int make_small_rnn(reader *r, small_rnn *m) {
     uint8_t flags = u8(r);
+    memset(&m->d, 0, sizeof m->d); /* the Elman RNN (cell 0), no projection */
     m->d.nonlinearity = flags & 1;
     m->d.has_bias = (flags >> 1) & 1;
     m->d.bidirectional = (flags >> 2) & 1;
@@ -903,6 +907,9 @@ static void fuzz_rnn_check_call(reader *r) {
     srnn_rnn_desc d;
     uint8_t flags = read_desc_flags(r, &d);
     int hostile = (flags & 0x30) == 0;
+    uint8_t cell = u8(r);
+    d.cell = (cell & 0x80) ? (int32_t)u64(r) : (int32_t)(cell % 3);
+    d.proj_size = (cell & 0x40) ? (hostile ? hostile_size(r) : small_size(r, 6)) : 0;
     d.input_size = hostile ? hostile_size(r) : small_size(r, 6);
     d.hidden_size = hostile ? hostile_size(r) : small_size(r, 6);
     d.num_layers = hostile ? hostile_size(r) : small_size(r, 3);
@@ -938,16 +945,18 @@ static void fuzz_rnn_check_call(reader *r) {
         int unbatched = x0->ndim == 2;
         L0 = unbatched ? x0->dims[0] : x0->dims[d.batch_first ? 1 : 0];
         N0 = unbatched ? 1 : x0->dims[d.batch_first ? 0 : 1];
-        int64_t hd[3] = {D0 * d.num_layers, N0, d.hidden_size}, hu[2] = {D0 * d.num_layers, d.hidden_size};
+        int64_t P0 = d.proj_size > 0 ? d.proj_size : d.hidden_size;
+        int64_t hd[3] = {D0 * d.num_layers, N0, P0}, hu[2] = {D0 * d.num_layers, P0};
         memcpy(dims[1], unbatched ? hu : hd, sizeof(int64_t) * (unbatched ? 2 : 3));
         memcpy(dims[3], dims[1], sizeof dims[3]);
         memcpy(dims[2], x0->dims, sizeof(int64_t) * (size_t)x0->ndim);
-        dims[2][x0->ndim - 1] = D0 * d.hidden_size;
+        dims[2][x0->ndim - 1] = D0 * P0;
         for (int k = 1; k < 4; k++) shapes[k] = (srnn_shape){x0->ndim, dims[k]};
         int64_t t;
-        if (bytes3(d.num_layers, L0 * N0, D0 * d.hidden_size, &t) && L0 >= 0 && N0 >= 0 && L0 < 64 && N0 < 64) {
+        if (d.cell == SRNN_CELL_RNN && bytes3(d.num_layers, L0 * N0, D0 * P0, &t) && L0 >= 0 && N0 >= 0 && L0 < 64 &&
+            N0 < 64) {
             fit_saved = t / 4;
-            fit_masks = (d.num_layers - 1) * L0 * N0 * D0 * d.hidden_size;
+            fit_masks = (d.num_layers - 1) * L0 * N0 * D0 * P0;
         }
     }
     uint8_t use = u8(r);
@@ -956,22 +965,33 @@ static void fuzz_rnn_check_call(reader *r) {
     memset(&plan, 0xAB, sizeof plan);
     int64_t saved = (use & 0x40) ? ((u8(r) & 1) ? fit_saved : hostile_size(r)) : -1;
     int64_t masks = (use & 0x80) ? ((u8(r) & 1) ? fit_masks : hostile_size(r)) : -1;
+    /* An LSTM's c0 and grad_cn: the cell-state shape (H features) when h's is projected, else h's. */
+    int64_t cdims[4] = {0, 0, 0, 0};
+    srnn_shape cshape = shapes[1];
+    if (shapes[1].dims && shapes[1].ndim >= 1 && shapes[1].ndim <= 4) {
+        memcpy(cdims, shapes[1].dims, sizeof(int64_t) * (size_t)shapes[1].ndim);
+        cdims[shapes[1].ndim - 1] = d.hidden_size;
+        cshape.dims = cdims;
+    }
+    uint8_t cuse = u8(r);
     int32_t s = srnn_rnn_check_call((use & 1) ? &d : NULL, (use & 2) ? params : NULL, pass_np, (use & 4) ? &shapes[0] : NULL,
-                                    (use & 8) ? &shapes[1] : NULL, (use & 16) ? &shapes[2] : NULL,
-                                    (use & 32) ? &shapes[3] : NULL, saved, masks, (u8(r) & 31) ? &plan : NULL,
+                                    (use & 8) ? &shapes[1] : NULL, (cuse & 1) ? &cshape : NULL,
+                                    (use & 16) ? &shapes[2] : NULL, (use & 32) ? &shapes[3] : NULL,
+                                    (cuse & 2) ? &cshape : NULL, saved, masks, (u8(r) & 31) ? &plan : NULL,
                                     e.buf, e.cap);
     if (s == SRNN_OK) {
         if (np < 0 || pass_np != np) fail("check_call accepted an invalid description or parameter count", s, &e);
         const srnn_shape *x = &shapes[0];
-        int64_t D = d.bidirectional ? 2 : 1, H = d.hidden_size, t;
+        int64_t D = d.bidirectional ? 2 : 1, H = d.proj_size > 0 ? d.proj_size : d.hidden_size, t;
         if (x->ndim != 2 && x->ndim != 3) fail("check_call accepted an input that is not 2-d or 3-d", s, &e);
         if (plan.output_ndim != x->ndim || plan.state_ndim != x->ndim) fail("plan ranks disagree with x", s, &e);
         if (plan.seq_len < 1 || plan.batch < 0) fail("plan with an impossible L or N", s, &e);
         for (int j = 0; j + 1 < x->ndim; j++)
             if (plan.output_dims[j] != x->dims[j]) fail("plan's output shape is not x's", s, &e);
         if (plan.output_dims[x->ndim - 1] != D * H) fail("plan's output features are not D*H", s, &e);
-        if (!bytes3(d.num_layers, plan.seq_len * plan.batch, D * H, &t) || plan.saved_size * 4 != t)
+        if (d.cell == SRNN_CELL_RNN && (!bytes3(d.num_layers, plan.seq_len * plan.batch, D * H, &t) || plan.saved_size * 4 != t))
             fail("plan's saved size is not num_layers*L*N*D*H", s, &e);
+        if (plan.saved_size < 0 || plan.dropout_mask_size < 0) fail("plan with a negative size", s, &e);
     }
     check_status(s, &e);
 }

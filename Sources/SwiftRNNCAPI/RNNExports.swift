@@ -11,10 +11,12 @@ func rnnConfig(_ desc: UnsafePointer<srnn_rnn_desc>?) throws(SwiftRNNError) -> R
     guard let nonlinearity = Nonlinearity(rawValue: d.nonlinearity) else {
         throw .invalidArgument("unknown nonlinearity code \(d.nonlinearity): expected 0 (tanh) or 1 (relu)")
     }
-    guard Int64(Int.min) <= d.input_size, d.input_size <= Int64(Int.max) else { throw .overflow("input_size does not fit in Int") }
+    guard let cell = RecurrentCell(rawValue: d.cell) else {
+        throw .invalidArgument("unknown cell code \(d.cell): expected 0 (RNN), 1 (LSTM) or 2 (GRU)")
+    }
     return RNNConfig(inputSize: Int(d.input_size), hiddenSize: Int(d.hidden_size), numLayers: Int(d.num_layers),
                      nonlinearity: nonlinearity, bias: d.has_bias != 0, batchFirst: d.batch_first != 0,
-                     bidirectional: d.bidirectional != 0)
+                     bidirectional: d.bidirectional != 0, cell: cell, projSize: Int(d.proj_size))
 }
 
 @_cdecl("srnn_rnn_num_params")
@@ -48,7 +50,8 @@ func shapeBuffer(_ s: UnsafePointer<srnn_shape>?, _ name: String) throws(SwiftRN
 @_cdecl("srnn_rnn_check_call")
 public func srnn_rnn_check_call(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: UnsafePointer<srnn_shape>?, _ numParams: Int64,
                                 _ x: UnsafePointer<srnn_shape>?, _ h0: UnsafePointer<srnn_shape>?,
-                          _ gradOutput: UnsafePointer<srnn_shape>?, _ gradHn: UnsafePointer<srnn_shape>?,
+                                _ c0: UnsafePointer<srnn_shape>?, _ gradOutput: UnsafePointer<srnn_shape>?,
+                                _ gradHn: UnsafePointer<srnn_shape>?, _ gradCn: UnsafePointer<srnn_shape>?,
                           _ savedSize: Int64, _ dropoutMaskSize: Int64, _ plan: UnsafeMutablePointer<srnn_rnn_plan>?,
                           _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
     guarded(err, cap) { () throws(SwiftRNNError) in
@@ -58,9 +61,10 @@ public func srnn_rnn_check_call(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params:
         if numParams > 0 { try require(params, "params") }
         for i in 0..<Int(numParams) { try config.checkParameter(i, shape: try shapeBuffer(params! + i, "a parameter's shape")!) }
         guard let input = try shapeBuffer(x, "x") else { throw .invalidArgument("x must not be NULL") }
-        let shapes = try config.callShapes(input: input, h0: try shapeBuffer(h0, "h0"))
+        let shapes = try config.callShapes(input: input, h0: try shapeBuffer(h0, "h0"), c0: try shapeBuffer(c0, "c0"))
         if let g = try shapeBuffer(gradOutput, "grad_output") {
-            try config.checkGradients(shapes, gradOutput: g, gradHn: try shapeBuffer(gradHn, "grad_hn"))
+            try config.checkGradients(shapes, gradOutput: g, gradHn: try shapeBuffer(gradHn, "grad_hn"),
+                                      gradCn: try shapeBuffer(gradCn, "grad_cn"))
         }
         try config.checkSavedSizes(shapes, saved: savedSize >= 0 ? Int(savedSize) : nil,
                                    dropoutMasks: dropoutMaskSize >= 0 ? Int(dropoutMaskSize) : nil)
@@ -69,7 +73,7 @@ public func srnn_rnn_check_call(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params:
         plan.pointee = srnn_rnn_plan(seq_len: Int64(shapes.seqLen), batch: Int64(shapes.batch),
                                      output_ndim: Int32(shapes.output.rank), state_ndim: Int32(shapes.state.rank),
                                      output_dims: dims(shapes.output), state_dims: dims(shapes.state),
-                                     saved_size: Int64(shapes.savedCount), dropout_mask_size: Int64(shapes.dropoutMaskCount))
+                                     cell_state_dims: dims(shapes.cellState), saved_size: Int64(shapes.savedCount), dropout_mask_size: Int64(shapes.dropoutMaskCount))
     }
 }
 
@@ -163,15 +167,30 @@ public func srnn_rnn_forward_train(_ desc: UnsafePointer<srnn_rnn_desc>?, _ para
                                    _ output: UnsafeMutablePointer<Float>?, _ hn: UnsafeMutablePointer<Float>?,
                                    _ saved: UnsafeMutablePointer<Float>?,
                                    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
+    if saved == nil { return fail(SwiftRNNError.invalidArgument("saved must not be NULL"), err, cap) }
+    return srnn_recurrent_forward(desc, params, numParams, x, seqLen, batch, h0, nil, dropoutMasks, output, hn, nil,
+                                  saved, err, cap)
+}
+
+@_cdecl("srnn_recurrent_forward")
+public func srnn_recurrent_forward(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: UnsafePointer<UnsafePointer<Float>?>?,
+                                   _ numParams: Int64, _ x: UnsafePointer<Float>?, _ seqLen: Int64, _ batch: Int64,
+                                   _ h0: UnsafePointer<Float>?, _ c0: UnsafePointer<Float>?,
+                                   _ dropoutMasks: UnsafePointer<Float>?, _ output: UnsafeMutablePointer<Float>?,
+                                   _ hn: UnsafeMutablePointer<Float>?, _ cn: UnsafeMutablePointer<Float>?,
+                                   _ saved: UnsafeMutablePointer<Float>?,
+                                   _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
     guarded(err, cap) { () throws(SwiftRNNError) in
         let config = try rnnConfig(desc)
         try config.validate()
         let pointers = try rnnParameterPointers(config, params, numParams)
         try config.checkSequence(seqLen: Int(clamping: seqLen), batch: Int(clamping: batch))
         if batch == 0 { return }
-        try require(x, "x"); try require(output, "output"); try require(hn, "hn"); try require(saved, "saved")
+        try require(x, "x"); try require(output, "output"); try require(hn, "hn")
+        if config.cell == .lstm { try require(cn, "cn") }
         try rnnForward(config: config, parameters: pointers, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
-                       dropoutMasks: dropoutMasks, output: output!, hn: hn!, saved: saved!)
+                       dropoutMasks: dropoutMasks, output: output!, hn: hn!, saved: saved,
+                       c0: config.cell == .lstm ? c0 : nil, cn: config.cell == .lstm ? cn : nil)
     }
 }
 
@@ -183,23 +202,34 @@ public func srnn_rnn_backward(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: U
                               _ gradHn: UnsafePointer<Float>?, _ paramGrads: UnsafePointer<UnsafeMutablePointer<Float>?>?,
                               _ gradX: UnsafeMutablePointer<Float>?, _ gradH0: UnsafeMutablePointer<Float>?,
                               _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
+    srnn_recurrent_backward(desc, params, numParams, x, seqLen, batch, h0, nil, dropoutMasks, saved, gradOutput, gradHn,
+                            nil, paramGrads, gradX, gradH0, nil, err, cap)
+}
+
+@_cdecl("srnn_recurrent_backward")
+public func srnn_recurrent_backward(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: UnsafePointer<UnsafePointer<Float>?>?,
+                                    _ numParams: Int64, _ x: UnsafePointer<Float>?, _ seqLen: Int64, _ batch: Int64,
+                                    _ h0: UnsafePointer<Float>?, _ c0: UnsafePointer<Float>?,
+                                    _ dropoutMasks: UnsafePointer<Float>?, _ saved: UnsafePointer<Float>?,
+                                    _ gradOutput: UnsafePointer<Float>?, _ gradHn: UnsafePointer<Float>?,
+                                    _ gradCn: UnsafePointer<Float>?,
+                                    _ paramGrads: UnsafePointer<UnsafeMutablePointer<Float>?>?,
+                                    _ gradX: UnsafeMutablePointer<Float>?, _ gradH0: UnsafeMutablePointer<Float>?,
+                                    _ gradC0: UnsafeMutablePointer<Float>?,
+                                    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
     guarded(err, cap) { () throws(SwiftRNNError) in
         let config = try rnnConfig(desc)
         try config.validate()
         let pointers = try rnnParameterPointers(config, params, numParams)
         try require(paramGrads, "param_grads")
-        let grads = (0..<Int(numParams)).map { paramGrads![$0] }
+        let grads = UnsafeBufferPointer(start: paramGrads!, count: Int(numParams))  // count checked above
         try config.checkSequence(seqLen: Int(clamping: seqLen), batch: Int(clamping: batch))
         if batch == 0 { return }
         try require(x, "x"); try require(saved, "saved"); try require(gradOutput, "grad_output")
-        var failure: SwiftRNNError?
-        grads.withUnsafeBufferPointer { gp in
-            do throws(SwiftRNNError) {
-                try rnnBackward(config: config, parameters: pointers, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
-                                dropoutMasks: dropoutMasks, saved: saved!, gradOutput: gradOutput!, gradHn: gradHn,
-                                parameterGradients: gp, gradInput: gradX, gradH0: gradH0)
-            } catch { failure = error }
-        }
-        if let failure { throw failure }
+        let lstm = config.cell == .lstm
+        try rnnBackward(config: config, parameters: pointers, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
+                        dropoutMasks: dropoutMasks, saved: saved!, gradOutput: gradOutput!, gradHn: gradHn,
+                        parameterGradients: grads, gradInput: gradX, gradH0: gradH0, c0: lstm ? c0 : nil,
+                        gradCn: lstm ? gradCn : nil, gradC0: lstm ? gradC0 : nil)
     }
 }

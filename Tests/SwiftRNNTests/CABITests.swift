@@ -41,7 +41,7 @@ import SwiftRNNCAPI  // links the @_cdecl symbols; calls go through the C header
 
     @Test func overflowingSizesAreOverflowErrors() {
         var desc = srnn_rnn_desc(input_size: 1 << 31, hidden_size: 1 << 31, num_layers: 1, nonlinearity: 0,
-                                 has_bias: 1, bidirectional: 0, batch_first: 0)
+                                 has_bias: 1, bidirectional: 0, batch_first: 0, cell: 0, reserved: 0, proj_size: 0)
         #expect(CSwiftRNN.srnn_rnn_num_params(&desc) == -1)
         let (status, message) = call { err, cap in
             CSwiftRNN.srnn_rnn_forward(&desc, nil, 4, nil, 1, 1, nil, nil, nil, nil, err, cap)
@@ -54,7 +54,7 @@ import SwiftRNNCAPI  // links the @_cdecl symbols; calls go through the C header
 
     @Test func unknownNonlinearityIsRejected() {
         var desc = srnn_rnn_desc(input_size: 1, hidden_size: 1, num_layers: 1, nonlinearity: 7,
-                                 has_bias: 0, bidirectional: 0, batch_first: 0)
+                                 has_bias: 0, bidirectional: 0, batch_first: 0, cell: 0, reserved: 0, proj_size: 0)
         #expect(CSwiftRNN.srnn_rnn_num_params(&desc) == -1)
     }
 
@@ -70,7 +70,7 @@ import SwiftRNNCAPI  // links the @_cdecl symbols; calls go through the C header
 
     @Test func paramShapesComeFromTheCore() {
         var desc = srnn_rnn_desc(input_size: 5, hidden_size: 3, num_layers: 2, nonlinearity: 0,
-                                 has_bias: 1, bidirectional: 1, batch_first: 0)
+                                 has_bias: 1, bidirectional: 1, batch_first: 0, cell: 0, reserved: 0, proj_size: 0)
         #expect(CSwiftRNN.srnn_rnn_num_params(&desc) == 16)
         var shape: [Int64] = [0, 0]
         #expect(CSwiftRNN.srnn_rnn_param_shape(&desc, 8, &shape) == 2 && shape == [3, 6])
@@ -103,7 +103,7 @@ import SwiftRNNCAPI  // links the @_cdecl symbols; calls go through the C header
 
     @Test func packedRNNForwardChecksItsPackings() {
         var desc = srnn_rnn_desc(input_size: 2, hidden_size: 3, num_layers: 1, nonlinearity: 0,
-                                 has_bias: 0, bidirectional: 0, batch_first: 0)
+                                 has_bias: 0, bidirectional: 0, batch_first: 0, cell: 0, reserved: 0, proj_size: 0)
         let wIH = [Float](repeating: 0.5, count: 6), wHH = [Float](repeating: 0.25, count: 9)
         var pIH = [Float](repeating: 0, count: 32), pHH = [Float](repeating: 0, count: 48)
         _ = call { err, cap in CSwiftRNN.srnn_pack_weight(wIH, 3, 2, &pIH, 32, err, cap) }

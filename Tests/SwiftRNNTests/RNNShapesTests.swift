@@ -9,12 +9,13 @@ import Testing
     let config = RNNConfig(inputSize: 3, hiddenSize: 4, numLayers: 2, batchFirst: true, bidirectional: true)
 
     /// srnn_rnn_check_call over Swift shapes: (status, message, plan).
-    func checkCall(_ c: RNNConfig, params: [[Int]], x: [Int], h0: [Int]? = nil, gradOutput: [Int]? = nil,
-                   gradHn: [Int]? = nil, saved: Int64 = -1, masks: Int64 = -1) -> (Int32, String, srnn_rnn_plan) {
+    func checkCall(_ c: RNNConfig, params: [[Int]], x: [Int], h0: [Int]? = nil, c0: [Int]? = nil, gradOutput: [Int]? = nil,
+                   gradHn: [Int]? = nil, gradCn: [Int]? = nil, saved: Int64 = -1, masks: Int64 = -1) -> (Int32, String, srnn_rnn_plan) {
         var desc = srnn_rnn_desc(input_size: Int64(c.inputSize), hidden_size: Int64(c.hiddenSize),
                                  num_layers: Int64(c.numLayers), nonlinearity: 0, has_bias: c.bias ? 1 : 0,
-                                 bidirectional: c.bidirectional ? 1 : 0, batch_first: c.batchFirst ? 1 : 0)
-        let dims = ([x] + params + [h0 ?? [], gradOutput ?? [], gradHn ?? []]).map { $0.map(Int64.init) }
+                                 bidirectional: c.bidirectional ? 1 : 0, batch_first: c.batchFirst ? 1 : 0,
+                                 cell: c.cell.rawValue, reserved: 0, proj_size: Int64(c.projSize))
+        let dims = ([x] + params + [h0 ?? [], c0 ?? [], gradOutput ?? [], gradHn ?? [], gradCn ?? []]).map { $0.map(Int64.init) }
         var plan = srnn_rnn_plan()
         var buffer = [CChar](repeating: 0, count: 512)
         let storage = dims.map { d in UnsafeMutableBufferPointer<Int64>.allocate(capacity: max(d.count, 1)) }
@@ -25,11 +26,11 @@ import Testing
         let n = params.count
         let status = buffer.withUnsafeMutableBufferPointer { err in
             shapes.withUnsafeMutableBufferPointer { s in
-                CSwiftRNN.srnn_rnn_check_call(&desc, s.baseAddress! + 1, Int64(n), s.baseAddress!,
-                                              h0 == nil ? nil : s.baseAddress! + n + 1,
-                                              gradOutput == nil ? nil : s.baseAddress! + n + 2,
-                                              gradHn == nil ? nil : s.baseAddress! + n + 3, saved, masks, &plan,
-                                              err.baseAddress!, err.count)
+                let b = s.baseAddress!
+                return CSwiftRNN.srnn_rnn_check_call(&desc, b + 1, Int64(n), b, h0 == nil ? nil : b + n + 1,
+                                                     c0 == nil ? nil : b + n + 2, gradOutput == nil ? nil : b + n + 3,
+                                                     gradHn == nil ? nil : b + n + 4, gradCn == nil ? nil : b + n + 5,
+                                                     saved, masks, &plan, err.baseAddress!, err.count)
             }
         }
         return (status, String(cString: buffer), plan)
@@ -91,11 +92,36 @@ import Testing
         #expect(checkCall(bad, params: [], x: [1, 1, 3]).0 == Int32(SRNN_VALUE_ERROR.rawValue))
         var plan = srnn_rnn_plan()
         var desc = srnn_rnn_desc(input_size: 1, hidden_size: 1, num_layers: 1, nonlinearity: 0, has_bias: 0,
-                                 bidirectional: 0, batch_first: 0)
+                                 bidirectional: 0, batch_first: 0, cell: 0, reserved: 0, proj_size: 0)
         var negative = srnn_shape(ndim: -2, dims: nil)
-        let status = CSwiftRNN.srnn_rnn_check_call(&desc, nil, 2, &negative, nil, nil, nil, -1, -1, &plan, nil, 0)
+        let status = CSwiftRNN.srnn_rnn_check_call(&desc, nil, 2, &negative, nil, nil, nil, nil, nil, -1, -1, &plan, nil, 0)
         #expect(status == Int32(SRNN_VALUE_ERROR.rawValue))
-        #expect(CSwiftRNN.srnn_rnn_check_call(&desc, nil, 0, nil, nil, nil, nil, -1, -1, &plan, nil, 0)
+        #expect(CSwiftRNN.srnn_rnn_check_call(&desc, nil, 0, nil, nil, nil, nil, nil, nil, -1, -1, &plan, nil, 0)
                 == Int32(SRNN_VALUE_ERROR.rawValue))
+    }
+
+    @Test func anLSTMsStatesAndSavedGates() {
+        let lstm = RNNConfig(inputSize: 3, hiddenSize: 5, numLayers: 2, bidirectional: true, cell: .lstm, projSize: 2)
+        #expect(lstm.parameterNames.prefix(5) == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_hr_l0"])
+        #expect(lstm.parameterShapes.prefix(5) == [[20, 3], [20, 2], [20], [20], [2, 5]])
+        #expect(lstm.parameterShapes[10] == [20, 4])  // layer 1 reads both directions' projected states
+        let (status, message, plan) = checkCall(lstm, params: lstm.parameterShapes, x: [7, 4, 3], h0: [4, 4, 2], c0: [4, 4, 5])
+        #expect(status == Int32(SRNN_OK.rawValue), "\(message)")
+        #expect([plan.output_dims.0, plan.output_dims.1, plan.output_dims.2] == [7, 4, 4])
+        #expect([plan.state_dims.0, plan.state_dims.1, plan.state_dims.2] == [4, 4, 2])
+        #expect([plan.cell_state_dims.0, plan.cell_state_dims.1, plan.cell_state_dims.2] == [4, 4, 5])
+        #expect(plan.saved_size == 2 * 7 * 4 * (2 * 2 + 2 * (5 * 5 + 5)))
+        #expect(checkCall(lstm, params: lstm.parameterShapes, x: [7, 4, 3], c0: [4, 4, 2]).1
+                == "expected c0 of shape (4, 4, 5) (num_layers * num_directions, batch, H_cell), got (4, 4, 2)")
+        #expect(checkCall(lstm, params: lstm.parameterShapes, x: [7, 4, 3], gradOutput: [7, 4, 4], gradCn: [4, 5]).1
+                == "expected grad_cn of shape (4, 4, 5), got (4, 5)")
+        let gru = RNNConfig(inputSize: 3, hiddenSize: 5, cell: .gru)
+        #expect(checkCall(gru, params: gru.parameterShapes, x: [7, 4, 3], c0: [1, 4, 5]).1 == "only an LSTM has a cell state c0")
+        #expect(gru.parameterShapes == [[15, 3], [15, 5], [15], [15]])
+        var bad = gru
+        bad.projSize = 2
+        #expect(throws: SwiftRNNError.invalidArgument("proj_size argument is only supported for LSTM, not RNN or GRU")) {
+            try bad.validate()
+        }
     }
 }

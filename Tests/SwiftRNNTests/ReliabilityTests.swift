@@ -14,7 +14,7 @@ import Glibc
 
     func desc(_ input: Int64, _ hidden: Int64, layers: Int64 = 1, bias: Bool = true, bidirectional: Bool = false) -> srnn_rnn_desc {
         srnn_rnn_desc(input_size: input, hidden_size: hidden, num_layers: layers, nonlinearity: 0,
-                      has_bias: bias ? 1 : 0, bidirectional: bidirectional ? 1 : 0, batch_first: 0)
+                      has_bias: bias ? 1 : 0, bidirectional: bidirectional ? 1 : 0, batch_first: 0, cell: 0, reserved: 0, proj_size: 0)
     }
 
     /// A parameter count or total parameter size beyond 64 bits is an invalid description, not a

@@ -386,7 +386,7 @@ func checkFiniteDifferences(_ name: String, _ analytic: Tensor, entries: Int = 1
 
     @Test func missingBuffersAndBadCodesAreValueErrors() {
         var desc = srnn_rnn_desc(input_size: 2, hidden_size: 2, num_layers: 1, nonlinearity: 0, has_bias: 0,
-                                 bidirectional: 0, batch_first: 0)
+                                 bidirectional: 0, batch_first: 0, cell: 0, reserved: 0, proj_size: 0)
         let (s1, m1) = call { err, cap in
             CSwiftRNN.srnn_rnn_backward(&desc, nil, 2, nil, 1, 1, nil, nil, nil, nil, nil, nil, nil, nil, err, cap)
         }

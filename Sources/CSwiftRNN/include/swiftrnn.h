@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define SRNN_ABI_VERSION 1
+#define SRNN_ABI_VERSION 2
 
 /* Status codes; the CPython extension maps each to the built-in exception named here. */
 typedef enum srnn_status {
@@ -90,15 +90,25 @@ int32_t srnn_linear_forward_packed(const float *x, int64_t m, int64_t in_feature
 int32_t srnn_softmax(const float *x, int64_t outer, int64_t dim, int64_t inner, int32_t log, float *out,
                      char *err, size_t err_cap);
 
-/* Elman RNN description (torch.nn.RNN's constructor arguments). */
+/* The recurrence of a layer: torch.nn.RNN (Elman), LSTM or GRU. */
+typedef enum srnn_cell {
+    SRNN_CELL_RNN = 0,
+    SRNN_CELL_LSTM = 1,
+    SRNN_CELL_GRU = 2
+} srnn_cell;
+
+/* A recurrent layer's description (torch.nn.RNN's / LSTM's / GRU's constructor arguments). */
 typedef struct srnn_rnn_desc {
     int64_t input_size;
     int64_t hidden_size;
     int64_t num_layers;
-    int32_t nonlinearity;  /* srnn_nonlinearity */
+    int32_t nonlinearity;  /* srnn_nonlinearity (the Elman RNN's; ignored by LSTM and GRU) */
     int32_t has_bias;      /* 0 or 1 */
     int32_t bidirectional; /* 0 or 1 */
     int32_t batch_first;   /* 0: x is (L, N, input_size); 1: x is (N, L, input_size) */
+    int32_t cell;          /* srnn_cell */
+    int32_t reserved;      /* 0 */
+    int64_t proj_size;     /* LSTM only: h projected to proj_size by weight_hr (0: none); P = proj_size or H */
 } srnn_rnn_desc;
 
 /* An array's shape as srnn_rnn_check_call takes it: ndim sizes at dims (dims may be NULL when ndim is 0). */
@@ -111,22 +121,25 @@ typedef struct srnn_shape {
 typedef struct srnn_rnn_plan {
     int64_t seq_len, batch;            /* L, and N (1 for an unbatched input) */
     int32_t output_ndim, state_ndim;   /* 3 and 3, or 2 and 2 unbatched */
-    int64_t output_dims[3];            /* the input's shape with D*H features: (L, N, D*H), (N, L, D*H), (L, D*H) */
-    int64_t state_dims[3];             /* h0 and hn: (D*num_layers, N, H) or (D*num_layers, H) */
-    int64_t saved_size;                /* floats a training forward keeps: num_layers * L * N * D * H */
-    int64_t dropout_mask_size;         /* floats of the dropout masks: (num_layers - 1) * L * N * D * H */
+    int64_t output_dims[3];            /* the input's shape with D*P features: (L, N, D*P), (N, L, D*P), (L, D*P) */
+    int64_t state_dims[3];             /* h0 and hn: (D*num_layers, N, P) or (D*num_layers, P) */
+    int64_t cell_state_dims[3];        /* an LSTM's c0 and cn: (D*num_layers, N, H) or (D*num_layers, H) */
+    int64_t saved_size;                /* floats a training forward keeps (layer outputs, then gates) */
+    int64_t dropout_mask_size;         /* floats of the dropout masks: (num_layers - 1) * L * N * D * P */
 } srnn_rnn_plan;
 
 /*
  * Checks one RNN call and fills *plan: the one place the shape rules of an RNN call and their messages
  * live (the Python extension calls it once per forward or backward, before allocating the outputs).
  * Checked against desc: the num_params parameters' shapes (state_dict order), x's, and where not NULL,
- * h0's, a backward's grad_output's and grad_hn's; and the sizes in floats of the saved layer outputs and
- * of the dropout masks (a negative size: not given). SRNN_VALUE_ERROR names the first that does not fit.
+ * h0's, an LSTM's c0's, a backward's grad_output's, grad_hn's and grad_cn's; and the sizes in floats of
+ * the saved layer outputs and of the dropout masks (a negative size: not given). SRNN_VALUE_ERROR names
+ * the first that does not fit.
  */
 int32_t srnn_rnn_check_call(const srnn_rnn_desc *desc, const srnn_shape *params, int64_t num_params, const srnn_shape *x,
-                      const srnn_shape *h0, const srnn_shape *grad_output, const srnn_shape *grad_hn,
-                      int64_t saved_size, int64_t dropout_mask_size, srnn_rnn_plan *plan, char *err, size_t err_cap);
+                            const srnn_shape *h0, const srnn_shape *c0, const srnn_shape *grad_output,
+                            const srnn_shape *grad_hn, const srnn_shape *grad_cn, int64_t saved_size,
+                            int64_t dropout_mask_size, srnn_rnn_plan *plan, char *err, size_t err_cap);
 
 /* Number of parameter arrays srnn_rnn_forward expects (torch's state_dict order), or -1 if invalid. */
 int64_t srnn_rnn_num_params(const srnn_rnn_desc *desc);

@@ -42,6 +42,22 @@ int32_t srnn_rnn_backward(const srnn_rnn_desc *desc, const float *const *params,
                           char *err, size_t err_cap);
 
 /*
+ * Any recurrent layer (desc->cell: RNN, LSTM, GRU): srnn_rnn_forward_train's and srnn_rnn_backward's
+ * calls with an LSTM's cell state too. c0: (D*num_layers, N, H) or NULL for zeros; cn: the same shape
+ * (an LSTM needs it; NULL otherwise); saved: plan.saved_size floats for a training forward, NULL for
+ * inference. grad_cn: shaped like cn or NULL; grad_c0: shaped like c0, accumulated into, or NULL.
+ */
+int32_t srnn_recurrent_forward(const srnn_rnn_desc *desc, const float *const *params, int64_t num_params,
+                               const float *x, int64_t seq_len, int64_t batch, const float *h0, const float *c0,
+                               const float *dropout_masks, float *output, float *hn, float *cn, float *saved,
+                               char *err, size_t err_cap);
+int32_t srnn_recurrent_backward(const srnn_rnn_desc *desc, const float *const *params, int64_t num_params,
+                                const float *x, int64_t seq_len, int64_t batch, const float *h0, const float *c0,
+                                const float *dropout_masks, const float *saved, const float *grad_output,
+                                const float *grad_hn, const float *grad_cn, float *const *param_grads,
+                                float *grad_x, float *grad_h0, float *grad_c0, char *err, size_t err_cap);
+
+/*
  * Linear backward: x (m, in_features), grad_out (m, out_features), weight (out_features, in_features).
  *   grad_x (m, in_features) += grad_out · weight;  grad_weight += grad_outᵀ · x;  grad_bias += Σ_rows grad_out.
  */

@@ -1,4 +1,6 @@
-// Elman RNN: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), stacked layers, optional reverse direction.
+// The recurrent layers of torch.nn on one configuration: the Elman RNN, h_t = act(W_ih x_t + b_ih +
+// W_hh h_{t-1} + b_hh), here; LSTM and GRU (GatedRecurrence.swift) share its parameter layout, shape
+// rules (RNNShapes.swift), C ABI and Python modules. Stacked layers, optional reverse direction.
 
 /// The activation of an Elman RNN.
 public enum Nonlinearity: Int32, Sendable {
@@ -6,7 +8,26 @@ public enum Nonlinearity: Int32, Sendable {
     case relu = 1
 }
 
-/// The constructor arguments of `torch.nn.RNN` that fix the shapes.
+/// Which recurrence a layer runs: torch.nn.RNN, LSTM or GRU.
+public enum RecurrentCell: Int32, Sendable {
+    /// h' = act(W_ih x + b_ih + W_hh h + b_hh): one gate block.
+    case elman = 0
+    /// Gates i, f, g, o (torch's row order): c' = f·c + i·g, h' = o·tanh(c'), optionally projected.
+    case lstm = 1
+    /// Gates r, z, n: n = tanh(W_in x + b_in + r·(W_hn h + b_hn)), h' = (1 − z)·n + z·h.
+    case gru = 2
+
+    /// Gate blocks of H rows in W_ih, W_hh and the biases.
+    public var gateCount: Int {
+        switch self {
+        case .elman: return 1
+        case .lstm: return 4
+        case .gru: return 3
+        }
+    }
+}
+
+/// The constructor arguments of `torch.nn.RNN` / `LSTM` / `GRU` that fix the shapes.
 public struct RNNConfig: Equatable, Sendable {
     /// `input_size`: features of each input step, H_in.
     public var inputSize: Int
@@ -14,7 +35,7 @@ public struct RNNConfig: Equatable, Sendable {
     public var hiddenSize: Int
     /// `num_layers`: stacked recurrent layers (>= 1).
     public var numLayers: Int
-    /// `.tanh` or `.relu`.
+    /// `.tanh` or `.relu` (the Elman cell's activation; ignored by LSTM and GRU).
     public var nonlinearity: Nonlinearity
     /// Whether the layers have `bias_ih` / `bias_hh`.
     public var bias: Bool
@@ -22,11 +43,17 @@ public struct RNNConfig: Equatable, Sendable {
     public var batchFirst: Bool
     /// A reverse direction too (D = 2).
     public var bidirectional: Bool
+    /// The recurrence: Elman, LSTM or GRU.
+    public var cell: RecurrentCell
+    /// LSTM only: h is projected to this size by `weight_hr` (0: no projection).
+    public var projSize: Int
 
-    /// `torch.nn.RNN(input_size, hidden_size, num_layers, nonlinearity, bias, batch_first, bidirectional)`;
-    /// the sizes are checked when a layer is made from the configuration, not here.
+    /// `torch.nn.RNN(input_size, hidden_size, num_layers, nonlinearity, bias, batch_first, bidirectional)`
+    /// (`cell: .lstm`, `.gru` for LSTM and GRU, `projSize` for LSTM's `proj_size`); the sizes are checked when
+    /// a layer is made from the configuration, not here.
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, nonlinearity: Nonlinearity = .tanh,
-                bias: Bool = true, batchFirst: Bool = false, bidirectional: Bool = false) {
+                bias: Bool = true, batchFirst: Bool = false, bidirectional: Bool = false,
+                cell: RecurrentCell = .elman, projSize: Int = 0) {
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         self.numLayers = numLayers
@@ -34,12 +61,18 @@ public struct RNNConfig: Equatable, Sendable {
         self.bias = bias
         self.batchFirst = batchFirst
         self.bidirectional = bidirectional
+        self.cell = cell
+        self.projSize = projSize
     }
 
     /// 2 if bidirectional, else 1.
     public var numDirections: Int { bidirectional ? 2 : 1 }
-    /// Parameter arrays per layer and direction: weight_ih, weight_hh (+ bias_ih, bias_hh).
-    public var paramsPerDirection: Int { bias ? 4 : 2 }
+    /// Rows of W_ih, W_hh and each bias: gate blocks × H.
+    public var gateRows: Int { cell.gateCount * hiddenSize }
+    /// Features of h (the output's per direction, and h0/hn's): proj_size if projected, else H.
+    public var stateSize: Int { projSize > 0 ? projSize : hiddenSize }
+    /// Parameter arrays per layer and direction: weight_ih, weight_hh (+ bias_ih, bias_hh) (+ weight_hr).
+    public var paramsPerDirection: Int { 2 + (bias ? 2 : 0) + (projSize > 0 ? 1 : 0) }
     /// How many parameter arrays `rnnForward` takes.
     public var parameterCount: Int { numLayers * numDirections * paramsPerDirection }
     /// How many packed weights `rnnForward(..., packedWeights:)` takes: W_ih and W_hh per layer and direction.
@@ -50,16 +83,25 @@ public struct RNNConfig: Equatable, Sendable {
         guard inputSize >= 0 else { throw .invalidArgument("input_size must be non-negative, got \(inputSize)") }
         guard hiddenSize > 0 else { throw .invalidArgument("hidden_size must be greater than zero, got \(hiddenSize)") }
         guard numLayers > 0 else { throw .invalidArgument("num_layers must be greater than zero, got \(numLayers)") }
-        // Every later size computation (D·H, a weight, all weights, the parameter count and the array of
+        guard projSize >= 0 else { throw .invalidArgument("proj_size should be a positive integer or zero to disable projections") }
+        if projSize > 0 {
+            guard cell == .lstm else { throw .invalidArgument("proj_size argument is only supported for LSTM, not RNN or GRU") }
+            guard projSize < hiddenSize else { throw .invalidArgument("proj_size has to be smaller than hidden_size") }
+        }
+        // Every later size computation (G·H, D·H, a weight, all weights, the parameter count and the array of
         // parameter pointers, in bytes) stays within Int once this passes.
+        let G = cell.gateCount, P = stateSize
         let outWidth = try checkedProduct(numDirections, hiddenSize, what: "num_directions x hidden_size")
-        _ = try checkedProduct(numDirections, hiddenSize, max(inputSize, outWidth), MemoryLayout<Float>.stride,
+        _ = try checkedProduct(G, numDirections, hiddenSize, max(inputSize, outWidth), MemoryLayout<Float>.stride,
                                what: "the RNN's weights in bytes")
         _ = try checkedProduct(numLayers, numDirections, paramsPerDirection, MemoryLayout<UnsafePointer<Float>>.stride,
                                what: "the RNN's parameter list (num_layers x num_directions x parameters per direction)")
-        // One direction's parameters in floats: weight_ih (H x in), weight_hh (H x H), two biases (H each).
-        func directionFloats(_ layerInput: Int) -> Int { hiddenSize * (layerInput + hiddenSize + 2) }
-        let first = directionFloats(inputSize), later = directionFloats(outWidth)  // cannot overflow: checked above
+        // One direction's parameters in floats: weight_ih (G·H x in), weight_hh (G·H x P), two biases (G·H
+        // each), weight_hr (P x H).
+        func directionFloats(_ layerInput: Int) -> Int {
+            G * hiddenSize * (layerInput + P + 2) + (projSize > 0 ? P * hiddenSize : 0)
+        }
+        let first = directionFloats(inputSize), later = directionFloats(numDirections * P)  // cannot overflow: checked above
         let rest = try checkedProduct(numLayers - 1, later, what: "the RNN's parameters")
         let (perDirection, o) = first.addingReportingOverflow(rest)
         if o { throw .overflow("the RNN's parameters overflow: num_layers=\(numLayers), hidden_size=\(hiddenSize) do not fit in 64 bits") }
@@ -74,12 +116,20 @@ public struct RNNConfig: Equatable, Sendable {
         }
     }
 
+    /// What parameter `index` of a direction's group is: 0 weight_ih, 1 weight_hh, 2 bias_ih, 3 bias_hh,
+    /// 4 weight_hr (torch's order; without biases weight_hr is the third).
+    @inlinable @usableFromInline
+    func parameterKind(at index: Int) -> Int {
+        let k = index % paramsPerDirection
+        return !bias && k == 2 ? 4 : k
+    }
+
     /// The name of parameter `index` in state_dict order (`0 ..< parameterCount`), without building the
     /// whole list (num_layers may be large).
     public func parameterName(at index: Int) -> String {
         let perLayer = numDirections * paramsPerDirection
         let layer = index / perLayer, direction = (index % perLayer) / paramsPerDirection
-        let kind = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"][index % paramsPerDirection]
+        let kind = ["weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"][parameterKind(at: index)]
         return kind + "_l\(layer)" + (direction == 1 ? "_reverse" : "")
     }
 
@@ -99,15 +149,20 @@ public struct RNNConfig: Equatable, Sendable {
     @inlinable
     public func parameterShape(at index: Int) -> (rows: Int, cols: Int?) {
         let layer = index / (numDirections * paramsPerDirection)
-        switch index % paramsPerDirection {
-        case 0: return (hiddenSize, layer == 0 ? inputSize : numDirections * hiddenSize)  // weight_ih
-        case 1: return (hiddenSize, hiddenSize)                                            // weight_hh
-        default: return (hiddenSize, nil)                                                  // bias_ih, bias_hh
+        let G = cell.gateCount
+        switch parameterKind(at: index) {
+        case 0: return (G * hiddenSize, layer == 0 ? inputSize : numDirections * stateSize)  // weight_ih
+        case 1: return (G * hiddenSize, stateSize)                                            // weight_hh
+        case 4: return (projSize, hiddenSize)                                                 // weight_hr
+        default: return (G * hiddenSize, nil)                                                 // bias_ih, bias_hh
         }
     }
 }
 
-/// Runs an Elman RNN over a whole sequence: every layer, both directions.
+/// Runs an RNN over a whole sequence: every layer, both directions. An LSTM or GRU configuration runs the
+/// gated recurrence (GatedRecurrence.swift); the rest of this documentation speaks of the Elman RNN's shapes,
+/// which hold for the others with P (`stateSize`) for H in h0, hn and the output, plus an LSTM's `c0` and `cn`
+/// ((D·numLayers, batch, hiddenSize); c0 nil for zeros) and its larger `saved` (`RNNCallShapes.savedCount`).
 ///
 /// - `parameters`: `config.parameterCount` pointers in torch's state_dict order (see `RNNConfig.parameterShapes`).
 /// - `x`: (seqLen, batch, inputSize), or (batch, seqLen, inputSize) if `config.batchFirst`.
@@ -131,7 +186,8 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
                        dropoutMasks: UnsafePointer<Float>?,
                        output: UnsafeMutablePointer<Float>, hn: UnsafeMutablePointer<Float>,
                        saved: UnsafeMutablePointer<Float>? = nil,
-                       packedWeights: UnsafeBufferPointer<UnsafePointer<Float>>? = nil) throws(SwiftRNNError) {
+                       packedWeights: UnsafeBufferPointer<UnsafePointer<Float>>? = nil,
+                       c0: UnsafePointer<Float>? = nil, cn: UnsafeMutablePointer<Float>? = nil) throws(SwiftRNNError) {
     try config.validate()
     try config.checkParameterCount(parameters.count)
     if let packedWeights { try config.checkPackedWeightCount(packedWeights.count) }
@@ -148,6 +204,14 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
         _ = try checkedProduct(config.numLayers - 1, layerCount, MemoryLayout<Float>.stride, what: "the dropout masks in bytes")
     }
     if rows == 0 { return }  // batch 0: empty output and hn, as torch
+    if config.cell != .elman {
+        guard packedWeights == nil else { throw .invalidArgument("packed weights are for the Elman RNN only") }
+        guard config.cell == .lstm || c0 == nil else { throw .invalidArgument("only an LSTM has a cell state c0") }
+        guard config.cell != .lstm || cn != nil else { throw .invalidArgument("an LSTM needs a buffer for c_n") }
+        try gatedForward(config: config, parameters: parameters, x: x, seqLen: L, batch: N, h0: h0, c0: c0,
+                         dropoutMasks: dropoutMasks, output: output, hn: hn, cn: cn, saved: saved)
+        return
+    }
 
     // Without h0 the state starts at zero and step 0 skips its GEMM, as 0·W_hh adds nothing, unless
     // W_hh holds an Inf or a NaN: torch multiplies its zero state anyway, 0·Inf = NaN, and the NaN

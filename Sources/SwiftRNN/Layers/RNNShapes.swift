@@ -44,11 +44,14 @@ public struct RNNCallShapes: Equatable, Sendable {
     public var batch: Int
     /// (L, N, D·H), (N, L, D·H) if batch-first, or (L, D·H) unbatched.
     public var output: SmallShape
-    /// h0 and hn: (D·numLayers, N, H), or (D·numLayers, H) unbatched.
+    /// h0 and hn: (D·numLayers, N, P), or (D·numLayers, P) unbatched (P: the state size, H unless projected).
     public var state: SmallShape
-    /// Floats of every layer's output before dropout, numLayers·L·N·D·H, which a training forward keeps.
+    /// An LSTM's c0 and cn: (D·numLayers, N, H), or (D·numLayers, H) unbatched; the state's shape otherwise.
+    public var cellState: SmallShape
+    /// Floats a training forward keeps: every layer's output before dropout, numLayers·L·N·D·P, then for a
+    /// gated cell what each step's backward needs (`RNNConfig.savedPerRow` per row, layer and direction).
     public var savedCount: Int
-    /// Floats of the dropout masks, (numLayers − 1)·L·N·D·H.
+    /// Floats of the dropout masks, (numLayers − 1)·L·N·D·P.
     public var dropoutMaskCount: Int
 }
 
@@ -78,9 +81,21 @@ extension RNNConfig {
         }
     }
 
-    /// The shapes of a call on an input of shape `input`, after checking it and h0's shape (nil: no h0).
-    /// The configuration must be valid (`validate()`).
-    public func callShapes(input: UnsafeBufferPointer<Int>, h0: UnsafeBufferPointer<Int>?) throws(SwiftRNNError) -> RNNCallShapes {
+    /// Floats a training forward keeps per time step, batch row, layer and direction besides the layer's
+    /// output: an LSTM's gates i, f, g, o (activated) and c_t (and h before the projection), a GRU's r, z, n
+    /// and W_hn·h + b_hn.
+    public var savedPerRow: Int {
+        switch cell {
+        case .elman: return 0
+        case .lstm: return 5 * hiddenSize + (projSize > 0 ? hiddenSize : 0)
+        case .gru: return 4 * hiddenSize
+        }
+    }
+
+    /// The shapes of a call on an input of shape `input`, after checking it, h0's shape (nil: no h0) and an
+    /// LSTM's c0 (nil: none). The configuration must be valid (`validate()`).
+    public func callShapes(input: UnsafeBufferPointer<Int>, h0: UnsafeBufferPointer<Int>?,
+                           c0: UnsafeBufferPointer<Int>? = nil) throws(SwiftRNNError) -> RNNCallShapes {
         let rank = input.count
         guard rank == 2 || rank == 3 else {
             throw .invalidArgument("RNN expects a 2-d (unbatched) or 3-d (batched) input, got a \(rank)-d input "
@@ -94,26 +109,36 @@ extension RNNConfig {
         let L = unbatched ? input[0] : input[batchFirst ? 1 : 0]
         let N = unbatched ? 1 : input[batchFirst ? 0 : 1]
         try checkSequence(seqLen: L, batch: N, input: input)
-        let D = numDirections, H = hiddenSize
+        let D = numDirections, H = hiddenSize, P = stateSize
         let stateRows = D * numLayers  // fits: validate() checked the parameter list
-        let state = unbatched ? SmallShape(stateRows, H) : SmallShape(stateRows, N, H)
+        let state = unbatched ? SmallShape(stateRows, P) : SmallShape(stateRows, N, P)
+        let cellState = unbatched ? SmallShape(stateRows, H) : SmallShape(stateRows, N, H)
         if let h0, !state.matches(h0) {
             throw .invalidArgument("expected h0 of shape \(describeShape(state.dims)) (num_layers * num_directions, "
                                    + "\(unbatched ? "" : "batch, ")H_out), got \(describeShape(Array(h0)))")
         }
+        if let c0 {
+            guard cell == .lstm else { throw .invalidArgument("only an LSTM has a cell state c0") }
+            guard cellState.matches(c0) else {
+                throw .invalidArgument("expected c0 of shape \(describeShape(cellState.dims)) (num_layers * num_directions, "
+                                       + "\(unbatched ? "" : "batch, ")H_cell), got \(describeShape(Array(c0)))")
+            }
+        }
         var output = SmallShape(input)
-        output[rank - 1] = D * H
-        let layer = try checkedProduct(L, N, D * H, MemoryLayout<Float>.stride, what: "a layer's output in bytes")
+        output[rank - 1] = D * P
+        let layer = try checkedProduct(L, N, D * P, MemoryLayout<Float>.stride, what: "a layer's output in bytes")
             / MemoryLayout<Float>.stride
-        _ = try checkedProduct(numLayers, layer, MemoryLayout<Float>.stride, what: "the saved layer outputs in bytes")
-        return RNNCallShapes(seqLen: L, batch: N, output: output, state: state, savedCount: numLayers * layer,
-                             dropoutMaskCount: (numLayers - 1) * layer)
+        let extra = try checkedProduct(L, N, D, savedPerRow, MemoryLayout<Float>.stride, what: "a layer's saved gates in bytes")
+            / MemoryLayout<Float>.stride
+        _ = try checkedProduct(numLayers, layer + extra, MemoryLayout<Float>.stride, what: "the saved layer outputs in bytes")
+        return RNNCallShapes(seqLen: L, batch: N, output: output, state: state, cellState: cell == .lstm ? cellState : state,
+                             savedCount: numLayers * (layer + extra), dropoutMaskCount: (numLayers - 1) * layer)
     }
 
     /// Checks a backward's gradients against the forward's shapes: grad_output like the output, grad_hn
-    /// (nil: none) like hn.
+    /// (nil: none) like hn, an LSTM's grad_cn (nil: none) like cn.
     public func checkGradients(_ shapes: RNNCallShapes, gradOutput: UnsafeBufferPointer<Int>,
-                               gradHn: UnsafeBufferPointer<Int>?) throws(SwiftRNNError) {
+                               gradHn: UnsafeBufferPointer<Int>?, gradCn: UnsafeBufferPointer<Int>? = nil) throws(SwiftRNNError) {
         guard shapes.output.matches(gradOutput) else {
             throw .invalidArgument("expected grad_output of shape \(describeShape(shapes.output.dims)), "
                                    + "got \(describeShape(Array(gradOutput)))")
@@ -121,6 +146,13 @@ extension RNNConfig {
         if let gradHn, !shapes.state.matches(gradHn) {
             throw .invalidArgument("expected grad_hn of shape \(describeShape(shapes.state.dims)), "
                                    + "got \(describeShape(Array(gradHn)))")
+        }
+        if let gradCn {
+            guard cell == .lstm else { throw .invalidArgument("only an LSTM has a cell state to take grad_cn for") }
+            guard shapes.cellState.matches(gradCn) else {
+                throw .invalidArgument("expected grad_cn of shape \(describeShape(shapes.cellState.dims)), "
+                                       + "got \(describeShape(Array(gradCn)))")
+            }
         }
     }
 

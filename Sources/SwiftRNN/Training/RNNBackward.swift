@@ -8,7 +8,8 @@
 // where "t+1" is the next step in the direction's own order (t-1 for the reverse direction).
 
 /// Backward of `rnnForward` (training): accumulates (+=) the gradients of every parameter, of the
-/// input and of h0, given the gradients of `output` and `hn`.
+/// input and of h0, given the gradients of `output` and `hn`. An LSTM or GRU runs `gatedBackward`
+/// (GatedBackward.swift); an LSTM also takes the forward's `c0`, the gradient of `cn` and a buffer for c0's.
 ///
 /// - `parameters`, `x`, `seqLen`, `batch`, `h0`, `dropoutMasks`: exactly what the forward took.
 /// - `saved`: the forward's `saved` buffer, (numLayers, seqLen, batch, D·H) time-major.
@@ -26,7 +27,24 @@ public func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsaf
                         dropoutMasks: UnsafePointer<Float>?, saved: UnsafePointer<Float>,
                         gradOutput: UnsafePointer<Float>, gradHn: UnsafePointer<Float>?,
                         parameterGradients: UnsafeBufferPointer<UnsafeMutablePointer<Float>?>,
-                        gradInput: UnsafeMutablePointer<Float>?, gradH0: UnsafeMutablePointer<Float>?) throws(SwiftRNNError) {
+                        gradInput: UnsafeMutablePointer<Float>?, gradH0: UnsafeMutablePointer<Float>?,
+                        c0: UnsafePointer<Float>? = nil, gradCn: UnsafePointer<Float>? = nil,
+                        gradC0: UnsafeMutablePointer<Float>? = nil) throws(SwiftRNNError) {
+    if config.cell != .elman {
+        try config.validate()
+        try config.checkParameterCount(parameters.count)
+        try config.checkParameterCount(parameterGradients.count, of: "parameter gradient buffers")
+        try config.checkSequence(seqLen: seqLen, batch: batch)
+        guard config.cell == .lstm || (c0 == nil && gradCn == nil && gradC0 == nil) else {
+            throw .invalidArgument("only an LSTM has a cell state")
+        }
+        if seqLen * batch == 0 { return }
+        try gatedBackward(config: config, parameters: parameters, x: x, seqLen: seqLen, batch: batch, h0: h0, c0: c0,
+                          dropoutMasks: dropoutMasks, saved: saved, gradOutput: gradOutput, gradHn: gradHn,
+                          gradCn: gradCn, parameterGradients: parameterGradients, gradInput: gradInput,
+                          gradH0: gradH0, gradC0: gradC0)
+        return
+    }
     try rnnBackward(config: config, parameters: parameters, x: x, seqLen: seqLen, batch: batch, h0: h0,
                     dropoutMasks: dropoutMasks, saved: saved, gradOutput: gradOutput, gradHn: gradHn,
                     parameterGradients: parameterGradients, gradInput: gradInput, gradH0: gradH0, padRows: true)

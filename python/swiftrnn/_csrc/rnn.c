@@ -3,22 +3,25 @@
  * rules and messages), allocates the outputs and calls the core once without the GIL. */
 #include "args.h"
 
-/* Reads the 7 ints of an RNN description tuple:
- * (input_size, hidden_size, num_layers, nonlinearity, bias, batch_first, bidirectional). */
+/* Reads an RNN description tuple: (input_size, hidden_size, num_layers, nonlinearity, bias, batch_first,
+ * bidirectional[, cell, proj_size]) — the last two default to the Elman RNN without projection. */
 static int parse_rnn_desc(PyObject *t, srnn_rnn_desc *d) {
-    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 7) {
-        PyErr_SetString(PyExc_TypeError, "the RNN description must be a tuple of 7 ints");
+    Py_ssize_t n = PyTuple_Check(t) ? PyTuple_GET_SIZE(t) : -1;
+    if (n != 7 && n != 9) {
+        PyErr_SetString(PyExc_TypeError, "the RNN description must be a tuple of 7 or 9 ints");
         return -1;
     }
-    int64_t v[7];
-    for (int i = 0; i < 7; i++)
+    int64_t v[9] = {0, 0, 0, 0, 0, 0, 0, SRNN_CELL_RNN, 0};
+    for (Py_ssize_t i = 0; i < n; i++)
         if (srnn_arg_int64(PyTuple_GET_ITEM(t, i), &v[i]) < 0) return -1;
-    if (v[3] < INT32_MIN || v[3] > INT32_MAX) {
-        PyErr_Format(PyExc_ValueError, "unknown nonlinearity code %lld", (long long)v[3]);
+    if (v[3] < INT32_MIN || v[3] > INT32_MAX || v[7] < INT32_MIN || v[7] > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "unknown nonlinearity or cell code (%lld, %lld)", (long long)v[3], (long long)v[7]);
         return -1;
     }
+    memset(d, 0, sizeof *d);
     d->input_size = v[0]; d->hidden_size = v[1]; d->num_layers = v[2];
     d->nonlinearity = (int32_t)v[3]; d->has_bias = v[4] != 0; d->batch_first = v[5] != 0; d->bidirectional = v[6] != 0;
+    d->cell = (int32_t)v[7]; d->proj_size = v[8];
     return 0;
 }
 
@@ -36,33 +39,40 @@ static PyArrayObject *reusable_saved(PyObject *obj, int64_t size) {
 }
 
 /*
- * rnn_forward(x, h0 or None, params, desc, dropout_masks or None[, save[, packed]]) -> (output, hn)
+ * rnn_forward(x, h0 or None, params, desc, dropout_masks or None[, save[, packed[, c0 or None]]]) -> (output, hn)
+ *   An LSTM (desc's cell) returns (output, hn, cn), and takes its c0 last.
  *   save: None (the default) or False for inference. True (or a spare array from an earlier call, reused when its size fits)
  *   for a training forward, which returns (output, hn, (x, h0, masks, saved)): private copies of the input and
  *   h0 and every layer's output before dropout, what rnn_backward takes.
  *   packed (inference only): a tuple of pack_weight(W_ih), pack_weight(W_hh) per layer and direction.
  */
 static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs < 5 || nargs > 7)
-        return PyErr_Format(PyExc_TypeError, "rnn_forward takes 5 to 7 arguments, got %zd", nargs);
+    if (nargs < 5 || nargs > 8)
+        return PyErr_Format(PyExc_TypeError, "rnn_forward takes 5 to 8 arguments, got %zd", nargs);
     srnn_rnn_desc desc;
     if (parse_rnn_desc(args[3], &desc) < 0) return NULL;
     PyObject *save_arg = nargs >= 6 ? args[5] : Py_None;
     int32_t save = 0;
     if (save_arg != Py_None && !PyArray_Check(save_arg) && srnn_arg_flag(save_arg, &save) < 0) return NULL;
     if (PyArray_Check(save_arg)) save = 1;
-    PyObject *packed_tuple = nargs == 7 && args[6] != Py_None ? args[6] : NULL;
+    PyObject *packed_tuple = nargs >= 7 && args[6] != Py_None ? args[6] : NULL;
+    PyObject *c0_arg = nargs == 8 ? args[7] : Py_None;
+    int lstm = desc.cell == SRNN_CELL_LSTM;
     if (packed_tuple && save)
         return PyErr_Format(PyExc_ValueError, "packed weights are for inference calls, not for a training forward");
 
     /* 1. Conversions (they may run user code). A training forward keeps private copies. */
-    PyArrayObject *x = NULL, *h0 = NULL, *masks = NULL, *out = NULL, *hn = NULL, *saved = NULL;
+    PyArrayObject *x = NULL, *h0 = NULL, *c0 = NULL, *masks = NULL, *out = NULL, *hn = NULL, *cn = NULL, *saved = NULL;
     srnn_params params = {0}, packed = {0};
     x = save ? srnn_private_float32(args[0], "RNN input") : srnn_as_float32(args[0], "RNN input");
     if (x == NULL) goto fail;
     if (args[1] != Py_None) {
         h0 = save ? srnn_private_float32(args[1], "h0") : srnn_as_float32(args[1], "h0");
         if (h0 == NULL) goto fail;
+    }
+    if (c0_arg != Py_None) {
+        c0 = save ? srnn_private_float32(c0_arg, "c0") : srnn_as_float32(c0_arg, "c0");
+        if (c0 == NULL) goto fail;
     }
     /* 2. Module-owned arrays (no user code runs from here on). */
     if (args[4] != Py_None) {
@@ -84,14 +94,17 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
     char err[SRNN_ERR_CAP];
     srnn_rnn_plan plan;
     srnn_shape xs = srnn_shape_of(x), hs = h0 ? srnn_shape_of(h0) : (srnn_shape){0, NULL};
-    int32_t status = srnn_rnn_check_call(&desc, params.shapes, params.count, &xs, h0 ? &hs : NULL, NULL, NULL, -1,
-                                         masks ? (int64_t)PyArray_SIZE(masks) : -1, &plan, err, sizeof err);
+    srnn_shape cs = c0 ? srnn_shape_of(c0) : (srnn_shape){0, NULL};
+    int32_t status = srnn_rnn_check_call(&desc, params.shapes, params.count, &xs, h0 ? &hs : NULL, c0 ? &cs : NULL, NULL,
+                                         NULL, NULL, -1, masks ? (int64_t)PyArray_SIZE(masks) : -1, &plan, err, sizeof err);
     if (status != SRNN_OK) { srnn_raise(status, err); goto fail; }
 
     /* 4. Outputs. */
     out = srnn_new_array(plan.output_ndim, (const npy_intp *)plan.output_dims, NPY_FLOAT32, 0);
     hn = srnn_new_array(plan.state_ndim, (const npy_intp *)plan.state_dims, NPY_FLOAT32, 0);
     if (out == NULL || hn == NULL) goto fail;
+    if (lstm && (cn = srnn_new_array(plan.state_ndim, (const npy_intp *)plan.cell_state_dims, NPY_FLOAT32, 0)) == NULL)
+        goto fail;
     if (save) {
         saved = reusable_saved(save_arg, plan.saved_size);
         if (saved == NULL) {
@@ -102,11 +115,7 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
 
     /* 5. One core call without the GIL. */
     const float *const *pp = (const float *const *)params.data;
-    if (saved) {
-        CALL_CORE(status, srnn_rnn_forward_train(&desc, pp, params.count, data_or_null(x), plan.seq_len, plan.batch,
-                                                 data_or_null(h0), data_or_null(masks), (float *)PyArray_DATA(out),
-                                                 (float *)PyArray_DATA(hn), (float *)PyArray_DATA(saved), err, sizeof err));
-    } else if (packed_tuple) {
+    if (packed_tuple) {
         int64_t *sizes = PyMem_Malloc(sizeof(int64_t) * (size_t)(packed.count ? packed.count : 1));
         if (sizes == NULL) { PyErr_NoMemory(); goto fail; }
         for (Py_ssize_t i = 0; i < packed.count; i++) sizes[i] = packed.shapes[i].dims[0];  /* 1-d: checked above */
@@ -116,9 +125,11 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
                                                   (float *)PyArray_DATA(hn), err, sizeof err));
         PyMem_Free(sizes);
     } else {
-        CALL_CORE(status, srnn_rnn_forward(&desc, pp, params.count, data_or_null(x), plan.seq_len, plan.batch,
-                                           data_or_null(h0), data_or_null(masks), (float *)PyArray_DATA(out),
-                                           (float *)PyArray_DATA(hn), err, sizeof err));
+        CALL_CORE(status, srnn_recurrent_forward(&desc, pp, params.count, data_or_null(x), plan.seq_len, plan.batch,
+                                                 data_or_null(h0), data_or_null(c0), data_or_null(masks),
+                                                 (float *)PyArray_DATA(out), (float *)PyArray_DATA(hn),
+                                                 cn ? (float *)PyArray_DATA(cn) : NULL,
+                                                 saved ? (float *)PyArray_DATA(saved) : NULL, err, sizeof err));
     }
     if (status != SRNN_OK) { srnn_raise(status, err); goto fail; }
     srnn_params_release(&params);
@@ -126,11 +137,15 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (!save) {
         Py_DECREF(x);
         Py_XDECREF(h0);
+        Py_XDECREF(c0);
         Py_XDECREF(masks);
-        return Py_BuildValue("(NN)", out, hn);
+        return lstm ? Py_BuildValue("(NNN)", out, hn, cn) : Py_BuildValue("(NN)", out, hn);
     }
     if (h0 == NULL) { Py_INCREF(Py_None); h0 = (PyArrayObject *)Py_None; }
+    if (c0 == NULL) { Py_INCREF(Py_None); c0 = (PyArrayObject *)Py_None; }
     if (masks == NULL) { Py_INCREF(Py_None); masks = (PyArrayObject *)Py_None; }
+    if (lstm) return Py_BuildValue("(NNN(NNNNN))", out, hn, cn, x, h0, masks, saved, c0);
+    Py_DECREF(c0);
     return Py_BuildValue("(NN(NNNN))", out, hn, x, h0, masks, saved);
 
 fail:
@@ -138,6 +153,8 @@ fail:
     srnn_params_release(&packed);
     Py_XDECREF(x);
     Py_XDECREF(h0);
+    Py_XDECREF(c0);
+    Py_XDECREF(cn);
     Py_XDECREF(masks);
     Py_XDECREF(out);
     Py_XDECREF(hn);
@@ -168,26 +185,32 @@ static int check_grads_like(const srnn_params *grads, const srnn_params *params,
 }
 
 /*
- * rnn_backward(x, h0 or None, params, desc, masks or None, saved, grad_output, grad_hn or None, grads)
- *   -> (grad_input, grad_h0)
+ * rnn_backward(x, h0 or None, params, desc, masks or None, saved, grad_output, grad_hn or None, grads
+ *              [, c0 or None, grad_cn or None]) -> (grad_input, grad_h0), or for an LSTM (grad_input, grad_h0, grad_c0)
  * x, h0, masks, saved: what the training forward returned. grads: a tuple with one writable float32 array
  * (shaped like its parameter) or None per parameter, accumulated into.
  */
 static PyObject *rnn_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    CHECK_NARGS("rnn_backward", 9);
+    if (nargs != 9 && nargs != 11)
+        return PyErr_Format(PyExc_TypeError, "rnn_backward takes 9 or 11 arguments, got %zd", nargs);
     srnn_rnn_desc desc;
     if (parse_rnn_desc(args[3], &desc) < 0) return NULL;
-    PyArrayObject *gout = NULL, *ghn = NULL, *gin = NULL, *gh0 = NULL;
+    int lstm = desc.cell == SRNN_CELL_LSTM;
+    PyObject *c0_arg = nargs == 11 ? args[9] : Py_None, *gcn_arg = nargs == 11 ? args[10] : Py_None;
+    PyArrayObject *gout = NULL, *ghn = NULL, *gcn = NULL, *gin = NULL, *gh0 = NULL, *gc0 = NULL;
     srnn_params params = {0}, grads = {0};
     /* 1. Conversions. */
     if ((gout = srnn_as_float32(args[6], "grad_output")) == NULL) goto fail;
     if (args[7] != Py_None && (ghn = srnn_as_float32(args[7], "grad_hn")) == NULL) goto fail;
+    if (gcn_arg != Py_None && (gcn = srnn_as_float32(gcn_arg, "grad_cn")) == NULL) goto fail;
     /* 2. The forward's own arrays and the module's. */
     PyArrayObject *x = srnn_parameter(args[0], "the saved RNN input", 0), *h0 = NULL, *masks = NULL, *saved;
     if (x == NULL) goto fail;
     if (args[1] != Py_None && (h0 = srnn_parameter(args[1], "the saved h0", 0)) == NULL) goto fail;
     if (args[4] != Py_None && (masks = srnn_parameter(args[4], "the saved dropout masks", 0)) == NULL) goto fail;
     if ((saved = srnn_parameter(args[5], "the saved layer outputs", 0)) == NULL) goto fail;
+    PyArrayObject *c0 = NULL;
+    if (c0_arg != Py_None && (c0 = srnn_parameter(c0_arg, "the saved c0", 0)) == NULL) goto fail;
     if (srnn_params_gather(args[2], "an RNN parameter", 0, 0, &params) < 0) goto fail;
     if (srnn_params_gather(args[8], "an RNN parameter gradient", 1, 1, &grads) < 0) goto fail;
     if (check_grads_like(&grads, &params, "RNN parameter gradient") < 0) goto fail;
@@ -196,41 +219,50 @@ static PyObject *rnn_backward(PyObject *self, PyObject *const *args, Py_ssize_t 
     srnn_rnn_plan plan;
     srnn_shape xs = srnn_shape_of(x), hs = h0 ? srnn_shape_of(h0) : (srnn_shape){0, NULL};
     srnn_shape gos = srnn_shape_of(gout), ghs = ghn ? srnn_shape_of(ghn) : (srnn_shape){0, NULL};
-    int32_t status = srnn_rnn_check_call(&desc, params.shapes, params.count, &xs, h0 ? &hs : NULL, &gos, ghn ? &ghs : NULL,
-                                         (int64_t)PyArray_SIZE(saved), masks ? (int64_t)PyArray_SIZE(masks) : -1, &plan,
+    srnn_shape cs = c0 ? srnn_shape_of(c0) : (srnn_shape){0, NULL}, gcs = gcn ? srnn_shape_of(gcn) : (srnn_shape){0, NULL};
+    int32_t status = srnn_rnn_check_call(&desc, params.shapes, params.count, &xs, h0 ? &hs : NULL, c0 ? &cs : NULL, &gos,
+                                         ghn ? &ghs : NULL, gcn ? &gcs : NULL, (int64_t)PyArray_SIZE(saved), masks ? (int64_t)PyArray_SIZE(masks) : -1, &plan,
                                          err, sizeof err);
     if (status != SRNN_OK) { srnn_raise(status, err); goto fail; }
     /* 4. Outputs. */
     gin = srnn_new_array(PyArray_NDIM(x), PyArray_DIMS(x), NPY_FLOAT32, 1);
     gh0 = srnn_new_array(plan.state_ndim, (const npy_intp *)plan.state_dims, NPY_FLOAT32, 1);
     if (gin == NULL || gh0 == NULL) goto fail;
+    if (lstm && (gc0 = srnn_new_array(plan.state_ndim, (const npy_intp *)plan.cell_state_dims, NPY_FLOAT32, 1)) == NULL)
+        goto fail;
     /* 5. The core. */
-    CALL_CORE(status, srnn_rnn_backward(&desc, (const float *const *)params.data, params.count, data_or_null(x),
-                                        plan.seq_len, plan.batch, data_or_null(h0), data_or_null(masks),
-                                        data_or_null(saved), data_or_null(gout), data_or_null(ghn), grads.data,
-                                        (float *)PyArray_DATA(gin), (float *)PyArray_DATA(gh0), err, sizeof err));
+    CALL_CORE(status, srnn_recurrent_backward(&desc, (const float *const *)params.data, params.count, data_or_null(x),
+                                              plan.seq_len, plan.batch, data_or_null(h0), data_or_null(c0),
+                                              data_or_null(masks), data_or_null(saved), data_or_null(gout),
+                                              data_or_null(ghn), data_or_null(gcn), grads.data,
+                                              (float *)PyArray_DATA(gin), (float *)PyArray_DATA(gh0),
+                                              gc0 ? (float *)PyArray_DATA(gc0) : NULL, err, sizeof err));
     if (status != SRNN_OK) { srnn_raise(status, err); goto fail; }
     srnn_params_release(&params);
     srnn_params_release(&grads);
     Py_DECREF(gout);
     Py_XDECREF(ghn);
-    return Py_BuildValue("(NN)", gin, gh0);
+    Py_XDECREF(gcn);
+    return lstm ? Py_BuildValue("(NNN)", gin, gh0, gc0) : Py_BuildValue("(NN)", gin, gh0);
 
 fail:
     srnn_params_release(&params);
     srnn_params_release(&grads);
     Py_XDECREF(gout);
     Py_XDECREF(ghn);
+    Py_XDECREF(gcn);
     Py_XDECREF(gin);
     Py_XDECREF(gh0);
+    Py_XDECREF(gc0);
     return NULL;
 }
 
 PyMethodDef srnn_rnn_methods[] = {
     {"rnn_forward", FASTCALL(rnn_forward),
-     "rnn_forward(x, h0, params, desc, dropout_masks[, save[, packed]]) -> (output, hn), or with a true save "
-     "(output, hn, (x, h0, masks, saved)) for rnn_backward"},
+     "rnn_forward(x, h0, params, desc, dropout_masks[, save[, packed[, c0]]]) -> (output, hn) (an LSTM: (output, hn, cn)), "
+     "with a true save also (x, h0, masks, saved[, c0]) for rnn_backward"},
     {"rnn_backward", FASTCALL(rnn_backward),
-     "rnn_backward(x, h0, params, desc, masks, saved, grad_output, grad_hn, grads) -> (grad_input, grad_h0)"},
+     "rnn_backward(x, h0, params, desc, masks, saved, grad_output, grad_hn, grads[, c0, grad_cn]) -> "
+     "(grad_input, grad_h0[, grad_c0])"},
     {NULL, NULL, 0, NULL},
 };
