@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import warnings
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, NoReturn, Optional, Tuple, TypeVar, cast
 
@@ -101,17 +102,26 @@ class Module:
     place (its shape must match), so optimizers holding the Parameter see the change.
     ``load_state_dict`` copies into the existing Parameters in place.
 
-    Training: a forward in training mode saves what the module's ``backward`` needs (an eval-mode
-    forward, or any forward inside ``swiftrnn.no_grad()``, saves nothing); ``backward`` uses it once and
-    accumulates into the parameters' ``.grad``.
+    Training: each forward in training mode saves what one ``backward`` needs (an eval-mode forward, or
+    any forward inside ``swiftrnn.no_grad()``, saves nothing). The saved states form a stack per module and
+    thread: each backward consumes the most recent one (last in, first out), which is exactly the order of
+    a reverse loop over the forwards, so a module applied k times (a cell in a time-step loop, one Linear
+    used twice) gets autograd's gradients from k backwards in reverse order. Each backward accumulates into
+    the parameters' ``.grad``.
+
+    Saved states no backward consumes do not pile up without bound: a module keeps at most
+    ``Module.max_saved_forwards`` (1024) per thread; past that the oldest is dropped with a
+    ``RuntimeWarning`` (a backward that would need it then finds nothing). ``clear_saved()`` drops them.
 
     SERVING (inference only): call ``model.eval()`` once and run forwards inside ``swiftrnn.no_grad()``.
     A forward in training mode with gradients enabled (the default state of a new module) keeps its
-    inputs and activations *per thread* until that thread's ``backward`` or next forward: a pool of
-    server threads that never call backward would each hold their last batch's activations (hundreds of
-    MB for a large RNN batch) indefinitely, and dropout would be applied. ``RNNLanguageModel.generate``
-    / ``evaluate`` and the command line do this themselves.
+    inputs and activations *per thread* until a backward uses them: a pool of server threads that never
+    call backward would each hold up to ``max_saved_forwards`` batches' activations, and dropout would be
+    applied. ``RNNLanguageModel.generate`` / ``evaluate`` and the command line do this themselves.
     """
+
+    #: How many training-mode forwards a module keeps for backward per thread before it drops the oldest.
+    max_saved_forwards: int = 1024
 
     training: bool
 
@@ -416,20 +426,55 @@ class Module:
         return self.training and is_grad_enabled()
 
     def _save_for_backward(self, state: Any) -> None:
-        """Keeps what the next backward needs (None: a forward that saves nothing, in eval mode or with
-        gradients disabled; a backward then says which)."""
+        """Pushes what one backward needs (None: a forward that saves nothing, in eval mode or with gradients
+        disabled; a backward with nothing pending then says which)."""
         tape = self.__dict__.get("_tape_local") or self._tape()  # the common case without a method call
-        tape.saved = state if state is not None else (_NO_GRAD if self.training else _EVAL)
+        if state is None:
+            tape.reason = _NO_GRAD if self.training else _EVAL
+            return
+        stack = tape.__dict__.get("stack")
+        if stack is None:
+            stack = tape.stack = []
+        stack.append(state)
+        if len(stack) > self.max_saved_forwards:
+            del stack[0]
+            if not tape.__dict__.get("warned"):
+                tape.warned = True
+                warnings.warn(f"{type(self).__name__} has kept {self.max_saved_forwards} training-mode forwards for "
+                              "backward in this thread and dropped the oldest. For inference call .eval() or run "
+                              "inside swiftrnn.no_grad(); to drop saved forwards call .clear_saved()",
+                              RuntimeWarning, stacklevel=4)
 
     def _saved_for_backward(self) -> Any:
-        """What this thread's last training-mode forward saved; RuntimeError saying why if there is nothing."""
-        saved = getattr(self._tape(), "saved", _NEVER)
-        if isinstance(saved, _Unsaved):
-            raise RuntimeError(f"{type(self).__name__}.backward() has nothing to work from: {saved.reason}")
-        return saved
+        """What this thread's most recent unconsumed training-mode forward saved (the stack's top; consumed by
+        ``_release_saved``); RuntimeError saying why if there is nothing."""
+        tape = self._tape()
+        stack = tape.__dict__.get("stack")
+        if not stack:
+            reason = tape.__dict__.get("reason", _NEVER)
+            raise RuntimeError(f"{type(self).__name__}.backward() has nothing to work from: {reason.reason}")
+        return stack[-1]
 
     def _release_saved(self) -> None:
-        self._tape().saved = _NEVER
+        tape = self._tape()
+        tape.stack.pop()
+        tape.reason = _NEVER
+
+    def clear_saved(self, recurse: bool = True) -> None:
+        """Drops this thread's saved training-mode forwards (of every submodule too, with ``recurse``): memory
+        kept for backwards that will not come (torch frees a graph when its outputs go; here the module holds
+        them until a backward)."""
+        for m in (self.modules() if recurse else (self,)):
+            tape = m.__dict__.get("_tape_local")
+            if tape is not None:
+                tape.__dict__.pop("stack", None)
+                tape.reason = _NEVER
+
+    @property
+    def saved_forwards(self) -> int:
+        """How many training-mode forwards of this thread wait for a backward (this module only)."""
+        tape = self.__dict__.get("_tape_local")
+        return len(tape.__dict__.get("stack") or ()) if tape is not None else 0
 
     # --- state ------------------------------------------------------------------------------
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":

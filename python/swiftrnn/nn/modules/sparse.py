@@ -148,7 +148,7 @@ class Embedding(Module):
             return _native.embedding_forward(self.weight, input, self.max_norm, self.norm_type)
         # One native call converts the indices, looks them up and returns a private copy of them for backward.
         out, indices = _native.embedding_forward(self.weight, input, self.max_norm, self.norm_type, True)
-        (self.__dict__.get("_tape_local") or self._tape()).saved = indices  # _save_for_backward, inlined
+        self._save_for_backward(indices)
         return out
 
     def backward(self, grad_output: Any) -> None:
