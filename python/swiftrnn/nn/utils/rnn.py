@@ -470,14 +470,15 @@ def pad_sequence(sequences: Iterable[Any], batch_first: bool = False, padding_va
     value = check_float(padding_value, "padding_value")
     arrays, dtype = _sequence_arrays(sequences, "pad_sequence")
     steps = max(a.shape[0] for a in arrays)
-    out = np.full((steps, len(arrays)) + arrays[0].shape[1:], value, dtype=dtype)
+    out = np.full(((len(arrays), steps) if batch_first else (steps, len(arrays))) + arrays[0].shape[1:], value,
+                  dtype=dtype)
+    by_sequence = out if batch_first else out.swapaxes(0, 1)  # (B, T, *) view
     for i, a in enumerate(arrays):  # one copy per sequence
         if padding_side == "right":
-            out[:a.shape[0], i] = a
+            by_sequence[i, :a.shape[0]] = a
         else:
-            out[steps - a.shape[0]:, i] = a
-    # Filled time-major, returned C-contiguous in the layout asked for.
-    return np.ascontiguousarray(out.swapaxes(0, 1)) if batch_first else out
+            by_sequence[i, steps - a.shape[0]:] = a
+    return out
 
 
 def unpad_sequence(padded_sequences: Any, lengths: Any, batch_first: bool = False) -> List[np.ndarray]:
