@@ -4,6 +4,7 @@ The references are fixtures/packed.npz (made by fixtures/make_packed_fixtures.py
 properties that need no reference: round trips, batch-order invariance, the PackedSequence constructor's
 checks, its torch-style methods and pickling.
 """
+import doctest
 import pickle
 import re
 
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from swiftrnn.nn.utils import rnn
 from swiftrnn.nn.utils.rnn import (PackedSequence, invert_permutation, pack_padded_sequence, pack_sequence,
                                    pad_packed_sequence, pad_sequence, unpack_sequence, unpad_sequence)
 
@@ -402,9 +404,10 @@ def test_integer_conversions_and_copies():
         assert type(q) is PackedSequence and q.data.dtype == dtype and q.batch_sizes is p.batch_sizes
         same("values", q.data, p.data.astype(dtype))
         assert q.float().data.dtype == np.float32
-    copied = p.to("cpu", copy=True)
-    assert copied is not p and copied.data is not p.data
-    same("copy", copied.data, p.data)
+    for copied in (p.to("cpu", copy=True), p.to(np.float32, False, True)):  # to(dtype, non_blocking, copy)
+        assert copied is not p and copied.data is not p.data
+        same("copy", copied.data, p.data)
+    assert p.to(np.float32, True) is p
     assert p.long().to("cpu") is not p
 
 
@@ -431,3 +434,8 @@ def test_invert_permutation():
     inv = invert_permutation(perm)
     assert inv.dtype == np.int64
     same("inverse", perm[inv], np.arange(50))
+
+
+def test_the_module_docstring_example_runs():
+    result = doctest.testmod(rnn, raise_on_error=False)
+    assert result.attempted > 0 and result.failed == 0

@@ -233,8 +233,10 @@ class PackedSequence(_PackedSequenceFields):
         kwargs.pop("memory_format", None)
         if kwargs:
             raise TypeError(f"to() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+        flags = [arg for arg in args if isinstance(arg, bool)]  # non_blocking, then copy, given by position
+        copy = copy or (len(flags) > 1 and flags[1])
         for arg in args:
-            if isinstance(arg, bool):  # non_blocking, then copy, given by position
+            if isinstance(arg, bool):
                 continue
             if _names_device(arg):
                 device = arg
