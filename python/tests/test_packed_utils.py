@@ -169,6 +169,7 @@ def test_torch_accepts_lengths_longer_than_the_input():
     ([3.0, 2.0], None, None),                                   # integral floats are lengths
     (np.array([3.0, 2.5]), ValueError, "lengths[1] = 2.5"),
     ([3, float("nan")], ValueError, "lengths[1] = nan"),
+    (np.array([np.inf, 1.0]), ValueError, "lengths[0] = inf"),
     ([True, True], TypeError, "lengths must be integers, got dtype bool"),
     (["3", "2"], TypeError, "lengths must be integers"),
     (3, RuntimeError, "but got 0-D"),

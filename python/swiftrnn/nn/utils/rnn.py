@@ -80,7 +80,7 @@ def _lengths(lengths: Any, fname: str) -> np.ndarray:
             values = arr.astype(np.float64)
         except (TypeError, ValueError):
             raise TypeError(f"{fname}: lengths must be integers, got {arr.tolist()!r}") from None
-        bad = np.flatnonzero(values != np.floor(values))  # NaN != NaN: caught too
+        bad = np.flatnonzero(~np.isfinite(values) | (values != np.floor(values)))
         if bad.size:
             raise ValueError(f"{fname}: lengths must be integers, but lengths[{bad[0]}] = {values[bad[0]]}")
         return values.astype(np.int64)
