@@ -1,4 +1,4 @@
-// The C ABI of softmax and cross-entropy: @_cdecl functions declared in Sources/CSwiftRNN/include/swiftrnn*.h.
+// The C ABI of softmax, cross-entropy and sampling: @_cdecl functions declared in Sources/CSwiftRNN/include/swiftrnn*.h.
 // Each one converts C arguments, checks sizes and pointers, calls the core and maps a thrown error to a
 // status code plus message (ABISupport.swift). No logic of its own, no Swift object crosses the boundary,
 // nothing traps.
@@ -87,5 +87,23 @@ public func srnn_cross_entropy_backward_in_place(_ probs: UnsafeMutablePointer<F
         try crossEntropyBackwardInPlace(probabilities: probs!, outer: Int(outer), classes: Int(classes),
                                         inner: Int(inner), targets: targets!, weight: weight, ignoreIndex: ignoreIndex,
                                         reduction: r, labelSmoothing: labelSmoothing, gradLoss: gradLoss!)
+    }
+}
+
+@_cdecl("srnn_sample")
+public func srnn_sample(_ logits: UnsafePointer<Float>?, _ n: Int64, _ greedy: Int32, _ temperature: Double,
+                        _ topK: Int64, _ topP: Double, _ uniform: Double, _ index: UnsafeMutablePointer<Int64>?,
+                        _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
+    guarded(err, cap) { () throws(SwiftRNNError) in
+        guard n > 0 else { throw .invalidArgument("there are no logits to choose from (n = \(n))") }
+        _ = try checkedProduct(Int(n), MemoryLayout<Float>.stride, what: "the logits in bytes")
+        try require(logits, "logits"); try require(index, "index")
+        let rule = SamplingRule(greedy: greedy != 0, temperature: temperature, topK: topK > 0 ? Int(topK) : nil,
+                                topP: topP < 1 ? topP : nil)
+        var scratch = [Float](repeating: 0, count: Int(n))
+        let chosen = try scratch.withUnsafeMutableBufferPointer { (w) throws(SwiftRNNError) in
+            try sampleToken(logits!, count: Int(n), rule: rule, uniform: uniform, scratch: w.baseAddress!)
+        }
+        index!.pointee = Int64(chosen)
     }
 }

@@ -90,6 +90,15 @@ int32_t srnn_linear_forward_packed(const float *x, int64_t m, int64_t in_feature
 int32_t srnn_softmax(const float *x, int64_t outer, int64_t dim, int64_t inner, int32_t log, float *out,
                      char *err, size_t err_cap);
 
+/*
+ * The next token from n logits (a text generator's step): the index of the largest when `greedy`, else a draw
+ * with `uniform` (in [0, 1)) from softmax(logits / temperature), restricted to the top_k largest (top_k <= 0:
+ * all) and to the most likely tokens whose probability reaches top_p (top_p >= 1: all). *index receives it.
+ * SRNN_VALUE_ERROR for non-finite logits, n < 1, a temperature that is not positive and finite, top_p <= 0.
+ */
+int32_t srnn_sample(const float *logits, int64_t n, int32_t greedy, double temperature, int64_t top_k, double top_p,
+                    double uniform, int64_t *index, char *err, size_t err_cap);
+
 /* The recurrence of a layer: torch.nn.RNN (Elman), LSTM or GRU. */
 typedef enum srnn_cell {
     SRNN_CELL_RNN = 0,

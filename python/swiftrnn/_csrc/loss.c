@@ -1,4 +1,4 @@
-/* softmax / log_softmax and cross-entropy (forward and backward). */
+/* softmax / log_softmax, cross-entropy (forward and backward) and sampling the next token from logits. */
 #include "args.h"
 
 /* softmax(x, dim, log) -> array shaped like x */
@@ -182,6 +182,29 @@ done:
     return result;
 }
 
+/* sample(logits, greedy, temperature, top_k or None, top_p or None, uniform) -> int: the next token (srnn_sample) */
+static PyObject *sample(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    CHECK_NARGS("sample", 6);
+    int32_t greedy;
+    double temperature, top_p = 1.0, uniform;
+    int64_t top_k = 0;
+    if (srnn_arg_flag(args[1], &greedy) < 0 || srnn_arg_double(args[2], &temperature) < 0 ||
+        (args[3] != Py_None && srnn_arg_int64(args[3], &top_k) < 0) ||
+        (args[4] != Py_None && srnn_arg_double(args[4], &top_p) < 0) || srnn_arg_double(args[5], &uniform) < 0)
+        return NULL;
+    if (args[3] != Py_None && top_k < 1) return PyErr_Format(PyExc_ValueError, "top_k must be at least 1, got %lld", (long long)top_k);
+    PyArrayObject *logits = srnn_as_float32(args[0], "logits");
+    if (logits == NULL) return NULL;
+    char err[SRNN_ERR_CAP];
+    int64_t index = -1;
+    /* A few microseconds for a vocabulary's row: the GIL stays. */
+    int32_t status = srnn_sample((const float *)PyArray_DATA(logits), (int64_t)PyArray_SIZE(logits), greedy, temperature,
+                                 top_k, top_p, uniform, &index, err, sizeof err);
+    Py_DECREF(logits);
+    if (status != SRNN_OK) return srnn_raise(status, err);
+    return PyLong_FromLongLong((long long)index);
+}
+
 PyMethodDef srnn_loss_methods[] = {
     {"softmax", FASTCALL(softmax), "softmax(x, dim, log) -> array shaped like x"},
     {"cross_entropy_forward", FASTCALL(cross_entropy_forward),
@@ -189,5 +212,7 @@ PyMethodDef srnn_loss_methods[] = {
      " -> (loss, probs, target, weight)"},
     {"cross_entropy_backward", FASTCALL(cross_entropy_backward),
      "cross_entropy_backward(probs, target, weight, ignore_index, reduction, label_smoothing, grad_loss) -> grad"},
+    {"sample", FASTCALL(sample),
+     "sample(logits, greedy, temperature, top_k, top_p, uniform) -> the next token's index (logits flattened)"},
     {NULL, NULL, 0, NULL},
 };
