@@ -512,6 +512,7 @@ func expectCentralDifferences(_ name: String, analytic: [Float], at values: [Dou
 /// One case of Generated/GatedTorchFixtures.swift (torch's forward and autograd gradients).
 protocol GatedFixture {
     static var config: RNNConfig { get }
+    static var seed: UInt64 { get }
     static var seqLen: Int { get }
     static var batch: Int { get }
     static var parameters: [FixtureTensor] { get }
