@@ -430,69 +430,75 @@ func copyRows(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float
     }
 }
 
-/// An Elman RNN, `torch.nn.RNN`, holding its parameters as tensors in torch's state_dict order.
-public struct RNN: Sendable {
+/// What the recurrent layer types (`RNN`, `LSTM`, `GRU`) share: a configuration and the parameters in
+/// torch's state_dict order, run by one forward (`rnnForward`) and one backward (`rnnBackward`).
+public protocol RecurrentLayer: Sendable {
     /// The sizes and options the layer was made with.
-    public let config: RNNConfig
+    var config: RNNConfig { get }
     /// The parameters in state_dict order; names and shapes in `config.parameterNames` / `parameterShapes`.
-    public var parameters: [Tensor]
+    var parameters: [Tensor] { get set }
+}
 
-    /// Throws `.invalidArgument` for invalid sizes or parameters of the wrong count or shape.
-    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, nonlinearity: Nonlinearity = .tanh,
-                bias: Bool = true, batchFirst: Bool = false, bidirectional: Bool = false,
-                parameters: [Tensor]) throws(SwiftRNNError) {
-        let config = RNNConfig(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers,
-                               nonlinearity: nonlinearity, bias: bias, batchFirst: batchFirst,
-                               bidirectional: bidirectional)
-        try config.validate()
-        try config.checkParameterCount(parameters.count)
-        for (i, p) in parameters.enumerated() {
-            try withShape(p.shape) { (shape) throws(SwiftRNNError) in try config.checkParameter(i, shape: shape!) }
-        }
-        self.config = config
-        self.parameters = parameters
-    }
-
+extension RecurrentLayer {
     /// The parameter called `name` (torch's name, e.g. "weight_hh_l1_reverse"), or nil.
     public func parameter(named name: String) -> Tensor? {
         config.parameterNames.firstIndex(of: name).map { parameters[$0] }
     }
 
-    /// Runs the RNN. x is (L, N, inputSize) — (N, L, inputSize) if batchFirst — or unbatched
-    /// (L, inputSize); h0 is (D·numLayers, N, H), or (D·numLayers, H) unbatched, or nil for zeros.
-    /// Returns output (L, N, D·H) (batch-first / unbatched as x) and hn shaped like h0.
-    public func callAsFunction(_ x: Tensor, h0: Tensor? = nil) throws(SwiftRNNError) -> (output: Tensor, hn: Tensor) {
-        let (output, hn, _) = try run(x, h0: h0, dropoutMasks: nil, keepStates: false)
-        return (output, hn)
+    /// Throws `.invalidArgument` for invalid sizes or parameters of the wrong count or shape.
+    static func checked(_ config: RNNConfig, _ parameters: [Tensor]) throws(SwiftRNNError) -> RNNConfig {
+        try config.validate()
+        try config.checkParameterCount(parameters.count)
+        for (i, p) in parameters.enumerated() {
+            try withShape(p.shape) { (shape) throws(SwiftRNNError) in try config.checkParameter(i, shape: shape!) }
+        }
+        return config
     }
 
-    /// The forward pass; with `keepStates` also every layer's output before dropout,
-    /// (numLayers, L, N, D·H) time-major, for `rnnBackward`.
-    func run(_ x: Tensor, h0: Tensor?, dropoutMasks: Tensor?,
-             keepStates: Bool) throws(SwiftRNNError) -> (output: Tensor, hn: Tensor, states: Tensor?) {
+    /// The shapes of a call on `x` with these states, checked (`RNNConfig.callShapes`).
+    func callShapes(_ x: Tensor, h0: Tensor?, c0: Tensor?) throws(SwiftRNNError) -> RNNCallShapes {
         let c = config
-        let shapes = try withShape(x.shape) { (xs) throws(SwiftRNNError) in
-            try withShape(h0?.shape) { (hs) throws(SwiftRNNError) in try c.callShapes(input: xs!, h0: hs) }
+        return try withShape(x.shape) { (xs) throws(SwiftRNNError) in
+            try withShape(h0?.shape) { (hs) throws(SwiftRNNError) in
+                try withShape(c0?.shape) { (cs) throws(SwiftRNNError) in try c.callShapes(input: xs!, h0: hs, c0: cs) }
+            }
         }
+    }
+
+    /// The forward pass; with `keepStates` also what `rnnBackward` needs (`RNNForwardRecord.states`).
+    /// `cn` is an LSTM's final cell state (nil for the others).
+    func run(_ x: Tensor, h0: Tensor?, c0: Tensor?, dropoutMasks: Tensor?,
+             keepStates: Bool) throws(SwiftRNNError) -> (output: Tensor, hn: Tensor, cn: Tensor?, states: Tensor?) {
+        let c = config
+        let shapes = try callShapes(x, h0: h0, c0: c0)
         try c.checkSavedSizes(shapes, saved: nil, dropoutMasks: dropoutMasks?.count)
-        let (L, N, hShape, outShape) = (shapes.seqLen, shapes.batch, shapes.state.dims, shapes.output.dims)
-        var output = Tensor(zeros: outShape)
-        var hn = Tensor(zeros: hShape)
-        var states = Tensor(zeros: keepStates ? [c.numLayers, L, N, c.numDirections * c.hiddenSize] : [0])
+        let (L, N) = (shapes.seqLen, shapes.batch)
+        let lstm = c.cell == .lstm
+        var output = Tensor(zeros: shapes.output.dims)
+        var hn = Tensor(zeros: shapes.state.dims)
+        var cn = Tensor(zeros: lstm ? shapes.cellState.dims : [0])
+        // The Elman RNN keeps the layer outputs alone, (numLayers, L, N, D·H); LSTM and GRU their gates too.
+        let statesShape = c.cell == .elman ? [c.numLayers, L, N, c.numDirections * c.hiddenSize] : [shapes.savedCount]
+        var states = Tensor(zeros: keepStates ? statesShape : [0])
         var failure: SwiftRNNError?
         withParameterPointers(parameters[...], collected: []) { pointers in
             pointers.withUnsafeBufferPointer { pp in
                 x.scalars.withUnsafeBufferPointer { xp in
                     withOptionalPointer(h0?.scalars) { hp in
-                        withOptionalPointer(dropoutMasks?.scalars) { mp in
-                            output.scalars.withUnsafeMutableBufferPointer { op in
-                                hn.scalars.withUnsafeMutableBufferPointer { hnp in
-                                    states.scalars.withUnsafeMutableBufferPointer { sp in
-                                        do throws(SwiftRNNError) {
-                                            try rnnForward(config: c, parameters: pp, x: xp.nonNullBase, seqLen: L, batch: N,
-                                                           h0: hp, dropoutMasks: mp, output: op.nonNullBase,
-                                                           hn: hnp.nonNullBase, saved: keepStates ? sp.nonNullBase : nil)
-                                        } catch { failure = error }
+                        withOptionalPointer(c0?.scalars) { cp in
+                            withOptionalPointer(dropoutMasks?.scalars) { mp in
+                                output.scalars.withUnsafeMutableBufferPointer { op in
+                                    hn.scalars.withUnsafeMutableBufferPointer { hnp in
+                                        cn.scalars.withUnsafeMutableBufferPointer { cnp in
+                                            states.scalars.withUnsafeMutableBufferPointer { sp in
+                                                do throws(SwiftRNNError) {
+                                                    try rnnForward(config: c, parameters: pp, x: xp.nonNullBase, seqLen: L,
+                                                                   batch: N, h0: hp, dropoutMasks: mp, output: op.nonNullBase,
+                                                                   hn: hnp.nonNullBase, saved: keepStates ? sp.nonNullBase : nil,
+                                                                   c0: cp, cn: lstm ? cnp.nonNullBase : nil)
+                                                } catch { failure = error }
+                                            }
+                                        }
                                     }
                                 }
                             }
@@ -502,7 +508,86 @@ public struct RNN: Sendable {
             }
         }
         if let failure { throw failure }
-        return (output, hn, keepStates ? states : nil)
+        return (output, hn, lstm ? cn : nil, keepStates ? states : nil)
+    }
+}
+
+/// An Elman RNN, `torch.nn.RNN`, holding its parameters as tensors in torch's state_dict order.
+public struct RNN: RecurrentLayer {
+    /// The sizes and options the layer was made with.
+    public let config: RNNConfig
+    /// The parameters in state_dict order; names and shapes in `config.parameterNames` / `parameterShapes`.
+    public var parameters: [Tensor]
+
+    /// Throws `.invalidArgument` for invalid sizes or parameters of the wrong count or shape.
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, nonlinearity: Nonlinearity = .tanh,
+                bias: Bool = true, batchFirst: Bool = false, bidirectional: Bool = false,
+                parameters: [Tensor]) throws(SwiftRNNError) {
+        config = try Self.checked(RNNConfig(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers,
+                                            nonlinearity: nonlinearity, bias: bias, batchFirst: batchFirst,
+                                            bidirectional: bidirectional), parameters)
+        self.parameters = parameters
+    }
+
+    /// Runs the RNN. x is (L, N, inputSize) — (N, L, inputSize) if batchFirst — or unbatched
+    /// (L, inputSize); h0 is (D·numLayers, N, H), or (D·numLayers, H) unbatched, or nil for zeros.
+    /// Returns output (L, N, D·H) (batch-first / unbatched as x) and hn shaped like h0.
+    public func callAsFunction(_ x: Tensor, h0: Tensor? = nil) throws(SwiftRNNError) -> (output: Tensor, hn: Tensor) {
+        let (output, hn, _, _) = try run(x, h0: h0, c0: nil, dropoutMasks: nil, keepStates: false)
+        return (output, hn)
+    }
+}
+
+/// A long short-term memory network, `torch.nn.LSTM`: gates i, f, g, o (torch's row order), optionally
+/// projected (`projSize`, torch's proj_size: h has P = projSize features, c keeps hiddenSize).
+public struct LSTM: RecurrentLayer {
+    /// The sizes and options the layer was made with (`config.cell == .lstm`).
+    public let config: RNNConfig
+    /// The parameters in state_dict order (weight_ih, weight_hh, bias_ih, bias_hh, weight_hr per layer and
+    /// direction); names and shapes in `config.parameterNames` / `parameterShapes`.
+    public var parameters: [Tensor]
+
+    /// Throws `.invalidArgument` for invalid sizes (torch's messages) or parameters of the wrong count or shape.
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
+                bidirectional: Bool = false, projSize: Int = 0, parameters: [Tensor]) throws(SwiftRNNError) {
+        config = try Self.checked(RNNConfig(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers,
+                                            bias: bias, batchFirst: batchFirst, bidirectional: bidirectional,
+                                            cell: .lstm, projSize: projSize), parameters)
+        self.parameters = parameters
+    }
+
+    /// Runs the LSTM: torch's `output, (h_n, c_n) = lstm(x, (h0, c0))`. x is (L, N, inputSize) — (N, L,
+    /// inputSize) if batchFirst — or unbatched (L, inputSize); h0 is (D·numLayers, N, P) and c0
+    /// (D·numLayers, N, hiddenSize) (without N unbatched), nil for zeros. Returns output (L, N, D·P)
+    /// (batch-first / unbatched as x), hn shaped like h0 and cn like c0.
+    public func callAsFunction(_ x: Tensor, h0: Tensor? = nil,
+                               c0: Tensor? = nil) throws(SwiftRNNError) -> (output: Tensor, hn: Tensor, cn: Tensor) {
+        let (output, hn, cn, _) = try run(x, h0: h0, c0: c0, dropoutMasks: nil, keepStates: false)
+        return (output, hn, cn!)
+    }
+}
+
+/// A gated recurrent unit network, `torch.nn.GRU`: gates r, z, n with torch's equations
+/// (n = tanh(W_in x + b_in + r·(W_hn h + b_hn)), h' = (1 − z)·n + z·h).
+public struct GRU: RecurrentLayer {
+    /// The sizes and options the layer was made with (`config.cell == .gru`).
+    public let config: RNNConfig
+    /// The parameters in state_dict order; names and shapes in `config.parameterNames` / `parameterShapes`.
+    public var parameters: [Tensor]
+
+    /// Throws `.invalidArgument` for invalid sizes or parameters of the wrong count or shape.
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
+                bidirectional: Bool = false, parameters: [Tensor]) throws(SwiftRNNError) {
+        config = try Self.checked(RNNConfig(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers,
+                                            bias: bias, batchFirst: batchFirst, bidirectional: bidirectional,
+                                            cell: .gru), parameters)
+        self.parameters = parameters
+    }
+
+    /// Runs the GRU: torch's `output, h_n = gru(x, h0)`, shapes as `RNN.callAsFunction`.
+    public func callAsFunction(_ x: Tensor, h0: Tensor? = nil) throws(SwiftRNNError) -> (output: Tensor, hn: Tensor) {
+        let (output, hn, _, _) = try run(x, h0: h0, c0: nil, dropoutMasks: nil, keepStates: false)
+        return (output, hn)
     }
 }
 

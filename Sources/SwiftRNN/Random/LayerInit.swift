@@ -29,6 +29,23 @@ extension Linear {
     }
 }
 
+/// torch's initial parameters of a recurrent layer: every parameter, in state_dict order, uniform
+/// (±1/sqrt(hiddenSize)), drawn from `generator` (RNN, LSTM and GRU alike).
+func torchRecurrentParameters(_ config: RNNConfig, generator: Generator) throws(SwiftRNNError) -> [Tensor] {
+    try config.validate()
+    var parameters = config.parameterShapes.map { Tensor(zeros: $0) }
+    try initialise(generator) { (state) throws(RandomError) in
+        var buffers: [UnsafeMutableBufferPointer<Float>] = []
+        for i in parameters.indices {
+            buffers.append(UnsafeMutableBufferPointer<Float>.allocate(capacity: parameters[i].count))
+        }
+        defer { buffers.forEach { $0.deallocate() } }
+        try state.initRNN(parameters: buffers, hiddenSize: config.hiddenSize)
+        for i in parameters.indices { parameters[i].scalars = Array(buffers[i]) }
+    }
+    return parameters
+}
+
 extension RNN {
     /// `torch.nn.RNN(...)`: every parameter, in state_dict order, uniform(±1/sqrt(hiddenSize)), drawn
     /// from `generator`.
@@ -39,19 +56,37 @@ extension RNN {
         let config = RNNConfig(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers,
                                nonlinearity: nonlinearity, bias: bias, batchFirst: batchFirst,
                                bidirectional: bidirectional)
-        try config.validate()
-        var parameters = config.parameterShapes.map { Tensor(zeros: $0) }
-        try initialise(generator) { (state) throws(RandomError) in
-            var buffers: [UnsafeMutableBufferPointer<Float>] = []
-            for i in parameters.indices {
-                buffers.append(UnsafeMutableBufferPointer<Float>.allocate(capacity: parameters[i].count))
-            }
-            defer { buffers.forEach { $0.deallocate() } }
-            try state.initRNN(parameters: buffers, hiddenSize: hiddenSize)
-            for i in parameters.indices { parameters[i].scalars = Array(buffers[i]) }
-        }
         try self.init(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, nonlinearity: nonlinearity,
-                      bias: bias, batchFirst: batchFirst, bidirectional: bidirectional, parameters: parameters)
+                      bias: bias, batchFirst: batchFirst, bidirectional: bidirectional,
+                      parameters: torchRecurrentParameters(config, generator: generator))
+    }
+}
+
+extension LSTM {
+    /// `torch.nn.LSTM(...)`: every parameter, in state_dict order, uniform(±1/sqrt(hiddenSize)), drawn
+    /// from `generator`.
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
+                bidirectional: Bool = false, projSize: Int = 0, generator: Generator = .default) throws(SwiftRNNError)
+    {
+        let config = RNNConfig(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
+                               batchFirst: batchFirst, bidirectional: bidirectional, cell: .lstm, projSize: projSize)
+        try self.init(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
+                      batchFirst: batchFirst, bidirectional: bidirectional, projSize: projSize,
+                      parameters: torchRecurrentParameters(config, generator: generator))
+    }
+}
+
+extension GRU {
+    /// `torch.nn.GRU(...)`: every parameter, in state_dict order, uniform(±1/sqrt(hiddenSize)), drawn
+    /// from `generator`.
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true, batchFirst: Bool = false,
+                bidirectional: Bool = false, generator: Generator = .default) throws(SwiftRNNError)
+    {
+        let config = RNNConfig(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
+                               batchFirst: batchFirst, bidirectional: bidirectional, cell: .gru)
+        try self.init(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, bias: bias,
+                      batchFirst: batchFirst, bidirectional: bidirectional,
+                      parameters: torchRecurrentParameters(config, generator: generator))
     }
 }
 

@@ -1,4 +1,4 @@
-// Training with the Swift layer types: a training-mode forward that keeps what the backward needs,
+// Training with the Swift layer types (the recurrent ones: RNN, LSTM, GRU alike): a training-mode forward that keeps what the backward needs,
 // and backward methods that accumulate parameter gradients into caller-owned tensors.
 //
 //     let (out, hn, record) = try rnn.trainingForward(x)
@@ -8,44 +8,55 @@
 //     let (dx, _) = try rnn.backward(record, gradOutput: dOut, parameterGradients: &rnnGrads)
 //     try adam.step(&rnn.parameters, gradients: rnnGrads)
 
-/// What a training-mode `RNN` forward keeps for its backward.
+/// What a training-mode forward of a recurrent layer (`RNN`, `LSTM`, `GRU`) keeps for its backward.
 public struct RNNForwardRecord: Sendable {
-    /// The input and initial state the forward took (nil: zeros).
+    /// The input the forward took.
     public let input: Tensor
     /// The initial hidden state the forward took, or nil for zeros.
     public let h0: Tensor?
-    /// The dropout masks the forward applied, (numLayers − 1, L, N, D·H), or nil.
+    /// An LSTM's initial cell state, or nil (zeros, or another cell).
+    public let c0: Tensor?
+    /// The dropout masks the forward applied, (numLayers − 1, L, N, D·P), or nil.
     public let dropoutMasks: Tensor?
-    /// Every layer's output before dropout, (numLayers, L, N, D·H) time-major.
+    /// Every layer's output before dropout: (numLayers, L, N, D·H) time-major for the Elman RNN; for an
+    /// LSTM or GRU followed by each step's gates, flat (`RNNCallShapes.savedCount` floats).
     public let states: Tensor
 }
 
-extension RNN {
-    /// The forward pass of training: returns what `callAsFunction` returns plus the record `backward`
-    /// needs. `dropoutMasks` (numLayers − 1, L, N, D·H), already scaled by 1/(1 − p), or nil.
-    public func trainingForward(_ x: Tensor, h0: Tensor? = nil,
-                                dropoutMasks: Tensor? = nil) throws(SwiftRNNError) -> (output: Tensor, hn: Tensor, record: RNNForwardRecord) {
-        let (output, hn, states) = try run(x, h0: h0, dropoutMasks: dropoutMasks, keepStates: true)
-        return (output, hn, RNNForwardRecord(input: x, h0: h0, dropoutMasks: dropoutMasks, states: states!))
+extension RecurrentLayer {
+    /// The forward pass of training: `run` keeping the record `backward` needs.
+    func recordedForward(_ x: Tensor, h0: Tensor?, c0: Tensor?, dropoutMasks: Tensor?)
+        throws(SwiftRNNError) -> (output: Tensor, hn: Tensor, cn: Tensor?, record: RNNForwardRecord) {
+        let (output, hn, cn, states) = try run(x, h0: h0, c0: c0, dropoutMasks: dropoutMasks, keepStates: true)
+        return (output, hn, cn, RNNForwardRecord(input: x, h0: h0, c0: c0, dropoutMasks: dropoutMasks, states: states!))
     }
 
-    /// Backpropagation through time for the forward that made `record`: accumulates (+=) each
-    /// parameter's gradient into `parameterGradients` (shaped like `parameters`) and returns the
-    /// gradients of the input and of h0 (shaped like the input and like hn). `gradHn` nil means zeros.
-    public func backward(_ record: RNNForwardRecord, gradOutput: Tensor, gradHn: Tensor? = nil,
-                         parameterGradients: inout [Tensor]) throws(SwiftRNNError) -> (gradInput: Tensor, gradH0: Tensor) {
+    /// Backpropagation through time for the forward that made `record` (`rnnBackward`): accumulates (+=)
+    /// each parameter's gradient into `parameterGradients` and returns the gradients of the input, of h0
+    /// and of an LSTM's c0 (nil for the others). `gradHn` / `gradCn` nil mean zeros.
+    func recordedBackward(_ record: RNNForwardRecord, gradOutput: Tensor, gradHn: Tensor?, gradCn: Tensor?,
+                          parameterGradients: inout [Tensor])
+        throws(SwiftRNNError) -> (gradInput: Tensor, gradH0: Tensor, gradC0: Tensor?) {
         let c = config
         let x = record.input
-        let shapes = try withShape(x.shape) { (xs) throws(SwiftRNNError) in try c.callShapes(input: xs!, h0: nil) }
+        let shapes = try callShapes(x, h0: record.h0, c0: record.c0)
         try withShape(gradOutput.shape) { (go) throws(SwiftRNNError) in
-            try withShape(gradHn?.shape) { (gh) throws(SwiftRNNError) in try c.checkGradients(shapes, gradOutput: go!, gradHn: gh) }
+            try withShape(gradHn?.shape) { (gh) throws(SwiftRNNError) in
+                try withShape(gradCn?.shape) { (gc) throws(SwiftRNNError) in
+                    try c.checkGradients(shapes, gradOutput: go!, gradHn: gh, gradCn: gc)
+                }
+            }
         }
-        let (L, N, hShape) = (shapes.seqLen, shapes.batch, shapes.state.dims)
+        // A record of another layer's forward (or another input) cannot be read as this one's.
+        try c.checkSavedSizes(shapes, saved: record.states.count, dropoutMasks: record.dropoutMasks?.count)
+        let (L, N) = (shapes.seqLen, shapes.batch)
+        let lstm = c.cell == .lstm
         guard parameterGradients.map(\.shape) == parameters.map(\.shape) else {
             throw .invalidArgument("expected parameter gradients of shapes \(parameters.map { describeShape($0.shape) }), got \(parameterGradients.map { describeShape($0.shape) })")
         }
         var gradInput = Tensor(zeros: x.shape)
-        var gradH0 = Tensor(zeros: hShape)
+        var gradH0 = Tensor(zeros: shapes.state.dims)
+        var gradC0 = Tensor(zeros: lstm ? shapes.cellState.dims : [0])
         var failure: SwiftRNNError?
         withMutablePointers(&parameterGradients) { grads in
             withParameterPointers(parameters[...], collected: []) { pointers in
@@ -53,18 +64,26 @@ extension RNN {
                     grads.withUnsafeBufferPointer { gp in
                         x.scalars.withUnsafeBufferPointer { xp in
                             withOptionalPointer(record.h0?.scalars) { hp in
-                                withOptionalPointer(record.dropoutMasks?.scalars) { mp in
-                                    record.states.scalars.withUnsafeBufferPointer { sp in
-                                        gradOutput.scalars.withUnsafeBufferPointer { gop in
-                                            withOptionalPointer(gradHn?.scalars) { ghp in
-                                                gradInput.scalars.withUnsafeMutableBufferPointer { gip in
-                                                    gradH0.scalars.withUnsafeMutableBufferPointer { g0p in
-                                                        do throws(SwiftRNNError) {
-                                                            try rnnBackward(config: c, parameters: pp, x: xp.nonNullBase, seqLen: L,
+                                withOptionalPointer(record.c0?.scalars) { cp in
+                                    withOptionalPointer(record.dropoutMasks?.scalars) { mp in
+                                        record.states.scalars.withUnsafeBufferPointer { sp in
+                                            gradOutput.scalars.withUnsafeBufferPointer { gop in
+                                                withOptionalPointer(gradHn?.scalars) { ghp in
+                                                    withOptionalPointer(gradCn?.scalars) { gcp in
+                                                        gradInput.scalars.withUnsafeMutableBufferPointer { gip in
+                                                            gradH0.scalars.withUnsafeMutableBufferPointer { g0p in
+                                                                gradC0.scalars.withUnsafeMutableBufferPointer { gc0p in
+                                                                    do throws(SwiftRNNError) {
+                                                                        try rnnBackward(
+                                                                            config: c, parameters: pp, x: xp.nonNullBase, seqLen: L,
                                                                             batch: N, h0: hp, dropoutMasks: mp, saved: sp.nonNullBase,
                                                                             gradOutput: gop.nonNullBase, gradHn: ghp, parameterGradients: gp,
-                                                                            gradInput: gip.nonNullBase, gradH0: g0p.nonNullBase)
-                                                        } catch { failure = error }
+                                                                            gradInput: gip.nonNullBase, gradH0: g0p.nonNullBase, c0: cp,
+                                                                            gradCn: gcp, gradC0: lstm ? gc0p.nonNullBase : nil)
+                                                                    } catch { failure = error }
+                                                                }
+                                                            }
+                                                        }
                                                     }
                                                 }
                                             }
@@ -78,7 +97,66 @@ extension RNN {
             }
         }
         if let failure { throw failure }
+        return (gradInput, gradH0, lstm ? gradC0 : nil)
+    }
+}
+
+extension RNN {
+    /// The forward pass of training: returns what `callAsFunction` returns plus the record `backward`
+    /// needs. `dropoutMasks` (numLayers − 1, L, N, D·H), already scaled by 1/(1 − p), or nil.
+    public func trainingForward(_ x: Tensor, h0: Tensor? = nil,
+                                dropoutMasks: Tensor? = nil) throws(SwiftRNNError) -> (output: Tensor, hn: Tensor, record: RNNForwardRecord) {
+        let (output, hn, _, record) = try recordedForward(x, h0: h0, c0: nil, dropoutMasks: dropoutMasks)
+        return (output, hn, record)
+    }
+
+    /// Backpropagation through time for the forward that made `record`: accumulates (+=) each
+    /// parameter's gradient into `parameterGradients` (shaped like `parameters`) and returns the
+    /// gradients of the input and of h0 (shaped like the input and like hn). `gradHn` nil means zeros.
+    public func backward(_ record: RNNForwardRecord, gradOutput: Tensor, gradHn: Tensor? = nil,
+                         parameterGradients: inout [Tensor]) throws(SwiftRNNError) -> (gradInput: Tensor, gradH0: Tensor) {
+        let (gradInput, gradH0, _) = try recordedBackward(record, gradOutput: gradOutput, gradHn: gradHn, gradCn: nil,
+                                                          parameterGradients: &parameterGradients)
         return (gradInput, gradH0)
+    }
+}
+
+extension GRU {
+    /// The forward pass of training: what `callAsFunction` returns plus the record `backward` needs.
+    /// `dropoutMasks` (numLayers − 1, L, N, D·H), already scaled by 1/(1 − p), or nil.
+    public func trainingForward(_ x: Tensor, h0: Tensor? = nil,
+                                dropoutMasks: Tensor? = nil) throws(SwiftRNNError) -> (output: Tensor, hn: Tensor, record: RNNForwardRecord) {
+        let (output, hn, _, record) = try recordedForward(x, h0: h0, c0: nil, dropoutMasks: dropoutMasks)
+        return (output, hn, record)
+    }
+
+    /// Backpropagation through time, as `RNN.backward`.
+    public func backward(_ record: RNNForwardRecord, gradOutput: Tensor, gradHn: Tensor? = nil,
+                         parameterGradients: inout [Tensor]) throws(SwiftRNNError) -> (gradInput: Tensor, gradH0: Tensor) {
+        let (gradInput, gradH0, _) = try recordedBackward(record, gradOutput: gradOutput, gradHn: gradHn, gradCn: nil,
+                                                          parameterGradients: &parameterGradients)
+        return (gradInput, gradH0)
+    }
+}
+
+extension LSTM {
+    /// The forward pass of training: what `callAsFunction` returns plus the record `backward` needs.
+    /// `dropoutMasks` (numLayers − 1, L, N, D·P), already scaled by 1/(1 − p), or nil.
+    public func trainingForward(_ x: Tensor, h0: Tensor? = nil, c0: Tensor? = nil, dropoutMasks: Tensor? = nil)
+        throws(SwiftRNNError) -> (output: Tensor, hn: Tensor, cn: Tensor, record: RNNForwardRecord) {
+        let (output, hn, cn, record) = try recordedForward(x, h0: h0, c0: c0, dropoutMasks: dropoutMasks)
+        return (output, hn, cn!, record)
+    }
+
+    /// Backpropagation through time for the forward that made `record`, torch's
+    /// `grad_input, (grad_h0, grad_c0)` for upstream gradients of output, h_n (`gradHn`) and c_n (`gradCn`),
+    /// either nil for zeros. Accumulates (+=) each parameter's gradient into `parameterGradients`.
+    public func backward(_ record: RNNForwardRecord, gradOutput: Tensor, gradHn: Tensor? = nil, gradCn: Tensor? = nil,
+                         parameterGradients: inout [Tensor])
+        throws(SwiftRNNError) -> (gradInput: Tensor, gradH0: Tensor, gradC0: Tensor) {
+        let (gradInput, gradH0, gradC0) = try recordedBackward(record, gradOutput: gradOutput, gradHn: gradHn, gradCn: gradCn,
+                                                               parameterGradients: &parameterGradients)
+        return (gradInput, gradH0, gradC0!)
     }
 }
 
