@@ -974,12 +974,24 @@ static void fuzz_rnn_check_call(reader *r) {
         cshape.dims = cdims;
     }
     uint8_t cuse = u8(r);
+    /* Sometimes a packed batch: batch sizes from the input (valid or not) over x's first dimension. */
+    int64_t bsizes[8];
+    int64_t nsteps = (cuse & 4) ? (int64_t)(u8(r) % 8) : 0;
+    for (int64_t k = 0; k < nsteps; k++) bsizes[k] = (u8(r) & 7) ? (int64_t)(8 - k) : hostile_size(r);
     int32_t s = srnn_rnn_check_call((use & 1) ? &d : NULL, (use & 2) ? params : NULL, pass_np, (use & 4) ? &shapes[0] : NULL,
-                                    (use & 8) ? &shapes[1] : NULL, (cuse & 1) ? &cshape : NULL,
+                                    nsteps ? bsizes : NULL, nsteps, (use & 8) ? &shapes[1] : NULL, (cuse & 1) ? &cshape : NULL,
                                     (use & 16) ? &shapes[2] : NULL, (use & 32) ? &shapes[3] : NULL,
                                     (cuse & 2) ? &cshape : NULL, saved, masks, (u8(r) & 31) ? &plan : NULL,
                                     e.buf, e.cap);
-    if (s == SRNN_OK) {
+    if (s == SRNN_OK && nsteps) {
+        int64_t total = 0;
+        for (int64_t k = 0; k < nsteps; k++) {
+            if (bsizes[k] < 1 || (k && bsizes[k] > bsizes[k - 1])) fail("check_call accepted bad batch sizes", s, &e);
+            total += bsizes[k];
+        }
+        if (plan.output_ndim != 2 || plan.output_dims[0] != total || plan.seq_len != nsteps || plan.batch != bsizes[0])
+            fail("a packed plan that does not follow from its batch sizes", s, &e);
+    } else if (s == SRNN_OK) {
         if (np < 0 || pass_np != np) fail("check_call accepted an invalid description or parameter count", s, &e);
         const srnn_shape *x = &shapes[0];
         int64_t D = d.bidirectional ? 2 : 1, H = d.proj_size > 0 ? d.proj_size : d.hidden_size, t;

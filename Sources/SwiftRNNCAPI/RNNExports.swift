@@ -37,6 +37,11 @@ public func srnn_rnn_param_shape(_ desc: UnsafePointer<srnn_rnn_desc>?, _ index:
     return 2
 }
 
+/// `count` int64 values as a buffer of Int (64 bits wide wherever the core builds).
+func intBuffer(_ p: UnsafePointer<Int64>, _ count: Int64) -> UnsafeBufferPointer<Int> {
+    UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: Int.self), count: Int(count))
+}
+
 /// A C shape as a buffer of Int (64 bits wide wherever the core builds), nil for a NULL shape.
 func shapeBuffer(_ s: UnsafePointer<srnn_shape>?, _ name: String) throws(SwiftRNNError) -> UnsafeBufferPointer<Int>? {
     guard let s else { return nil }
@@ -49,7 +54,8 @@ func shapeBuffer(_ s: UnsafePointer<srnn_shape>?, _ name: String) throws(SwiftRN
 
 @_cdecl("srnn_rnn_check_call")
 public func srnn_rnn_check_call(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: UnsafePointer<srnn_shape>?, _ numParams: Int64,
-                                _ x: UnsafePointer<srnn_shape>?, _ h0: UnsafePointer<srnn_shape>?,
+                                _ x: UnsafePointer<srnn_shape>?, _ batchSizes: UnsafePointer<Int64>?, _ numSteps: Int64,
+                                _ h0: UnsafePointer<srnn_shape>?,
                                 _ c0: UnsafePointer<srnn_shape>?, _ gradOutput: UnsafePointer<srnn_shape>?,
                                 _ gradHn: UnsafePointer<srnn_shape>?, _ gradCn: UnsafePointer<srnn_shape>?,
                           _ savedSize: Int64, _ dropoutMaskSize: Int64, _ plan: UnsafeMutablePointer<srnn_rnn_plan>?,
@@ -61,7 +67,14 @@ public func srnn_rnn_check_call(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params:
         if numParams > 0 { try require(params, "params") }
         for i in 0..<Int(numParams) { try config.checkParameter(i, shape: try shapeBuffer(params! + i, "a parameter's shape")!) }
         guard let input = try shapeBuffer(x, "x") else { throw .invalidArgument("x must not be NULL") }
-        let shapes = try config.callShapes(input: input, h0: try shapeBuffer(h0, "h0"), c0: try shapeBuffer(c0, "c0"))
+        let shapes: RNNCallShapes
+        if let batchSizes {
+            guard numSteps >= 1 else { throw .invalidArgument("a packed batch needs at least one step, got \(numSteps)") }
+            shapes = try config.packedCallShapes(input: input, batchSizes: intBuffer(batchSizes, numSteps),
+                                                 h0: try shapeBuffer(h0, "h0"), c0: try shapeBuffer(c0, "c0"))
+        } else {
+            shapes = try config.callShapes(input: input, h0: try shapeBuffer(h0, "h0"), c0: try shapeBuffer(c0, "c0"))
+        }
         if let g = try shapeBuffer(gradOutput, "grad_output") {
             try config.checkGradients(shapes, gradOutput: g, gradHn: try shapeBuffer(gradHn, "grad_hn"),
                                       gradCn: try shapeBuffer(gradCn, "grad_cn"))
@@ -168,13 +181,14 @@ public func srnn_rnn_forward_train(_ desc: UnsafePointer<srnn_rnn_desc>?, _ para
                                    _ saved: UnsafeMutablePointer<Float>?,
                                    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
     if saved == nil { return fail(SwiftRNNError.invalidArgument("saved must not be NULL"), err, cap) }
-    return srnn_recurrent_forward(desc, params, numParams, x, seqLen, batch, h0, nil, dropoutMasks, output, hn, nil,
+    return srnn_recurrent_forward(desc, params, numParams, x, seqLen, batch, nil, h0, nil, dropoutMasks, output, hn, nil,
                                   saved, err, cap)
 }
 
 @_cdecl("srnn_recurrent_forward")
 public func srnn_recurrent_forward(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: UnsafePointer<UnsafePointer<Float>?>?,
                                    _ numParams: Int64, _ x: UnsafePointer<Float>?, _ seqLen: Int64, _ batch: Int64,
+                                   _ batchSizes: UnsafePointer<Int64>?,
                                    _ h0: UnsafePointer<Float>?, _ c0: UnsafePointer<Float>?,
                                    _ dropoutMasks: UnsafePointer<Float>?, _ output: UnsafeMutablePointer<Float>?,
                                    _ hn: UnsafeMutablePointer<Float>?, _ cn: UnsafeMutablePointer<Float>?,
@@ -190,7 +204,8 @@ public func srnn_recurrent_forward(_ desc: UnsafePointer<srnn_rnn_desc>?, _ para
         if config.cell == .lstm { try require(cn, "cn") }
         try rnnForward(config: config, parameters: pointers, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
                        dropoutMasks: dropoutMasks, output: output!, hn: hn!, saved: saved,
-                       c0: config.cell == .lstm ? c0 : nil, cn: config.cell == .lstm ? cn : nil)
+                       c0: config.cell == .lstm ? c0 : nil, cn: config.cell == .lstm ? cn : nil,
+                       batchSizes: batchSizes.map { intBuffer($0, seqLen) })
     }
 }
 
@@ -202,13 +217,14 @@ public func srnn_rnn_backward(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: U
                               _ gradHn: UnsafePointer<Float>?, _ paramGrads: UnsafePointer<UnsafeMutablePointer<Float>?>?,
                               _ gradX: UnsafeMutablePointer<Float>?, _ gradH0: UnsafeMutablePointer<Float>?,
                               _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
-    srnn_recurrent_backward(desc, params, numParams, x, seqLen, batch, h0, nil, dropoutMasks, saved, gradOutput, gradHn,
-                            nil, paramGrads, gradX, gradH0, nil, err, cap)
+    srnn_recurrent_backward(desc, params, numParams, x, seqLen, batch, nil, h0, nil, dropoutMasks, saved, gradOutput,
+                            gradHn, nil, paramGrads, gradX, gradH0, nil, err, cap)
 }
 
 @_cdecl("srnn_recurrent_backward")
 public func srnn_recurrent_backward(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: UnsafePointer<UnsafePointer<Float>?>?,
                                     _ numParams: Int64, _ x: UnsafePointer<Float>?, _ seqLen: Int64, _ batch: Int64,
+                                    _ batchSizes: UnsafePointer<Int64>?,
                                     _ h0: UnsafePointer<Float>?, _ c0: UnsafePointer<Float>?,
                                     _ dropoutMasks: UnsafePointer<Float>?, _ saved: UnsafePointer<Float>?,
                                     _ gradOutput: UnsafePointer<Float>?, _ gradHn: UnsafePointer<Float>?,
@@ -230,6 +246,7 @@ public func srnn_recurrent_backward(_ desc: UnsafePointer<srnn_rnn_desc>?, _ par
         try rnnBackward(config: config, parameters: pointers, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
                         dropoutMasks: dropoutMasks, saved: saved!, gradOutput: gradOutput!, gradHn: gradHn,
                         parameterGradients: grads, gradInput: gradX, gradH0: gradH0, c0: lstm ? c0 : nil,
-                        gradCn: lstm ? gradCn : nil, gradC0: lstm ? gradC0 : nil)
+                        gradCn: lstm ? gradCn : nil, gradC0: lstm ? gradC0 : nil,
+                        batchSizes: batchSizes.map { intBuffer($0, seqLen) })
     }
 }

@@ -457,7 +457,7 @@ func expectCentralDifferences(_ name: String, analytic: [Float], at values: [Dou
         func run(_ f: Forward) -> (Int32, String) {
             var d = f.desc
             return withUnsafePointer(to: &d) { dp in call { err, cap in
-                srnn_recurrent_forward(f.nullDesc ? nil : dp, f.params, f.count, f.x, f.seqLen, f.batch, h0, c0, nil,
+                srnn_recurrent_forward(f.nullDesc ? nil : dp, f.params, f.count, f.x, f.seqLen, f.batch, nil, h0, c0, nil,
                                        f.output, f.hn, f.cn, saved.pointer, err, cap)
             } }
         }
@@ -493,7 +493,7 @@ func expectCentralDifferences(_ name: String, analytic: [Float], at values: [Dou
         let goodBack = Backward(params: params, x: x, saved: saved.pointer, gradOutput: gradOut.pointer, grads: gradPointers)
         func run(_ b: Backward) -> Int32 {
             call { err, cap in
-                srnn_recurrent_backward(&desc, b.params, np, b.x, 2, 1, h0, c0, nil, b.saved, b.gradOutput, nil, nil, b.grads,
+                srnn_recurrent_backward(&desc, b.params, np, b.x, 2, 1, nil, h0, c0, nil, b.saved, b.gradOutput, nil, nil, b.grads,
                                         gx.pointer, nil, nil, err, cap)
             }.0
         }

@@ -27,7 +27,7 @@ import Testing
         let status = buffer.withUnsafeMutableBufferPointer { err in
             shapes.withUnsafeMutableBufferPointer { s in
                 let b = s.baseAddress!
-                return CSwiftRNN.srnn_rnn_check_call(&desc, b + 1, Int64(n), b, h0 == nil ? nil : b + n + 1,
+                return CSwiftRNN.srnn_rnn_check_call(&desc, b + 1, Int64(n), b, nil, 0, h0 == nil ? nil : b + n + 1,
                                                      c0 == nil ? nil : b + n + 2, gradOutput == nil ? nil : b + n + 3,
                                                      gradHn == nil ? nil : b + n + 4, gradCn == nil ? nil : b + n + 5,
                                                      saved, masks, &plan, err.baseAddress!, err.count)
@@ -94,9 +94,9 @@ import Testing
         var desc = srnn_rnn_desc(input_size: 1, hidden_size: 1, num_layers: 1, nonlinearity: 0, has_bias: 0,
                                  bidirectional: 0, batch_first: 0, cell: 0, reserved: 0, proj_size: 0)
         var negative = srnn_shape(ndim: -2, dims: nil)
-        let status = CSwiftRNN.srnn_rnn_check_call(&desc, nil, 2, &negative, nil, nil, nil, nil, nil, -1, -1, &plan, nil, 0)
+        let status = CSwiftRNN.srnn_rnn_check_call(&desc, nil, 2, &negative, nil, 0, nil, nil, nil, nil, nil, -1, -1, &plan, nil, 0)
         #expect(status == Int32(SRNN_VALUE_ERROR.rawValue))
-        #expect(CSwiftRNN.srnn_rnn_check_call(&desc, nil, 0, nil, nil, nil, nil, nil, nil, -1, -1, &plan, nil, 0)
+        #expect(CSwiftRNN.srnn_rnn_check_call(&desc, nil, 0, nil, nil, 0, nil, nil, nil, nil, nil, -1, -1, &plan, nil, 0)
                 == Int32(SRNN_VALUE_ERROR.rawValue))
     }
 

@@ -108,14 +108,19 @@ def test_rnn_ragged_input_is_rejected(rnn):
         nn.Embedding(4, 2)([[0, 1], [2]])
 
 
-def test_a_packed_sequence_input_says_what_to_pass_instead(rnn):
-    # torch.nn.utils.rnn.PackedSequence is a named tuple of that name; NumPy would call it ragged.
+def test_a_torch_packed_sequence_runs_packed(rnn):
+    # torch.nn.utils.rnn.PackedSequence is a named tuple of that name: the layers take it as swiftrnn's (it was a
+    # TypeError that pointed to the padded route); a layer that does not take one says what to pass.
     PackedSequence = collections.namedtuple("PackedSequence", "data batch_sizes sorted_indices unsorted_indices")
-    packed = PackedSequence(np.zeros((8, 3), np.float32), np.array([2, 2, 2, 1, 1]), None, None)
-    for mode in (rnn.eval, rnn.train):
-        mode()
-        with pytest.raises(TypeError, match="RNN input is a PackedSequence.*pad_packed_sequence"):
-            rnn(packed)
+    data = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
+    packed = PackedSequence(data, np.array([2, 2, 2, 1, 1]), None, None)
+    rnn.eval()
+    out, hn = rnn(packed)
+    assert type(out).__name__ == "PackedSequence" and out.data.shape[0] == 8
+    longer = data[[0, 2, 4, 6, 7]]  # the first sequence's rows: batch_sizes 2, 2, 2, 1, 1
+    np.testing.assert_array_equal(out.data[-2:], rnn(longer[:, None])[0][3:, 0])   # that sequence run alone
+    with pytest.raises(TypeError, match="Linear input is a PackedSequence.*packed.data"):
+        nn.Linear(3, 2)(packed)
 
 
 # ----------------------------------------------------------------------------------------------

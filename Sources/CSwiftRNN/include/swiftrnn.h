@@ -143,12 +143,14 @@ typedef struct srnn_rnn_plan {
  * Checked against desc: the num_params parameters' shapes (state_dict order), x's, and where not NULL,
  * h0's, an LSTM's c0's, a backward's grad_output's, grad_hn's and grad_cn's; and the sizes in floats of
  * the saved layer outputs and of the dropout masks (a negative size: not given). SRNN_VALUE_ERROR names
- * the first that does not fit.
+ * the first that does not fit. With batch_sizes (num_steps values; NULL for a padded batch) x is a packed
+ * batch's data (total, input_size), torch's PackedSequence: the plan's seq_len is num_steps, its batch
+ * batch_sizes[0], its output (total, D*P).
  */
 int32_t srnn_rnn_check_call(const srnn_rnn_desc *desc, const srnn_shape *params, int64_t num_params, const srnn_shape *x,
-                            const srnn_shape *h0, const srnn_shape *c0, const srnn_shape *grad_output,
-                            const srnn_shape *grad_hn, const srnn_shape *grad_cn, int64_t saved_size,
-                            int64_t dropout_mask_size, srnn_rnn_plan *plan, char *err, size_t err_cap);
+                            const int64_t *batch_sizes, int64_t num_steps, const srnn_shape *h0, const srnn_shape *c0,
+                            const srnn_shape *grad_output, const srnn_shape *grad_hn, const srnn_shape *grad_cn,
+                            int64_t saved_size, int64_t dropout_mask_size, srnn_rnn_plan *plan, char *err, size_t err_cap);
 
 /* Number of parameter arrays srnn_rnn_forward expects (torch's state_dict order), or -1 if invalid. */
 int64_t srnn_rnn_num_params(const srnn_rnn_desc *desc);

@@ -46,13 +46,18 @@ int32_t srnn_rnn_backward(const srnn_rnn_desc *desc, const float *const *params,
  * calls with an LSTM's cell state too. c0: (D*num_layers, N, H) or NULL for zeros; cn: the same shape
  * (an LSTM needs it; NULL otherwise); saved: plan.saved_size floats for a training forward, NULL for
  * inference. grad_cn: shaped like cn or NULL; grad_c0: shaped like c0, accumulated into, or NULL.
+ * batch_sizes: NULL for a padded batch; else seq_len values from batch down (non-increasing, >= 1): x, output
+ * (and grad_output, grad_x) are a packed batch's rows, (sum(batch_sizes), features), step t running the first
+ * batch_sizes[t] sequences (torch's PackedSequence, sorted longest first).
  */
 int32_t srnn_recurrent_forward(const srnn_rnn_desc *desc, const float *const *params, int64_t num_params,
-                               const float *x, int64_t seq_len, int64_t batch, const float *h0, const float *c0,
+                               const float *x, int64_t seq_len, int64_t batch, const int64_t *batch_sizes,
+                               const float *h0, const float *c0,
                                const float *dropout_masks, float *output, float *hn, float *cn, float *saved,
                                char *err, size_t err_cap);
 int32_t srnn_recurrent_backward(const srnn_rnn_desc *desc, const float *const *params, int64_t num_params,
-                                const float *x, int64_t seq_len, int64_t batch, const float *h0, const float *c0,
+                                const float *x, int64_t seq_len, int64_t batch, const int64_t *batch_sizes,
+                                const float *h0, const float *c0,
                                 const float *dropout_masks, const float *saved, const float *grad_output,
                                 const float *grad_hn, const float *grad_cn, float *const *param_grads,
                                 float *grad_x, float *grad_h0, float *grad_c0, char *err, size_t err_cap);

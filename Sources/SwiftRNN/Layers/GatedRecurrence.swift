@@ -74,30 +74,63 @@ func projectionBias(_ c: RNNConfig, _ p: GatedParameters, into sum: UnsafeMutabl
     return UnsafePointer(sum)
 }
 
-/// The LSTM/GRU forward over every layer and direction; `rnnForward` checked every size before calling.
-/// `x`, `output`: the caller's layout (batch-first or not); `h0`/`c0`/`hn`/`cn`: (D·numLayers, N, P or H).
+/// Which rows of a layer's (time-major) arrays step t works on: rows start[t] ..< start[t] + count[t]. A padded
+/// batch has count N at every step; a packed one (`batchSizes`, torch's PackedSequence) count batch_sizes[t]:
+/// the sequences are sorted longest first, so the active rows are always a prefix of the batch.
+struct StepRows {
+    let start: [Int]
+    let count: [Int]
+    var total: Int { start[start.count - 1] }
+
+    init(seqLen L: Int, batch N: Int) {
+        start = (0...L).map { $0 * N }
+        count = [Int](repeating: N, count: L)
+    }
+
+    init(batchSizes: UnsafeBufferPointer<Int>) {
+        var s = [0]
+        for b in batchSizes { s.append(s[s.count - 1] + b) }
+        start = s
+        count = Array(batchSizes)
+    }
+}
+
+/// Floats a gated step keeps per row: an Elman RNN run by this engine (a packed batch) keeps its activated h.
+@inline(__always)
+func gateRowFloats(_ c: RNNConfig) -> Int { c.cell == .elman ? c.hiddenSize : c.savedPerRow }
+
+/// The LSTM/GRU forward over every layer and direction (and the Elman RNN's over a packed batch); `rnnForward`
+/// checked every size before calling. `x`, `output`: the caller's layout (batch-first or not), or packed rows
+/// (total, features) with `batchSizes`; `h0`/`c0`/`hn`/`cn`: (D·numLayers, N, P or H).
+///
+/// Each direction carries its states in (N, P) and (N, H) buffers: a step reads the first count[t] rows and
+/// writes them back, so the rows of a packed batch that have ended keep their last state (h_n) and, in the
+/// reverse direction, the rows that have not started keep h0 until their own last step.
 func gatedForward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePointer<Float>>, x: UnsafePointer<Float>,
                   seqLen L: Int, batch N: Int, h0: UnsafePointer<Float>?, c0: UnsafePointer<Float>?,
                   dropoutMasks: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                   hn: UnsafeMutablePointer<Float>, cn: UnsafeMutablePointer<Float>?,
-                  saved: UnsafeMutablePointer<Float>?) throws(SwiftRNNError) {
-    let H = c.hiddenSize, P = c.stateSize, GH = c.gateRows, D = c.numDirections, S = c.savedPerRow
-    let rows = L * N, outWidth = D * P, layerCount = rows * outWidth, gateCount = rows * S
+                  saved: UnsafeMutablePointer<Float>?, batchSizes: UnsafeBufferPointer<Int>? = nil) throws(SwiftRNNError) {
+    let H = c.hiddenSize, P = c.stateSize, GH = c.gateRows, D = c.numDirections, S = gateRowFloats(c)
+    let steps = batchSizes.map { StepRows(batchSizes: $0) } ?? StepRows(seqLen: L, batch: N)
+    let rows = steps.total, outWidth = D * P, layerCount = rows * outWidth, gateCount = rows * S
+    let batchFirst = c.batchFirst && batchSizes == nil
     // Time-major copies of a batch-first input; layer outputs (the saved ones in training); the gate rows.
-    let xTime = try Workspace(count: c.batchFirst ? rows * c.inputSize : 0, what: "time-major input")
-    if c.batchFirst { transposeRows(from: x, to: xTime.pointer, outer: N, inner: L, width: c.inputSize) }
+    let xTime = try Workspace(count: batchFirst ? rows * c.inputSize : 0, what: "time-major input")
+    if batchFirst { transposeRows(from: x, to: xTime.pointer, outer: N, inner: L, width: c.inputSize) }
     let layerBuffers = try Workspace(count: saved == nil ? 2 * layerCount : 0, what: "layer output")
     let masked = try Workspace(count: dropoutMasks != nil && c.numLayers > 1 ? layerCount : 0, what: "masked layer output")
     let gateBuffers = try Workspace(count: saved == nil ? D * gateCount : 0, what: "gate rows")
     let biasSums = try Workspace(count: D * GH, what: "summed biases")
-    let zeros = try Workspace(count: N * max(P, H), what: "zero initial state")
-    zeros.pointer.initialize(repeating: 0, count: zeros.count)
-    // W_hh packed once per layer and direction: all of it for an LSTM; a GRU's r, z rows and n rows apart.
+    let hState = try Workspace(count: D * N * P, what: "hidden state")
+    let cState = try Workspace(count: c.cell == .lstm ? D * N * H : 0, what: "cell state")
+    // W_hh packed once per layer and direction: all of it; a GRU's r, z rows and n rows apart.
     let packedGates = c.cell == .gru ? 2 * H : GH
     let packedCount = packedBCount(k: P, n: packedGates) + (c.cell == .gru ? packedBCount(k: P, n: H) : 0)
     let packed = try Workspace(count: D * packedCount, what: "packed recurrent weights")
+    let activation: GEMMActivation = c.nonlinearity == .tanh ? .tanh : .relu
 
-    var input = UnsafePointer(c.batchFirst ? UnsafePointer(xTime.pointer) : x)
+    var input = UnsafePointer(batchFirst ? UnsafePointer(xTime.pointer) : x)
     var inputWidth = c.inputSize
     for layer in 0..<c.numLayers {
         let layerOut = saved.map { $0 + layer * layerCount } ?? layerBuffers.pointer + (layer % 2) * layerCount
@@ -110,45 +143,47 @@ func gatedForward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePoi
             // Every step's input projection at once, into the gate rows (row stride S).
             sgemm(transA: false, transB: true, m: rows, n: GH, k: layerInputWidth, a: layerInput, lda: layerInputWidth,
                   b: p.wIH, ldb: layerInputWidth, accumulate: false, c: gates, ldc: S, bias: bias)
-            let hh = packed.pointer + d * packedCount, hn_ = hh + packedBCount(k: P, n: packedGates)
+            let hh = packed.pointer + d * packedCount, hhN = hh + packedBCount(k: P, n: packedGates)
             packWeight(p.wHH, rows: packedGates, cols: P, into: hh)
-            if c.cell == .gru { packWeight(p.wHH + 2 * H * P, rows: H, cols: P, into: hn_) }
+            if c.cell == .gru { packWeight(p.wHH + 2 * H * P, rows: H, cols: P, into: hhN) }
             let state = (layer * D + d) * N
-            var hPrev = (h0.map { $0 + state * P } ?? UnsafePointer(zeros.pointer), P)
-            var cPrev = (c0.map { $0 + state * H } ?? UnsafePointer(zeros.pointer), H)
+            let hs = hState.pointer + d * N * P, cs = cState.pointer + d * N * H
+            if let h0 { hs.update(from: h0 + state * P, count: N * P) } else { hs.initialize(repeating: 0, count: N * P) }
+            if c.cell == .lstm {
+                if let c0 { cs.update(from: c0 + state * H, count: N * H) } else { cs.initialize(repeating: 0, count: N * H) }
+            }
             for step in 0..<L {
                 let t = d == 0 ? step : L - 1 - step
-                let g = gates + t * N * S
-                let h = layerOut + t * N * outWidth + d * P
-                if c.cell == .lstm {
-                    sgemmPacked(transA: false, m: N, n: GH, k: P, a: hPrev.0, lda: hPrev.1, packedB: hh,
-                                accumulate: true, c: g, ldc: S)
-                    for n in 0..<N {
-                        let row = g + n * S, cp = cPrev.0 + n * cPrev.1
-                        let hRow = p.wHR != nil ? row + GH + H : h + n * outWidth
-                        lstmCellForward(row, cPrev: cp, cOut: row + GH, hOut: hRow, H: H)
+                let m = steps.count[t]
+                let g = gates + steps.start[t] * S
+                let h = layerOut + steps.start[t] * outWidth + d * P
+                switch c.cell {
+                case .lstm:
+                    sgemmPacked(transA: false, m: m, n: GH, k: P, a: hs, lda: P, packedB: hh, accumulate: true, c: g, ldc: S)
+                    for n in 0..<m {
+                        let row = g + n * S
+                        lstmCellForward(row, cPrev: cs + n * H, cOut: row + GH, hOut: p.wHR != nil ? row + GH + H : h + n * outWidth, H: H)
+                        (cs + n * H).update(from: row + GH, count: H)
                     }
                     if let wHR = p.wHR {  // h = h_pre · W_hrᵀ
-                        sgemm(transA: false, transB: true, m: N, n: P, k: H, a: g + GH + H, lda: S, b: wHR, ldb: H,
+                        sgemm(transA: false, transB: true, m: m, n: P, k: H, a: g + GH + H, lda: S, b: wHR, ldb: H,
                               accumulate: false, c: h, ldc: outWidth)
                     }
-                    cPrev = (UnsafePointer(g + GH), S)
-                } else {
+                case .gru:
                     // r and z blocks: += h·W_h(r,z)ᵀ; the n block's h·W_hnᵀ + b_hn goes beside the gates.
-                    sgemmPacked(transA: false, m: N, n: 2 * H, k: P, a: hPrev.0, lda: hPrev.1, packedB: hh,
-                                accumulate: true, c: g, ldc: S)
-                    sgemmPacked(transA: false, m: N, n: H, k: P, a: hPrev.0, lda: hPrev.1, packedB: hn_,
-                                accumulate: false, c: g + 3 * H, ldc: S, bias: p.bHH.map { $0 + 2 * H })
-                    for n in 0..<N {
-                        gruCellForward(g + n * S, hPrev: hPrev.0 + n * hPrev.1, hOut: h + n * outWidth, H: H)
-                    }
+                    sgemmPacked(transA: false, m: m, n: 2 * H, k: P, a: hs, lda: P, packedB: hh, accumulate: true, c: g, ldc: S)
+                    sgemmPacked(transA: false, m: m, n: H, k: P, a: hs, lda: P, packedB: hhN, accumulate: false,
+                                c: g + 3 * H, ldc: S, bias: p.bHH.map { $0 + 2 * H })
+                    for n in 0..<m { gruCellForward(g + n * S, hPrev: hs + n * P, hOut: h + n * outWidth, H: H) }
+                case .elman:
+                    sgemmPacked(transA: false, m: m, n: H, k: P, a: hs, lda: P, packedB: hh, accumulate: true, c: g, ldc: S,
+                                activation: activation)
+                    for n in 0..<m { (h + n * outWidth).update(from: g + n * S, count: H) }
                 }
-                hPrev = (UnsafePointer(h), outWidth)
+                for n in 0..<m { (hs + n * P).update(from: h + n * outWidth, count: P) }
             }
-            for n in 0..<N {
-                (hn + (state + n) * P).update(from: hPrev.0 + n * hPrev.1, count: P)
-                if let cn { (cn + (state + n) * H).update(from: cPrev.0 + n * cPrev.1, count: H) }
-            }
+            (hn + state * P).update(from: hs, count: N * P)
+            if let cn, c.cell == .lstm { (cn + state * H).update(from: cs, count: N * H) }
         }
         for d in 0..<D { direction(d) }
 
@@ -159,7 +194,8 @@ func gatedForward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePoi
             nextInput = UnsafePointer(masked.pointer)
         }
         if layer == c.numLayers - 1 {
-            copyRows(from: layerOut, to: output, seqLen: L, batch: N, width: outWidth, toBatchFirst: c.batchFirst)
+            copyRows(from: layerOut, to: output, seqLen: batchSizes == nil ? L : 1, batch: batchSizes == nil ? N : rows,
+                     width: outWidth, toBatchFirst: batchFirst)
         }
         input = nextInput
         inputWidth = outWidth

@@ -159,10 +159,22 @@ public struct RNNConfig: Equatable, Sendable {
     }
 }
 
+/// Rejects batch sizes of a packed batch that are not `seqLen` non-increasing values from `batch` down to at least 1.
+func checkBatchSizes(_ b: UnsafeBufferPointer<Int>, seqLen: Int, batch: Int) throws(SwiftRNNError) {
+    guard b.count == seqLen, b.first == batch else {
+        throw .invalidArgument("batch_sizes must hold seq_len = \(seqLen) values starting at the batch \(batch)")
+    }
+    for t in 1..<max(b.count, 1) where !(b[t] >= 1 && b[t] <= b[t - 1]) {
+        throw .invalidArgument("batch_sizes must be positive and non-increasing, got batch_sizes[\(t)] = \(b[t])")
+    }
+}
+
 /// Runs an RNN over a whole sequence: every layer, both directions. An LSTM or GRU configuration runs the
 /// gated recurrence (GatedRecurrence.swift); the rest of this documentation speaks of the Elman RNN's shapes,
 /// which hold for the others with P (`stateSize`) for H in h0, hn and the output, plus an LSTM's `c0` and `cn`
 /// ((D·numLayers, batch, hiddenSize); c0 nil for zeros) and its larger `saved` (`RNNCallShapes.savedCount`).
+/// With `batchSizes` (seqLen values, the first `batch`: a packed batch, torch's PackedSequence), `x` and
+/// `output` hold packed rows (sum(batchSizes), features) and step t runs the first batchSizes[t] sequences.
 ///
 /// - `parameters`: `config.parameterCount` pointers in torch's state_dict order (see `RNNConfig.parameterShapes`).
 /// - `x`: (seqLen, batch, inputSize), or (batch, seqLen, inputSize) if `config.batchFirst`.
@@ -187,7 +199,8 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
                        output: UnsafeMutablePointer<Float>, hn: UnsafeMutablePointer<Float>,
                        saved: UnsafeMutablePointer<Float>? = nil,
                        packedWeights: UnsafeBufferPointer<UnsafePointer<Float>>? = nil,
-                       c0: UnsafePointer<Float>? = nil, cn: UnsafeMutablePointer<Float>? = nil) throws(SwiftRNNError) {
+                       c0: UnsafePointer<Float>? = nil, cn: UnsafeMutablePointer<Float>? = nil,
+                       batchSizes: UnsafeBufferPointer<Int>? = nil) throws(SwiftRNNError) {
     try config.validate()
     try config.checkParameterCount(parameters.count)
     if let packedWeights { try config.checkPackedWeightCount(packedWeights.count) }
@@ -204,12 +217,13 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
         _ = try checkedProduct(config.numLayers - 1, layerCount, MemoryLayout<Float>.stride, what: "the dropout masks in bytes")
     }
     if rows == 0 { return }  // batch 0: empty output and hn, as torch
-    if config.cell != .elman {
-        guard packedWeights == nil else { throw .invalidArgument("packed weights are for the Elman RNN only") }
+    if config.cell != .elman || batchSizes != nil {
+        guard packedWeights == nil else { throw .invalidArgument("packed weights are for the Elman RNN's padded batches only") }
         guard config.cell == .lstm || c0 == nil else { throw .invalidArgument("only an LSTM has a cell state c0") }
         guard config.cell != .lstm || cn != nil else { throw .invalidArgument("an LSTM needs a buffer for c_n") }
+        if let batchSizes { try checkBatchSizes(batchSizes, seqLen: L, batch: N) }
         try gatedForward(config: config, parameters: parameters, x: x, seqLen: L, batch: N, h0: h0, c0: c0,
-                         dropoutMasks: dropoutMasks, output: output, hn: hn, cn: cn, saved: saved)
+                         dropoutMasks: dropoutMasks, output: output, hn: hn, cn: cn, saved: saved, batchSizes: batchSizes)
         return
     }
 

@@ -135,6 +135,49 @@ extension RNNConfig {
                              savedCount: numLayers * (layer + extra), dropoutMaskCount: (numLayers - 1) * layer)
     }
 
+    /// The shapes of a call on a packed batch (torch's PackedSequence): `input` is its data, (total, input_size),
+    /// `batchSizes` how many sequences are active at each step (non-increasing, each at least 1, summing to
+    /// total); h0/c0 as for a padded batch of batchSizes[0] sequences. The output is packed like the input.
+    public func packedCallShapes(input: UnsafeBufferPointer<Int>, batchSizes: UnsafeBufferPointer<Int>,
+                                 h0: UnsafeBufferPointer<Int>?, c0: UnsafeBufferPointer<Int>? = nil) throws(SwiftRNNError) -> RNNCallShapes {
+        guard input.count == 2 else {
+            throw .invalidArgument("a packed sequence's data must be 2-d (total steps, input_size), got shape "
+                                   + describeShape(Array(input)))
+        }
+        guard input[1] == inputSize else {
+            throw .invalidArgument("RNN(input_size=\(inputSize)) expects packed data with \(inputSize) features, got "
+                                   + "shape \(describeShape(Array(input)))")
+        }
+        guard let first = batchSizes.first, first >= 1 else {
+            throw .invalidArgument("batch_sizes must hold at least one step with at least one sequence")
+        }
+        var total = 0
+        for (t, b) in batchSizes.enumerated() {
+            guard b >= 1, b <= (t == 0 ? b : batchSizes[t - 1]) else {
+                throw .invalidArgument("batch_sizes must be positive and non-increasing, got batch_sizes[\(t)] = \(b)"
+                                       + (t > 0 ? " after \(batchSizes[t - 1])" : ""))
+            }
+            total += b  // cannot overflow: each b <= first, and first * count fits (checked below)
+            if total > input[0] { break }
+        }
+        guard total == input[0] else {
+            throw .invalidArgument("batch_sizes add up to \(total), but the packed data has \(input[0]) rows")
+        }
+        // The padded call with batch batchSizes[0] checks h0, c0 and the sizes; its (L, N) ranks give the states.
+        var padded = [batchSizes.count, first, inputSize]
+        var shapes = try padded.withUnsafeMutableBufferPointer { (b) throws(SwiftRNNError) in
+            try RNNConfig(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, nonlinearity: nonlinearity,
+                          bias: bias, batchFirst: false, bidirectional: bidirectional, cell: cell, projSize: projSize)
+                .callShapes(input: UnsafeBufferPointer(b), h0: h0, c0: c0)
+        }
+        let D = numDirections, perRow = cell == .elman ? hiddenSize : savedPerRow
+        shapes.output = SmallShape(total, D * stateSize)
+        shapes.savedCount = try checkedProduct(numLayers, total, D, stateSize + perRow, MemoryLayout<Float>.stride,
+                                               what: "the saved layer outputs in bytes") / MemoryLayout<Float>.stride
+        shapes.dropoutMaskCount = (numLayers - 1) * total * D * stateSize
+        return shapes
+    }
+
     /// Checks a backward's gradients against the forward's shapes: grad_output like the output, grad_hn
     /// (nil: none) like hn, an LSTM's grad_cn (nil: none) like cn.
     public func checkGradients(_ shapes: RNNCallShapes, gradOutput: UnsafeBufferPointer<Int>,

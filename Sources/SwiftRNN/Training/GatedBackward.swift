@@ -12,23 +12,26 @@
 // dW_hr += dhᵀ·h_pre, and the bias gradients are column sums of da_x / da_h.
 
 /// The backward of `gatedForward`; `rnnBackward` checked every size and dispatches here. Accumulates (+=)
-/// into the parameter gradients (nil entries skipped), `gradInput`, `gradH0` and an LSTM's `gradC0`.
+/// into the parameter gradients (nil entries skipped), `gradInput`, `gradH0` and an LSTM's `gradC0`. With
+/// `batchSizes` the arrays are packed rows, as the forward's.
 func gatedBackward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePointer<Float>>,
                    x: UnsafePointer<Float>, seqLen L: Int, batch N: Int, h0: UnsafePointer<Float>?,
                    c0: UnsafePointer<Float>?, dropoutMasks: UnsafePointer<Float>?, saved: UnsafePointer<Float>,
                    gradOutput: UnsafePointer<Float>, gradHn: UnsafePointer<Float>?, gradCn: UnsafePointer<Float>?,
                    parameterGradients grads: UnsafeBufferPointer<UnsafeMutablePointer<Float>?>,
                    gradInput: UnsafeMutablePointer<Float>?, gradH0: UnsafeMutablePointer<Float>?,
-                   gradC0: UnsafeMutablePointer<Float>?) throws(SwiftRNNError) {
-    let H = c.hiddenSize, P = c.stateSize, GH = c.gateRows, D = c.numDirections, S = c.savedPerRow
-    let rows = L * N, outWidth = D * P, layerCount = rows * outWidth, gateCount = rows * S
+                   gradC0: UnsafeMutablePointer<Float>?, batchSizes: UnsafeBufferPointer<Int>? = nil) throws(SwiftRNNError) {
+    let H = c.hiddenSize, P = c.stateSize, GH = c.gateRows, D = c.numDirections, S = gateRowFloats(c)
+    let steps = batchSizes.map { StepRows(batchSizes: $0) } ?? StepRows(seqLen: L, batch: N)
+    let rows = steps.total, outWidth = D * P, layerCount = rows * outWidth, gateCount = rows * S
     let isLSTM = c.cell == .lstm, projected = c.projSize > 0
+    let batchFirst = c.batchFirst && batchSizes == nil
     let maxIn = max(c.inputSize, outWidth)
 
-    let xTime = try Workspace(count: c.batchFirst ? rows * c.inputSize : 0, what: "time-major input")
-    if c.batchFirst { transposeRows(from: x, to: xTime.pointer, outer: N, inner: L, width: c.inputSize) }
+    let xTime = try Workspace(count: batchFirst ? rows * c.inputSize : 0, what: "time-major input")
+    if batchFirst { transposeRows(from: x, to: xTime.pointer, outer: N, inner: L, width: c.inputSize) }
     let dOut = try Workspace(count: layerCount, what: "layer output gradient")
-    if c.batchFirst {
+    if batchFirst {
         transposeRows(from: gradOutput, to: dOut.pointer, outer: N, inner: L, width: outWidth)
     } else {
         dOut.pointer.update(from: gradOutput, count: layerCount)
@@ -36,7 +39,8 @@ func gatedBackward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePo
     let dInput = try Workspace(count: rows * maxIn, what: "layer input gradient")
     let maskedInput = try Workspace(count: c.numLayers > 1 && dropoutMasks != nil ? layerCount : 0, what: "masked layer input")
     let dAx = try Workspace(count: rows * GH, what: "gate gradients")
-    let dAh = try Workspace(count: isLSTM ? 0 : rows * GH, what: "recurrent gate gradients")
+    let dAh = try Workspace(count: c.cell == .gru ? rows * GH : 0, what: "recurrent gate gradients")
+    let hPrevRows = try Workspace(count: rows * P, what: "previous states")
     let dHAll = try Workspace(count: projected ? rows * P : 0, what: "projected state gradients")
     let dh = try Workspace(count: N * P, what: "state gradient")
     let dhNext = try Workspace(count: N * P, what: "next state gradient")
@@ -51,7 +55,7 @@ func gatedBackward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePo
         let inWidth = layer == 0 ? c.inputSize : outWidth
         let input: UnsafePointer<Float>
         if layer == 0 {
-            input = c.batchFirst ? UnsafePointer(xTime.pointer) : x
+            input = batchFirst ? UnsafePointer(xTime.pointer) : x
         } else if let dropoutMasks {
             let below = saved + (layer - 1) * layerCount, mask = dropoutMasks + (layer - 1) * layerCount
             for i in 0..<layerCount { maskedInput.pointer[i] = below[i] * mask[i] }
@@ -66,16 +70,19 @@ func gatedBackward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePo
             let gates = savedGates + (layer * D + d) * gateCount
             let state = (layer * D + d) * N
             let out = layerOut + d * P  // this direction's h_t rows: stride outWidth
-            // h_{t-1} (in the direction's order) for step t: the previous step's output, or h0 (zeros if none).
-            func hPrev(_ t: Int) -> (UnsafePointer<Float>, Int) {
-                let first = d == 0 ? t == 0 : t == L - 1
-                if first { return (h0.map { $0 + state * P } ?? UnsafePointer(zeros.pointer), P) }
-                return (out + (d == 0 ? t - 1 : t + 1) * N * outWidth, outWidth)
+            // The previous step (in the direction's order) of row n at step t, if the row was active there: else
+            // the row starts at t (h0 / c0).
+            func previous(_ t: Int, _ n: Int) -> Int? {
+                let q = d == 0 ? t - 1 : t + 1
+                return q >= 0 && q < L && n < steps.count[q] ? steps.start[q] + n : nil
             }
-            func cPrev(_ t: Int) -> (UnsafePointer<Float>, Int) {
-                let first = d == 0 ? t == 0 : t == L - 1
-                if first { return (c0.map { $0 + state * H } ?? UnsafePointer(zeros.pointer), H) }
-                return (gates + (d == 0 ? t - 1 : t + 1) * N * S + GH, S)
+            func hPrev(_ t: Int, _ n: Int) -> UnsafePointer<Float> {
+                if let r = previous(t, n) { return out + r * outWidth }
+                return h0.map { $0 + (state + n) * P } ?? UnsafePointer(zeros.pointer)
+            }
+            func cPrev(_ t: Int, _ n: Int) -> UnsafePointer<Float> {
+                if let r = previous(t, n) { return gates + r * S + GH }
+                return c0.map { $0 + (state + n) * H } ?? UnsafePointer(zeros.pointer)
             }
             for n in 0..<N {
                 for j in 0..<P { dhNext.pointer[n * P + j] = gradHn?[(state + n) * P + j] ?? 0 }
@@ -83,59 +90,60 @@ func gatedBackward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePo
             }
             for step in stride(from: L - 1, through: 0, by: -1) {
                 let t = d == 0 ? step : L - 1 - step
-                let g = gates + t * N * S
-                for n in 0..<N {
-                    let o = dOut.pointer + (t * N + n) * outWidth + d * P, a = dhNext.pointer + n * P, b = dh.pointer + n * P
+                let m = steps.count[t], r0 = steps.start[t]
+                let g = gates + r0 * S
+                for n in 0..<m {
+                    let o = dOut.pointer + (r0 + n) * outWidth + d * P, a = dhNext.pointer + n * P, b = dh.pointer + n * P
                     for j in 0..<P { b[j] = o[j] + a[j] }
+                    (hPrevRows.pointer + (r0 + n) * P).update(from: hPrev(t, n), count: P)
                 }
-                if isLSTM {
+                switch c.cell {
+                case .lstm:
                     var dState = UnsafePointer(dh.pointer), dStride = P
                     if let wHR = p.wHR {
-                        (dHAll.pointer + t * N * P).update(from: dh.pointer, count: N * P)
-                        sgemm(transA: false, transB: false, m: N, n: H, k: P, a: dh.pointer, lda: P, b: wHR, ldb: H,
+                        (dHAll.pointer + r0 * P).update(from: dh.pointer, count: m * P)
+                        sgemm(transA: false, transB: false, m: m, n: H, k: P, a: dh.pointer, lda: P, b: wHR, ldb: H,
                               accumulate: false, c: dhPre.pointer, ldc: H)
                         dState = UnsafePointer(dhPre.pointer)
                         dStride = H
                     }
-                    let (cp, cpStride) = cPrev(t)
-                    for n in 0..<N {
-                        lstmCellBackward(g + n * S, cPrev: cp + n * cpStride, dh: dState + n * dStride,
-                                         dc: dcNext.pointer + n * H, da: dAx.pointer + (t * N + n) * GH, H: H)
+                    for n in 0..<m {
+                        lstmCellBackward(g + n * S, cPrev: cPrev(t, n), dh: dState + n * dStride,
+                                         dc: dcNext.pointer + n * H, da: dAx.pointer + (r0 + n) * GH, H: H)
                     }
                     // dh_next = da · W_hh
-                    sgemm(transA: false, transB: false, m: N, n: P, k: GH, a: dAx.pointer + t * N * GH, lda: GH,
+                    sgemm(transA: false, transB: false, m: m, n: P, k: GH, a: dAx.pointer + r0 * GH, lda: GH,
                           b: p.wHH, ldb: P, accumulate: false, c: dhNext.pointer, ldc: P)
-                } else {
-                    let (hp, hpStride) = hPrev(t)
-                    for n in 0..<N {
-                        gruCellBackward(g + n * S, hPrev: hp + n * hpStride, dh: dh.pointer + n * P,
-                                        dhPrev: dhNext.pointer + n * P, dax: dAx.pointer + (t * N + n) * GH,
-                                        dah: dAh.pointer + (t * N + n) * GH, H: H)
+                case .gru:
+                    for n in 0..<m {
+                        gruCellBackward(g + n * S, hPrev: hPrev(t, n), dh: dh.pointer + n * P,
+                                        dhPrev: dhNext.pointer + n * P, dax: dAx.pointer + (r0 + n) * GH,
+                                        dah: dAh.pointer + (r0 + n) * GH, H: H)
                     }
-                    sgemm(transA: false, transB: false, m: N, n: P, k: GH, a: dAh.pointer + t * N * GH, lda: GH,
+                    sgemm(transA: false, transB: false, m: m, n: P, k: GH, a: dAh.pointer + r0 * GH, lda: GH,
                           b: p.wHH, ldb: P, accumulate: true, c: dhNext.pointer, ldc: P)
+                case .elman:
+                    let relu = c.nonlinearity == .relu
+                    for n in 0..<m {
+                        let hRow = g + n * S, da = dAx.pointer + (r0 + n) * GH, b = dh.pointer + n * P
+                        for j in 0..<H { da[j] = relu ? (hRow[j] > 0 ? b[j] : 0) : b[j] * (1 - hRow[j] * hRow[j]) }
+                    }
+                    sgemm(transA: false, transB: false, m: m, n: P, k: GH, a: dAx.pointer + r0 * GH, lda: GH,
+                          b: p.wHH, ldb: P, accumulate: false, c: dhNext.pointer, ldc: P)
                 }
             }
-            // The state gradients at the direction's first step.
+            // The state gradients at each row's first step.
             if let gradH0 { for i in 0..<N * P { gradH0[state * P + i] += dhNext.pointer[i] } }
             if isLSTM, let gradC0 { for i in 0..<N * H { gradC0[state * H + i] += dcNext.pointer[i] } }
 
-            let daH = isLSTM ? dAx.pointer : dAh.pointer
-            // dW_ih += da_xᵀ · x
+            let daH = c.cell == .gru ? dAh.pointer : dAx.pointer
+            // dW_ih += da_xᵀ · x;  dW_hh += da_hᵀ · h_prev (each row's previous state, gathered above)
             if let gW = grads[group] {
                 sgemm(transA: true, transB: false, m: GH, n: inWidth, k: rows, a: dAx.pointer, lda: GH, b: input,
                       ldb: inWidth, accumulate: true, c: gW, ldc: inWidth)
             }
-            // dW_hh += da_hᵀ · h_prev: the steps after the first read the layer's own outputs, the first h0.
             if let gW = grads[group + 1] {
-                let first = d == 0 ? 0 : L - 1
-                if L > 1 {
-                    let a = d == 0 ? daH + N * GH : daH, b = d == 0 ? out : out + N * outWidth
-                    sgemm(transA: true, transB: false, m: GH, n: P, k: (L - 1) * N, a: a, lda: GH, b: b, ldb: outWidth,
-                          accumulate: true, c: gW, ldc: P)
-                }
-                let (h, hStride) = hPrev(first)
-                sgemm(transA: true, transB: false, m: GH, n: P, k: N, a: daH + first * N * GH, lda: GH, b: h, ldb: hStride,
+                sgemm(transA: true, transB: false, m: GH, n: P, k: rows, a: daH, lda: GH, b: hPrevRows.pointer, ldb: P,
                       accumulate: true, c: gW, ldc: P)
             }
             if c.bias {
@@ -159,7 +167,7 @@ func gatedBackward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePo
                 dOut.pointer.update(from: dInput.pointer, count: layerCount)
             }
         } else if let gradInput {
-            if c.batchFirst {
+            if batchFirst {
                 for n in 0..<N {
                     for t in 0..<L {
                         let dst = gradInput + (n * L + t) * c.inputSize, src = dInput.pointer + (t * N + n) * c.inputSize

@@ -29,8 +29,9 @@ public func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsaf
                         parameterGradients: UnsafeBufferPointer<UnsafeMutablePointer<Float>?>,
                         gradInput: UnsafeMutablePointer<Float>?, gradH0: UnsafeMutablePointer<Float>?,
                         c0: UnsafePointer<Float>? = nil, gradCn: UnsafePointer<Float>? = nil,
-                        gradC0: UnsafeMutablePointer<Float>? = nil) throws(SwiftRNNError) {
-    if config.cell != .elman {
+                        gradC0: UnsafeMutablePointer<Float>? = nil,
+                        batchSizes: UnsafeBufferPointer<Int>? = nil) throws(SwiftRNNError) {
+    if config.cell != .elman || batchSizes != nil {
         try config.validate()
         try config.checkParameterCount(parameters.count)
         try config.checkParameterCount(parameterGradients.count, of: "parameter gradient buffers")
@@ -39,10 +40,11 @@ public func rnnBackward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsaf
             throw .invalidArgument("only an LSTM has a cell state")
         }
         if seqLen * batch == 0 { return }
+        if let batchSizes { try checkBatchSizes(batchSizes, seqLen: seqLen, batch: batch) }
         try gatedBackward(config: config, parameters: parameters, x: x, seqLen: seqLen, batch: batch, h0: h0, c0: c0,
                           dropoutMasks: dropoutMasks, saved: saved, gradOutput: gradOutput, gradHn: gradHn,
                           gradCn: gradCn, parameterGradients: parameterGradients, gradInput: gradInput,
-                          gradH0: gradH0, gradC0: gradC0)
+                          gradH0: gradH0, gradC0: gradC0, batchSizes: batchSizes)
         return
     }
     try rnnBackward(config: config, parameters: parameters, x: x, seqLen: seqLen, batch: batch, h0: h0,

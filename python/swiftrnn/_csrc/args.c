@@ -82,10 +82,8 @@ static void explain_conversion_error(PyObject *obj, const char *what) {
     if (strcmp(Py_TYPE(obj)->tp_name, "PackedSequence") == 0) {
         PyErr_Clear();
         PyErr_Format(PyExc_TypeError,
-                     "%s is a PackedSequence, which swiftrnn does not take: pass the padded batch "
-                     "(torch.nn.utils.rnn.pad_packed_sequence). Each sequence's result depends only on itself, so "
-                     "a unidirectional RNN's outputs at t < length are those of the packed run; run a sequence "
-                     "alone for its hn at its own last step", what);
+                     "%s is a PackedSequence, which only nn.RNN, nn.LSTM and nn.GRU take: pass packed.data (its rows) "
+                     "here, or the padded batch (nn.utils.rnn.pad_packed_sequence)", what);
     } else if (PyErr_ExceptionMatches(PyExc_ValueError)) {
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);

@@ -39,16 +39,17 @@ static PyArrayObject *reusable_saved(PyObject *obj, int64_t size) {
 }
 
 /*
- * rnn_forward(x, h0 or None, params, desc, dropout_masks or None[, save[, packed[, c0 or None]]]) -> (output, hn)
- *   An LSTM (desc's cell) returns (output, hn, cn), and takes its c0 last.
+ * rnn_forward(x, h0 or None, params, desc, dropout_masks or None[, save[, packed[, c0 or None[, batch_sizes]]]])
+ *   -> (output, hn). An LSTM (desc's cell) returns (output, hn, cn), and takes its c0 as the 8th argument.
+ *   batch_sizes (int64, or None): x is a packed batch's data (torch's PackedSequence), and so is the output.
  *   save: None (the default) or False for inference. True (or a spare array from an earlier call, reused when its size fits)
  *   for a training forward, which returns (output, hn, (x, h0, masks, saved)): private copies of the input and
  *   h0 and every layer's output before dropout, what rnn_backward takes.
  *   packed (inference only): a tuple of pack_weight(W_ih), pack_weight(W_hh) per layer and direction.
  */
 static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs < 5 || nargs > 8)
-        return PyErr_Format(PyExc_TypeError, "rnn_forward takes 5 to 8 arguments, got %zd", nargs);
+    if (nargs < 5 || nargs > 9)
+        return PyErr_Format(PyExc_TypeError, "rnn_forward takes 5 to 9 arguments, got %zd", nargs);
     srnn_rnn_desc desc;
     if (parse_rnn_desc(args[3], &desc) < 0) return NULL;
     PyObject *save_arg = nargs >= 6 ? args[5] : Py_None;
@@ -56,13 +57,14 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (save_arg != Py_None && !PyArray_Check(save_arg) && srnn_arg_flag(save_arg, &save) < 0) return NULL;
     if (PyArray_Check(save_arg)) save = 1;
     PyObject *packed_tuple = nargs >= 7 && args[6] != Py_None ? args[6] : NULL;
-    PyObject *c0_arg = nargs == 8 ? args[7] : Py_None;
+    PyObject *c0_arg = nargs >= 8 ? args[7] : Py_None, *sizes_arg = nargs == 9 ? args[8] : Py_None;
     int lstm = desc.cell == SRNN_CELL_LSTM;
     if (packed_tuple && save)
         return PyErr_Format(PyExc_ValueError, "packed weights are for inference calls, not for a training forward");
 
     /* 1. Conversions (they may run user code). A training forward keeps private copies. */
     PyArrayObject *x = NULL, *h0 = NULL, *c0 = NULL, *masks = NULL, *out = NULL, *hn = NULL, *cn = NULL, *saved = NULL;
+    PyArrayObject *sizes = NULL;
     srnn_params params = {0}, packed = {0};
     x = save ? srnn_private_float32(args[0], "RNN input") : srnn_as_float32(args[0], "RNN input");
     if (x == NULL) goto fail;
@@ -74,6 +76,18 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
         c0 = save ? srnn_private_float32(c0_arg, "c0") : srnn_as_float32(c0_arg, "c0");
         if (c0 == NULL) goto fail;
     }
+    /* The batch sizes are checked, then read again by the core: a private copy. */
+    if (sizes_arg != Py_None && (sizes = srnn_private_indices(sizes_arg, "batch_sizes")) == NULL) goto fail;
+    if (sizes && (PyArray_NDIM(sizes) != 1 || PyArray_SIZE(sizes) < 1)) {
+        PyErr_SetString(PyExc_ValueError, "batch_sizes must be a non-empty 1-d array");
+        goto fail;
+    }
+    if (sizes && packed_tuple) {
+        PyErr_SetString(PyExc_ValueError, "packed weights are for padded batches, not with batch_sizes");
+        goto fail;
+    }
+    const int64_t *bs = sizes ? (const int64_t *)PyArray_DATA(sizes) : NULL;
+    int64_t num_steps = sizes ? (int64_t)PyArray_SIZE(sizes) : 0;
     /* 2. Module-owned arrays (no user code runs from here on). */
     if (args[4] != Py_None) {
         masks = srnn_parameter(args[4], "the dropout masks", 0);
@@ -95,8 +109,9 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
     srnn_rnn_plan plan;
     srnn_shape xs = srnn_shape_of(x), hs = h0 ? srnn_shape_of(h0) : (srnn_shape){0, NULL};
     srnn_shape cs = c0 ? srnn_shape_of(c0) : (srnn_shape){0, NULL};
-    int32_t status = srnn_rnn_check_call(&desc, params.shapes, params.count, &xs, h0 ? &hs : NULL, c0 ? &cs : NULL, NULL,
-                                         NULL, NULL, -1, masks ? (int64_t)PyArray_SIZE(masks) : -1, &plan, err, sizeof err);
+    int32_t status = srnn_rnn_check_call(&desc, params.shapes, params.count, &xs, bs, num_steps, h0 ? &hs : NULL,
+                                         c0 ? &cs : NULL, NULL, NULL, NULL, -1, masks ? (int64_t)PyArray_SIZE(masks) : -1,
+                                         &plan, err, sizeof err);
     if (status != SRNN_OK) { srnn_raise(status, err); goto fail; }
 
     /* 4. Outputs. */
@@ -125,7 +140,7 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
                                                   (float *)PyArray_DATA(hn), err, sizeof err));
         PyMem_Free(sizes);
     } else {
-        CALL_CORE(status, srnn_recurrent_forward(&desc, pp, params.count, data_or_null(x), plan.seq_len, plan.batch,
+        CALL_CORE(status, srnn_recurrent_forward(&desc, pp, params.count, data_or_null(x), plan.seq_len, plan.batch, bs,
                                                  data_or_null(h0), data_or_null(c0), data_or_null(masks),
                                                  (float *)PyArray_DATA(out), (float *)PyArray_DATA(hn),
                                                  cn ? (float *)PyArray_DATA(cn) : NULL,
@@ -134,6 +149,8 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
     if (status != SRNN_OK) { srnn_raise(status, err); goto fail; }
     srnn_params_release(&params);
     srnn_params_release(&packed);
+    Py_XDECREF(sizes);  /* the Python side keeps its own batch sizes with the saved state */
+    sizes = NULL;
     if (!save) {
         Py_DECREF(x);
         Py_XDECREF(h0);
@@ -155,6 +172,7 @@ fail:
     Py_XDECREF(h0);
     Py_XDECREF(c0);
     Py_XDECREF(cn);
+    Py_XDECREF(sizes);
     Py_XDECREF(masks);
     Py_XDECREF(out);
     Py_XDECREF(hn);
@@ -186,23 +204,32 @@ static int check_grads_like(const srnn_params *grads, const srnn_params *params,
 
 /*
  * rnn_backward(x, h0 or None, params, desc, masks or None, saved, grad_output, grad_hn or None, grads
- *              [, c0 or None, grad_cn or None]) -> (grad_input, grad_h0), or for an LSTM (grad_input, grad_h0, grad_c0)
+ *              [, c0 or None, grad_cn or None[, batch_sizes]]) -> (grad_input, grad_h0), or for an LSTM
+ *              (grad_input, grad_h0, grad_c0); with batch_sizes, x, grad_output and grad_input are packed rows.
  * x, h0, masks, saved: what the training forward returned. grads: a tuple with one writable float32 array
  * (shaped like its parameter) or None per parameter, accumulated into.
  */
 static PyObject *rnn_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 9 && nargs != 11)
-        return PyErr_Format(PyExc_TypeError, "rnn_backward takes 9 or 11 arguments, got %zd", nargs);
+    if (nargs != 9 && nargs != 11 && nargs != 12)
+        return PyErr_Format(PyExc_TypeError, "rnn_backward takes 9, 11 or 12 arguments, got %zd", nargs);
     srnn_rnn_desc desc;
     if (parse_rnn_desc(args[3], &desc) < 0) return NULL;
     int lstm = desc.cell == SRNN_CELL_LSTM;
-    PyObject *c0_arg = nargs == 11 ? args[9] : Py_None, *gcn_arg = nargs == 11 ? args[10] : Py_None;
-    PyArrayObject *gout = NULL, *ghn = NULL, *gcn = NULL, *gin = NULL, *gh0 = NULL, *gc0 = NULL;
+    PyObject *c0_arg = nargs >= 11 ? args[9] : Py_None, *gcn_arg = nargs >= 11 ? args[10] : Py_None;
+    PyObject *sizes_arg = nargs == 12 ? args[11] : Py_None;
+    PyArrayObject *gout = NULL, *ghn = NULL, *gcn = NULL, *gin = NULL, *gh0 = NULL, *gc0 = NULL, *sizes = NULL;
     srnn_params params = {0}, grads = {0};
     /* 1. Conversions. */
     if ((gout = srnn_as_float32(args[6], "grad_output")) == NULL) goto fail;
     if (args[7] != Py_None && (ghn = srnn_as_float32(args[7], "grad_hn")) == NULL) goto fail;
     if (gcn_arg != Py_None && (gcn = srnn_as_float32(gcn_arg, "grad_cn")) == NULL) goto fail;
+    if (sizes_arg != Py_None && (sizes = srnn_private_indices(sizes_arg, "batch_sizes")) == NULL) goto fail;
+    if (sizes && (PyArray_NDIM(sizes) != 1 || PyArray_SIZE(sizes) < 1)) {
+        PyErr_SetString(PyExc_ValueError, "batch_sizes must be a non-empty 1-d array");
+        goto fail;
+    }
+    const int64_t *bs = sizes ? (const int64_t *)PyArray_DATA(sizes) : NULL;
+    int64_t num_steps = sizes ? (int64_t)PyArray_SIZE(sizes) : 0;
     /* 2. The forward's own arrays and the module's. */
     PyArrayObject *x = srnn_parameter(args[0], "the saved RNN input", 0), *h0 = NULL, *masks = NULL, *saved;
     if (x == NULL) goto fail;
@@ -220,8 +247,9 @@ static PyObject *rnn_backward(PyObject *self, PyObject *const *args, Py_ssize_t 
     srnn_shape xs = srnn_shape_of(x), hs = h0 ? srnn_shape_of(h0) : (srnn_shape){0, NULL};
     srnn_shape gos = srnn_shape_of(gout), ghs = ghn ? srnn_shape_of(ghn) : (srnn_shape){0, NULL};
     srnn_shape cs = c0 ? srnn_shape_of(c0) : (srnn_shape){0, NULL}, gcs = gcn ? srnn_shape_of(gcn) : (srnn_shape){0, NULL};
-    int32_t status = srnn_rnn_check_call(&desc, params.shapes, params.count, &xs, h0 ? &hs : NULL, c0 ? &cs : NULL, &gos,
-                                         ghn ? &ghs : NULL, gcn ? &gcs : NULL, (int64_t)PyArray_SIZE(saved), masks ? (int64_t)PyArray_SIZE(masks) : -1, &plan,
+    int32_t status = srnn_rnn_check_call(&desc, params.shapes, params.count, &xs, bs, num_steps, h0 ? &hs : NULL,
+                                         c0 ? &cs : NULL, &gos, ghn ? &ghs : NULL, gcn ? &gcs : NULL,
+                                         (int64_t)PyArray_SIZE(saved), masks ? (int64_t)PyArray_SIZE(masks) : -1, &plan,
                                          err, sizeof err);
     if (status != SRNN_OK) { srnn_raise(status, err); goto fail; }
     /* 4. Outputs. */
@@ -232,7 +260,7 @@ static PyObject *rnn_backward(PyObject *self, PyObject *const *args, Py_ssize_t 
         goto fail;
     /* 5. The core. */
     CALL_CORE(status, srnn_recurrent_backward(&desc, (const float *const *)params.data, params.count, data_or_null(x),
-                                              plan.seq_len, plan.batch, data_or_null(h0), data_or_null(c0),
+                                              plan.seq_len, plan.batch, bs, data_or_null(h0), data_or_null(c0),
                                               data_or_null(masks), data_or_null(saved), data_or_null(gout),
                                               data_or_null(ghn), data_or_null(gcn), grads.data,
                                               (float *)PyArray_DATA(gin), (float *)PyArray_DATA(gh0),
@@ -243,6 +271,7 @@ static PyObject *rnn_backward(PyObject *self, PyObject *const *args, Py_ssize_t 
     Py_DECREF(gout);
     Py_XDECREF(ghn);
     Py_XDECREF(gcn);
+    Py_XDECREF(sizes);
     return lstm ? Py_BuildValue("(NNN)", gin, gh0, gc0) : Py_BuildValue("(NN)", gin, gh0);
 
 fail:
@@ -251,6 +280,7 @@ fail:
     Py_XDECREF(gout);
     Py_XDECREF(ghn);
     Py_XDECREF(gcn);
+    Py_XDECREF(sizes);
     Py_XDECREF(gin);
     Py_XDECREF(gh0);
     Py_XDECREF(gc0);
@@ -259,10 +289,11 @@ fail:
 
 PyMethodDef srnn_rnn_methods[] = {
     {"rnn_forward", FASTCALL(rnn_forward),
-     "rnn_forward(x, h0, params, desc, dropout_masks[, save[, packed[, c0]]]) -> (output, hn) (an LSTM: (output, hn, cn)), "
+     "rnn_forward(x, h0, params, desc, dropout_masks[, save[, packed[, c0[, batch_sizes]]]]) -> (output, hn) (an LSTM: "
+     "(output, hn, cn)), "
      "with a true save also (x, h0, masks, saved[, c0]) for rnn_backward"},
     {"rnn_backward", FASTCALL(rnn_backward),
-     "rnn_backward(x, h0, params, desc, masks, saved, grad_output, grad_hn, grads[, c0, grad_cn]) -> "
+     "rnn_backward(x, h0, params, desc, masks, saved, grad_output, grad_hn, grads[, c0, grad_cn[, batch_sizes]]) -> "
      "(grad_input, grad_h0[, grad_c0])"},
     {NULL, NULL, 0, NULL},
 };

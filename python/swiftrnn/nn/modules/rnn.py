@@ -15,6 +15,7 @@ from ... import _native
 from ... import random as _random
 from ._checks import check_bool, check_factory_kwargs, check_parameter_memory, check_size
 from ..parameter import _GRAD_LOCK, Parameter, _commit_grads, _grad_accumulators
+from ..utils.rnn import PackedSequence
 from .module import Module
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU"]
@@ -166,25 +167,43 @@ class RNNBase(Module):
 
     def _run(self, input: Any, h0: Any, c0: Any) -> Tuple[Any, ...]:
         """The forward of every subclass: (output, hn) or, for an LSTM, (output, hn, cn). In training mode
-        (with gradients enabled) what the backward needs is saved."""
+        (with gradients enabled) what the backward needs is saved. A PackedSequence (swiftrnn's or torch's) runs
+        packed: step t on the first batch_sizes[t] sequences, the output packed the same way, the states in the
+        batch's original order."""
+        packing = None
+        if type(input).__name__ == "PackedSequence":
+            input, packing = _unpack(input)
+            h0, c0 = _permute_states(packing[1], h0, c0)
         masks = None
         if self.training and self.dropout > 0 and self.num_layers > 1:
-            masks = self._dropout_masks(input)
+            masks = self._dropout_masks(input, packed=packing is not None)
+        sizes = None if packing is None else packing[0]
         if not self._records():
             self._save_for_backward(None)
-            return _native.rnn_forward(input, h0, self._flat, self._desc, masks, None, None, c0)
-        # A training forward: the native call keeps private copies of the input and the states and every
-        # layer's output and gates (in the last backward's buffer when it fits: no fresh pages every step),
-        # and returns them as its last element.
-        spare = self.__dict__.pop("_spare_saved", True)  # taken atomically: never two threads' buffer
-        *results, saved = _native.rnn_forward(input, h0, self._flat, self._desc, masks, spare, None, c0)
-        self._save_for_backward(saved)
-        return tuple(results)
+            results = _native.rnn_forward(input, h0, self._flat, self._desc, masks, None, None, c0, sizes)
+        else:
+            # A training forward: the native call keeps private copies of the input and the states and every
+            # layer's output and gates (in the last backward's buffer when it fits: no fresh pages every step),
+            # and returns them as its last element.
+            spare = self.__dict__.pop("_spare_saved", True)  # taken atomically: never two threads' buffer
+            *results, saved = _native.rnn_forward(input, h0, self._flat, self._desc, masks, spare, None, c0, sizes)
+            self._save_for_backward((saved, packing))
+        if packing is None:
+            return tuple(results)
+        output, *states = results
+        return (PackedSequence._make((output, *packing)), *_permute_states(packing[2], *states))
 
     def _backward(self, grad_output: Any, grad_hn: Any, grad_cn: Any) -> Tuple[Any, ...]:
-        """The backward of every subclass: (grad_input, grad_h0) or, for an LSTM, (grad_input, grad_h0, grad_c0)."""
-        x, h0, masks, saved, *c0 = self._saved_for_backward()  # what the training forward's native call returned
-        extra = (c0[0], grad_cn) if self.mode == "LSTM" else ()
+        """The backward of every subclass: (grad_input, grad_h0) or, for an LSTM, (grad_input, grad_h0, grad_c0).
+        After a packed forward, grad_output may be a PackedSequence or its data, and grad_input is packed too."""
+        (x, h0, masks, saved, *c0), packing = self._saved_for_backward()  # the training forward's native state
+        sizes = None
+        if packing is not None:
+            if type(grad_output).__name__ == "PackedSequence":
+                grad_output = grad_output.data
+            grad_hn, grad_cn = _permute_states(packing[1], grad_hn, grad_cn)
+            sizes = packing[0]
+        extra = (c0[0], grad_cn, sizes) if self.mode == "LSTM" else (None, None, sizes)
         with _GRAD_LOCK:
             grads, fresh = _grad_accumulators(self._flat)
             result = _native.rnn_backward(x, h0, self._flat, self._desc, masks, saved, grad_output, grad_hn,
@@ -192,7 +211,10 @@ class RNNBase(Module):
             _commit_grads(fresh)
         self._release_saved()
         object.__setattr__(self, "_spare_saved", saved)
-        return tuple(result)
+        if packing is None:
+            return tuple(result)
+        grad_input, *grad_states = result
+        return (PackedSequence._make((grad_input, *packing)), *_permute_states(packing[2], *grad_states))
 
     def _single_state(self, hx: Any) -> Any:
         """RNN's and GRU's hx: one array (a tuple is an LSTM's (h_0, c_0): a TypeError that says so)."""
@@ -201,9 +223,11 @@ class RNNBase(Module):
                             f"hidden_size), got a tuple of {len(hx)} (a tuple (h_0, c_0) is an LSTM's state)")
         return hx
 
-    def _dropout_masks(self, input: Any) -> Optional[np.ndarray]:
+    def _dropout_masks(self, input: Any, packed: bool = False) -> Optional[np.ndarray]:
         shape = np.shape(input)
-        if len(shape) == 3:
+        if packed:  # the packed data: (total, H_in), one row per step of each sequence
+            L, N = (shape[0], 1) if len(shape) == 2 else (0, 0)
+        elif len(shape) == 3:
             L, N = (shape[1], shape[0]) if self.batch_first else (shape[0], shape[1])
         elif len(shape) == 2:
             L, N = shape[0], 1
@@ -422,6 +446,23 @@ class GRU(RNNBase):
     def backward(self, grad_output: Any, grad_hn: Optional[Any] = None) -> Tuple[np.ndarray, np.ndarray]:
         """Backpropagation through time for the last training-mode forward (as ``RNN.backward``)."""
         return self._backward(grad_output, grad_hn, None)
+
+
+def _unpack(sequence: Any) -> Tuple[np.ndarray, Tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]]:
+    """A PackedSequence's data and (batch_sizes, sorted_indices, unsorted_indices) as NumPy arrays (torch's
+    PackedSequence too)."""
+    def indices(v: Any) -> Optional[np.ndarray]:
+        return None if v is None else np.asarray(v, dtype=np.int64)
+    sizes = indices(sequence.batch_sizes)
+    assert sizes is not None
+    return sequence.data, (sizes, indices(sequence.sorted_indices), indices(sequence.unsorted_indices))
+
+
+def _permute_states(order: Optional[np.ndarray], *states: Any) -> Tuple[Any, ...]:
+    """States (D * num_layers, N, *) with their batch axis reordered by `order` (None: as they are)."""
+    if order is None:
+        return states
+    return tuple(None if s is None else np.asarray(s, dtype=np.float32)[:, order] for s in states)
 
 
 def _pair(value: Any, owner: str, name: str, form: str) -> Tuple[Any, Any]:

@@ -81,7 +81,7 @@ class RNNCellBase(Module):
         result = _native.rnn_forward(seq, state[0], self._flat, self._desc, None, True if records else None, None,
                                      state[1])
         if records:
-            self._save_for_backward((result[-1], unbatched))
+            self._save_for_backward((result[-1], unbatched))  # (the layer's saved state, the cell's own fact)
             result = result[:-1]
         # result: (output, hn[, cn]); the new h is hn (= output's only step), c the new cell state.
         return tuple(r[0] for r in result[1:])
