@@ -252,3 +252,48 @@ def test_state_dict_moves_both_ways(cfg):
     s2.load_state_dict(t.state_dict())  # torch tensors in
     for k, v in s.state_dict().items():
         same_bits(k, s2.state_dict()[k], np.asarray(v))
+
+
+@SETTINGS
+@given(cfg=recurrent_configs(), T=st.integers(1, 6))
+def test_torch_style_step_loop_matches_autograd(cfg, T):
+    """``for t in range(T): out, h = rnn(x[t:t+1], h)`` with the whole layer (layers, directions, projections,
+    dropout), then T backwards in reverse order carrying the state's gradient: autograd's gradients."""
+    mode, lstm = cfg["mode"], cfg["mode"] == "LSTM"
+    cfg = dict(cfg, L=T)
+    torch.manual_seed(cfg["seed"])
+    t = getattr(torch.nn, mode)(**cfg["kwargs"])
+    s = getattr(nn, mode)(**cfg["kwargs"])
+    copy_state(t, s)
+    xs, hs, cs = shapes(cfg)
+    time_axis = 1 if cfg["kwargs"]["batch_first"] and not cfg["unbatched"] else 0
+    x = torch.randn(xs, requires_grad=True)
+    h0, c0 = torch.randn(hs, requires_grad=True), torch.randn(cs, requires_grad=True)
+    outs_shape = list(xs[:-1]) + [(2 if cfg["kwargs"]["bidirectional"] else 1) * hs[-1]]
+    g_out, g_h, g_c = torch.randn(outs_shape), torch.randn(hs), torch.randn(cs)
+
+    def step_slice(a, step):
+        return a.narrow(time_axis, step, 1) if isinstance(a, torch.Tensor) else np.take(a, [step], axis=time_axis)
+
+    torch.manual_seed(cfg["seed"] + 1)
+    state, total = (hx_of(mode, h0, c0) if cfg["with_hx"] else None), 0
+    for step in range(T):
+        out, state = t(step_slice(x, step), state)
+        total = total + (out * step_slice(g_out, step)).sum()
+    hn, cn = states(mode, state)
+    (total + (hn * g_h).sum() + ((cn * g_c).sum() if lstm else 0)).backward()
+
+    swiftrnn.manual_seed(cfg["seed"] + 1)
+    s_state = hx_of(mode, to_np(h0), to_np(c0)) if cfg["with_hx"] else None
+    for step in range(T):
+        _, s_state = s(step_slice(to_np(x), step), s_state)
+    carry = (to_np(g_h), to_np(g_c)) if lstm else to_np(g_h)
+    grad_x = [None] * T
+    for step in reversed(range(T)):
+        grad_x[step], carry = s.backward(step_slice(to_np(g_out), step), carry)
+    assert_close("grad_x", np.concatenate(grad_x, axis=time_axis), to_np(x.grad), rtol=GRAD_RTOL)
+    if cfg["with_hx"]:
+        for name, a, e in zip(("grad_h0", "grad_c0"), carry if lstm else (carry,), (h0, c0)):
+            assert_close(name, a, to_np(e.grad), rtol=GRAD_RTOL)
+    for (k, tp), (_, sp) in zip(t.named_parameters(), s.named_parameters()):
+        assert_close(f"{k}.grad", sp.grad, to_np(tp.grad), rtol=GRAD_RTOL)
