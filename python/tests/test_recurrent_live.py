@@ -297,3 +297,28 @@ def test_torch_style_step_loop_matches_autograd(cfg, T):
             assert_close(name, a, to_np(e.grad), rtol=GRAD_RTOL)
     for (k, tp), (_, sp) in zip(t.named_parameters(), s.named_parameters()):
         assert_close(f"{k}.grad", sp.grad, to_np(tp.grad), rtol=GRAD_RTOL)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(mode=st.sampled_from(["LSTM", "GRU"]), I=st.integers(9, 70), H=st.integers(10, 70), N=st.integers(1, 20),
+       L=st.integers(1, 12), layers=st.integers(1, 2), bidirectional=st.booleans(), proj=st.booleans(),
+       seed=st.integers(0, 2**63 - 1))
+def test_wider_layers_forward_and_backward(mode, I, H, N, L, layers, bidirectional, proj, seed):
+    """Sizes past the kernels' vector widths and tiles (the random configurations above stay small)."""
+    kwargs = {"num_layers": layers, "bidirectional": bidirectional}
+    if mode == "LSTM" and proj:
+        kwargs["proj_size"] = H // 2
+    torch.manual_seed(seed)
+    t = getattr(torch.nn, mode)(I, H, **kwargs)
+    s = getattr(nn, mode)(I, H, **kwargs)
+    copy_state(t, s)
+    x = torch.randn(L, N, I, requires_grad=True)
+    out, state = t(x)
+    g = torch.randn(out.shape)
+    (out * g).sum().backward()
+    s_out, _ = s(to_np(x))
+    assert_close("output", s_out, to_np(out))
+    grad_x, _ = s.backward(to_np(g))
+    assert_close("grad_x", grad_x, to_np(x.grad), rtol=GRAD_RTOL)
+    for (k, tp), (_, sp) in zip(t.named_parameters(), s.named_parameters()):
+        assert_close(f"{k}.grad", sp.grad, to_np(tp.grad), rtol=GRAD_RTOL)
