@@ -1,4 +1,4 @@
-"""swiftrnn vs PyTorch (when importable) vs plain NumPy on the RNN / Embedding workloads of the speed issue.
+"""swiftrnn vs PyTorch (when importable) vs plain NumPy on the RNN / LSTM / GRU / Embedding workloads.
 
 Each workload runs every implementation in turn, interleaved, in this one process, NumPy arrays in and
 NumPy arrays out; the table shows median times, the ratio PyTorch time / swiftrnn time, and GFLOP/s.
@@ -11,13 +11,14 @@ at the core's FMA peak (register-resident FMA chains at the kernels' vector widt
 and the end of the run, the higher kept), which leaves out tanh, softmax and every memory access; for the
 Embedding it is a bare copy of the output's bytes (np.copyto), timed with the others. A target above its
 ceiling cannot be met here by any code. (A workload of under a microsecond of arithmetic, RNN(4,4), is all
-per-call overhead and gets no ceiling.)
+per-call overhead and gets no ceiling.) The LSTM and GRU rows have no NumPy column.
 
     python benchmarks/compare.py              # 1 thread, plus the 2-thread scaling row
     python benchmarks/compare.py --quick      # fewer repetitions
     python benchmarks/compare.py --markdown   # a table to paste into the README
     python benchmarks/compare.py --clock cpu  # single-thread rows timed by this thread's CPU time
                                               # (steadier on a shared, loaded machine)
+    python benchmarks/compare.py --only LSTM --only GRU  # only the rows whose label contains one of these
 
 Run it with a Python where swiftrnn is installed (and torch, for the PyTorch column).
 """
@@ -49,11 +50,14 @@ except ImportError:  # the PyTorch column is left empty
     torch = None
 
 
-def rnn_flops(input_size: int, hidden: int, layers: int, directions: int, L: int, N: int) -> float:
+GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}  # blocks of hidden_size rows in W_ih and W_hh
+
+
+def rnn_flops(input_size: int, hidden: int, layers: int, directions: int, L: int, N: int, mode: str = "RNN") -> float:
     total = 0
     for layer in range(layers):
         layer_in = input_size if layer == 0 else directions * hidden
-        total += directions * 2 * L * N * hidden * (layer_in + hidden)
+        total += directions * 2 * L * N * GATES[mode] * hidden * (layer_in + hidden)
     return float(total)
 
 
@@ -121,29 +125,36 @@ def fmt_time(seconds: float) -> str:
 
 
 def rnn_workload(label: str, input_size: int, hidden: int, layers: int, L: int, N: int, budget: float,
-                 bidirectional: bool = False, batch_first: bool = False, threads: int = 1):
+                 bidirectional: bool = False, batch_first: bool = False, threads: int = 1, mode: str = "RNN",
+                 with_hx: bool = False):
+    """nn.RNN, nn.LSTM or nn.GRU (``mode``) in eval mode; ``with_hx``: the initial state is passed (an LSTM's
+    (h0, c0)), else zeros."""
     swiftrnn.set_num_threads(threads)
     rng = np.random.default_rng(0)
-    ours = nn.RNN(input_size, hidden, layers, batch_first=batch_first, bidirectional=bidirectional).eval()
+    ours = getattr(nn, mode)(input_size, hidden, layers, batch_first=batch_first, bidirectional=bidirectional).eval()
     params = ours.state_dict()
     x = rng.standard_normal((N, L, input_size) if batch_first else (L, N, input_size)).astype(np.float32)
     D = 2 if bidirectional else 1
-    fns: Dict[str, Callable[[], object]] = {"swiftrnn": lambda: ours(x)}
+    h0, c0 = (rng.standard_normal((D * layers, N, hidden)).astype(np.float32) for _ in range(2))
+    hx = ((h0, c0) if mode == "LSTM" else h0) if with_hx else None
+    fns: Dict[str, Callable[[], object]] = {"swiftrnn": lambda: ours(x, hx)}
     if torch is not None:
         torch.set_num_threads(threads)
-        ref = torch.nn.RNN(input_size, hidden, layers, batch_first=batch_first, bidirectional=bidirectional)
+        ref = getattr(torch.nn, mode)(input_size, hidden, layers, batch_first=batch_first, bidirectional=bidirectional)
         ref.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})
         ref.eval()
+        t_hx = None if hx is None else (tuple(map(torch.from_numpy, hx)) if mode == "LSTM" else torch.from_numpy(h0))
 
         def torch_call():
             with torch.no_grad():
-                out, hn = ref(torch.from_numpy(x))
-                return out.numpy(), hn.numpy()
+                out, state = ref(torch.from_numpy(x), t_hx)
+                return out.numpy(), state
         fns["torch"] = torch_call
         # Same weights, same numbers: a benchmark of wrong results would be worthless.
-        got, want = ours(x)[0], torch_call()[0]
+        got, want = ours(x, hx)[0], torch_call()[0]
         assert np.allclose(got, want, rtol=1e-4, atol=2e-5), f"{label}: swiftrnn and torch disagree"
-    fns["numpy"] = lambda: numpy_rnn(params, x, layers, D, batch_first)
+    if mode == "RNN":
+        fns["numpy"] = lambda: numpy_rnn(params, x, layers, D, batch_first)
     if threads > 1:
         # Not interleaved: after each call PyTorch's OpenMP workers (and OpenBLAS's) keep spinning for up to
         # ~200 ms, taking the second core from whichever library runs next. Each library gets the machine
@@ -154,7 +165,7 @@ def rnn_workload(label: str, input_size: int, hidden: int, layers: int, L: int, 
             t.update(measure({name: f}, budget, clock=time.perf_counter))
     else:
         t = measure(fns, budget)
-    flops = rnn_flops(input_size, hidden, layers, D, L, N)
+    flops = rnn_flops(input_size, hidden, layers, D, L, N, mode)
     return label, t, flops, None
 
 
@@ -193,16 +204,16 @@ def sgemm_peak(budget: float) -> Tuple[float, Optional[float]]:
     return flops / t["swiftrnn"] / 1e9, flops / t["numpy"] / 1e9
 
 
-def training_workload(budget: float):
-    """One char-LM training step (benchmarks/train_char_lm.py): embedding -> RNN -> linear -> cross-entropy
-    -> backward -> Adam, V=459, E=64, H=256, 16 x 64 tokens."""
+def training_workload(budget: float, cell: str = "rnn"):
+    """One char-LM training step (benchmarks/train_char_lm.py): embedding -> RNN (LSTM, GRU) -> linear ->
+    cross-entropy -> backward -> Adam, V=459, E=64, H=256, 16 x 64 tokens."""
     import train_char_lm as lm
 
     swiftrnn.set_num_threads(1)
     swiftrnn.manual_seed(0)
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, lm.V, size=(lm.L, lm.N)), rng.integers(0, lm.V, size=(lm.L, lm.N))
-    ours = lm.SwiftLM()
+    ours = lm.SwiftLM(cell)
     fns: Dict[str, Callable[[], object]] = {}
     if torch is not None:
         torch.set_num_threads(1)
@@ -212,7 +223,8 @@ def training_workload(budget: float):
     fns["numpy"] = lambda: None  # no NumPy training loop
     t = measure(fns, budget)
     del t["numpy"]
-    return "char-LM training step V459 E64 H256 16x64", t, lm.training_flops(), None
+    prefix = "" if cell == "rnn" else f"{lm.LAYERS[cell]} "
+    return f"{prefix}char-LM training step V459 E64 H256 16x64", t, lm.training_flops(cell), None
 
 
 TARGETS = {
@@ -223,7 +235,42 @@ TARGETS = {
     "RNN(256,512,2) T50 N64": 1.5,
     "RNN(64,128,2,bidir,batch_first) T32 N8": 2.0,
     "Embedding(10000,128), (32,5) indices": 8.0,
+    "LSTM(128,256) T5 N32 (h0,c0)": 2.0,
+    "LSTM(4,4) T3 N1": 20.0,
+    "LSTM(128,128) T100 N16": 2.0,
+    "LSTM(256,512,2) T50 N64": 1.3,
+    "GRU(128,256) T5 N32 h0": 2.0,
+    "GRU(4,4) T3 N1": 20.0,
+    "GRU(128,128) T100 N16": 2.0,
+    "GRU(256,512,2) T50 N64": 1.3,
+    "LSTM(64,128,2,bidir,batch_first) T32 N8": 2.0,
+    "LSTM char-LM training step V459 E64 H256 16x64": 1.5,
 }
+
+
+def workloads(budget: float) -> List[Tuple[str, Callable[[], tuple]]]:
+    """Every single-thread row as (label, a function that measures it)."""
+    rows: List[Tuple[str, Callable[[], tuple]]] = []
+
+    def add(label: str, *args, **kwargs) -> None:
+        rows.append((label, lambda: rnn_workload(label, *args, budget, **kwargs)))
+
+    add("RNN(128,256) T5 N32", 128, 256, 1, 5, 32)
+    add("RNN(4,4) T3 N1", 4, 4, 1, 3, 1)
+    add("RNN(128,128) T100 N16", 128, 128, 1, 100, 16)
+    add("RNN(256,512,2) T50 N64", 256, 512, 2, 50, 64)
+    add("RNN(64,128,2,bidir,batch_first) T32 N8", 64, 128, 2, 32, 8, bidirectional=True, batch_first=True)
+    rows.append(("Embedding(10000,128), (32,5) indices", lambda: embedding_workload(budget)))
+    rows.append(("char-LM training step V459 E64 H256 16x64", lambda: training_workload(budget)))
+    for mode, hx in (("LSTM", "(h0,c0)"), ("GRU", "h0")):
+        add(f"{mode}(128,256) T5 N32 {hx}", 128, 256, 1, 5, 32, mode=mode, with_hx=True)
+        add(f"{mode}(4,4) T3 N1", 4, 4, 1, 3, 1, mode=mode)
+        add(f"{mode}(128,128) T100 N16", 128, 128, 1, 100, 16, mode=mode)
+        add(f"{mode}(256,512,2) T50 N64", 256, 512, 2, 50, 64, mode=mode)
+    add("LSTM(64,128,2,bidir,batch_first) T32 N8", 64, 128, 2, 32, 8, bidirectional=True, batch_first=True,
+        mode="LSTM")
+    rows.append(("LSTM char-LM training step V459 E64 H256 16x64", lambda: training_workload(budget, "lstm")))
+    return rows
 
 
 def main() -> None:
@@ -232,6 +279,9 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true", help="print only the markdown table")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="time single-thread rows by wall clock (default) or by this thread's CPU time")
+    parser.add_argument("--only", action="append", metavar="TEXT",
+                        help="run only the rows whose label contains TEXT (repeatable: --only LSTM --only GRU; "
+                             "'2 threads' for the scaling row)")
     args = parser.parse_args()
     global CLOCK
     CLOCK = time.thread_time if args.clock == "cpu" else time.perf_counter
@@ -239,24 +289,18 @@ def main() -> None:
 
     fma_peak = swiftrnn._native.fma_peak_gflops(0.3)
     peak, numpy_peak = sgemm_peak(budget)
-    rows = [
-        rnn_workload("RNN(128,256) T5 N32", 128, 256, 1, 5, 32, budget),
-        rnn_workload("RNN(4,4) T3 N1", 4, 4, 1, 3, 1, budget),
-        rnn_workload("RNN(128,128) T100 N16", 128, 128, 1, 100, 16, budget),
-        rnn_workload("RNN(256,512,2) T50 N64", 256, 512, 2, 50, 64, budget),
-        rnn_workload("RNN(64,128,2,bidir,batch_first) T32 N8", 64, 128, 2, 32, 8, budget,
-                     bidirectional=True, batch_first=True),
-        embedding_workload(budget),
-        training_workload(budget),
-    ]
-    two = rnn_workload("RNN(256,512,2) T50 N64, 2 threads", 256, 512, 2, 50, 64, budget, threads=2)
-    swiftrnn.set_num_threads(1)
-    # The scaling figure: 1- and 2-thread swiftrnn calls alternating, median over adjacent pairs
-    # (benchmarks/thread_scaling.py), so that the machine's load at the moment cancels out.
-    scaling_rnn = nn.RNN(256, 512, 2).eval()
-    scaling_x = np.random.default_rng(0).standard_normal((50, 64, 256)).astype(np.float32)
-    scale, _ = paired_scaling(scaling_rnn, scaling_x, 2 * budget)
-    swiftrnn.set_num_threads(1)
+    chosen = lambda label: args.only is None or any(w in label for w in args.only)  # noqa: E731
+    rows = [measure_row() for label, measure_row in workloads(budget) if chosen(label)]
+    two = None
+    if chosen("RNN(256,512,2) T50 N64, 2 threads"):
+        two = rnn_workload("RNN(256,512,2) T50 N64, 2 threads", 256, 512, 2, 50, 64, budget, threads=2)
+        swiftrnn.set_num_threads(1)
+        # The scaling figure: 1- and 2-thread swiftrnn calls alternating, median over adjacent pairs
+        # (benchmarks/thread_scaling.py), so that the machine's load at the moment cancels out.
+        scaling_rnn = nn.RNN(256, 512, 2).eval()
+        scaling_x = np.random.default_rng(0).standard_normal((50, 64, 256)).astype(np.float32)
+        scale, _ = paired_scaling(scaling_rnn, scaling_x, 2 * budget)
+        swiftrnn.set_num_threads(1)
     fma_peak = max(fma_peak, swiftrnn._native.fma_peak_gflops(0.3))
 
     header = ("| workload | swiftrnn | PyTorch | NumPy | PyTorch / swiftrnn | target | ceiling | "
@@ -275,10 +319,12 @@ def main() -> None:
             gflops += f"; {100 * flops / t['swiftrnn'] / 1e9 / peak:.0f}% of SGEMM 1024^3"
         lines.append(f"| {label} | {fmt_time(t['swiftrnn'])} | {fmt_time(t['torch']) if 'torch' in t else '-'} | "
                      f"{fmt_time(t['numpy']) if 'numpy' in t else '-'} | {f'{ratio:.2f}x' if ratio else '-'} | "
-                     f">= {target}x{verdict} | {f'{ceiling:.2f}x' if ceiling else '-'} | {gflops} |")
-    lines.append(f"| 2 threads vs 1, RNN(256,512,2) T50 N64 | {fmt_time(two[1]['swiftrnn'])} | "
-                 f"{fmt_time(two[1]['torch']) if 'torch' in two[1] else '-'} | - | {scale:.2f}x (swiftrnn 1 -> 2 threads) | "
-                 f">= 1.7x{' met' if scale >= 1.7 else ' **missed**'} | 2.00x | {two[2] / two[1]['swiftrnn'] / 1e9:.1f} |")
+                     f"{f'>= {target}x' if target else '-'}{verdict} | {f'{ceiling:.2f}x' if ceiling else '-'} | {gflops} |")
+    if two is not None:
+        lines.append(f"| 2 threads vs 1, RNN(256,512,2) T50 N64 | {fmt_time(two[1]['swiftrnn'])} | "
+                     f"{fmt_time(two[1]['torch']) if 'torch' in two[1] else '-'} | - | {scale:.2f}x (swiftrnn 1 -> 2 "
+                     f"threads) | >= 1.7x{' met' if scale >= 1.7 else ' **missed**'} | 2.00x | "
+                     f"{two[2] / two[1]['swiftrnn'] / 1e9:.1f} |")
     table = "\n".join(lines)
     if args.markdown:
         print(table)

@@ -1,15 +1,16 @@
 """One training step of a character-level language model, swiftrnn vs PyTorch (when importable).
 
-The step is the tutorial's model trained the usual way: embedding -> RNN -> linear -> cross-entropy ->
-backward -> Adam, V=459 characters, E=64, H=256, a batch of 16 sequences of 64 steps (1024 tokens).
-Both implementations start from the same weights and run interleaved in this one process on one
-thread; the table shows median step times, tokens/s and the ratio (target: swiftrnn >= 2x PyTorch).
-Before timing, a few steps of both are compared (losses and updated weights) so the numbers are
-those of the same computation.
+The step is the tutorial's model trained the usual way: embedding -> RNN (or LSTM, GRU) -> linear ->
+cross-entropy -> backward -> Adam, V=459 characters, E=64, H=256, a batch of 16 sequences of 64 steps
+(1024 tokens). Both implementations start from the same weights and run interleaved in this one process on
+one thread; the table shows median step times, tokens/s and the ratio (targets: swiftrnn >= 2x PyTorch with
+the RNN, >= 1.5x with the LSTM). Before timing, a few steps of both are compared (losses and updated weights)
+so the numbers are those of the same computation.
 
-    python benchmarks/train_char_lm.py            # ~20 s
-    python benchmarks/train_char_lm.py --quick    # ~5 s
-    python benchmarks/train_char_lm.py --markdown # only the table
+    python benchmarks/train_char_lm.py              # ~20 s
+    python benchmarks/train_char_lm.py --cell lstm  # the LSTM's step (or gru)
+    python benchmarks/train_char_lm.py --quick      # ~5 s
+    python benchmarks/train_char_lm.py --markdown   # only the table
 """
 from __future__ import annotations
 
@@ -29,21 +30,24 @@ except ImportError:  # the PyTorch column is left empty
     torch = None
 
 V, E, H, N, L = 459, 64, 256, 16, 64
-TARGET = 2.0
+TARGETS = {"rnn": 2.0, "lstm": 1.5, "gru": None}  # PyTorch time / swiftrnn time; none set for the GRU
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}           # blocks of H rows in W_ih and W_hh
+LAYERS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 
 
-def training_flops() -> float:
+def training_flops(cell: str = "rnn") -> float:
     """The step's GEMM flops (2 per multiply-add). Forward: the input projection, L - 1 recurrent steps
-    (h0 = 0 needs none at t = 0) and the Linear; the backward runs two GEMMs of the same size for each
-    (the gradients w.r.t. the GEMM's input and weight), so the total is three times the forward's."""
-    forward = 2 * (L * N * E * H + (L - 1) * N * H * H + L * N * H * V)
+    (h0 = 0 needs none at t = 0), each with one block of H rows per gate, and the Linear; the backward runs
+    two GEMMs of the same size for each (the gradients w.r.t. the GEMM's input and weight), so the total is
+    three times the forward's."""
+    forward = 2 * (GATES[cell] * (L * N * E * H + (L - 1) * N * H * H) + L * N * H * V)
     return 3.0 * forward
 
 
 class SwiftLM:
-    def __init__(self) -> None:
+    def __init__(self, cell: str = "rnn") -> None:
         self.embedding = nn.Embedding(V, E)
-        self.rnn = nn.RNN(E, H)
+        self.rnn = getattr(nn, LAYERS[cell])(E, H)
         self.fc = nn.Linear(H, V)
         self.criterion = nn.CrossEntropyLoss()
         self.params = [*self.embedding.parameters(), *self.rnn.parameters(), *self.fc.parameters()]
@@ -62,7 +66,7 @@ class SwiftLM:
 
 
 def torch_lm(ours: SwiftLM):
-    emb, rnn, fc = torch.nn.Embedding(V, E), torch.nn.RNN(E, H), torch.nn.Linear(H, V)
+    emb, rnn, fc = torch.nn.Embedding(V, E), getattr(torch.nn, type(ours.rnn).__name__)(E, H), torch.nn.Linear(H, V)
     for mod, src in ((emb, ours.embedding), (rnn, ours.rnn), (fc, ours.fc)):
         mod.load_state_dict({k: torch.from_numpy(v) for k, v in src.state_dict().items()})
     params = [*emb.parameters(), *rnn.parameters(), *fc.parameters()]
@@ -101,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter time budget")
     parser.add_argument("--markdown", action="store_true", help="print only the markdown table")
+    parser.add_argument("--cell", choices=tuple(GATES), default="rnn", help="the recurrent layer (default: rnn)")
     args = parser.parse_args()
     budget = 4.0 if args.quick else 16.0
 
@@ -108,7 +113,7 @@ def main() -> None:
     swiftrnn.manual_seed(0)
     rng = np.random.default_rng(0)
     batches = [(rng.integers(0, V, size=(L, N)), rng.integers(0, V, size=(L, N))) for _ in range(8)]
-    ours = SwiftLM()
+    ours = SwiftLM(args.cell)
     fns: Dict[str, Callable[[], object]] = {}
     counter = {"swiftrnn": 0, "torch": 0}
 
@@ -138,7 +143,7 @@ def main() -> None:
     t = measure(fns, budget)
 
     tokens = N * L
-    lines = ["| char-LM training step (V=459, E=64, H=256, 16 x 64 tokens, Adam), 1 thread "
+    lines = [f"| char-LM training step, {LAYERS[args.cell]} (V=459, E=64, H=256, 16 x 64 tokens, Adam), 1 thread "
              "| CPU time / step | tokens/s (CPU time) | wall time / step | tokens/s (wall) |",
              "|---|---|---|---|---|"]
     for name in ("swiftrnn", "torch"):
@@ -148,7 +153,9 @@ def main() -> None:
     if "torch" in t:
         rc = t["torch"]["cpu"] / t["swiftrnn"]["cpu"]
         rw = t["torch"]["wall"] / t["swiftrnn"]["wall"]
-        verdict = lambda r: f"{r:.2f}x ({'met' if r >= TARGET else '**missed**'}: target >= {TARGET}x)"
+        target = TARGETS[args.cell]
+        verdict = lambda r: f"{r:.2f}x" + ("" if target is None else
+                                           f" ({'met' if r >= target else '**missed**'}: target >= {target}x)")
         lines.append(f"| PyTorch / swiftrnn | {verdict(rc)} | | {verdict(rw)} | |")
     table = "\n".join(lines)
     if args.markdown:

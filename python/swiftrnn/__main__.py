@@ -2,6 +2,7 @@
 
     python -m swiftrnn demo                                  the tutorial's examples, then a model trained in seconds
     python -m swiftrnn train CORPUS --tokenizer char --out DIR   train a language model on a UTF-8 text file
+                                                             (--cell rnn|lstm|gru, --layers, --dropout)
     python -m swiftrnn generate DIR --prompt TEXT --length N     continue a prompt with a trained model
     python -m swiftrnn info                                  version, SIMD level, threads
 
@@ -174,11 +175,11 @@ def train(args: argparse.Namespace) -> None:
     steps = args.steps if args.steps is not None or args.epochs is not None else 600
     swiftrnn.manual_seed(args.seed)
     model = RNNLanguageModel(len(vocab), embedding_dim=args.embedding_dim, hidden_size=args.hidden_size,
-                             num_layers=args.layers, dropout=args.dropout)
+                             num_layers=args.layers, dropout=args.dropout, cell=args.cell)
     n_params = sum(p.size for p in model.parameters())
     print(f"corpus {args.corpus}: {len(text):,} characters -> {len(tokens):,} tokens ({args.tokenizer}), "
           f"vocabulary {len(vocab):,}")
-    print(f"model: embedding {args.embedding_dim}, hidden {args.hidden_size}, layers {args.layers}: "
+    print(f"model: {args.cell}, embedding {args.embedding_dim}, hidden {args.hidden_size}, layers {args.layers}: "
           f"{n_params:,} parameters")
     start = time.perf_counter()
     losses = model.fit(ids, steps=steps, epochs=args.epochs, seq_len=args.seq_len, batch_size=args.batch_size,
@@ -274,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="the tutorial's examples, then a character model trained on a built-in corpus")
     sub.add_parser("info", help="print version, SIMD level, threads and build facts")
 
-    t = sub.add_parser("train", help="train an RNN language model on a UTF-8 text file",
+    t = sub.add_parser("train", help="train an RNN, LSTM or GRU language model on a UTF-8 text file",
                        description="Train an RNNLanguageModel on CORPUS and save it (config.json, weights.npz, "
                                    "vocab.json) to --out. Default: 600 steps of 16 random windows of 64 tokens.")
     t.add_argument("corpus", metavar="CORPUS", help="a UTF-8 text file")
@@ -290,9 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=_int_at_least(1), default=16, help="windows per step (default: 16)")
     t.add_argument("--embedding-dim", type=_int_at_least(1), default=64, help="default: 64")
     t.add_argument("--hidden-size", type=_int_at_least(1), default=256, help="default: 256")
-    t.add_argument("--layers", type=_int_at_least(1), default=1, help="RNN layers (default: 1)")
+    t.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="rnn",
+                   help="the recurrent layer: Elman RNN, LSTM or GRU (default: rnn)")
+    t.add_argument("--layers", type=_int_at_least(1), default=1, help="recurrent layers (default: 1)")
     t.add_argument("--dropout", type=_float_in(0.0, False, 1.0), default=0.0,
-                   help="dropout between RNN layers (default: 0)")
+                   help="dropout between recurrent layers (default: 0)")
     t.add_argument("--lr", type=_float_in(0.0, True), default=3e-3, help="Adam learning rate (default: 3e-3)")
     t.add_argument("--clip", type=_float_in(0.0, False), default=1.0,
                    help="max gradient norm, 0 for none (default: 1.0)")

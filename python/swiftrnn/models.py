@@ -1,7 +1,7 @@
 """Ready-made models built from swiftrnn.nn layers: ``RNNLanguageModel``, a next-token predictor.
 
-The tutorial's pipeline — token ids -> Embedding -> RNN -> Linear -> softmax -> next token, fed back in —
-as one module that trains (``fit``), scores (``evaluate``), samples (``generate``) and persists
+The tutorial's pipeline — token ids -> Embedding -> RNN (Elman, LSTM or GRU) -> Linear -> softmax -> next
+token, fed back in — as one module that trains (``fit``), scores (``evaluate``), samples (``generate``) and persists
 (``save`` / ``load``)::
 
     from swiftrnn.text import Vocab, tokenize
@@ -56,11 +56,15 @@ import torch
 
 class TorchRNNLanguageModel(torch.nn.Module):
     def __init__(self, vocab_size, embedding_dim=64, hidden_size=256, num_layers=1, dropout=0.0,
-                 nonlinearity="tanh"):
+                 nonlinearity="tanh", cell="rnn"):
         super().__init__()
         self.embedding = torch.nn.Embedding(vocab_size, embedding_dim)
-        self.rnn = torch.nn.RNN(embedding_dim, hidden_size, num_layers, nonlinearity=nonlinearity,
-                                batch_first=True, dropout=dropout)
+        if cell == "rnn":
+            self.rnn = torch.nn.RNN(embedding_dim, hidden_size, num_layers, nonlinearity=nonlinearity,
+                                    batch_first=True, dropout=dropout)
+        else:  # "lstm" or "gru"; h is (h, c) for an LSTM
+            self.rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](
+                embedding_dim, hidden_size, num_layers, batch_first=True, dropout=dropout)
         self.fc = torch.nn.Linear(hidden_size, vocab_size)
 
     def forward(self, ids, h=None):
@@ -109,6 +113,16 @@ def check_model_directory(directory: "os.PathLike[str] | str") -> str:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(errno.EACCES, "cannot create or replace a directory in", parent)
     return directory
+
+
+#: The recurrent layer of each ``cell`` and its gate blocks (rows of W_ih / W_hh per hidden unit).
+CELLS = {"rnn": (nn.RNN, 1), "lstm": (nn.LSTM, 4), "gru": (nn.GRU, 3)}
+
+
+def _cell(cell: Any) -> str:
+    if not isinstance(cell, str) or cell not in CELLS:
+        raise ValueError(f"cell must be one of {', '.join(map(repr, CELLS))}, got {cell!r}")
+    return cell
 
 
 def _is_int(x: Any) -> bool:
@@ -182,21 +196,28 @@ class _Progress:
 
 
 class RNNLanguageModel(nn.Module):
-    """Token ids -> ``nn.Embedding`` -> ``nn.RNN`` (batch_first) -> ``nn.Linear`` -> next-token logits.
+    """Token ids -> ``nn.Embedding`` -> ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` (batch_first) -> ``nn.Linear`` ->
+    next-token logits.
 
     Args:
         vocab_size (int): number of token ids (rows of the embedding, outputs of ``fc``).
         embedding_dim (int): size of each token vector. Default: 64.
-        hidden_size (int): size of the RNN's hidden state. Default: 256.
-        num_layers (int): stacked RNN layers. Default: 1.
-        dropout (float): dropout between RNN layers in training (needs num_layers > 1). Default: 0.
-        nonlinearity (str): ``'tanh'`` or ``'relu'``. Default: ``'tanh'``.
+        hidden_size (int): size of the recurrent layer's hidden state. Default: 256.
+        num_layers (int): stacked recurrent layers. Default: 1.
+        dropout (float): dropout between recurrent layers in training (needs num_layers > 1). Default: 0.
+        nonlinearity (str): the Elman RNN's ``'tanh'`` or ``'relu'`` (LSTM and GRU take only ``'tanh'``, the
+            default, which their candidate state uses). Default: ``'tanh'``.
+        cell (str): the recurrent layer: ``'rnn'`` (Elman), ``'lstm'`` or ``'gru'``. Default: ``'rnn'``.
 
     Submodules (ordinary swiftrnn.nn modules, so ``state_dict`` keys are those of the PyTorch module in
     ``TORCH_EQUIVALENT``: ``embedding.weight``, ``rnn.weight_ih_l0``, ..., ``fc.weight``, ``fc.bias``):
         embedding: ``nn.Embedding(vocab_size, embedding_dim)``
-        rnn: ``nn.RNN(embedding_dim, hidden_size, num_layers, nonlinearity=..., batch_first=True, dropout=...)``
+        rnn: ``nn.RNN(embedding_dim, hidden_size, num_layers, nonlinearity=..., batch_first=True, dropout=...)``,
+            or ``nn.LSTM`` / ``nn.GRU`` with the same arguments but ``nonlinearity``
         fc: ``nn.Linear(hidden_size, vocab_size)``
+
+    The hidden state ``h`` that ``forward`` takes and returns is one array ``(num_layers, N, hidden_size)``
+    for 'rnn' and 'gru', and a tuple ``(h, c)`` of two such arrays for 'lstm'.
 
     Attributes:
         vocab (Vocab or None), tokenizer (str or None): set by ``load`` when the model was saved with them
@@ -204,18 +225,26 @@ class RNNLanguageModel(nn.Module):
     """
 
     def __init__(self, vocab_size: int, embedding_dim: int = 64, hidden_size: int = 256, num_layers: int = 1,
-                 dropout: float = 0.0, nonlinearity: str = "tanh") -> None:
+                 dropout: float = 0.0, nonlinearity: str = "tanh", cell: str = "rnn") -> None:
         super().__init__()
         self.vocab_size = _positive_int(vocab_size, "vocab_size")
         self.embedding_dim = _positive_int(embedding_dim, "embedding_dim")
         self.hidden_size = _positive_int(hidden_size, "hidden_size")
         self.num_layers = _positive_int(num_layers, "num_layers")
+        self.cell = _cell(cell)
+        if cell != "rnn" and nonlinearity != "tanh":
+            raise ValueError(f"nonlinearity applies to cell='rnn' only; cell={cell!r} takes the default 'tanh', "
+                             f"got {nonlinearity!r}")
         self.embedding = nn.Embedding(self.vocab_size, self.embedding_dim)
-        self.rnn = nn.RNN(self.embedding_dim, self.hidden_size, self.num_layers, nonlinearity=nonlinearity,
-                          batch_first=True, dropout=dropout)
+        if cell == "rnn":
+            self.rnn = nn.RNN(self.embedding_dim, self.hidden_size, self.num_layers, nonlinearity=nonlinearity,
+                              batch_first=True, dropout=dropout)
+        else:
+            self.rnn = CELLS[cell][0](self.embedding_dim, self.hidden_size, self.num_layers, batch_first=True,
+                                      dropout=dropout)
         self.fc = nn.Linear(self.hidden_size, self.vocab_size)
         self.dropout = self.rnn.dropout
-        self.nonlinearity = self.rnn.nonlinearity
+        self.nonlinearity = str(nonlinearity)
         self.vocab: Optional[Vocab] = None
         self.tokenizer: Optional[str] = None
 
@@ -224,26 +253,28 @@ class RNNLanguageModel(nn.Module):
         """The constructor arguments, as a dict: ``RNNLanguageModel(**model.config)`` has the same shapes."""
         return {"vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim,
                 "hidden_size": self.hidden_size, "num_layers": self.num_layers, "dropout": self.dropout,
-                "nonlinearity": self.nonlinearity}
+                "nonlinearity": self.nonlinearity, "cell": self.cell}
 
     def extra_repr(self) -> str:
         """The model's configuration as shown in its ``repr``."""
         return ""
 
     # --- forward / backward -------------------------------------------------------------------
-    def forward(self, ids: Any, h: Optional[Any] = None) -> Tuple[np.ndarray, np.ndarray]:
+    def forward(self, ids: Any, h: Optional[Any] = None) -> Tuple[np.ndarray, Any]:
         """``logits, h = model(ids, h)``.
 
         ids: ``(N, L)`` integer token ids (or unbatched ``(L,)``); h: ``(num_layers, N, hidden_size)``
-        (``(num_layers, hidden_size)`` unbatched), zeros if omitted. logits: ``(N, L, vocab_size)``
-        (``(L, vocab_size)``), scores of the token that follows each position; h: the final hidden state.
+        (``(num_layers, hidden_size)`` unbatched), for an LSTM a tuple ``(h, c)`` of two such arrays, zeros if
+        omitted. logits: ``(N, L, vocab_size)`` (``(L, vocab_size)``), scores of the token that follows each
+        position; h: the final hidden state (for an LSTM, ``(h_n, c_n)``).
         """
         out, hn = self.rnn(self.embedding(ids), h)
         return self.fc(out), hn
 
-    def backward(self, grad_logits: np.ndarray, grad_h: Optional[np.ndarray] = None) -> np.ndarray:
+    def backward(self, grad_logits: np.ndarray, grad_h: Optional[Any] = None) -> Any:
         """Backpropagates ``d loss / d logits`` of the last training-mode forward into every parameter's
-        ``.grad`` (accumulating, as torch) and returns ``d loss / d h0``.
+        ``.grad`` (accumulating, as torch) and returns ``d loss / d h0`` (for an LSTM ``(d h0, d c0)``, and
+        ``grad_h`` is ``(grad_h_n, grad_c_n)``, either may be None).
         """
         grad_out = self.fc.backward(grad_logits)
         grad_x, grad_h0 = self.rnn.backward(grad_out, grad_h)
@@ -429,7 +460,7 @@ class RNNLanguageModel(nn.Module):
         """Continues ``prompt_ids`` by ``max_new_tokens`` ids; returns prompt + new ids as a 1-d int64 array.
 
         Streaming: the prompt goes through the network once, then each new token costs one single-step
-        RNN call that carries the hidden state (O(1) per token, whatever the length so far).
+        recurrent call that carries the hidden state (O(1) per token, whatever the length so far).
 
         Each next token is the most likely one when ``greedy``; otherwise it is sampled from
         ``softmax(logits / temperature)``, restricted to the ``top_k`` most likely tokens when
@@ -469,14 +500,20 @@ class RNNLanguageModel(nn.Module):
                 seed = int(_random.randint(0, 2**62, ()))
             rng = np.random.default_rng(seed)
         rnn, fc = self.rnn, self.fc
-        # The weights are packed once for the whole generation: a one-token step would otherwise spend most
-        # of its time packing W_ih, W_hh and the output layer's weight (same results, bit for bit).
-        packed_rnn = tuple(_native.pack_weight(w) for group in rnn.all_weights for w in group[:2])  # W_ih, W_hh
-        packed_fc = _native.pack_weight(fc.weight)
+        if self.cell == "rnn":
+            # The weights are packed once for the whole generation: a one-token step would otherwise spend most
+            # of its time packing W_ih, W_hh and the output layer's weight (same results, bit for bit).
+            packed_rnn = tuple(_native.pack_weight(w) for group in rnn.all_weights for w in group[:2])  # W_ih, W_hh
+            packed_fc = _native.pack_weight(fc.weight)
 
-        def step(ids: np.ndarray, h: Optional[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
-            hidden, h = _native.rnn_forward(self.embedding(ids), h, rnn._flat, rnn._desc, None, None, packed_rnn)
-            return _native.linear_forward(hidden[0, -1], fc.weight, fc.bias, packed_fc), h  # logits (V,), hn
+            def step(ids: np.ndarray, h: Any) -> Tuple[np.ndarray, Any]:
+                hidden, h = _native.rnn_forward(self.embedding(ids), h, rnn._flat, rnn._desc, None, None,
+                                                packed_rnn)
+                return _native.linear_forward(hidden[0, -1], fc.weight, fc.bias, packed_fc), h  # logits (V,), hn
+        else:
+            def step(ids: np.ndarray, h: Any) -> Tuple[np.ndarray, Any]:  # the modules' forward (eval, no_grad)
+                hidden, h = rnn(self.embedding(ids), h)
+                return fc(hidden[0, -1]), h
 
         with self._serving():
             logits, h = step(prompt[None, :], None)                  # the prompt, once
@@ -608,12 +645,16 @@ class RNNLanguageModel(nn.Module):
             raise bad(config_path, "\"config\" and \"files\" must be JSON objects")
         if tokenizer is not None and tokenizer not in TOKENIZERS:
             raise bad(config_path, f"unknown tokenizer {tokenizer!r}")
-        expected_keys = {"vocab_size", "embedding_dim", "hidden_size", "num_layers", "dropout", "nonlinearity"}
+        expected_keys = {"vocab_size", "embedding_dim", "hidden_size", "num_layers", "dropout", "nonlinearity", "cell"}
+        if "cell" not in config:  # saved before LSTM and GRU: an Elman RNN
+            config = dict(config, cell="rnn")
         if set(config) != expected_keys:
             missing, extra = sorted(expected_keys - set(config)), sorted(set(config) - expected_keys)
             raise bad(config_path, f"config keys differ from RNNLanguageModel's: missing {missing}, unexpected {extra}")
         try:
-            sizes = [_positive_int(config[k], k) for k in ("vocab_size", "embedding_dim", "hidden_size", "num_layers")]
+            V, E, H, L = (_positive_int(config[k], k) for k in ("vocab_size", "embedding_dim", "hidden_size",
+                                                                 "num_layers"))
+            cell = _cell(config["cell"])
         except ValueError as e:
             raise bad(config_path, f"invalid config ({e})") from None
 
@@ -634,10 +675,10 @@ class RNNLanguageModel(nn.Module):
         if VOCAB_FILE in files:
             vocab_path = os.path.join(directory, VOCAB_FILE)
             vocab = Vocab.from_dict(parse_json(read_checked(VOCAB_FILE), vocab_path), vocab_path)
-            if len(vocab) != sizes[0]:
-                raise bad(vocab_path, f"has {len(vocab)} tokens but vocab_size is {sizes[0]}")
+            if len(vocab) != V:
+                raise bad(vocab_path, f"has {len(vocab)} tokens but vocab_size is {V}")
         try:
-            state = _read_weights(data, *sizes)
+            state = _read_weights(data, V, E, H, L, cell)
         except ValueError as e:
             raise bad(weights_path, str(e)) from None
         try:
@@ -656,27 +697,30 @@ class RNNLanguageModel(nn.Module):
 _CONFIG_MAX_BYTES = 1 << 20  # a saved config.json is a few hundred bytes
 
 
-def _expected_shapes(vocab_size: int, embedding_dim: int, hidden_size: int, num_layers: int) -> Dict[str, Tuple[int, ...]]:
-    """The state_dict shapes of RNNLanguageModel(vocab_size, embedding_dim, hidden_size, num_layers)
+def _expected_shapes(vocab_size: int, embedding_dim: int, hidden_size: int, num_layers: int,
+                     cell: str = "rnn") -> Dict[str, Tuple[int, ...]]:
+    """The state_dict shapes of RNNLanguageModel(vocab_size, embedding_dim, hidden_size, num_layers, cell=cell)
     (a test checks them against the modules), without building it."""
     V, E, H = vocab_size, embedding_dim, hidden_size
+    G = CELLS[cell][1] * H  # rows of W_ih, W_hh and the biases: one block per gate
     shapes: Dict[str, Tuple[int, ...]] = {"embedding.weight": (V, E)}
     for layer in range(num_layers):
-        shapes.update({f"rnn.weight_ih_l{layer}": (H, E if layer == 0 else H), f"rnn.weight_hh_l{layer}": (H, H),
-                       f"rnn.bias_ih_l{layer}": (H,), f"rnn.bias_hh_l{layer}": (H,)})
+        shapes.update({f"rnn.weight_ih_l{layer}": (G, E if layer == 0 else H), f"rnn.weight_hh_l{layer}": (G, H),
+                       f"rnn.bias_ih_l{layer}": (G,), f"rnn.bias_hh_l{layer}": (G,)})
     shapes.update({"fc.weight": (V, H), "fc.bias": (V,)})
     return shapes
 
 
 def _read_weights(data: bytes, vocab_size: int, embedding_dim: int, hidden_size: int,
-                  num_layers: int) -> Dict[str, np.ndarray]:
+                  num_layers: int, cell: str = "rnn") -> Dict[str, np.ndarray]:
     """The arrays of a weights.npz (its bytes) for the given config, checked before anything is read: the
     sizes the config implies fit in the file, each member is an uncompressed .npy whose header gives the
     expected shape, a float dtype and a byte count that the member holds; then every value is finite.
     ValueError saying what differs."""
     V, E, H, L = vocab_size, embedding_dim, hidden_size, num_layers
+    G = CELLS[cell][1]
     count = 2 + 4 * L + 1
-    elements = V * E + H * E + H * H + 2 * H + (L - 1) * (2 * H * H + 2 * H) + V * H + V
+    elements = V * E + G * (H * E + H * H + 2 * H + (L - 1) * (2 * H * H + 2 * H)) + V * H + V
     if data[:6] == b"\x93NUMPY":
         raise ValueError("a single .npy array, not a .npz archive of the state_dict (save with np.savez(path, **arrays))")
     if elements * 2 > len(data):  # 2: float16, the smallest float dtype accepted
@@ -690,7 +734,7 @@ def _read_weights(data: bytes, vocab_size: int, embedding_dim: int, hidden_size:
         infos = archive.infolist()
         if len(infos) != count:
             raise ValueError(f"holds {len(infos)} arrays, the config's model has {count} parameters")
-        shapes = _expected_shapes(V, E, H, L)
+        shapes = _expected_shapes(V, E, H, L, cell)
         names = [i.filename[:-4] if i.filename.endswith(".npy") else i.filename for i in infos]
         if sorted(names) != sorted(shapes):
             missing = [k for k in shapes if k not in names][:5]

@@ -56,7 +56,7 @@ def test_submodules_and_state_dict_keys_match_the_torch_module():
 def test_defaults_and_config():
     m = RNNLanguageModel(10)
     assert m.config == {"vocab_size": 10, "embedding_dim": 64, "hidden_size": 256, "num_layers": 1,
-                        "dropout": 0.0, "nonlinearity": "tanh"}
+                        "dropout": 0.0, "nonlinearity": "tanh", "cell": "rnn"}
     assert RNNLanguageModel(**m.config).config == m.config
     assert "(rnn): RNN(64, 256, batch_first=True)" in repr(m)
 
