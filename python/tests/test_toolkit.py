@@ -1,0 +1,219 @@
+"""The pieces around the recurrence without torch: activations, Flatten, LayerNorm, Sequential, losses and
+dropout masks against torch's fixtures (fixtures/toolkit.npz, made by make_toolkit_fixtures.py); containers,
+Parameter's tensor idioms and nn.functional's public names by their rules."""
+import pickle
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import swiftrnn
+from swiftrnn import nn
+from swiftrnn.nn import functional as F
+
+from conftest import assert_close, case_arrays, fixture_cases
+from toolkit_cases import build
+
+FIX = "toolkit"
+
+
+def ids(cases):
+    return [c["name"] for c in cases]
+
+
+MODULES = fixture_cases(FIX, "module")
+LOSSES = fixture_cases(FIX, "loss")
+DROPOUTS = fixture_cases(FIX, "dropout")
+
+
+@pytest.mark.parametrize("case", MODULES, ids=ids(MODULES))
+def test_module_forward_backward_match_torch(case):
+    a = case_arrays(FIX, case)
+    m = build(case["expr"], nn)
+    m.load_state_dict({k[len("param."):]: v for k, v in a.items() if k.startswith("param.")})
+    y = m(a["x"])
+    assert_close(case["name"] + " y", y, a["y"])
+    assert_close(case["name"] + " gx", m.backward(a["g"]), a["gx"])
+    for name, p in m.named_parameters():
+        assert_close(f"{case['name']} grad {name}", p.grad, a["grad." + name])
+
+
+@pytest.mark.parametrize("case", LOSSES, ids=ids(LOSSES))
+def test_loss_forward_backward_match_torch(case):
+    a = case_arrays(FIX, case)
+    crit = build(case["expr"], nn)
+    loss = crit(a["x"], a["t"])
+    if crit.reduction == "none":
+        assert type(loss) is np.ndarray and loss.dtype == np.float32
+    else:
+        assert type(loss) is np.float32 and type(loss.item()) is float
+    assert_close(case["name"] + " loss", loss, a["loss"])
+    assert_close(case["name"] + " gx", crit.backward(a.get("g")), a["gx"])
+
+
+@pytest.mark.parametrize("case", DROPOUTS, ids=ids(DROPOUTS))
+def test_dropout_masks_equal_torchs_after_manual_seed(case):
+    a = case_arrays(FIX, case)
+    swiftrnn.manual_seed(case["seed"])
+    drop = nn.Dropout(case["p"])
+    ones = np.ones(case["shape"], np.float32)
+    assert np.array_equal(drop(ones), a["y0"]) and np.array_equal(drop(ones), a["y1"])
+    assert np.array_equal(swiftrnn.rand(3), a["after"])  # the stream is left where torch leaves it
+
+
+def test_dropout_backward_uses_its_forwards_mask_and_eval_is_identity():
+    drop = nn.Dropout(0.4)
+    ones = np.ones((6, 5), np.float32)
+    y1, y2 = drop(ones), drop(ones)  # the masks themselves
+    assert not np.array_equal(y1, y2)
+    assert np.array_equal(drop.backward(ones), y2) and np.array_equal(drop.backward(ones), y1)  # last in, first out
+    x = swiftrnn.randn(6, 5)
+    drop.eval()
+    state = swiftrnn.get_rng_state()
+    assert np.array_equal(drop(x), x) and np.array_equal(swiftrnn.get_rng_state(), state)
+    assert np.array_equal(F.dropout(x, 0.5, training=False), x)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        nn.Dropout(1.5)
+    assert not nn.Dropout(1.0)(x).any()
+
+
+def test_sequential_backward_equals_the_layers_backwards_in_reverse():
+    swiftrnn.manual_seed(3)
+    emb, lin, relu, out = nn.Embedding(10, 4), nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2)
+    seq = nn.Sequential(emb, lin, relu, out)
+    idx = np.array([[1, 2, 3], [4, 4, 9]])
+    y = seq(idx)
+    assert np.array_equal(y, out(relu(lin(emb(idx)))))
+    g = swiftrnn.randn(*y.shape)
+    assert seq.backward(g) is None  # the Embedding's input has no gradient
+    grads = [p.grad.copy() for p in seq.parameters()]
+    seq.zero_grad()
+    emb.backward(lin.backward(relu.backward(out.backward(g))))
+    for p, expected in zip(seq.parameters(), grads):
+        assert np.array_equal(p.grad, expected)
+
+
+def test_sequential_indexing_names_and_state_dict_as_torch():
+    a, b, c = nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)
+    seq = nn.Sequential(a, b, c)
+    assert list(seq.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert seq[0] is a and seq[-1] is c and len(seq) == 3 and list(seq) == [a, b, c]
+    tail = seq[1:]
+    assert type(tail) is nn.Sequential and list(tail._modules) == ["1", "2"] and tail[0] is b
+    seq.append(nn.Sigmoid())
+    assert list(seq._modules) == ["0", "1", "2", "3"]
+    del seq[1]
+    assert list(seq._modules) == ["0", "1", "2"] and seq[1] is c
+    named = nn.Sequential(OrderedDict([("fc", a), ("act", b)]))
+    assert list(named.state_dict()) == ["fc.weight", "fc.bias"] and named.fc is a
+    with pytest.raises(IndexError):
+        seq[5]
+
+
+def test_module_list_and_dict():
+    layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+    layers.append(nn.Linear(2, 1))
+    assert len(layers) == 4 and len(list(layers.parameters())) == 8
+    assert list(layers.state_dict())[-1] == "3.bias" and type(layers[1:]) is nn.ModuleList
+    d = nn.ModuleDict({"enc": nn.Linear(2, 3), "act": nn.ReLU()})
+    d["dec"] = nn.Linear(3, 2)
+    assert list(d) == ["enc", "act", "dec"] and "act" in d and list(d.state_dict())[0] == "enc.weight"
+    assert isinstance(d.pop("act"), nn.ReLU) and d.keys() == ["enc", "dec"]
+    with pytest.raises(NotImplementedError):
+        layers(np.zeros(2))
+
+
+def test_a_module_shared_twice_is_listed_once():
+    shared = nn.Linear(3, 3)
+    seq = nn.Sequential(shared, nn.ReLU(), shared)
+    assert [n for n, _ in seq.named_modules()] == ["", "0", "1"]
+    assert len(list(seq.modules())) == 3 and len(list(seq.parameters())) == 2
+    assert [n for n, _ in seq.named_modules(remove_duplicate=False)] == ["", "0", "1", "2"]
+    assert list(seq.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]  # torch keeps both paths
+    missing, unexpected = seq.load_state_dict(seq.state_dict())
+    assert missing == [] and unexpected == []
+
+
+def test_losses_are_float32_scalars_including_cross_entropy():
+    x = swiftrnn.randn(4, 3)
+    for loss in (nn.CrossEntropyLoss()(x, np.array([0, 1, 2, 0])), nn.MSELoss()(x, np.zeros((4, 3))),
+                 F.cross_entropy(x, np.array([0, 1, 2, 0])), F.mse_loss(x, x + 1)):
+        assert type(loss) is np.float32 and type(loss.item()) is float
+    assert F.mse_loss(x, x + 1).item() == 1.0
+
+
+def test_loss_shape_rules():
+    with pytest.warns(UserWarning, match="different to the input size"):
+        nn.MSELoss()(np.zeros((3, 1), np.float32), np.zeros(3))
+    with pytest.raises(ValueError, match="must be the same as input size"):
+        nn.BCEWithLogitsLoss()(np.zeros(3, np.float32), np.zeros(4))
+    with pytest.raises(RuntimeError, match="between 0 and 1"):
+        nn.BCELoss()(np.array([1.5], np.float32), np.array([1.0]))
+    with pytest.raises(IndexError, match="out of bounds"):
+        nn.NLLLoss()(np.zeros((2, 3), np.float32), np.array([0, 3]))
+    with pytest.raises(RuntimeError, match="reduction='none'"):
+        crit = nn.L1Loss(reduction="none")
+        crit(np.zeros(3, np.float32), np.ones(3))
+        crit.backward()
+    crit = nn.MSELoss()
+    with pytest.raises(RuntimeError, match="nothing to work from"):
+        crit.backward()
+
+
+def test_mse_broadcast_gradient_sums_back_to_the_input_shape():
+    x = swiftrnn.randn(3, 1)
+    t = swiftrnn.randn(3, 4)
+    crit = nn.MSELoss(reduction="sum")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        crit(x, t)
+    assert_close("broadcast grad", crit.backward(), (2 * (x - t)).sum(axis=1, keepdims=True))
+
+
+def test_functional_twins_equal_the_modules():
+    x = swiftrnn.randn(3, 5)
+    for f, m in ((F.relu, nn.ReLU()), (F.tanh, nn.Tanh()), (F.sigmoid, nn.Sigmoid()), (F.gelu, nn.GELU()),
+                 (lambda v: F.leaky_relu(v, 0.3), nn.LeakyReLU(0.3)), (lambda v: F.softmax(v, 1), nn.Softmax(1)),
+                 (lambda v: F.layer_norm(v, 5), nn.LayerNorm(5))):
+        assert np.array_equal(f(x), m(x))
+    assert F.l1_loss(x, 0 * x) == nn.L1Loss()(x, 0 * x)
+
+
+def test_dir_of_functional_is_the_public_api():
+    names = dir(F)
+    assert names == sorted(F.__all__) and "np" not in names and "warnings" not in names and "Any" not in names
+    assert {"mse_loss", "dropout", "relu", "gelu", "layer_norm", "cross_entropy"} <= set(names)
+
+
+def test_inplace_activations_write_into_the_input():
+    x = np.array([-1.0, 2.0], np.float32)
+    assert nn.ReLU(inplace=True)(x) is x and x.tolist() == [0.0, 2.0]
+    assert repr(nn.ReLU(inplace=True)) == "ReLU(inplace=True)" and repr(nn.LeakyReLU()) == "LeakyReLU(negative_slope=0.01)"
+
+
+def test_parameter_data_writes_through_and_torch_idioms():
+    lin = nn.Linear(3, 4)
+    p = lin.weight
+    d = p.data
+    d *= 0
+    assert not p.any() and type(d) is np.ndarray and np.shares_memory(d, p)
+    nn.init.ones_(p.data)
+    assert (p == 1).all()
+    p.data = np.full((4, 3), 2.0)
+    assert (p == 2).all() and isinstance(lin.weight, nn.Parameter)
+    with pytest.raises(ValueError, match="shape"):
+        p.data = np.zeros(3)
+    assert p.size == 12 and p.size() == (4, 3) and p.size(-1) == 3 and p.dim() == 2 and p.numel() == 12
+    assert sum(q.size for q in lin.parameters()) == 16
+    assert np.shares_memory(p.detach(), p) and type(p.numpy()) is np.ndarray
+    assert lin.bias[:1].item() == lin.bias[0]
+    q = pickle.loads(pickle.dumps(p))
+    assert q.size() == (4, 3) and (q == 2).all()
+
+
+def test_nll_all_ignored_mean_is_nan_with_zero_gradient():
+    crit = nn.NLLLoss(ignore_index=1)
+    with np.errstate(invalid="ignore"):
+        loss = crit(np.zeros((2, 3), np.float32), np.array([1, 1]))
+    assert np.isnan(loss) and not crit.backward().any()
