@@ -217,3 +217,88 @@ def test_nll_all_ignored_mean_is_nan_with_zero_gradient():
     with np.errstate(invalid="ignore"):
         loss = crit(np.zeros((2, 3), np.float32), np.array([1, 1]))
     assert np.isnan(loss) and not crit.backward().any()
+
+
+# --- learning-rate schedulers ----------------------------------------------------------------------
+from swiftrnn.optim import lr_scheduler  # noqa: E402
+
+SCHEDULERS = fixture_cases(FIX, "scheduler")
+LRS = [0.1, 0.02]  # make_toolkit_fixtures.py's groups
+
+
+def two_group_sgd():
+    params = [nn.Parameter(np.zeros(1)) for _ in LRS]
+    return swiftrnn.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, LRS)], lr=0.1, momentum=0.9)
+
+
+@pytest.mark.parametrize("case", SCHEDULERS, ids=ids(SCHEDULERS))
+def test_scheduler_trajectory_equals_torchs_over_100_steps(case):
+    a = case_arrays(FIX, case)
+    opt = two_group_sgd()
+    sched = eval(case["expr"], {"lr_scheduler": lr_scheduler, "opt": opt})
+    rows = [sched.get_last_lr()]
+    for _ in range(len(a["lrs"]) - 1):
+        opt.step()
+        sched.step()
+        rows.append(sched.get_last_lr())
+    assert np.array_equal(np.array(rows), a["lrs"])  # the same float operations: bit for bit
+    assert [g["momentum"] for g in opt.param_groups] == a["momenta"].tolist()
+
+
+def test_reduce_lr_on_plateau_equals_torchs():
+    a = case_arrays(FIX, {"name": "sched_plateau", "arrays": ["lrs", "metrics"]})
+    opt = swiftrnn.optim.SGD([nn.Parameter(np.zeros(1))], lr=0.1)
+    sched = lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=3, threshold=1e-3, cooldown=2,
+                                           min_lr=0.004)
+    lrs = []
+    for m in a["metrics"]:
+        sched.step(m)
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == a["lrs"].tolist() and sched.get_last_lr() == [lrs[-1]]
+
+
+def test_scheduler_state_dict_resumes_the_trajectory():
+    opt = two_group_sgd()
+    sched = lr_scheduler.CosineAnnealingLR(opt, T_max=10)
+    for _ in range(4):
+        sched.step()
+    state = sched.state_dict()
+    assert "optimizer" not in state and state["last_epoch"] == 4
+    expected = []
+    for _ in range(3):
+        sched.step()
+        expected.append(sched.get_last_lr())
+    opt2 = two_group_sgd()
+    sched2 = lr_scheduler.CosineAnnealingLR(opt2, T_max=10)
+    sched2.load_state_dict(state)
+    for g, lr in zip(opt2.param_groups, state["_last_lr"]):
+        g["lr"] = lr
+    got = []
+    for _ in range(3):
+        sched2.step()
+        got.append(sched2.get_last_lr())
+    assert got == expected
+
+
+def test_scheduler_errors_as_torch():
+    opt = two_group_sgd()
+    with pytest.raises(TypeError, match="is not an Optimizer"):
+        lr_scheduler.StepLR(object(), 3)
+    with pytest.raises(ValueError, match="max_lr must have the same length"):
+        lr_scheduler.OneCycleLR(opt, max_lr=[0.1], total_steps=10)
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=2)
+    sched.step()
+    sched.step()
+    with pytest.raises(ValueError, match="Tried to step 3 times"):
+        sched.step()
+    with pytest.raises(ValueError, match="Factor should be < 1.0"):
+        lr_scheduler.ReduceLROnPlateau(opt, factor=1.0)
+
+
+def test_add_param_group_then_step():
+    p, q = nn.Parameter(np.ones(2)), nn.Parameter(np.ones(3))
+    opt = swiftrnn.optim.SGD([p], lr=0.5)
+    opt.add_param_group({"params": [q], "lr": 0.1})
+    p.grad, q.grad = np.ones(2), np.ones(3)
+    opt.step()
+    assert p.tolist() == [0.5, 0.5] and np.allclose(q, 0.9) and opt.param_groups[1]["momentum"] == 0

@@ -130,3 +130,58 @@ def test_sequential_embedding_to_linear_against_autograd(seed):
     m.backward(crit.backward().reshape(y.shape))
     for (name, p), tp in zip(m.named_parameters(), tm.parameters()):
         assert_close("grad " + name, p.grad, tp.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def scheduler_exprs():
+    r = np.random.default_rng(11)
+    out = []
+    for _ in range(4):
+        g = round(float(r.uniform(0.3, 0.99)), 3)
+        t = int(r.integers(3, 40))
+        ms = sorted(int(m) for m in r.integers(1, 100, 4))
+        out += [f"StepLR(opt, step_size={t}, gamma={g})", f"MultiStepLR(opt, milestones={ms}, gamma={g})",
+                f"ExponentialLR(opt, gamma={g})", f"CosineAnnealingLR(opt, T_max={t}, eta_min={g / 100})",
+                f"LinearLR(opt, start_factor={g / 2}, end_factor={g}, total_iters={t})",
+                f"LambdaLR(opt, lr_lambda=[lambda e: {g} ** e, lambda e: 1 / (e + {t})])",
+                f"OneCycleLR(opt, max_lr={[g, g / 3]}, total_steps=100, pct_start={float(r.uniform(0.1, 0.5))}, "
+                f"three_phase={bool(r.integers(2))}, anneal_strategy={['cos', 'linear'][int(r.integers(2))]!r})",
+                f"OneCycleLR(opt, max_lr={g}, epochs=10, steps_per_epoch=10, div_factor={t}.0)"]
+    return out
+
+
+@pytest.mark.parametrize("expr", scheduler_exprs())
+@pytest.mark.parametrize("adam", [False, True])
+def test_scheduler_trajectories_over_100_steps(expr, adam):
+    from swiftrnn.optim import lr_scheduler as ours
+    from torch.optim import lr_scheduler as theirs
+
+    def run(optim, sched_module, param):
+        groups = [{"params": [param(np.zeros(1, np.float32))], "lr": 0.1},
+                  {"params": [param(np.zeros(2, np.float32))], "lr": 0.03}]
+        opt = optim.Adam(groups, lr=0.1) if adam else optim.SGD(groups, lr=0.1, momentum=0.9)
+        sched = eval(expr, {"opt": opt, **vars(sched_module)})
+        rows = [sched.get_last_lr()]
+        for _ in range(100):
+            opt.step()
+            sched.step()
+            rows.append(sched.get_last_lr() + [g.get("momentum", g.get("betas", (0,))[0]) for g in opt.param_groups])
+        return rows
+
+    with np.errstate(all="ignore"):
+        assert run(swiftrnn.optim, ours, nn.Parameter) == run(
+            torch.optim, theirs, lambda a: torch.nn.Parameter(torch.from_numpy(a)))
+
+
+def test_reduce_lr_on_plateau_random_metrics():
+    from swiftrnn.optim import lr_scheduler as ours
+    from torch.optim import lr_scheduler as theirs
+    metrics = np.cumsum(RNG.normal(0, 1, 100)).tolist()
+    for kw in ({"mode": "min", "patience": 2}, {"mode": "max", "threshold_mode": "abs", "threshold": 0.5, "cooldown": 3},
+               {"factor": 0.3, "min_lr": [0.001], "eps": 1e-3}):
+        lrs = []
+        for optim, mod, param in ((swiftrnn.optim, ours, nn.Parameter),
+                                  (torch.optim, theirs, lambda a: torch.nn.Parameter(torch.from_numpy(a)))):
+            opt = optim.SGD([param(np.zeros(1, np.float32))], lr=0.1)
+            sched = mod.ReduceLROnPlateau(opt, **kw)
+            lrs.append([(sched.step(m), opt.param_groups[0]["lr"])[1] for m in metrics])
+        assert lrs[0] == lrs[1]
