@@ -302,3 +302,52 @@ def test_add_param_group_then_step():
     p.grad, q.grad = np.ones(2), np.ones(3)
     opt.step()
     assert p.tolist() == [0.5, 0.5] and np.allclose(q, 0.9) and opt.param_groups[1]["momentum"] == 0
+
+
+# --- batching ------------------------------------------------------------------------------------------
+from swiftrnn.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+LOADERS = fixture_cases(FIX, "loader")
+
+
+@pytest.mark.parametrize("case", LOADERS, ids=ids(LOADERS))
+def test_dataloader_order_equals_torchs_epoch_after_epoch(case):
+    a = case_arrays(FIX, case)
+    swiftrnn.manual_seed(case["seed"])
+    g = swiftrnn.Generator().manual_seed(case["seed"] + 1) if case["generator"] else None
+    loader = DataLoader(TensorDataset(np.arange(case["n"])), batch_size=case["batch_size"], shuffle=case["shuffle"],
+                        drop_last=case["drop_last"], generator=g)
+    for epoch in a["order"]:
+        assert np.array_equal(np.concatenate([b[0] for b in loader]), epoch)
+    # the generators are left where torch leaves them
+    assert np.array_equal(swiftrnn.get_rng_state(), a["rng_state"])
+    if g is not None:
+        assert np.array_equal(g.get_state(), a["gen_state"])
+
+
+def test_dataloader_batches_and_collation():
+    x = np.arange(20, dtype=np.float32).reshape(10, 2)
+    y = np.arange(10)
+    loader = DataLoader(TensorDataset(x, y), batch_size=4)
+    batches = list(loader)
+    assert len(loader) == 3 and [len(b[1]) for b in batches] == [4, 4, 2]
+    xb, yb = batches[0]
+    assert type(batches[0]) is list and xb.dtype == np.float32 and xb.shape == (4, 2) and yb.tolist() == [0, 1, 2, 3]
+    assert len(DataLoader(TensorDataset(x), batch_size=4, drop_last=True)) == 2
+    dicts = DataLoader([{"a": 1.5, "b": "s"}, {"a": 2.5, "b": "t"}], batch_size=2)
+    (d,) = list(dicts)
+    assert d["a"].dtype == np.float64 and d["b"] == ["s", "t"]
+    summed = DataLoader(TensorDataset(x), batch_size=5, collate_fn=lambda items: sum(i[0].sum() for i in items))
+    assert [float(s) for s in summed] == [x[:5].sum(), x[5:].sum()]
+    with pytest.raises(ValueError, match="Size mismatch"):
+        TensorDataset(x, np.arange(3))
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        DataLoader(TensorDataset(x), sampler=[0, 1], shuffle=True)
+
+
+def test_dataloader_shuffle_is_a_permutation_each_epoch():
+    swiftrnn.manual_seed(0)
+    loader = DataLoader(TensorDataset(np.arange(50)), batch_size=7, shuffle=True)
+    orders = [np.concatenate([b[0] for b in loader]) for _ in range(3)]
+    assert all(sorted(o.tolist()) == list(range(50)) for o in orders)
+    assert not np.array_equal(orders[0], orders[1])

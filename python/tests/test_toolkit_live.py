@@ -185,3 +185,33 @@ def test_reduce_lr_on_plateau_random_metrics():
             sched = mod.ReduceLROnPlateau(opt, **kw)
             lrs.append([(sched.step(m), opt.param_groups[0]["lr"])[1] for m in metrics])
         assert lrs[0] == lrs[1]
+
+
+def loader_settings():
+    r = np.random.default_rng(5)
+    return [(int(r.integers(0, 2**63)), int(r.integers(1, 300)), int(r.integers(1, 40)), bool(r.integers(2)),
+             bool(r.integers(2)), bool(r.integers(2))) for _ in range(20)] + [(3, 1, 1, True, False, False),
+                                                                             (4, 64, 64, True, True, True)]
+
+
+@pytest.mark.parametrize("seed,n,batch_size,drop_last,with_generator,replacement", loader_settings())
+def test_dataloader_order_and_generator_state(seed, n, batch_size, drop_last, with_generator, replacement):
+    from swiftrnn.utils import data as ours
+    from torch.utils import data as theirs
+
+    def run(lib, data, gen_cls, seed_fn, state_fn, arange):
+        seed_fn(seed)
+        g = gen_cls().manual_seed(seed ^ 0x5EED) if with_generator else None
+        ds = data.TensorDataset(arange(n))
+        if replacement:
+            sampler = data.RandomSampler(ds, replacement=True, num_samples=n + 7, generator=g)
+            loader = data.DataLoader(ds, batch_size=batch_size, sampler=sampler, drop_last=drop_last, generator=g)
+        else:
+            loader = data.DataLoader(ds, batch_size=batch_size, shuffle=True, drop_last=drop_last, generator=g)
+        epochs = [[np.asarray(b[0]).tolist() for b in loader] for _ in range(3)]
+        partial = next(iter(loader))  # an epoch left unfinished
+        return epochs, np.asarray(partial[0]).tolist(), np.asarray(state_fn()).tolist(), (
+            np.asarray(g.get_state()).tolist() if g is not None else None)
+
+    assert run(swiftrnn, ours, swiftrnn.Generator, swiftrnn.manual_seed, swiftrnn.get_rng_state, np.arange) == run(
+        torch, theirs, torch.Generator, torch.manual_seed, torch.get_rng_state, torch.arange)
