@@ -53,6 +53,7 @@ NOT_RUN = {
     "docs/swift.md": 1,             # swift run of the example package (a Swift build)
     "docs/training.md": 0,
     "docs/porting.md": 0,
+    "docs/toolkit.md": 0,
 }
 
 QUICK_START = ["pip install '.[jieba]' && python -m swiftrnn demo",

@@ -351,3 +351,16 @@ def test_dataloader_shuffle_is_a_permutation_each_epoch():
     orders = [np.concatenate([b[0] for b in loader]) for _ in range(3)]
     assert all(sorted(o.tolist()) == list(range(50)) for o in orders)
     assert not np.array_equal(orders[0], orders[1])
+
+
+def test_summary_counts_each_layer_and_shared_parameters_once():
+    shared = nn.Linear(3, 3)
+    model = nn.Sequential(nn.Embedding(10, 3), shared, nn.ReLU(), shared)
+    model[0].weight.requires_grad_(False)
+    text = swiftrnn.summary(model)
+    lines = text.splitlines()
+    assert lines[2].split() == ["(model)", "Sequential", "42"] and lines[3].split() == ["0", "Embedding", "30"]
+    assert len([l for l in lines if "Linear" in l]) == 1
+    assert "Total params: 42" in lines and "Trainable params: 12" in lines and "Non-trainable params: 30" in lines
+    with pytest.raises(TypeError, match="nn.Module"):
+        swiftrnn.summary(np.zeros(3))
