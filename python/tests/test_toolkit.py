@@ -1,6 +1,8 @@
-"""The pieces around the recurrence without torch: activations, Flatten, LayerNorm, Sequential, losses and
-dropout masks against torch's fixtures (fixtures/toolkit.npz, made by make_toolkit_fixtures.py); containers,
-Parameter's tensor idioms and nn.functional's public names by their rules."""
+"""The pieces around the recurrence without torch, against torch's fixtures (fixtures/toolkit.npz, made by
+make_toolkit_fixtures.py): activations, Flatten, LayerNorm, a Sequential head and the losses (forward and
+backward), dropout masks after manual_seed, scheduler trajectories over 100 steps, DataLoader orders and the
+generators' states after them; and by their rules: containers, Parameter's tensor idioms, nn.functional's
+public names, summary()."""
 import pickle
 import warnings
 from collections import OrderedDict
@@ -11,6 +13,8 @@ import pytest
 import swiftrnn
 from swiftrnn import nn
 from swiftrnn.nn import functional as F
+from swiftrnn.optim import lr_scheduler
+from swiftrnn.utils.data import DataLoader, TensorDataset
 
 from conftest import assert_close, case_arrays, fixture_cases
 from toolkit_cases import build
@@ -159,6 +163,11 @@ def test_loss_shape_rules():
     crit = nn.MSELoss()
     with pytest.raises(RuntimeError, match="nothing to work from"):
         crit.backward()
+    for delta in (0, -1.0):
+        with pytest.raises(RuntimeError, match="non-positive values for delta"):
+            nn.HuberLoss(delta=delta)
+    with pytest.raises(RuntimeError, match="negative values for beta"):
+        nn.SmoothL1Loss(beta=-0.5)
 
 
 def test_mse_broadcast_gradient_sums_back_to_the_input_shape():
@@ -220,8 +229,6 @@ def test_nll_all_ignored_mean_is_nan_with_zero_gradient():
 
 
 # --- learning-rate schedulers ----------------------------------------------------------------------
-from swiftrnn.optim import lr_scheduler  # noqa: E402
-
 SCHEDULERS = fixture_cases(FIX, "scheduler")
 LRS = [0.1, 0.02]  # make_toolkit_fixtures.py's groups
 
@@ -305,8 +312,6 @@ def test_add_param_group_then_step():
 
 
 # --- batching ------------------------------------------------------------------------------------------
-from swiftrnn.utils.data import DataLoader, TensorDataset  # noqa: E402
-
 LOADERS = fixture_cases(FIX, "loader")
 
 

@@ -288,9 +288,11 @@ class HuberLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         super().__init__(reduction=reduction)
-        self.delta = _check_nonnegative(delta, "delta", "huber_loss")
-        if self.delta == 0:
+        if isinstance(delta, bool) or not isinstance(delta, numbers.Real):
+            raise TypeError(f"delta must be a number, got {type(delta).__name__}")
+        if not delta > 0:
             raise RuntimeError("huber_loss does not support non-positive values for delta.")
+        self.delta = float(delta)
 
     def _elementwise(self, x: np.ndarray, t: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         z = x - t
