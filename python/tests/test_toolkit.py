@@ -369,3 +369,24 @@ def test_summary_counts_each_layer_and_shared_parameters_once():
     assert "Total params: 42" in lines and "Trainable params: 12" in lines and "Non-trainable params: 30" in lines
     with pytest.raises(TypeError, match="nn.Module"):
         swiftrnn.summary(np.zeros(3))
+
+
+def test_dataloader_without_batching_and_argument_errors():
+    ds = TensorDataset(np.arange(4), np.arange(4) * 10)
+    assert [(int(a), int(b)) for a, b in DataLoader(ds, batch_size=None)] == [(0, 0), (1, 10), (2, 20), (3, 30)]
+    with pytest.raises(TypeError, match="swiftrnn.random.Generator"):
+        DataLoader(ds, shuffle=True, generator=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="mutually exclusive with drop_last"):
+        DataLoader(ds, batch_size=None, drop_last=True)
+    with pytest.raises(ValueError, match="non-negative"):
+        DataLoader(ds, num_workers=-1)
+
+
+def test_containers_copy_and_pickle_with_their_layers():
+    import copy
+    swiftrnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Dropout(0.2), nn.ModuleList([nn.Tanh()]))
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert repr(clone) == repr(model) and list(clone.state_dict()) == list(model.state_dict())
+        assert all(np.array_equal(a, b) for a, b in zip(clone.parameters(), model.parameters()))
+        assert clone[0].weight is not model[0].weight
