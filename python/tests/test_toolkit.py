@@ -134,6 +134,10 @@ def test_a_module_shared_twice_is_listed_once():
     assert [n for n, _ in seq.named_modules()] == ["", "0", "1"]
     assert len(list(seq.modules())) == 3 and len(list(seq.parameters())) == 2
     assert [n for n, _ in seq.named_modules(remove_duplicate=False)] == ["", "0", "1", "2"]
+    assert [n for n, _ in seq.named_children()] == ["0", "1"] and list(seq.children()) == [shared, seq[1]]
+    seen = []
+    seq.apply(lambda m: seen.append(type(m).__name__))
+    assert seen == ["Linear", "ReLU", "Sequential"]  # torch's order, the shared Linear once
     assert list(seq.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]  # torch keeps both paths
     missing, unexpected = seq.load_state_dict(seq.state_dict())
     assert missing == [] and unexpected == []

@@ -302,12 +302,18 @@ class Module:
             yield m
 
     def named_children(self) -> Iterator[Tuple[str, "Module"]]:
-        """Yields ``(name, module)`` for the direct submodules, in registration order."""
-        yield from self._modules.items()
+        """Yields ``(name, module)`` for the direct submodules, in registration order; one registered under
+        two names is yielded once, under the first (as torch)."""
+        memo = set()
+        for name, module in self._modules.items():
+            if module not in memo:
+                memo.add(module)
+                yield name, module
 
     def children(self) -> Iterator["Module"]:
-        """Yields the direct submodules, in registration order."""
-        yield from self._modules.values()
+        """Yields the direct submodules, in registration order, each once."""
+        for _, module in self.named_children():
+            yield module
 
     def named_parameters(self, prefix: str = "", recurse: bool = True,
                          remove_duplicate: bool = True) -> Iterator[Tuple[str, Parameter]]:
