@@ -258,3 +258,27 @@ def _init_embedding_(weight: np.ndarray, padding_idx: Optional[int], generator: 
     if padding_idx is not None and padding_idx < 0:
         padding_idx += weight.shape[0]
     _native.init_embedding(_gen(generator), weight, padding_idx)
+
+
+def _random_int64(generator: Optional[Generator] = None) -> int:
+    """``torch.empty((), dtype=torch.int64).random_(generator=g).item()``: one 64-bit draw modulo 2**63.
+
+    Drawn as randint(-2**63, 2**63 - 1), which takes the same single 64-bit draw ``v`` and gives
+    ``v mod (2**64 - 1) - 2**63``; the low 63 bits are then ``v mod 2**63`` (except for v = 2**64 - 1, once in
+    2**64 draws)."""
+    out = np.empty((1,), dtype=np.int64)
+    _native.fill_randint(_gen(generator), out, -(2**63), 2**63 - 1)
+    return int(out[0]) & (2**63 - 1)
+
+
+def _randperm(n: int, generator: Optional[Generator] = None) -> np.ndarray:
+    """``torch.randperm(n, generator=g)`` on the CPU (n < 2**32 / 20): torch's Fisher-Yates swaps, each index
+    ``random() % (n - i)``, the 32-bit draw that randint(0, n - i) makes."""
+    state = _gen(generator)
+    perm = np.arange(n, dtype=np.int64)
+    z = np.empty((1,), dtype=np.int64)
+    for i in range(n - 1):
+        _native.fill_randint(state, z, 0, n - i)
+        j = i + int(z[0])
+        perm[i], perm[j] = perm[j], perm[i]
+    return perm

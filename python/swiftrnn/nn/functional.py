@@ -1,23 +1,29 @@
-"""Functions shaped like ``torch.nn.functional``: softmax, log_softmax, linear, embedding, cross_entropy."""
+"""Functions shaped like ``torch.nn.functional``: activations, dropout, layer_norm, linear, embedding and the
+losses. They compute values only (no backward: use the module twins, e.g. ``nn.ReLU``, for gradients); losses
+return NumPy float32 scalars (arrays for ``reduction='none'``)."""
 from __future__ import annotations
 
-import warnings
-from typing import Any, Optional
+from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 
 from .. import _native
 from ..grad_mode import no_grad
-from .modules.loss import CrossEntropyLoss
+from .modules import activation as _act
+from .modules._arrays import float_input as _float_input
+from .modules.activation import _implicit_dim
+from .modules.dropout import _check_p, _dropout
+from .modules.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
+                           SmoothL1Loss)
+from .modules.normalization import _check_trailing, _layer_norm, _normalized_shape
 
-__all__ = ["softmax", "log_softmax", "linear", "embedding", "cross_entropy"]
+__all__ = ["softmax", "log_softmax", "linear", "embedding", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "dropout",
+           "layer_norm", "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits"]
 
 
-def _implicit_dim(ndim: int) -> int:
-    # torch's legacy rule for dim=None, with its warning.
-    warnings.warn("Implicit dimension choice for softmax has been deprecated. "
-                  "Change the call to include dim=X as an argument.", stacklevel=3)
-    return 0 if ndim in (0, 1, 3) else 1
+def __dir__() -> List[str]:  # dir(nn.functional) lists the public API only, not np, typing or helpers
+    return list(__all__)
 
 
 def _check_dtype(dtype: Any) -> None:
@@ -33,7 +39,7 @@ def softmax(input: Any, dim: Optional[int] = None, _stacklevel: int = 3, dtype: 
     """
     _check_dtype(dtype)
     if dim is None:
-        dim = _implicit_dim(np.ndim(input))
+        dim = _implicit_dim(np.ndim(input), 3)
     return _native.softmax(input, dim, False)
 
 
@@ -41,7 +47,7 @@ def log_softmax(input: Any, dim: Optional[int] = None, _stacklevel: int = 3, dty
     r"""``log(softmax(x))`` along ``dim``, computed stably as ``x - max - log(sum(exp(x - max)))``."""
     _check_dtype(dtype)
     if dim is None:
-        dim = _implicit_dim(np.ndim(input))
+        dim = _implicit_dim(np.ndim(input), 3)
     return _native.softmax(input, dim, True)
 
 
@@ -82,7 +88,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Opt
                   ignore_index: int = -100, reduce: Optional[bool] = None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Any:
     r"""``torch.nn.functional.cross_entropy``: the loss of class logits against class-index targets, as
-    ``nn.CrossEntropyLoss(weight, ..., reduction, label_smoothing)(input, target)`` computes it: a float, or an
+    ``nn.CrossEntropyLoss(weight, ..., reduction, label_smoothing)(input, target)`` computes it: a float32 scalar, or an
     array for ``reduction='none'``.
 
     The value only: with no autograd there is nothing to call ``backward`` on. For the gradient w.r.t. the
@@ -92,3 +98,93 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Opt
     criterion = CrossEntropyLoss(weight, size_average, ignore_index, reduce, reduction, label_smoothing)
     with no_grad():
         return criterion(input, target)
+
+
+def relu(input: Any, inplace: bool = False) -> np.ndarray:
+    """``max(0, x)`` elementwise (a new float32 array; with ``inplace`` a float32 ndarray input is overwritten)."""
+    return _act._inplace_result(input, _act._relu(_float_input(input)), inplace)
+
+
+def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) -> np.ndarray:
+    """``x`` for x > 0, else ``negative_slope * x``."""
+    return _act._inplace_result(input, _act._leaky_relu(_float_input(input), negative_slope), inplace)
+
+
+def tanh(input: Any) -> np.ndarray:
+    """``tanh(x)`` elementwise, float32."""
+    return np.asarray(np.tanh(_float_input(input)), dtype=np.float32)
+
+
+def sigmoid(input: Any) -> np.ndarray:
+    """``1 / (1 + exp(-x))`` elementwise, float32, without overflow."""
+    return _act._sigmoid(_float_input(input))
+
+
+def gelu(input: Any, approximate: str = "none") -> np.ndarray:
+    """``x * Φ(x)`` (``approximate='tanh'``: torch's tanh approximation)."""
+    return _act._gelu(_float_input(input), _act._check_approximate(approximate))
+
+
+def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> np.ndarray:
+    """Zeroes elements with probability ``p`` and scales the rest by ``1/(1-p)`` when ``training`` (note: True
+    by default, as torch's); the mask is drawn from the default generator as torch draws it."""
+    y, mask = _dropout(input, _check_p(p), training)
+    return _act._inplace_result(input, y, inplace and mask is not None)
+
+
+def layer_norm(input: Any, normalized_shape: Union[int, Sequence[int]], weight: Any = None, bias: Any = None,
+               eps: float = 1e-5) -> np.ndarray:
+    """Normalises over the trailing ``normalized_shape`` dims, then scales by ``weight`` and shifts by ``bias``."""
+    x = _float_input(input)
+    shape = _normalized_shape(normalized_shape)
+    _check_trailing(x, shape)
+    w = None if weight is None else _float_weight(weight, "layer_norm weight")
+    b = None if bias is None else _float_weight(bias, "layer_norm bias")
+    return _layer_norm(x, len(shape), w, b, float(eps))[0]
+
+
+def _value(criterion: Any, input: Any, target: Any) -> Any:
+    with no_grad():
+        return criterion(input, target)
+
+
+def nll_loss(input: Any, target: Any, weight: Any = None, size_average: Optional[bool] = None, ignore_index: int = -100,
+             reduce: Optional[bool] = None, reduction: str = "mean") -> Any:
+    """``nn.NLLLoss(weight, ..., ignore_index, reduction)(input, target)``."""
+    return _value(NLLLoss(weight, size_average, ignore_index, reduce, reduction), input, target)
+
+
+def mse_loss(input: Any, target: Any, size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+             reduction: str = "mean") -> Any:
+    """``nn.MSELoss(reduction=...)(input, target)``."""
+    return _value(MSELoss(size_average, reduce, reduction), input, target)
+
+
+def l1_loss(input: Any, target: Any, size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+            reduction: str = "mean") -> Any:
+    """``nn.L1Loss(reduction=...)(input, target)``."""
+    return _value(L1Loss(size_average, reduce, reduction), input, target)
+
+
+def smooth_l1_loss(input: Any, target: Any, size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                   reduction: str = "mean", beta: float = 1.0) -> Any:
+    """``nn.SmoothL1Loss(reduction=..., beta=...)(input, target)``."""
+    return _value(SmoothL1Loss(size_average, reduce, reduction, beta), input, target)
+
+
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Any:
+    """``nn.HuberLoss(reduction, delta)(input, target)``."""
+    return _value(HuberLoss(reduction, delta), input, target)
+
+
+def binary_cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Optional[bool] = None,
+                         reduce: Optional[bool] = None, reduction: str = "mean") -> Any:
+    """``nn.BCELoss(weight, reduction=...)(input, target)``."""
+    return _value(BCELoss(weight, size_average, reduce, reduction), input, target)
+
+
+def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, size_average: Optional[bool] = None,
+                                     reduce: Optional[bool] = None, reduction: str = "mean",
+                                     pos_weight: Any = None) -> Any:
+    """``nn.BCEWithLogitsLoss(weight, reduction=..., pos_weight=...)(input, target)``."""
+    return _value(BCEWithLogitsLoss(weight, size_average, reduce, reduction, pos_weight), input, target)

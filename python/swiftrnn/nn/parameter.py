@@ -95,6 +95,43 @@ class Parameter(np.ndarray):
         self.requires_grad = bool(requires_grad)
         return self
 
+    # --- torch's tensor idioms ported code calls on parameters ----------------------------------
+    @property  # type: ignore[override]
+    def data(self) -> np.ndarray:
+        """The parameter's own values as a plain float32 ndarray sharing its memory: writes go through
+        (``p.data *= 2``, ``p.data[:] = w``, ``nn.init.zeros_(p.data)``), as torch's ``.data``. Assigning
+        (``p.data = w``) copies ``w`` in (its shape must match: a Parameter's size is fixed)."""
+        return self.view(np.ndarray)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        new = _to_float32_copy(value, "data")
+        if new.shape != self.shape:
+            raise ValueError(f"expected data of shape {self.shape} (the parameter's), got {new.shape}")
+        np.copyto(self.view(np.ndarray), new)
+
+    def detach(self) -> np.ndarray:
+        """The values as a plain ndarray sharing the parameter's memory (no gradient), as torch's ``detach()``."""
+        return self.view(np.ndarray)
+
+    def numpy(self) -> np.ndarray:
+        """The values as a plain ndarray sharing the parameter's memory, as ``tensor.detach().numpy()``."""
+        return self.view(np.ndarray)
+
+    @property
+    def size(self) -> "_Size":
+        """NumPy's element count (an int), which can also be called as torch's ``size()``: ``p.size()`` is the
+        shape, ``p.size(0)`` one dimension; so both ``sum(p.size for p in ...)`` and ``p.size(-1)`` work."""
+        return _Size(self.view(np.ndarray).size, self.shape)
+
+    def dim(self) -> int:
+        """The number of dimensions (``ndim``), as torch's ``dim()``."""
+        return self.ndim
+
+    def numel(self) -> int:
+        """The number of elements, as torch's ``numel()``."""
+        return int(self.view(np.ndarray).size)
+
     # --- numpy protocol: results are plain ndarrays ---------------------------------------------
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         out = kwargs.get("out")
@@ -136,6 +173,25 @@ class Parameter(np.ndarray):
         p._grad = None if self._grad is None else self._grad.copy()
         memo[id(self)] = p
         return p
+
+
+class _Size(int):
+    """An element count that, called, answers torch's ``size()`` / ``size(dim)``."""
+
+    _shape: Tuple[int, ...]
+
+    def __new__(cls, count: int, shape: Tuple[int, ...]) -> "_Size":
+        obj = super().__new__(cls, count)
+        obj._shape = shape
+        return obj
+
+    def __call__(self, dim: Optional[int] = None) -> Any:
+        if dim is None:
+            return self._shape
+        n = len(self._shape)
+        if not -n <= dim < n:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+        return self._shape[dim]
 
 
 def _rebuild_parameter(data: np.ndarray, requires_grad: bool, grad: Optional[np.ndarray]) -> Parameter:

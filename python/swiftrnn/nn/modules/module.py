@@ -5,7 +5,7 @@ import functools
 import threading
 import warnings
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, NoReturn, Optional, Tuple, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, NoReturn, Optional, Set, Tuple, TypeVar, cast
 
 import numpy as np
 
@@ -280,13 +280,21 @@ class Module:
             cls.__call__ = Module.__call__  # type: ignore[method-assign]
 
     # --- traversal --------------------------------------------------------------------------
-    def named_modules(self, prefix: str = "") -> Iterator[Tuple[str, "Module"]]:
+    def named_modules(self, memo: Optional[Set["Module"]] = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[Tuple[str, "Module"]]:
         """Yields ``(name, module)`` for this module (name ``prefix``) and every submodule, depth first;
         submodule names are dotted paths (``'rnn'``, ``'encoder.fc'``), as ``torch.nn.Module.named_modules``.
+        A module registered twice (shared) is listed once, at its first path, unless ``remove_duplicate=False``.
         """
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if self in memo:
+                return
+            memo.add(self)
         yield prefix, self
         for name, child in self._modules.items():
-            yield from child.named_modules(prefix + ("." if prefix else "") + name)
+            yield from child.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
 
     def modules(self) -> Iterator["Module"]:
         """Yields this module and every submodule, depth first (``named_modules`` without the names)."""
@@ -294,18 +302,25 @@ class Module:
             yield m
 
     def named_children(self) -> Iterator[Tuple[str, "Module"]]:
-        """Yields ``(name, module)`` for the direct submodules, in registration order."""
-        yield from self._modules.items()
+        """Yields ``(name, module)`` for the direct submodules, in registration order; one registered under
+        two names is yielded once, under the first (as torch)."""
+        memo = set()
+        for name, module in self._modules.items():
+            if module not in memo:
+                memo.add(module)
+                yield name, module
 
     def children(self) -> Iterator["Module"]:
-        """Yields the direct submodules, in registration order."""
-        yield from self._modules.values()
+        """Yields the direct submodules, in registration order, each once."""
+        for _, module in self.named_children():
+            yield module
 
     def named_parameters(self, prefix: str = "", recurse: bool = True,
                          remove_duplicate: bool = True) -> Iterator[Tuple[str, Parameter]]:
         """(name, Parameter) pairs in torch's order: own parameters first, then each submodule's.
         A Parameter shared by several modules is listed once unless ``remove_duplicate=False``."""
-        modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        # without remove_duplicate a shared submodule's parameters appear under each of its paths (state_dict)
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else iter([(prefix, self)])
         seen = set()
         for module_prefix, module in modules:
             for name, p in module._parameters.items():
@@ -544,7 +559,7 @@ class Module:
         unexpected: List[Any] = []
         str_keys = [k for k in state_dict if isinstance(k, str)]
         unexpected.extend(k for k in state_dict if not isinstance(k, str))
-        for name, module in self.named_modules():
+        for name, module in self.named_modules(remove_duplicate=False):
             prefix = name + "." if name else ""
             local = [n for n, p in module._parameters.items() if p is not None]
             local_set = set(local)
