@@ -456,7 +456,7 @@ class RNNLanguageModel(nn.Module):
 
     # --- generation ---------------------------------------------------------------------------
     def generate(self, prompt_ids: Any, max_new_tokens: int, temperature: float = 1.0, top_k: Optional[int] = None,
-                 greedy: bool = False, seed: Optional[int] = None) -> np.ndarray:
+                 greedy: bool = False, seed: Optional[int] = None, top_p: Optional[float] = None) -> np.ndarray:
         """Continues ``prompt_ids`` by ``max_new_tokens`` ids; returns prompt + new ids as a 1-d int64 array.
 
         Streaming: the prompt goes through the network once, then each new token costs one single-step
@@ -464,14 +464,16 @@ class RNNLanguageModel(nn.Module):
 
         Each next token is the most likely one when ``greedy``; otherwise it is sampled from
         ``softmax(logits / temperature)``, restricted to the ``top_k`` most likely tokens when
-        ``top_k`` is given; as the temperature tends to 0 this tends to greedy (a temperature of
-        1e-300 is greedy: nothing overflows). Sampling uses ``numpy.random.default_rng(seed)``: the
-        same seed gives the same tokens. ``seed=None`` takes a seed from swiftrnn's default generator (so
+        ``top_k`` is given and to the smallest set of most likely tokens whose probability reaches ``top_p``
+        (nucleus sampling) when ``top_p`` is given; as the temperature tends to 0 this tends to greedy (a
+        temperature of 1e-300 is greedy: nothing overflows). The choice runs in the core (``_native.sample``)
+        from one ``numpy.random.default_rng(seed)`` uniform draw per token: the same seed gives the same tokens. ``seed=None`` takes a seed from swiftrnn's default generator (so
         ``swiftrnn.manual_seed`` makes it reproducible) and advances it. Runs in eval mode (no dropout)
         under ``no_grad`` (nothing is kept for a backward).
 
         Raises:
-            ValueError: an empty prompt, ``max_new_tokens`` < 0, ``temperature`` <= 0, ``top_k`` < 1.
+            ValueError: an empty prompt, ``max_new_tokens`` < 0, ``temperature`` <= 0, ``top_k`` < 1, ``top_p``
+                outside (0, 1], or logits that are not finite (a model whose weights are not).
             IndexError: a prompt id outside ``[0, vocab_size)``.
         """
         prompt = _token_ids(prompt_ids, "prompt_ids", self.vocab_size)
@@ -486,6 +488,9 @@ class RNNLanguageModel(nn.Module):
                              "(for the most likely token every step, use greedy=True)")
         if top_k is not None:
             top_k = min(_positive_int(top_k, "top_k"), self.vocab_size)
+        if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, numbers.Real)
+                                  or not 0 < top_p <= 1):
+            raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}")
         if seed is not None:
             seed = _positive_int(seed, "seed", minimum=0)  # a numpy.random.default_rng seed
         P = len(prompt)
@@ -519,10 +524,8 @@ class RNNLanguageModel(nn.Module):
             logits, h = step(prompt[None, :], None)                  # the prompt, once
             step_input = np.empty((1, 1), dtype=np.int64)
             for i in range(max_new_tokens):
-                if greedy:
-                    token = int(np.argmax(logits))
-                else:
-                    token = _sample(logits, float(temperature), top_k, rng)
+                token = _native.sample(logits, greedy, float(temperature), top_k,
+                                       None if top_p is None else float(top_p), 0.0 if rng is None else rng.random())
                 out[P + i] = token
                 if i + 1 < max_new_tokens:
                     step_input[0, 0] = token
@@ -828,30 +831,6 @@ def _read_or_none(path: str) -> Optional[bytes]:
             return f.read()
     except FileNotFoundError:
         return None
-
-
-def _sample(logits: np.ndarray, temperature: float, top_k: Optional[int], rng: np.random.Generator) -> int:
-    """One id drawn from softmax(logits / temperature), among the top_k largest logits if top_k is given.
-
-    Computed as exp((logits - max) / temperature) in float64: every exponent is <= 0 and the largest is 0,
-    so no temperature > 0 overflows (1 / 1e-310 would); a tiny temperature gives all the mass to the
-    largest logit, i.e. greedy."""
-    z = logits.astype(np.float64)
-    if not np.isfinite(z).all():  # NaN would silently pick the last id
-        raise ValueError("the model's logits contain NaN or infinite values (are its weights finite?)")
-    with np.errstate(over="ignore"):  # a very negative exponent overflowing to -inf gives probability 0: right
-        z = (z - z.max()) / temperature
-    V = z.shape[0]
-    if top_k is not None and top_k < V:
-        keep = np.sort(np.argpartition(z, V - top_k)[V - top_k:])
-        z = z[keep]
-    else:
-        keep = None
-    p = np.exp(z)  # the top_k keep the largest logit: its exponent is 0
-    cdf = np.cumsum(p)
-    j = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
-    j = min(j, len(cdf) - 1)
-    return int(keep[j]) if keep is not None else j
 
 
 def _isatty(stream: Any) -> bool:

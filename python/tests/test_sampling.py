@@ -65,3 +65,17 @@ def test_the_same_draw_as_the_reference_formula():
         cdf = np.cumsum(w.astype(np.float64))
         want = min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), len(w) - 1)
         assert _native.sample(logits, False, T, None, None, u) == want
+
+
+def test_generate_samples_in_the_core_with_top_p():
+    from swiftrnn.models import RNNLanguageModel
+    import swiftrnn
+    swiftrnn.manual_seed(0)
+    m = RNNLanguageModel(30, embedding_dim=8, hidden_size=16)
+    greedy = m.generate([1, 2], 12, greedy=True)
+    # a nucleus smaller than the top token's probability keeps only the most likely token: greedy
+    assert np.array_equal(m.generate([1, 2], 12, top_p=1e-6, seed=3), greedy)
+    a, b = m.generate([1, 2], 12, top_p=0.9, seed=3), m.generate([1, 2], 12, top_p=0.9, seed=3)
+    assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match=r"top_p must be a number in \(0, 1\]"):
+        m.generate([1], 3, top_p=1.5)

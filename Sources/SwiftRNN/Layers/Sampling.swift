@@ -44,10 +44,10 @@ public struct SamplingRule: Equatable, Sendable {
 /// The index chosen from `logits[0..<count]` by `rule`, drawing with `uniform` (in [0, 1)) unless greedy.
 ///
 /// The draw: z = (logits − max) / temperature (divided in double precision: every z ≤ 0, nothing overflows, a
-/// tiny temperature gives all the mass to the maximum); with top-k, the k largest z (ties at the threshold: the
-/// lower indices); with top-p, then the most likely tokens, largest first, until their share of the mass reaches
-/// top-p; weights e^z (eight lanes at a time) summed in double in index order, and the first index whose running
-/// sum exceeds `uniform` × the total. Deterministic for a given `uniform`; `scratch` holds `count` floats.
+/// tiny temperature gives all the mass to the maximum), weights e^z (eight lanes at a time); with top-k, the k
+/// largest weights (ties at the threshold: the lower indices); with top-p, then the most likely tokens until their
+/// share of the mass reaches top-p (ties at the threshold all kept); the kept weights summed in double in index
+/// order, and the first index whose running sum exceeds `uniform` × the total. Deterministic for a given `uniform`; `scratch` holds `count` floats.
 /// Throws `.invalidArgument` for non-finite logits (a diverged model), an empty row or a bad rule.
 public func sampleToken(_ logits: UnsafePointer<Float>, count n: Int, rule: SamplingRule, uniform: Double,
                         scratch w: UnsafeMutablePointer<Float>) throws(SwiftRNNError) -> Int {
@@ -64,30 +64,46 @@ public func sampleToken(_ logits: UnsafePointer<Float>, count n: Int, rule: Samp
     if rule.greedy || n == 1 { return best }
     let maxLogit = Double(logits[best])
     for i in 0..<n { w[i] = Float((Double(logits[i]) - maxLogit) / rule.temperature) }  // z, all <= 0
+    forEachLanes(n) { i, v in store8(expLanes(load8(w + i, valid: v)), w + i, valid: v) }  // weights e^z in [0, 1]
     if let k = rule.topK, k < n {
-        // The k-th largest z, then the tokens above it and, of those equal to it, the lowest indices.
-        let threshold = (0..<n).map { w[$0] }.sorted(by: >)[k - 1]
+        // The k largest: the largest weight v with at least k weights >= v; of those equal to v, the lowest indices.
+        let v = largestThreshold(w, count: n) { threshold in
+            var count = 0
+            for i in 0..<n where w[i] >= threshold { count += 1 }
+            return count >= k
+        }
         var above = 0
-        for i in 0..<n where w[i] > threshold { above += 1 }
+        for i in 0..<n where w[i] > v { above += 1 }
         var ties = k - above
-        for i in 0..<n {
-            if w[i] > threshold { continue }
-            if w[i] == threshold && ties > 0 { ties -= 1; continue }
-            w[i] = -.infinity
+        for i in 0..<n where w[i] <= v {
+            if w[i] == v && ties > 0 { ties -= 1 } else { w[i] = 0 }
         }
     }
-    forEachLanes(n) { i, v in store8(expLanes(load8(w + i, valid: v)), w + i, valid: v) }  // weights e^z
     if let p = rule.topP, p < 1 {
+        // The most likely tokens until their mass reaches p: the largest weight v such that the weights >= v hold
+        // at least p of the total (ties at v all kept).
+        // One pass sums the mass per binary exponent (the weights are in [0, 1]: 128 buckets); the buckets from the
+        // top that stay below p are kept whole, and only the boundary bucket's weights are sorted.
+        var mass = [Double](repeating: 0, count: 129)
         var total = 0.0
-        for i in 0..<n { total += Double(w[i]) }
-        let order = (0..<n).filter { w[$0] > 0 }.sorted { w[$0] > w[$1] || (w[$0] == w[$1] && $0 < $1) }
-        var mass = 0.0, count = 0
-        for i in order {
-            mass += Double(w[i])
-            count += 1
-            if mass >= p * total { break }
+        for i in 0..<n {
+            mass[Int(w[i].bitPattern >> 23)] += Double(w[i])
+            total += Double(w[i])
         }
-        for i in order.dropFirst(count) { w[i] = 0 }
+        let goal = p * total
+        var above = 0.0, boundary = 128
+        while boundary > 0 && above + mass[boundary] < goal {
+            above += mass[boundary]
+            boundary -= 1
+        }
+        var candidates = (0..<n).filter { Int(w[$0].bitPattern >> 23) == boundary }.map { w[$0] }
+        candidates.sort(by: >)
+        var v = candidates.last ?? 0
+        for c in candidates {
+            above += Double(c)
+            if above >= goal { v = c; break }
+        }
+        for i in 0..<n where w[i] < v { w[i] = 0 }
     }
     var total = 0.0
     for i in 0..<n { total += Double(w[i]) }
@@ -99,4 +115,16 @@ public func sampleToken(_ logits: UnsafePointer<Float>, count n: Int, rule: Samp
         if running > target { return i }
     }
     return last  // rounding left the target at the total: the last kept token
+}
+
+/// The largest value v in [0, 1] (a float, searched over its bit patterns: 31 probes) for which `enough(v)`
+/// holds, `enough` being true at 0 and monotone (true for every smaller value once true).
+func largestThreshold(_ w: UnsafeMutablePointer<Float>, count n: Int, _ enough: (Float) -> Bool) -> Float {
+    var lo: UInt32 = 0, hi = Float(1).bitPattern  // enough(lo) holds; find the largest bits with enough
+    if enough(Float(bitPattern: hi)) { return Float(bitPattern: hi) }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2
+        if enough(Float(bitPattern: mid)) { lo = mid } else { hi = mid }
+    }
+    return Float(bitPattern: lo)
 }
