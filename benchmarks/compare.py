@@ -1,4 +1,5 @@
-"""swiftrnn vs PyTorch (when importable) vs plain NumPy on the RNN / LSTM / GRU / Embedding workloads.
+"""swiftrnn vs PyTorch (when importable) vs plain NumPy on the RNN / LSTM / GRU / Embedding workloads of the speed
+targets.
 
 Each workload runs every implementation in turn, interleaved, in this one process, NumPy arrays in and
 NumPy arrays out; the table shows median times, the ratio PyTorch time / swiftrnn time, and GFLOP/s.
@@ -256,7 +257,7 @@ def training_workload(budget: float, cell: str = "rnn"):
 
 
 TARGETS = {
-    "char-LM training step V459 E64 H256 16x64": 2.0,  # ratio = PyTorch time / swiftrnn time, from the speed issue
+    "char-LM training step V459 E64 H256 16x64": 2.0,  # ratio = PyTorch time / swiftrnn time, the speed target
     "RNN(128,256) T5 N32": 2.0,
     "RNN(4,4) T3 N1": 20.0,
     "RNN(128,128) T100 N16": 2.5,

@@ -1,6 +1,6 @@
 """Text generation end to end: fit quality, memorisation and throughput, swiftrnn vs the same loop in PyTorch.
 
-The recipe of the text-generation issue: the tutorial text (~6k characters of Chinese), character level,
+The text-generation recipe: the tutorial text (~6k characters of Chinese), character level,
 RNNLanguageModel(E=64, H=256), 600 Adam steps (lr 3e-3, gradient norm clipped to 1.0) of 16 random
 windows of 64 characters, one thread. Both frameworks start from the same initial weights and see the
 same windows (drawn as ``RNNLanguageModel.fit`` documents), so their loss curves are directly comparable.
@@ -11,11 +11,11 @@ text (how many generated characters continue the text verbatim, and how many lie
 span that occurs in the text), and generation speed (new tokens/s, one token at a time). Training speed is
 given by wall time and by CPU time (the fairer figure on a shared machine).
 
-    python benchmarks/text_quality.py                       # the tutorial text from ../shared/seed
+    python benchmarks/text_quality.py --corpus TUTORIAL.txt  # or SWIFTRNN_TUTORIAL_TEXT=TUTORIAL.txt
     python benchmarks/text_quality.py --corpus FILE --steps 300 --no-torch
 
 Run it with a Python where swiftrnn is importable (and torch, for the PyTorch column). The tutorial text
-is read from where the project keeps it; it is not shipped with swiftrnn.
+is not shipped with swiftrnn: pass its file (the prompts below come from it).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ try:
 except ImportError:
     torch = None
 
-DEFAULT_CORPUS = os.environ.get("SWIFTRNN_TUTORIAL_TEXT", "/work/shared/seed/000_7a8c18dfcdf9a7c6.txt")
+DEFAULT_CORPUS = os.environ.get("SWIFTRNN_TUTORIAL_TEXT")
 PROMPTS = ("循环神经网络", "词嵌入层", "隐藏状态", "输入数据", "文本生成")
 GEN_TOKENS = 60
 SPAN = 10
@@ -134,12 +134,15 @@ def run_torch(text, vocab, ids, init_state, args) -> Optional[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", default=DEFAULT_CORPUS, help="a UTF-8 text (default: the tutorial text)")
+    parser.add_argument("--corpus", default=DEFAULT_CORPUS,
+                        help="the tutorial text, UTF-8 (default: $SWIFTRNN_TUTORIAL_TEXT)")
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
     args = parser.parse_args()
+    if args.corpus is None:
+        parser.error("give the tutorial text: --corpus FILE or SWIFTRNN_TUTORIAL_TEXT=FILE")
     global torch
     if args.no_torch:
         torch = None

@@ -2,7 +2,7 @@
 
     PYTHONPATH=python python3 benchmarks/threads.py [--threads 8] [--repeats 3] [--config 256,512,2,40,16]
 
-Issue 7's figure: 8 threads each running RNN(256, 512, num_layers=2) on a (40, 16, 256) input with
+The reliability work's figure: 8 threads each running RNN(256, 512, num_layers=2) on a (40, 16, 256) input with
 set_num_threads(1), against the same 8 calls in a row; the target is >= 1.4x on 2 cores. Prints the
 best-of-N wall time of both and their ratio, and checks the threaded results equal the serial ones.
 """

@@ -5,31 +5,28 @@
 #
 #   scripts/asan_python.sh [pytest args...]
 #
-# Builds into .build-asan-py/: the Swift library with -sanitize=address, the C extension with
-# clang -fsanitize=address, assembled into a copy of python/swiftrnn there; python runs with the ASan
-# runtime preloaded.
+# Builds into .build-asan-py/: the Swift library with -sanitize=address (or takes the one in
+# SWIFTRNN_ASAN_BIN=DIR, an existing -sanitize=address build: CI's one ASan build), the C extension with
+# clang -fsanitize=address, assembled into a copy of python/swiftrnn there (scripts/assemble_python.sh);
+# python runs with the ASan runtime preloaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scratch="$PWD/.build-asan-py"
-flags=(-c release --product swiftrnn_capi --scratch-path "$scratch/swift" -Xswiftc -sanitize=address)
-echo "== asan: building the Swift core with -sanitize=address"
-swift build "${flags[@]}" 2>&1 | { grep -v "ld.gold: warning: Cannot export local symbol" || true; } | tail -n 2
-bin="$(swift build "${flags[@]}" --show-bin-path)"
+if [ -n "${SWIFTRNN_ASAN_BIN:-}" ]; then
+    bin="$SWIFTRNN_ASAN_BIN"
+    echo "== asan: the Swift core of $bin"
+else
+    flags=(-c release --product swiftrnn_capi --scratch-path "$scratch/swift" -Xswiftc -sanitize=address)
+    echo "== asan: building the Swift core with -sanitize=address"
+    swift build "${flags[@]}" 2>&1 | { grep -v "ld.gold: warning: Cannot export local symbol" || true; } | tail -n 2
+    bin="$(swift build "${flags[@]}" --show-bin-path)"
+fi
 cc="$(dirname "$(command -v swift)")/clang"
 [ -x "$cc" ] || cc=clang
 
 pkg="$scratch/pkg"
-rm -rf "$pkg" && mkdir -p "$pkg"
-cp -r python/swiftrnn "$pkg/"
-rm -f "$pkg"/swiftrnn/*.so
-suffix="$(python3 -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
-pyinc="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
-npinc="$(python3 -c 'import numpy; print(numpy.get_include())')"
 echo "== asan: building the C extension with -fsanitize=address"
-"$cc" -shared -fPIC -g -O1 -fno-omit-frame-pointer -fsanitize=address -std=c11 -Wall -Wno-unused-parameter \
-    -I"$pyinc" -I"$npinc" -I Sources/CSwiftRNN/include python/swiftrnn/_csrc/*.c \
-    -L"$bin" -lswiftrnn_capi -Wl,-rpath,'$ORIGIN' -o "$pkg/swiftrnn/_native$suffix"
-cp "$bin/libswiftrnn_capi.so" "$pkg/swiftrnn/"
+scripts/assemble_python.sh "$bin" "$pkg" -O1 -fno-omit-frame-pointer -fsanitize=address
 
 runtime="$("$cc" -print-file-name=libclang_rt.asan-x86_64.so)"
 python_bin="$(python3 -c 'import sys; print(sys.executable)')"   # the real binary: preload into Python only

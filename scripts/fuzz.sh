@@ -5,6 +5,8 @@
 #
 # libFuzzer: the Swift library is built with -sanitize=fuzzer,address (coverage counters + ASan, no
 # fuzzer main in the library) into .build-fuzz/, the harness with clang -fsanitize=fuzzer,address.
+# SWIFTRNN_ASAN_BIN=DIR uses the libswiftrnn_capi.so of an existing build instead (ci_reliability.sh's
+# one ASan build, made with -sanitize=address and the same coverage counters).
 # The corpus grows in .build-fuzz/corpus (kept between runs on one machine; starts empty in CI).
 # A crash, sanitizer report, broken invariant, leak or hang (> 10 s for one input) fails the run and
 # leaves the input in .build-fuzz/crash-* (replay: .build-fuzz/capi_fuzzer FILE).
@@ -15,10 +17,15 @@ seconds="${1:-60}"
 scratch=.build-fuzz
 flags=(-c release --product swiftrnn_capi --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address)
 
-echo "== fuzz: building the Swift core with -sanitize=fuzzer,address"
-# ld.gold warns once per ASan helper symbol ("Cannot export local symbol"): noise.
-swift build "${flags[@]}" 2>&1 | { grep -v "ld.gold: warning: Cannot export local symbol" || true; } | tail -n 3
-bin="$(swift build "${flags[@]}" --show-bin-path)"
+if [ -n "${SWIFTRNN_ASAN_BIN:-}" ]; then
+    bin="$SWIFTRNN_ASAN_BIN"
+    echo "== fuzz: the Swift core of $bin"
+else
+    echo "== fuzz: building the Swift core with -sanitize=fuzzer,address"
+    # ld.gold warns once per ASan helper symbol ("Cannot export local symbol"): noise.
+    swift build "${flags[@]}" 2>&1 | { grep -v "ld.gold: warning: Cannot export local symbol" || true; } | tail -n 3
+    bin="$(swift build "${flags[@]}" --show-bin-path)"
+fi
 cc="$(dirname "$(command -v swift)")/clang"
 [ -x "$cc" ] || cc=clang
 common=(-g -O1 -I Sources/CSwiftRNN/include fuzz/capi_fuzzer.c -L"$bin" -lswiftrnn_capi -Wl,-rpath,"$bin")

@@ -54,7 +54,7 @@ func load16(_ p: UnsafePointer<Float>, _ valid: Int) -> F16 {
     valid == 16 ? UnsafeRawPointer(p).loadUnaligned(as: F16.self) : loadPartial16(p, valid)
 }
 
-/// The signature of the generated tile functions (Kernel512Tiles.swift): `kc`, `a0`, `a1`, `rsA`,
+/// The signature of the generated tile functions (Generated/GEMMTilesAVX512.swift): `kc`, `a0`, `a1`, `rsA`,
 /// `csA`, `b`, `rsB`, `panelStride`, `c`, `ldc`, `cols`, `load`, `bias` as in `avx512Tile`. A tile of R
 /// rows × P panels keeps R·P zmm accumulators (at most 24); per k step it loads the P vectors of op(B)
 /// and broadcasts the R values of op(A).

@@ -166,7 +166,7 @@ func packTable() {
     }
 }
 
-/// rnnForward at the speed issue's workloads (the core alone: no Python, no copies in or out).
+/// rnnForward at the speed targets' workloads (the core alone: no Python, no copies in or out).
 func rnnTable() {
     print("\nrnnForward (tanh), best time (1T: thread CPU time); GFLOP/s counts the GEMMs only")
     print(pad("workload", 44) + pad("1T us", 11) + pad("1T GF/s", 9) + pad("2T us", 11) + pad("2T GF/s", 9))

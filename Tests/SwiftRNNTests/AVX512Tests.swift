@@ -5,10 +5,23 @@ import SwiftRNNVectorMath
 import SwiftRNNAVX512
 #endif
 
-/// The AVX-512 GEMM kernels against the AVX2 ones: bit-identical results for every shape, layout,
-/// accumulate flag, epilogue, k-blocking and packed/unpacked op(B). The AVX-512 half is skipped on
-/// CPUs without AVX-512 (the test then only checks that the switch stays off).
-@Suite(.serialized)
+/// Without AVX-512 (an AVX2-only CPU, or SWIFTRNN_SIMD=avx2 on any): the switch to the AVX-512 kernels
+/// stays off, so nothing can reach them.
+@Suite(.disabled(if: cpuHasAVX512, "the CPU has AVX-512 and SWIFTRNN_SIMD does not turn it off"))
+struct WithoutAVX512Tests {
+    @Test func theAVX512KernelsCannotBeSwitchedOn() {
+        #expect(!setGEMMUsesAVX512(true))
+        #expect(!gemmUsesAVX512)
+        #expect(gemmSIMDLevel != "avx512")
+    }
+}
+
+#if SWIFTRNN_X86_KERNELS
+/// The AVX-512 kernels against the AVX2 ones: bit-identical results for every shape, layout, accumulate
+/// flag, epilogue, k-blocking and packed/unpacked op(B), and the epilogue, exponentials and FMA chains.
+/// Every test here executes AVX-512 instructions: the whole suite runs only where `cpuHasAVX512` (the
+/// CPU has AVX-512 and SWIFTRNN_SIMD does not say avx2); a test added here needs no guard of its own.
+@Suite(.serialized, .enabled(if: cpuHasAVX512, "needs AVX-512 (absent, or SWIFTRNN_SIMD=avx2)"))
 struct AVX512Tests {
     private static func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
         var s = seed &* 0x9E37_79B9_7F4A_7C15 | 1
@@ -50,10 +63,6 @@ struct AVX512Tests {
     @Test func avx512MatchesAVX2BitForBit() {
         let had = gemmUsesAVX512
         defer { setGEMMUsesAVX512(had) }
-        guard setGEMMUsesAVX512(true) else {
-            #expect(gemmSIMDLevel != "avx512")
-            return
-        }
         var shapes: [(Int, Int, Int)] = []
         for m in 1...13 { shapes.append((m, [5, 16, 33, 47][m % 4], [1, 7, 64, 130][m % 4])) }
         shapes += [(14, 31, 9), (16, 128, 128), (17, 130, 70),
@@ -79,7 +88,7 @@ struct AVX512Tests {
                     let b = Self.randomFloats((transB ? n : k) * ldb, seed: seed + 1000)
                     // Scale so that tanh sees values across its branches and relu sees negatives.
                     let c0 = Self.randomFloats(m * ldc, seed: seed + 2000).map { $0 * 4 }
-                    setGEMMUsesAVX512(true)
+                    #expect(setGEMMUsesAVX512(true))
                     let (x1, x2) = Self.run(m: m, n: n, k: k, transA: transA, transB: transB, accumulate: accumulate,
                                             activation: activation, a: a, b: b, c0: c0, ldc: ldc)
                     setGEMMUsesAVX512(false)
@@ -100,7 +109,6 @@ struct AVX512Tests {
     /// The bias start of the AVX-512 tiles (for the bias row of the GEMM): chains started from
     /// C + bias (accumulate) or from bias give the same bits as adding the bias to C first.
     @Test func avx512BiasStartsTheChains() {
-        guard cpuHasAVX512 else { return }
         for (m, n, k) in [(1, 5, 3), (5, 40, 17), (12, 16, 9), (13, 33, 20), (30, 100, 64), (7, 130, 5)] {
             for load in [false, true] {
                 let lda = k + 1, ldc = n + 3
@@ -143,8 +151,6 @@ struct AVX512Tests {
     /// over every 4103rd float bit pattern (both signs, subnormals, ±Inf, NaNs) plus the tanh
     /// branch points, in rows with a ragged tail.
     @Test func avx512EpilogueMatchesAVX2BitForBit() {
-        guard cpuHasAVX512 else { return }
-        #if SWIFTRNN_X86_KERNELS
         var values: [Float] = [0, -0, 0.625, -0.625, 9.5, -9.5, 9.0, .infinity, -.infinity, .nan,
                                .leastNonzeroMagnitude, .greatestFiniteMagnitude, 0.6249999, 9.499999]
         var bits: UInt32 = 0
@@ -171,14 +177,12 @@ struct AVX512Tests {
             let mismatches = zip(x16, x8).filter { $0.bitPattern != $1.bitPattern && !($0.isNaN && $1.isNaN) }.count
             #expect(mismatches == 0, "kind \(kind): \(mismatches) of \(values.count) differ")
         }
-        #endif
     }
 
     /// The cross-entropy's exponentials and their sums, sixteen lanes at a time against eight: the same
     /// bits for every row length (the 16-wide loop, then eight-lane chunks, then the padded tail),
     /// over arguments from every binade, the edges of exp's range, infinities and NaN.
     @Test func avx512ExpShiftedMatchesAVX2BitForBit() {
-        #if SWIFTRNN_X86_KERNELS
         var values: [Float] = [0, -0, -87.33654, -87.3366, 88.72283, 88.7229, .infinity, -.infinity, .nan, -1e-30]
         var bits: UInt32 = 0
         while true {
@@ -203,6 +207,15 @@ struct AVX512Tests {
                 }
             }
         }
-        #endif
+    }
+
+    /// The 16-lane FMA chains of the peak probe compute every chain for every iteration.
+    @Test func fmaChains16Lanes() {
+        for iterations in [0, 1, 1000, 4097] {
+            let want = FMAPeakTests.expected(lanes: 16, iterations: iterations)
+            let got = Double(avx512FMAChains(iterations: iterations))
+            #expect(abs(got - want) <= 1e-6 * abs(want), "16 lanes, \(iterations) iterations: \(got) vs \(want)")
+        }
     }
 }
+#endif

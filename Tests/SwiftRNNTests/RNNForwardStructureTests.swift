@@ -1,12 +1,13 @@
 import Testing
 @testable import SwiftRNN
 
-/// The inference forward as it was before the projection went straight into the output rows and the
-/// directions ran concurrently: a projection buffer filled with b_ih + b_hh, accumulated into by one
-/// GEMM, copied row by row into the output at each step. The new structure must give the same bits.
-private func legacyRNNForward(config: RNNConfig, parameters: [UnsafePointer<Float>], x: UnsafePointer<Float>,
-                              seqLen L: Int, batch N: Int, h0: UnsafePointer<Float>?,
-                              output: UnsafeMutablePointer<Float>, hn: UnsafeMutablePointer<Float>) {
+/// The inference forward written the plain way, as the oracle of the optimised one: serial directions,
+/// a projection buffer filled with b_ih + b_hh, accumulated into by one GEMM, copied row by row into
+/// the output at each step. The core (projection straight into the output rows, concurrent directions,
+/// pre-packed weights) must give the same bits.
+private func serialBufferedRNNForward(config: RNNConfig, parameters: [UnsafePointer<Float>], x: UnsafePointer<Float>,
+                                      seqLen L: Int, batch N: Int, h0: UnsafePointer<Float>?,
+                                      output: UnsafeMutablePointer<Float>, hn: UnsafeMutablePointer<Float>) {
     let H = config.hiddenSize, D = config.numDirections
     let outWidth = D * H, rows = L * N, layerCount = rows * outWidth
     let proj = UnsafeMutablePointer<Float>.allocate(capacity: max(rows * H, 1))
@@ -112,9 +113,9 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
         return all
     }()
 
-    @Test("projection into the output rows, concurrent directions, pre-packed weights: the old structure's bits, 1-4 threads",
+    @Test("projection into the output rows, concurrent directions, pre-packed weights: the plain serial forward's bits, 1-4 threads",
           arguments: cases)
-    func sameBitsAsTheOldStructure(c: Case) throws {
+    func sameBitsAsTheSerialBufferedForward(c: Case) throws {
         let config = RNNConfig(inputSize: c.input, hiddenSize: c.hidden, numLayers: c.layers,
                                nonlinearity: c.relu ? .relu : .tanh, bias: c.bias, batchFirst: c.batchFirst,
                                bidirectional: c.bidirectional)
@@ -146,8 +147,8 @@ private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
                     setNumThreads(1)
                     wantOut.withUnsafeMutableBufferPointer { o in
                         wantHn.withUnsafeMutableBufferPointer { h in
-                            legacyRNNForward(config: config, parameters: pointers, x: xBase, seqLen: c.L, batch: c.N,
-                                             h0: h0p, output: o.baseAddress!, hn: h.baseAddress!)
+                            serialBufferedRNNForward(config: config, parameters: pointers, x: xBase, seqLen: c.L, batch: c.N,
+                                                     h0: h0p, output: o.baseAddress!, hn: h.baseAddress!)
                         }
                     }
                     for threads in [1, 2, 3, 4] {

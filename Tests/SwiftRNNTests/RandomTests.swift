@@ -2,7 +2,7 @@ import CSwiftRNN
 import SwiftRNN
 import Testing
 
-// MARK: - Fixture types (the data is in RandomFixtures.swift, generated from torch)
+// MARK: - Fixture types (the data is in Generated/RandomFixtures.swift, written from random_streams.npz)
 
 enum RandomOp: Sendable {
     case rand(Int)

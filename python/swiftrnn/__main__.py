@@ -27,10 +27,10 @@ from swiftrnn.text import BUILTIN_CORPUS_SOURCE, TOKENIZERS, Vocab, builtin_corp
 
 PROG = "python -m swiftrnn"
 
-# The tutorial's sentence (../shared/seed): segmented, deduplicated in order, embedded.
+# The tutorial's sentence: segmented, deduplicated in order, embedded.
 DEMO_TEXT = "北京冬奥的进度条已经过半，不少外国运动员在完成自己的比赛后踏上归途。"
 
-# Part 4 of the demo: a character model trained on the built-in corpus: 120 steps (~2 s for the issue's
+# Part 4 of the demo: a character model trained on the built-in corpus: 120 steps (~2 s for the training
 # speed target; they memorise the text), cut short after DEMO_TIME_LIMIT seconds on a slower machine.
 DEMO_TRAIN_STEPS = 120
 DEMO_TIME_LIMIT = 10.0

@@ -12,13 +12,6 @@ from swiftrnn.__main__ import demo, main
 from swiftrnn.models import RNNLanguageModel
 from swiftrnn.text import Vocab, builtin_corpus, tokenize
 
-try:
-    import swiftrnn.optim  # noqa: F401
-    HAVE_TRAINING = True
-except ImportError:
-    HAVE_TRAINING = False
-needs_training = pytest.mark.skipif(not HAVE_TRAINING, reason="the training API (swiftrnn.optim) is not built yet")
-
 PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(swiftrnn.__file__)))
 
 
@@ -196,11 +189,9 @@ def test_demo_prints_the_tutorial_examples(capsys):
     out = capsys.readouterr().out
     assert "output: (5, 32, 256)" in out and "hn:     (1, 32, 256)" in out
     assert "Embedding(" in out and "== 4. Training" in out and "Dao De Jing" in out
-    if HAVE_TRAINING:
-        assert "3 Adam steps" in out and "greedy  '上善':" in out
+    assert "3 Adam steps" in out and "greedy  '上善':" in out
 
 
-@needs_training
 def test_train_then_generate(corpus, tmp_path, capsys):
     out_dir = tmp_path / "model"
     argv = ["train", str(corpus), "--out", str(out_dir), "--steps", "40", "--seq-len", "32", "--batch-size", "8",
@@ -218,7 +209,6 @@ def test_train_then_generate(corpus, tmp_path, capsys):
     assert (tmp_path / "again" / "weights.npz").read_bytes() == (out_dir / "weights.npz").read_bytes()
 
 
-@needs_training
 def test_train_whitespace_tokenizer_and_epochs(tmp_path, capsys):
     words = " ".join(["the cat sat on the mat", "a dog ran in the park"] * 40)
     (tmp_path / "c.txt").write_text(words, encoding="utf-8")
@@ -231,7 +221,6 @@ def test_train_whitespace_tokenizer_and_epochs(tmp_path, capsys):
     assert status == 0 and gen.startswith("the cat ") and len(gen.split()) == 6
 
 
-@needs_training
 def test_train_and_generate_with_jieba_words(corpus, tmp_path, capsys):
     jieba = pytest.importorskip("jieba")
     status, out, err = run(["train", str(corpus), "--tokenizer", "jieba", "--out", str(tmp_path / "m"), "--steps", "5",

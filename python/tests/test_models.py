@@ -1,5 +1,5 @@
 """swiftrnn.models.RNNLanguageModel: structure, forward, generate (streaming, sampling), evaluate, save/load,
-fit (when the training API is present), and parity with the PyTorch equivalent (when torch is importable)."""
+fit, and parity with the PyTorch equivalent (when torch is importable)."""
 import io
 import json
 import math
@@ -15,13 +15,6 @@ from swiftrnn.models import TORCH_EQUIVALENT, RNNLanguageModel
 from swiftrnn.text import Vocab, builtin_corpus, tokenize
 
 from conftest import assert_close
-
-try:
-    import swiftrnn.optim  # noqa: F401
-    HAVE_TRAINING = True
-except ImportError:
-    HAVE_TRAINING = False
-needs_training = pytest.mark.skipif(not HAVE_TRAINING, reason="the training API (swiftrnn.optim) is not built yet")
 
 
 def small(vocab_size=12, **kw):
@@ -439,7 +432,6 @@ def corpus_ids():
     return vocab, vocab.encode(tokens)
 
 
-@needs_training
 def test_fit_lowers_the_loss_and_returns_one_loss_per_step():
     vocab, ids = corpus_ids()
     m = small(vocab_size=len(vocab), embedding_dim=16, hidden_size=64)
@@ -450,7 +442,6 @@ def test_fit_lowers_the_loss_and_returns_one_loss_per_step():
     assert m.evaluate(ids, seq_len=32) < before - 1.0
 
 
-@needs_training
 def test_fit_is_reproducible_with_a_seed():
     _, ids = corpus_ids()
     runs = []
@@ -463,7 +454,6 @@ def test_fit_is_reproducible_with_a_seed():
     assert m.fit(ids, steps=5, seq_len=16, batch_size=4, progress=False, seed=1) != runs[0][0]
 
 
-@needs_training
 def test_fit_epochs_visit_every_window_once_per_epoch():
     ids = np.arange(101) % 12
     m = small()
@@ -472,14 +462,12 @@ def test_fit_epochs_visit_every_window_once_per_epoch():
     assert len(small().fit(ids, seq_len=10, batch_size=3, progress=False)) == 4  # default: one epoch
 
 
-@needs_training
 def test_fit_time_limit_stops_early():
     ids = np.arange(200) % 12
     losses = small().fit(ids, steps=10_000, seq_len=8, progress=False, time_limit=0.05)
     assert 1 <= len(losses) < 10_000
 
 
-@needs_training
 def test_fit_restores_the_mode():
     m = small()
     m.eval()
@@ -487,7 +475,6 @@ def test_fit_restores_the_mode():
     assert not m.training and not m.rnn.training
 
 
-@needs_training
 @pytest.mark.parametrize("kw, exc, match", [
     ({"steps": 2, "epochs": 1}, ValueError, "not both"),
     ({"steps": 0}, ValueError, "steps"),
@@ -504,7 +491,6 @@ def test_fit_validates_arguments(kw, exc, match):
         small().fit(**args)
 
 
-@needs_training
 def test_progress_bar_only_on_a_terminal(monkeypatch, capsys):
     ids = np.arange(60) % 12
     small().fit(ids, steps=3, seq_len=8, progress=True)          # stderr is captured: not a TTY
@@ -517,7 +503,6 @@ def test_progress_bar_only_on_a_terminal(monkeypatch, capsys):
     assert "3/3" in err and "loss" in err and "tok/s" in err and err.endswith("\n")
 
 
-@needs_training
 def test_fit_matches_the_same_recipe_in_pytorch():
     """Same initial weights, same windows, Adam + clipping: the per-step losses follow PyTorch's."""
     torch = pytest.importorskip("torch")

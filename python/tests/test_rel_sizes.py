@@ -1,12 +1,14 @@
 """Reliability: huge sizes fail at once with a clean exception; zero-size dimensions behave like torch.
 
-"At once" is checked by time (well under a second, where attempting the allocation or a loop over a
-huge count would take minutes or be killed) and by the process's peak RSS not moving.
+"At once" is checked by the process's peak RSS not moving (an attempted allocation would touch the
+memory) and by a watchdog that ends the run if a call has not returned in a minute (a loop over a huge
+count takes hours): no wall-clock assert that a loaded machine could fail.
 """
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import resource
-import time
 
 import numpy as np
 import pytest
@@ -27,6 +29,17 @@ def _twice_memory_rows() -> int:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextlib.contextmanager
+def returns_before_a_hang(seconds: float = 60):
+    """Ends the test process with the stacks of every thread if the block runs for `seconds`: it catches
+    a call that would loop for hours (even inside the core, holding the GIL), not a slow machine."""
+    faulthandler.dump_traceback_later(seconds, exit=True)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 HUGE_CONSTRUCTORS = [
@@ -51,11 +64,8 @@ HUGE_CONSTRUCTORS = [
 @pytest.mark.parametrize("name,make", HUGE_CONSTRUCTORS, ids=[n for n, _ in HUGE_CONSTRUCTORS])
 def test_huge_constructor_fails_at_once(name, make):
     rss = peak_rss_mb()
-    start = time.perf_counter()
-    with pytest.raises(SIZE_ERRORS) as info:
+    with returns_before_a_hang(), pytest.raises(SIZE_ERRORS) as info:
         make()
-    elapsed = time.perf_counter() - start
-    assert elapsed < 0.5, f"{name} took {elapsed:.2f} s to fail"
     assert peak_rss_mb() - rss < 50, f"{name} grew the peak RSS"
     assert str(info.value), "the message must say what was too big"
 
@@ -222,9 +232,8 @@ def test_many_layers_beyond_the_old_parameter_cap():
 def test_cross_entropy_with_zero_positions_and_a_huge_batch_returns_at_once(reduction):
     """logits (2**40, 3, 0): nothing to score. The core once looped over all 2**40 empty rows (hours)."""
     loss = nn.CrossEntropyLoss(reduction=reduction)
-    start = time.perf_counter()
-    out = loss(np.zeros((2**40, 3, 0), np.float32), np.zeros((2**40, 0), np.int64))
-    assert time.perf_counter() - start < 0.5
+    with returns_before_a_hang():
+        out = loss(np.zeros((2**40, 3, 0), np.float32), np.zeros((2**40, 0), np.int64))
     if reduction == "sum":
         assert float(out) == 0.0
     elif reduction == "mean":

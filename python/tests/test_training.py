@@ -2,7 +2,7 @@
 cross-entropy alone, optimizer trajectories and gradient clipping.
 
 Fixtures: fixtures/training.npz and fixtures/optim.npz, written by fixtures/make_training_fixtures.py from
-torch autograd and torch.optim. Gradients are compared with rtol=2e-4, atol=2e-5 (the issue's tolerance);
+torch autograd and torch.optim. Gradients are compared with rtol=2e-4, atol=2e-5 (the training work's tolerance);
 optimizer trajectories with rtol=1e-5, atol=1e-7 (elementwise float32 updates, several steps).
 """
 

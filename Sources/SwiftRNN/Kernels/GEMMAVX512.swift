@@ -18,10 +18,14 @@ import CSwiftRNNCPU
 import SwiftRNNAVX512
 #endif
 
-/// Whether the CPU (and OS) support AVX-512 F/VL/BW/DQ.
+/// Whether the AVX-512 kernels may run: the CPU (and OS) support AVX-512 F/VL/BW/DQ and the environment
+/// does not say SWIFTRNN_SIMD=avx2, which makes an AVX-512 machine one without it for the whole process,
+/// tests included (they are gated on this, so such a run executes no AVX-512 instruction, as an
+/// AVX2-only CPU would).
 let cpuHasAVX512: Bool = {
     #if SWIFTRNN_X86_KERNELS
-    return srnn_cpu_has_avx512() != 0
+    let forced = getenv("SWIFTRNN_SIMD").map { String(cString: $0).lowercased() }
+    return forced != "avx2" && forced != "avx2+fma" && srnn_cpu_has_avx512() != 0
     #else
     return false
     #endif
@@ -30,9 +34,7 @@ let cpuHasAVX512: Bool = {
 /// The kernel family in use: "avx512", "avx2+fma" or "portable" (decided once per process).
 public let gemmSIMDLevel: String = {
     #if SWIFTRNN_X86_KERNELS
-    let forced = getenv("SWIFTRNN_SIMD").map { String(cString: $0).lowercased() }
-    if forced != "avx2" && forced != "avx2+fma" && cpuHasAVX512 { return "avx512" }
-    return "avx2+fma"
+    return cpuHasAVX512 ? "avx512" : "avx2+fma"
     #else
     return "portable"
     #endif
@@ -45,7 +47,7 @@ private let avx512Switch = Atomic<Bool>(gemmSIMDLevel == "avx512")
 
 var gemmUsesAVX512: Bool { avx512Switch.load(ordering: .relaxed) }
 
-/// For tests and benchmarks: selects the AVX-512 kernels (if the CPU has them) or the AVX2 ones.
+/// For tests and benchmarks: selects the AVX-512 kernels (if `cpuHasAVX512`) or the AVX2 ones.
 /// Returns whether the AVX-512 kernels are now in use. GEMMs running meanwhile may use either
 /// (same results).
 @discardableResult
