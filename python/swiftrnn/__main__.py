@@ -207,6 +207,13 @@ def train(args: argparse.Namespace) -> None:
 def generate(args: argparse.Namespace) -> None:
     from swiftrnn.models import RNNLanguageModel
 
+    if args.greedy:  # sampling settings would be ignored: say so rather than silently drop them
+        given = [flag for flag, value in (("--temperature", args.temperature), ("--top-k", args.top_k),
+                                          ("--top-p", args.top_p), ("--seed", args.seed)) if value is not None]
+        if given:
+            raise CLIError(f"--greedy takes the most likely token every step; {', '.join(given)} would be ignored: "
+                           "drop --greedy to sample")
+
     model = RNNLanguageModel.load(args.model).eval()  # inference only: no dropout, nothing kept for a backward
     if model.vocab is None:
         raise CLIError(f"model {args.model!r} has no vocabulary (vocab.json): save it with "
@@ -222,8 +229,9 @@ def generate(args: argparse.Namespace) -> None:
             raise CLIError(f"the prompt has {len(unknown)} token(s) not in the model's vocabulary "
                            f"({mode} tokens): {shown}")
     with swiftrnn.no_grad():
-        ids = model.generate(model.vocab.encode(tokens), args.length, temperature=args.temperature,
-                             top_k=args.top_k, greedy=args.greedy, seed=args.seed)
+        ids = model.generate(model.vocab.encode(tokens), args.length,
+                             temperature=1.0 if args.temperature is None else args.temperature,
+                             top_k=args.top_k, top_p=args.top_p, greedy=args.greedy, seed=args.seed)
     print(detokenize(model.vocab.decode(ids), mode))
 
 
@@ -271,6 +279,7 @@ def _tokenizer(s: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="swiftrnn: recurrent networks with a fast Swift core.",
                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"{PROG} {swiftrnn.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("demo", help="the tutorial's examples, then a character model trained on a built-in corpus")
     sub.add_parser("info", help="print version, SIMD level, threads and build facts")
@@ -310,9 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("model", metavar="DIR", help="a directory written by `train` (or RNNLanguageModel.save)")
     g.add_argument("--prompt", required=True, help="the text to continue")
     g.add_argument("--length", type=_int_at_least(0), default=100, help="new tokens to generate (default: 100)")
-    g.add_argument("--temperature", type=_float_in(0.0, True), default=1.0, help="sampling temperature (default: 1)")
+    g.add_argument("--temperature", type=_float_in(0.0, True), default=None, help="sampling temperature (default: 1)")
     g.add_argument("--top-k", type=_int_at_least(1), default=None, help="sample among the k most likely tokens")
-    g.add_argument("--greedy", action="store_true", help="always take the most likely token")
+    g.add_argument("--top-p", type=_float_in(0.0, True, 1.0), default=None,
+                   help="sample among the most likely tokens whose probability reaches P (nucleus sampling)")
+    g.add_argument("--greedy", action="store_true",
+                   help="always take the most likely token (not with --temperature, --top-k, --top-p or --seed)")
     g.add_argument("--seed", type=_int_at_least(0), default=None, help="seed for sampling (default: fresh)")
     return parser
 

@@ -253,7 +253,6 @@ def test_save_refuses_non_finite_weights_naming_the_parameter(tmp_path):
     assert not (tmp_path / "new").exists()
 
 
-@needs_training
 def test_train_that_diverges_fails_and_keeps_the_existing_model(tmp_path, capsys, corpus, model_dir):
     before = {p.name: p.read_bytes() for p in model_dir.iterdir()}
     status, out, err = run(["train", str(corpus), "--out", str(model_dir), "--steps", "3", "--lr", "1e38",
@@ -317,3 +316,23 @@ def test_train_sizes_beyond_memory_are_one_line(tmp_path, capsys, corpus, monkey
     status, _, err = run(["train", str(corpus), "--out", str(tmp_path / "m"), "--quiet", *flags], capsys)
     assert_one_line_error(status, err, "out of memory", "more than this machine's memory")
     assert not (tmp_path / "m").exists()
+
+
+def test_version_top_p_and_contradictory_sampling_flags(tmp_path):
+    """--version prints the version; generate takes --top-p; --greedy with a sampling setting is an error
+    instead of silently ignoring it."""
+    import subprocess
+    import sys
+    import swiftrnn
+    run = lambda *a: subprocess.run([sys.executable, "-m", "swiftrnn", *a], capture_output=True, text=True)  # noqa: E731
+    v = run("--version")
+    assert v.returncode == 0 and v.stdout.strip() == f"python -m swiftrnn {swiftrnn.__version__}"
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("abcabcabd " * 30, encoding="utf-8")
+    assert run("train", str(corpus), "--out", str(tmp_path / "m"), "--steps", "3", "--quiet",
+               "--hidden-size", "8", "--embedding-dim", "4").returncode == 0
+    ok = run("generate", str(tmp_path / "m"), "--prompt", "ab", "--length", "5", "--top-p", "0.9", "--seed", "1")
+    assert ok.returncode == 0, ok.stderr
+    bad = run("generate", str(tmp_path / "m"), "--prompt", "ab", "--greedy", "--temperature", "0.5")
+    assert bad.returncode == 1 and "--greedy" in bad.stderr and "--temperature would be ignored" in bad.stderr
+    assert run("generate", str(tmp_path / "m"), "--prompt", "ab", "--top-p", "1.5").returncode == 2
