@@ -1,6 +1,7 @@
 """The Module base class: parameters, submodules, state_dict, train/eval and repr as in torch.nn.Module."""
 from __future__ import annotations
 
+import collections
 import functools
 import threading
 import warnings
@@ -449,10 +450,10 @@ class Module:
             return
         stack = tape.__dict__.get("stack")
         if stack is None:
-            stack = tape.stack = []
+            stack = tape.stack = collections.deque()
         stack.append(state)
         if len(stack) > self.max_saved_forwards:
-            del stack[0]
+            stack.popleft()
             if not tape.__dict__.get("warned"):
                 tape.warned = True
                 warnings.warn(f"{type(self).__name__} has kept {self.max_saved_forwards} training-mode forwards for "

@@ -171,11 +171,11 @@ class RNNBase(Module):
         packed: step t on the first batch_sizes[t] sequences, the output packed the same way, the states in the
         batch's original order."""
         packing = None
-        if type(input).__name__ == "PackedSequence":
+        if type(input) is not np.ndarray and type(input).__name__ == "PackedSequence":  # ndarray: the fast path
             input, packing = _unpack(input)
             h0, c0 = _permute_states(packing[1], h0, c0)
         masks = None
-        if self.training and self.dropout > 0 and self.num_layers > 1:
+        if self.dropout > 0 and self.training and self.num_layers > 1:
             masks = self._dropout_masks(input, packed=packing is not None)
         sizes = None if packing is None else packing[0]
         if not self._records():
@@ -186,10 +186,11 @@ class RNNBase(Module):
             # layer's output and gates (in the last backward's buffer when it fits: no fresh pages every step),
             # and returns them as its last element.
             spare = self.__dict__.pop("_spare_saved", True)  # taken atomically: never two threads' buffer
-            *results, saved = _native.rnn_forward(input, h0, self._flat, self._desc, masks, spare, None, c0, sizes)
-            self._save_for_backward((saved, packing))
+            with_saved = _native.rnn_forward(input, h0, self._flat, self._desc, masks, spare, None, c0, sizes)
+            self._save_for_backward((with_saved[-1], packing))
+            results = with_saved[:-1]
         if packing is None:
-            return tuple(results)
+            return results
         output, *states = results
         return (PackedSequence._make((output, *packing)), *_permute_states(packing[2], *states))
 
@@ -336,7 +337,9 @@ class RNN(RNNBase):
             ValueError: wrong rank or sizes of input or h0 (expected and actual shapes named).
             TypeError: non-numeric, integer, bool or complex input; a tuple for hx (an LSTM's state).
         """
-        return self._run(input, self._single_state(hx), None)
+        if isinstance(hx, tuple):
+            self._single_state(hx)  # raises, saying which form it takes
+        return self._run(input, hx, None)
 
     def backward(self, grad_output: Any, grad_hn: Optional[Any] = None) -> Tuple[np.ndarray, np.ndarray]:
         """Backpropagation through time for the last training-mode forward, through every layer and
@@ -441,7 +444,9 @@ class GRU(RNNBase):
 
     def forward(self, input: Any, hx: Optional[Any] = None) -> Tuple[np.ndarray, np.ndarray]:
         """``output, h_n = gru(input, h_0)``; call the module rather than this (shapes as ``nn.RNN``'s)."""
-        return self._run(input, self._single_state(hx), None)
+        if isinstance(hx, tuple):
+            self._single_state(hx)  # raises, saying which form it takes
+        return self._run(input, hx, None)
 
     def backward(self, grad_output: Any, grad_hn: Optional[Any] = None) -> Tuple[np.ndarray, np.ndarray]:
         """Backpropagation through time for the last training-mode forward (as ``RNN.backward``)."""
