@@ -69,7 +69,8 @@ def ort_session(model):
 def test_the_fixtures_cover_what_was_asked():
     wanted = {"rnn_tanh", "rnn_relu_bi2", "lstm_batch_first", "lstm_bi2_nobias", "gru", "gru_bi_batch_first",
               "lm_softmax", "lm_log_softmax", "scorer_gru2", "rnn_reverse", "lstm_reverse", "gru_reverse",
-              "rnn_bidirectional_layout1", "lstm_bidirectional_layout1", "gru_bidirectional_layout1"}
+              "rnn_bidirectional_layout1", "lstm_bidirectional_layout1", "gru_bidirectional_layout1",
+              "lstm_static_bi"}
     assert wanted <= set(FIXTURE_NAMES)
 
 
@@ -136,7 +137,7 @@ def test_every_unsupported_operator_and_attribute_is_listed_in_one_error_before_
     with pytest.raises(sonnx.UnsupportedModelError) as info:
         sonnx.load(data)
     message = str(info.value)
-    for part in ("operator Tanh", "operator Erf", "attribute clip=2.0", "cell clipping"):
+    for part in ("operator Tanh", "operator Erf", "attribute clip=2.0", "cell clipping", "linear_before_reset=0"):
         assert part in message, message
     # linear_before_reset=0 is checked with the recurrent operator's other attributes
     with pytest.raises(sonnx.UnsupportedModelError, match="linear_before_reset=0.*torch's and Keras's"):

@@ -8,7 +8,7 @@ flat list of steps over numbered slots: a call runs that list and nothing else.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 
@@ -27,6 +27,7 @@ _Fn = Callable[..., Any]
 
 # ONNX's gate blocks -> torch's: LSTM i,o,f,c -> i,f,g(c),o; GRU z,r,h -> r,z,n.
 _GATE_ORDER = {"RNN": [0], "LSTM": [0, 2, 3, 1], "GRU": [1, 0, 2]}
+_RECURRENT = ("RNN", "LSTM", "GRU")
 _DEFAULT_ACTIVATIONS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}
 
 # Tensor element types (onnx.TensorProto's numbers) a graph input or initializer may have here.
@@ -212,6 +213,19 @@ def _build_simple(node: _Node, ctx: _Context) -> Optional[_Fn]:
                                  f"{MAX_ELEMENTS} elements")
             return np.full(s, fill.reshape(-1)[0], dtype=fill.dtype)
         return constant_of_shape
+    if op == "Expand":
+        def expand(x: np.ndarray, shape: np.ndarray) -> np.ndarray:
+            s = np.broadcast_shapes(x.shape, tuple(_ints(shape)))  # ONNX's Expand broadcasts both ways
+            if int(np.prod(s, dtype=object)) > MAX_ELEMENTS:
+                raise ValueError(f"Expand ({node.name}): shape {list(s)} has more than {MAX_ELEMENTS} elements")
+            return np.ascontiguousarray(np.broadcast_to(x, s))
+        return expand
+    if op == "Cast":
+        to = _DTYPES.get(a.get("to", 0))
+        if to is None:
+            ctx.bad(node, f"to={a.get('to')} (float32, float64, int32, int64 and bool are supported)")
+            return None
+        return lambda x: x.astype(to, copy=False)
     if op == "Add":
         return np.add
     if op == "MatMul":
@@ -276,7 +290,7 @@ _ATTRIBUTES: Dict[str, Tuple[str, ...]] = {
     "Identity": (), "Constant": ("value", "value_float", "value_floats", "value_int", "value_ints"),
     "Shape": ("start", "end"), "Gather": ("axis",), "Squeeze": ("axes",), "Unsqueeze": ("axes",),
     "Transpose": ("perm",), "Reshape": ("allowzero",), "Concat": ("axis",), "Slice": ("starts", "ends", "axes"),
-    "ConstantOfShape": ("value",), "Add": (), "MatMul": (), "Gemm": ("alpha", "beta", "transA", "transB"),
+    "ConstantOfShape": ("value",), "Expand": (), "Cast": ("to", "saturate"), "Add": (), "MatMul": (), "Gemm": ("alpha", "beta", "transA", "transB"),
     "Softmax": ("axis",), "LogSoftmax": ("axis",),
     "RNN": ("hidden_size", "direction", "activations", "layout"),
     "LSTM": ("hidden_size", "direction", "activations", "layout", "input_forget"),
@@ -413,7 +427,47 @@ def _recurrent_step(module: nn.RNNBase, op: str, D: int, H: int, layout: int, re
 
 # --- the graph -----------------------------------------------------------------------------------
 
-_Step = Tuple[_Fn, Tuple[int, ...], Tuple[int, ...]]
+# One node of the plan: (operator, function, input slots, output slots); -1 is an output nobody reads.
+_Step = Tuple[str, _Fn, Tuple[int, ...], Tuple[int, ...]]
+
+
+def _compile(inputs: List[Tuple[str, Any, Tuple[Optional[int], ...]]], plan: List[_Step], outputs: List[int],
+             slots: List[Any], bad_input: Callable[[int, np.ndarray], None]) -> _Fn:
+    """The plan as one Python function, ``run(v0, v1, ...) -> outputs``: each step a line calling its
+    operator's function on locals (values computed in the call) or bound constants, with the input checks
+    unrolled. An interpreted loop over the plan costs microseconds per call, which matter for one time step
+    of a small RNN."""
+    env: Dict[str, Any] = {"_asarray": np.asarray, "_bad": bad_input}
+    local = set(range(len(inputs)))
+
+    def ref(j: int) -> str:
+        if j in local:
+            return f"v{j}"
+        if slots[j] is None:
+            return "None"
+        env[f"c{j}"] = slots[j]
+        return f"c{j}"
+
+    lines = [f"def run({', '.join(f'v{i}' for i in range(len(inputs)))}):"]
+    for i, (_, dtype, dims) in enumerate(inputs):
+        env[f"t{i}"] = dtype
+        checks = [f"v{i}.ndim != {len(dims)}"] + [f"v{i}.shape[{a}] != {d}" for a, d in enumerate(dims) if d is not None]
+        lines += [f"    v{i} = _asarray(v{i}, t{i})", f"    if {' or '.join(checks)}:", f"        _bad({i}, v{i})"]
+    for k, (op, fn, ins, outs) in enumerate(plan):
+        args = ", ".join(ref(j) for j in ins)
+        targets = [f"v{j}" if j >= 0 else "_" for j in outs]
+        local.update(j for j in outs if j >= 0)
+        if op in _RECURRENT:  # returns (Y, Y_h[, Y_c]); the node may name fewer outputs
+            lines.append(f"    {', '.join(targets)}, *_ = f{k}({args})")
+        elif op == "Identity":
+            lines.append(f"    {targets[0]} = {args}")
+        else:
+            lines.append(f"    {targets[0]} = f{k}({args})")
+        env[f"f{k}"] = fn
+    lines.append(f"    return ({''.join(ref(j) + ', ' for j in outputs)})")
+    exec(compile("\n".join(lines), "<swiftrnn.onnx plan>", "exec"), env)  # noqa: S102 - our own generated code
+    run: _Fn = env["run"]
+    return run
 
 
 class OnnxModel(nn.Module):
@@ -433,37 +487,29 @@ class OnnxModel(nn.Module):
         self.output_names = tuple(output_names)
         self._inputs = inputs
         self._input_index = {name: i for i, (name, _, _) in enumerate(inputs)}
-        # Per input, the dimensions of fixed size: (axis, size) pairs, checked on every call.
-        self._fixed = [tuple((a, d) for a, d in enumerate(dims) if d is not None) for _, _, dims in inputs]
-        self._outputs = outputs
-        self._slots = slots
-        self._plan = plan
+        self._run = _compile(inputs, plan, outputs, slots, self._bad_input)
         for i, (name, module) in enumerate(modules):
             self.add_module(f"{type(module).__name__.lower()}{i}", module)
         self.eval()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Tuple[np.ndarray, ...]:
-        return self.forward(*args, **kwargs)
+        if not kwargs and len(args) == len(self._inputs):
+            return self._run(*args)  # type: ignore[no-any-return]
+        if not args and len(kwargs) == len(self._inputs):
+            try:  # every input by name, the common serving call
+                return self._run(*[kwargs[name] for name in self.input_names])  # type: ignore[no-any-return]
+            except KeyError:
+                pass  # an unknown name: _arrange says which
+        return self._run(*self._arrange(args, kwargs))  # type: ignore[no-any-return]
 
     def forward(self, *args: Any, **kwargs: Any) -> Tuple[np.ndarray, ...]:
         """Runs the graph: inputs positionally or by ONNX input name; returns the outputs in graph order."""
-        given: Sequence[Any] = args
-        if kwargs or len(args) != len(self._inputs):
-            given = self._arrange(args, kwargs)
-        slots = self._slots.copy()
-        for i, (name, dtype, dims) in enumerate(self._inputs):
-            x = slots[i] = np.asarray(given[i], dtype=dtype)
-            if x.ndim != len(dims) or self._fixed[i] and any(x.shape[a] != n for a, n in self._fixed[i]):
-                raise ValueError(f"input {name!r}: expected shape "
-                                 f"({', '.join('?' if d is None else str(d) for d in dims)}), got {x.shape}")
-        for fn, ins, outs in self._plan:
-            result = fn(*[slots[j] for j in ins])
-            if len(outs) == 1:
-                slots[outs[0]] = result
-            else:
-                for j, r in zip(outs, result):
-                    slots[j] = r
-        return tuple([slots[j] for j in self._outputs])
+        return self(*args, **kwargs)
+
+    def _bad_input(self, i: int, x: np.ndarray) -> None:
+        name, _, dims = self._inputs[i]
+        raise ValueError(f"input {name!r}: expected shape ({', '.join('?' if d is None else str(d) for d in dims)}), "
+                         f"got {x.shape}")
 
     def _arrange(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> List[Any]:
         """The inputs in graph order from positional and named arguments (TypeError: unknown, twice, missing)."""
@@ -484,6 +530,7 @@ class OnnxModel(nn.Module):
         return given
 
     def extra_repr(self) -> str:
+        """The graph's input and output names, as shown in the model's ``repr``."""
         return f"inputs={list(self.input_names)}, outputs={list(self.output_names)}"
 
 
@@ -494,7 +541,7 @@ def load(source: Union[str, "os.PathLike[str]", bytes], max_bytes: int = DEFAULT
     with any direction, ``initial_h``/``initial_c``, ``layout`` 0 or 1 and ``sequence_lens`` equal to the
     sequence length; and ``Gather``, ``MatMul``, ``Gemm``, ``Add``, ``Softmax``, ``LogSoftmax``, ``Squeeze``,
     ``Unsqueeze``, ``Transpose``, ``Reshape``, ``Concat``, ``Slice``, ``Shape``, ``ConstantOfShape``,
-    ``Constant``, ``Identity`` (the operators of torch's and tf2onnx's exports of recurrent models).
+    ``Expand``, ``Cast``, ``Constant``, ``Identity`` (the operators of torch's and tf2onnx's exports of recurrent models).
 
     Raises:
         ImportError: the ``onnx`` package is absent.
@@ -526,17 +573,20 @@ def load(source: Union[str, "os.PathLike[str]", bytes], max_bytes: int = DEFAULT
         inputs.append((vi.name, dtype, dims))
 
     nodes = [_Node(n, onnx.helper) for n in graph.node]
-    for node in nodes:  # every problem first, before building anything
+    # Values that an unsupported node produces, or that depend on one: their nodes are not built (the
+    # problems are collected across the whole graph and reported together at the end, before any call).
+    tainted: Set[str] = set()
+    unbuildable: Set[int] = set()  # nodes of unknown operators: not built at all
+    for node in nodes:
         if node.domain not in ("", "ai.onnx") or node.op not in _ATTRIBUTES:
             ctx.problems.append(f"operator {node.domain + '.' if node.domain else ''}{node.op} ({node.name}) "
                                 "is not supported")
+            unbuildable.add(id(node))
             continue
         for attr in node.attrs:
             if attr not in _ATTRIBUTES[node.op]:
                 ctx.bad(node, f"attribute {attr}={node.attrs[attr]!r} is not supported"
                         + (f": {_RECURRENT_HELP[attr]}" if attr in _RECURRENT_HELP else ""))
-    if ctx.problems:
-        raise UnsupportedModelError(_unsupported(ctx.problems))
 
     # Slots: the inputs first, then every other value; constants pre-filled.
     slot_of: Dict[str, int] = {name: i for i, (name, _, _) in enumerate(inputs)}
@@ -554,11 +604,15 @@ def load(source: Union[str, "os.PathLike[str]", bytes], max_bytes: int = DEFAULT
     for node in nodes:
         if id(node) in folded:
             continue
-        if node.op in ("RNN", "LSTM", "GRU"):
+        if id(node) in unbuildable or tainted.intersection(node.inputs):
+            tainted.update(node.outputs)
+            continue
+        if node.op in _RECURRENT:
             fn = _build_recurrent(node, ctx, squeezed=node.outputs[0] in folded.values() if node.outputs else False)
         else:
             fn = _build_simple(node, ctx)
         if fn is None:
+            tainted.update(node.outputs)
             continue
         for name in node.inputs:
             if name and name not in ctx.consts and name not in slot_of:
@@ -567,19 +621,19 @@ def load(source: Union[str, "os.PathLike[str]", bytes], max_bytes: int = DEFAULT
         used = list(node.inputs)
         while used and not used[-1]:
             used.pop()
-        ins = tuple(slot(name) if name else slot("") for name in used)
-        outs = tuple(slot(name) for name in node.outputs)
+        ins = tuple(slot(name) for name in used)  # "" (an omitted optional input) holds None
+        outs = tuple(slot(name) if name else -1 for name in node.outputs)
         if not any(name in dynamic for name in used):
             # Depends on constants only: evaluated now, once.
             try:
                 result = fn(*[slots[j] for j in ins])
             except (ValueError, IndexError, TypeError) as e:
                 raise ValueError(f"{node.op} ({node.name}) fails on the model's constants: {e}") from None
-            for name, r in zip(node.outputs, (result,) if len(outs) == 1 else result):
-                slots[slot_of[name]] = r
-                ctx.consts[name] = r
+            for name, r in zip(node.outputs, result if node.op in _RECURRENT else (result,)):
+                if name:
+                    slots[slot_of[name]] = ctx.consts[name] = r
         else:
-            plan.append((fn, ins, outs))
+            plan.append((node.op, fn, ins, outs))
             dynamic.update(node.outputs)
     if ctx.problems:
         raise UnsupportedModelError(_unsupported(ctx.problems))
@@ -611,7 +665,7 @@ def _fold_squeezes(nodes: List[_Node], ctx: _Context, graph_outputs: Any) -> Dic
 
     folded: Dict[int, str] = {}
     for n in nodes:
-        if (n.op not in ("RNN", "LSTM", "GRU") or n.attrs.get("direction", "forward") == "bidirectional"
+        if (n.op not in _RECURRENT or n.attrs.get("direction", "forward") == "bidirectional"
                 or n.attrs.get("layout", 0) or not n.outputs or not n.outputs[0] or n.outputs[0] in graph_outputs):
             continue
         users = consumers.get(n.outputs[0], [])
