@@ -151,6 +151,45 @@ def test_every_unsupported_operator_and_attribute_is_listed_in_one_error_before_
     assert issubclass(sonnx.UnsupportedModelError, ValueError)
 
 
+def test_a_recurrent_node_that_names_only_some_outputs():
+    # Y alone, and Y_h alone with Y omitted ("") followed by a node with an omitted optional input (""): the
+    # omitted names must not share a value.
+    rng = np.random.default_rng(2)
+    W, R = rng.standard_normal((1, 3, 2)).astype(np.float32), rng.standard_normal((1, 3, 3)).astype(np.float32)
+    x = rng.standard_normal((4, 1, 2)).astype(np.float32)
+    only_y = helper.make_node("RNN", ["X", "W", "R"], ["Y"], hidden_size=3)
+    only_h = helper.make_node("RNN", ["X", "W", "R"], ["", "H"], hidden_size=3)
+    again = helper.make_node("RNN", ["X", "W", "R", "", "", "H"], ["", "H2"], hidden_size=3)  # B, seq_lens omitted
+    graph = helper.make_graph([only_y, only_h, again], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [4, 1, 2])],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("Y", "H", "H2")],
+                              [numpy_helper.from_array(W, "W"), numpy_helper.from_array(R, "R")])
+    y, h, h2 = sonnx.load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())(x)
+    rnn = nn.RNN(2, 3, bias=False).eval()
+    rnn.weight_ih_l0, rnn.weight_hh_l0 = W[0], R[0]
+    with swiftrnn.no_grad():
+        want_y, want_h = rnn(x)
+        _, want_h2 = rnn(x, want_h)
+    assert_close("Y", y, want_y[:, None])
+    assert_close("Y_h", h, want_h)
+    assert_close("Y_h from Y_h", h2, want_h2)
+
+
+def test_cast_and_expand_follow_onnx():
+    nodes = [helper.make_node("Cast", ["X"], ["C"], to=TensorProto.INT64),
+             helper.make_node("Expand", ["X", "S"], ["E"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [3, 1])],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT if n == "E" else TensorProto.INT64, None)
+                               for n in ("C", "E")], [numpy_helper.from_array(np.array([2, 1, 4], np.int64), "S")])
+    data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    x = np.array([[1.7], [-2.2], [3.0]], np.float32)
+    c, e = sonnx.load(data)(x)
+    np.testing.assert_array_equal(c, x.astype(np.int64))
+    np.testing.assert_array_equal(e, np.broadcast_to(x, (2, 3, 4)))
+    if ort is not None:
+        for got, want in zip((c, e), ort_session(data).run(None, {"X": x})):
+            np.testing.assert_array_equal(got, want)
+
+
 def test_relu_rnn_and_default_attributes_load():
     model = sonnx.load(rnn_node_model("RNN", activations=["Relu"]))
     (hn,) = model(np.ones((4, 1, 2), np.float32))
