@@ -18,7 +18,7 @@ from swiftrnn import nn
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "Examples" / "typed_usage.py"
 PUBLIC_MODULES = ["swiftrnn", "swiftrnn.nn", "swiftrnn.nn.functional", "swiftrnn.nn.utils", "swiftrnn.optim",
-                  "swiftrnn.text", "swiftrnn.models", "swiftrnn.random"]
+                  "swiftrnn.text", "swiftrnn.models", "swiftrnn.random", "swiftrnn.onnx"]
 
 
 # --- typing ----------------------------------------------------------------------------------------
