@@ -326,7 +326,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--greedy", action="store_true",
                    help="always take the most likely token (not with --temperature, --top-k, --top-p or --seed)")
     g.add_argument("--seed", type=_int_at_least(0), default=None, help="seed for sampling (default: fresh)")
+
+    x = sub.add_parser("export", help="write a trained model as an ONNX file (needs pip install 'swiftrnn[onnx]')")
+    x.add_argument("model", metavar="MODEL_DIR", help="a directory written by `train`")
+    x.add_argument("output", metavar="MODEL.onnx", help="the ONNX file to write")
     return parser
+
+
+def export(args: argparse.Namespace) -> None:
+    from swiftrnn import onnx  # an ImportError says how to install the extra
+
+    onnx.export_model_dir(args.model, args.output)
+    print(f"wrote {args.output}")
 
 
 def _one_line(e: BaseException) -> str:
@@ -338,7 +349,8 @@ def _one_line(e: BaseException) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    commands: Any = {"demo": lambda a: demo(), "info": lambda a: info(), "train": train, "generate": generate}
+    commands: Any = {"demo": lambda a: demo(), "info": lambda a: info(), "train": train, "generate": generate,
+                     "export": export}
     try:
         commands[args.command](args)
     except KeyboardInterrupt:

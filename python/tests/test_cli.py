@@ -336,3 +336,20 @@ def test_version_top_p_and_contradictory_sampling_flags(tmp_path):
     bad = run("generate", str(tmp_path / "m"), "--prompt", "ab", "--greedy", "--temperature", "0.5")
     assert bad.returncode == 1 and "--greedy" in bad.stderr and "--temperature would be ignored" in bad.stderr
     assert run("generate", str(tmp_path / "m"), "--prompt", "ab", "--top-p", "1.5").returncode == 2
+
+
+def test_export_writes_onnx_or_says_how_to_install_it(tmp_path):
+    import importlib.util
+    import subprocess
+    import sys
+    run = lambda *a: subprocess.run([sys.executable, "-m", "swiftrnn", *a], capture_output=True, text=True)  # noqa: E731
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("abcabcabd " * 30, encoding="utf-8")
+    assert run("train", str(corpus), "--out", str(tmp_path / "m"), "--steps", "2", "--quiet",
+               "--hidden-size", "8", "--embedding-dim", "4").returncode == 0
+    result = run("export", str(tmp_path / "m"), str(tmp_path / "m.onnx"))
+    if importlib.util.find_spec("onnx") is None:
+        assert result.returncode == 1 and "pip install 'swiftrnn[onnx]'" in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / "m.onnx").stat().st_size > 0
