@@ -184,7 +184,7 @@ def train(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     losses = model.fit(ids, steps=steps, epochs=args.epochs, seq_len=args.seq_len, batch_size=args.batch_size,
                        lr=args.lr, clip=args.clip if args.clip > 0 else None, seed=args.seed,
-                       progress=not args.quiet, time_limit=args.time_limit)
+                       progress=not args.quiet, time_limit=args.time_limit, log_every=args.log_every)
     elapsed = time.perf_counter() - start
     # Every step sees batch_size windows of seq_len, except the last step of an epoch, which sees the rest.
     if args.epochs is None:
@@ -312,7 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seeds initialisation and window sampling (default: 0)")
     t.add_argument("--time-limit", type=_float_in(0.0, True), default=None, metavar="SECONDS",
                    help="stop training early after this many seconds")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--quiet", action="store_true", help="no progress report")
+    t.add_argument("--log-every", type=_float_in(0.0, True), default=10.0, metavar="SECONDS",
+                   help="when stderr is not a terminal (nohup, a pipe, CI), a progress line this often (default: 10)")
 
     g = sub.add_parser("generate", help="continue a prompt with a trained model",
                        description="Print the prompt followed by --length generated tokens.")
@@ -327,10 +329,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="always take the most likely token (not with --temperature, --top-k, --top-p or --seed)")
     g.add_argument("--seed", type=_int_at_least(0), default=None, help="seed for sampling (default: fresh)")
 
+    e = sub.add_parser("evaluate", help="the loss and perplexity of a trained model on a text file")
+    e.add_argument("model", metavar="DIR", help="a directory written by `train`")
+    e.add_argument("text", metavar="FILE", help="a UTF-8 text file, tokenized as the model's tokenizer")
+    e.add_argument("--seq-len", type=_int_at_least(1), default=None, help="tokens per window (default: the model's)")
+
     x = sub.add_parser("export", help="write a trained model as an ONNX file (needs pip install 'swiftrnn[onnx]')")
     x.add_argument("model", metavar="MODEL_DIR", help="a directory written by `train`")
     x.add_argument("output", metavar="MODEL.onnx", help="the ONNX file to write")
     return parser
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    from swiftrnn.models import RNNLanguageModel
+
+    model = RNNLanguageModel.load(args.model).eval()
+    if model.vocab is None:
+        raise CLIError(f"model {args.model!r} has no vocabulary (vocab.json) to encode the text with")
+    with open(args.text, encoding="utf-8") as f:
+        tokens = tokenize(f.read(), model.tokenizer or "char")
+    unknown = model.vocab.unknown(tokens) if model.vocab.unk_index is None else []
+    if unknown:
+        raise CLIError(f"the text has {len(unknown)} token(s) not in the model's vocabulary, e.g. {unknown[0]!r}")
+    if len(tokens) < 2:
+        raise CLIError("the text needs at least two tokens (one to predict the next from)")
+    loss = model.evaluate(model.vocab.encode(tokens), seq_len=args.seq_len)
+    print(f"loss {loss:.4f}  perplexity {math.exp(min(loss, 700)):.2f}  tokens {len(tokens)}")
 
 
 def export(args: argparse.Namespace) -> None:
@@ -350,7 +374,7 @@ def _one_line(e: BaseException) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     commands: Any = {"demo": lambda a: demo(), "info": lambda a: info(), "train": train, "generate": generate,
-                     "export": export}
+                     "evaluate": evaluate, "export": export}
     try:
         commands[args.command](args)
     except KeyboardInterrupt:

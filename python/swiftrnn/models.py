@@ -166,10 +166,12 @@ def _sha256(data: bytes) -> str:
 
 
 class _Progress:
-    """A one-line progress bar on stderr (step, loss, tokens/s), redrawn at most 10 times a second."""
+    """Training progress on stderr (step, loss, tokens/s, ETA): on a terminal a one-line bar redrawn at most 10 times
+    a second; elsewhere (a pipe, nohup, CI, a notebook) a plain line every `log_every` seconds and at the end."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.enabled = total, enabled
+    def __init__(self, total: int, enabled: bool, log_every: float = 10.0) -> None:
+        self.total, self.enabled, self.log_every = total, enabled, log_every
+        self.tty = enabled and _isatty(sys.stderr)
         self.start = self.last = time.perf_counter()
         self.drawn = False
 
@@ -177,17 +179,21 @@ class _Progress:
         if not self.enabled:
             return
         now = time.perf_counter()
-        if step < self.total and now - self.last < 0.1:
+        if step < self.total and now - self.last < (0.1 if self.tty else self.log_every):
             return
         self.last = now
         elapsed = max(now - self.start, 1e-9)
-        width = 24
-        filled = int(width * step / self.total)
         eta = (self.total - step) * elapsed / step if step else 0.0
-        sys.stderr.write(f"\r{step:>{len(str(self.total))}}/{self.total} [{'#' * filled}{'.' * (width - filled)}] "
-                         f"loss {loss:.4f}  {tokens / elapsed:,.0f} tok/s  eta {eta:.0f}s ")
+        facts = f"loss {loss:.4f}  {tokens / elapsed:,.0f} tok/s  eta {eta:.0f}s"
+        if self.tty:
+            width = 24
+            filled = int(width * step / self.total)
+            sys.stderr.write(f"\r{step:>{len(str(self.total))}}/{self.total} [{'#' * filled}{'.' * (width - filled)}] "
+                             f"{facts} ")
+            self.drawn = True
+        else:
+            sys.stderr.write(f"step {step}/{self.total}  {facts}  elapsed {elapsed:.0f}s\n")
         sys.stderr.flush()
-        self.drawn = True
 
     def close(self) -> None:
         if self.drawn:
@@ -284,7 +290,7 @@ class RNNLanguageModel(nn.Module):
     # --- training -----------------------------------------------------------------------------
     def fit(self, ids: Any, steps: Optional[int] = None, epochs: Optional[int] = None, seq_len: int = 64,
             batch_size: int = 16, lr: float = 3e-3, clip: Optional[float] = 1.0, seed: int = 0,
-            progress: bool = True, time_limit: Optional[float] = None) -> List[float]:
+            progress: bool = True, time_limit: Optional[float] = None, log_every: float = 10.0) -> List[float]:
         """Trains on one long sequence of token ids to predict each next token; returns the loss of every step.
 
         Each step: a batch of ``batch_size`` windows of ``seq_len + 1`` consecutive ids (inputs are the
@@ -307,7 +313,8 @@ class RNNLanguageModel(nn.Module):
         is restored afterwards.
 
         Args:
-            progress: show a progress bar (step, loss, tokens/s) on stderr; only when stderr is a terminal.
+            progress: report progress (step, loss, tokens/s, ETA) on stderr: a bar on a terminal, else a plain line
+                every ``log_every`` seconds and at the end (so a run under nohup, a pipe or CI shows it too).
             time_limit: stop early, after the first step that ends ``time_limit`` seconds or more after
                 the start (the returned list is then shorter). None: no limit.
 
@@ -363,7 +370,7 @@ class RNNLanguageModel(nn.Module):
         optimizer = optim.Adam(params, lr=float(lr))
         V = self.vocab_size
         was_training = self.training
-        bar = _Progress(total, bool(progress) and _isatty(sys.stderr))
+        bar = _Progress(total, bool(progress), float(log_every))
         losses: List[float] = []
         tokens = 0
         self.train()

@@ -353,3 +353,25 @@ def test_export_writes_onnx_or_says_how_to_install_it(tmp_path):
     else:
         assert result.returncode == 0, result.stderr
         assert (tmp_path / "m.onnx").stat().st_size > 0
+
+
+def test_progress_lines_without_a_terminal_and_evaluate(tmp_path):
+    """Under a pipe (no terminal) train reports progress as plain lines (it printed nothing until the end);
+    evaluate prints the loss and perplexity of a text."""
+    import math
+    import subprocess
+    import sys
+    run = lambda *a: subprocess.run([sys.executable, "-m", "swiftrnn", *a], capture_output=True, text=True)  # noqa: E731
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("abcabcabd " * 30, encoding="utf-8")
+    t = run("train", str(corpus), "--out", str(tmp_path / "m"), "--steps", "40", "--hidden-size", "8",
+            "--embedding-dim", "4", "--log-every", "0.000001")
+    assert t.returncode == 0, t.stderr
+    lines = [line for line in t.stderr.splitlines() if line.startswith("step ")]
+    assert len(lines) >= 2 and lines[-1].startswith("step 40/40") and "tok/s" in lines[-1] and "\r" not in t.stderr
+    e = run("evaluate", str(tmp_path / "m"), str(corpus))
+    assert e.returncode == 0, e.stderr
+    loss, ppl = float(e.stdout.split()[1]), float(e.stdout.split()[3])
+    assert 0 < loss < math.log(5) and abs(ppl - math.exp(loss)) < 0.01 * ppl
+    missing = run("evaluate", str(tmp_path / "m"), str(tmp_path / "nope.txt"))
+    assert missing.returncode == 1 and "No such file" in missing.stderr

@@ -491,16 +491,19 @@ def test_fit_validates_arguments(kw, exc, match):
         small().fit(**args)
 
 
-def test_progress_bar_only_on_a_terminal(monkeypatch, capsys):
+def test_progress_a_bar_on_a_terminal_and_plain_lines_elsewhere(monkeypatch, capsys):
     ids = np.arange(60) % 12
     small().fit(ids, steps=3, seq_len=8, progress=True)          # stderr is captured: not a TTY
+    err = capsys.readouterr().err
+    assert err.startswith("step 3/3") and "\r" not in err and err.count("\n") == 1   # the final line (log_every 10 s)
+    small().fit(ids, steps=3, seq_len=8, progress=False)
     assert capsys.readouterr().err == ""
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     small().fit(ids, steps=3, seq_len=8, progress=False)
     assert capsys.readouterr().err == ""
     small().fit(ids, steps=3, seq_len=8, progress=True)
     err = capsys.readouterr().err
-    assert "3/3" in err and "loss" in err and "tok/s" in err and err.endswith("\n")
+    assert "3/3" in err and "loss" in err and "tok/s" in err and err.endswith("\n") and "\r" in err
 
 
 def test_fit_matches_the_same_recipe_in_pytorch():
