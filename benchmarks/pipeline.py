@@ -34,6 +34,8 @@ import numpy as np  # noqa: E402
 import swiftrnn  # noqa: E402
 from swiftrnn import nn  # noqa: E402
 
+from call_overhead import cpu_name  # noqa: E402  (benchmarks/ is the script's folder: on sys.path)
+
 swiftrnn.set_num_threads(1)
 V, E, H = 5000, 64, 256
 
@@ -51,17 +53,6 @@ ort = optional("onnxruntime")
 jax = optional("jax")
 if torch is not None:
     torch.set_num_threads(1)
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def median_times(fns: Dict[str, Callable[[], object]], rounds: int, calls: int) -> Dict[str, float]:

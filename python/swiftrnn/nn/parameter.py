@@ -22,13 +22,19 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def _to_float32_copy(value: Any, what: str) -> np.ndarray:
+def _as_array(value: Any, what: str, expected: str = "an array of real numbers") -> np.ndarray:
+    """`value` as an ndarray (a torch tensor through NumPy, without importing torch); TypeError naming `what`
+    for what NumPy cannot read as an array."""
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor, without importing torch
         value = value.detach().cpu().numpy()
     try:
-        arr = np.asarray(value)
+        return np.asarray(value)
     except (ValueError, TypeError) as e:
-        raise TypeError(f"{what}: expected an array of real numbers, got {type(value).__name__} ({e})") from None
+        raise TypeError(f"{what}: expected {expected}, got {type(value).__name__} ({e})") from None
+
+
+def _to_float32_copy(value: Any, what: str) -> np.ndarray:
+    arr = _as_array(value, what)
     if arr.dtype.kind not in "fiu":
         raise TypeError(f"{what}: expected an array of real numbers, got dtype {arr.dtype}")
     return np.array(arr, dtype=np.float32, order="C", copy=True)

@@ -5,18 +5,15 @@ from typing import Any, Tuple
 
 import numpy as np
 
+from ..parameter import _as_array
+
 __all__ = ["float_input", "grad_like", "unbroadcast", "f32"]
 
 
 def float_input(value: Any, what: str = "input") -> np.ndarray:
     """``value`` as a float32 ndarray (a view when it already is one): any real float dtype, nested lists,
     torch tensors. Integer, bool, complex or non-numeric data is a TypeError, as the native layers say."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor, without importing torch
-        value = value.detach().cpu().numpy()
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{what}: expected an array of floating-point numbers, got {type(value).__name__} ({e})") from None
+    arr = _as_array(value, what, "an array of floating-point numbers")
     if arr.dtype.kind != "f":
         raise TypeError(f"{what}: expected floating-point numbers, got dtype {arr.dtype}")
     return arr.astype(np.float32, copy=False).view(np.ndarray)
