@@ -35,16 +35,22 @@ func gatedBackward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePo
     }
     let dInput = try Workspace(count: rows * maxIn, what: "layer input gradient")
     let maskedInput = try Workspace(count: c.numLayers > 1 && dropoutMasks != nil ? layerCount : 0, what: "masked layer input")
-    let dAx = try Workspace(count: rows * GH, what: "gate gradients")
-    let dAh = try Workspace(count: isLSTM ? 0 : rows * GH, what: "recurrent gate gradients")
-    let dHAll = try Workspace(count: projected ? rows * P : 0, what: "projected state gradients")
-    let dh = try Workspace(count: N * P, what: "state gradient")
-    let dhNext = try Workspace(count: N * P, what: "next state gradient")
-    let dhPre = try Workspace(count: projected ? N * H : 0, what: "pre-projection gradient")
-    let dcNext = try Workspace(count: isLSTM ? N * H : 0, what: "cell state gradient")
+    // Per direction (their steps run side by side): the gate gradients of every step, the state gradients,
+    // and W_hh (for da·W_hh) and W_hr (for dh·W_hr) packed once per layer.
+    let dAx = try Workspace(count: D * rows * GH, what: "gate gradients")
+    let dAh = try Workspace(count: isLSTM ? 0 : D * rows * GH, what: "recurrent gate gradients")
+    let dHAll = try Workspace(count: projected ? D * rows * P : 0, what: "projected state gradients")
+    let dh = try Workspace(count: D * N * P, what: "state gradient")
+    let dhNext = try Workspace(count: D * N * P, what: "next state gradient")
+    let dhPre = try Workspace(count: projected ? D * N * H : 0, what: "pre-projection gradient")
+    let dcNext = try Workspace(count: isLSTM ? D * N * H : 0, what: "cell state gradient")
+    let hrOffset = packedBCount(k: GH, n: P)
+    let packedCount = hrOffset + (projected ? packedBCount(k: P, n: H) : 0)
+    let packed = try Workspace(count: D * packedCount, what: "packed recurrent weights")
     let zeros = try Workspace(count: N * max(P, H), what: "zero initial state")
     zeros.pointer.initialize(repeating: 0, count: zeros.count)
     let savedGates = saved + c.numLayers * layerCount
+    let groups = recurrentGroups(batch: N, hidden: H, seqLen: L, directions: D, threads: getNumThreads())
 
     for layer in stride(from: c.numLayers - 1, through: 0, by: -1) {
         let layerOut = saved + layer * layerCount
@@ -62,68 +68,94 @@ func gatedBackward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePo
         dInput.pointer.initialize(repeating: 0, count: rows * inWidth)
         for d in 0..<D {
             let p = GatedParameters(c, parameters, layer: layer, direction: d)
-            let group = (layer * D + d) * c.paramsPerDirection
+            let pk = packed.pointer + d * packedCount
+            packB(transB: false, k: GH, n: P, b: p.wHH, ldb: P, into: pk)
+            if let wHR = p.wHR { packB(transB: false, k: P, n: H, b: wHR, ldb: H, into: pk + hrOffset) }
+        }
+        // h_{t-1} (in the direction's order) for step t: the previous step's output, or h0 (zeros if none);
+        // rows from n0 on.
+        func hPrev(_ d: Int, _ t: Int, _ n0: Int) -> (UnsafePointer<Float>, Int) {
+            let first = d == 0 ? t == 0 : t == L - 1
+            if first { return (h0.map { $0 + ((layer * D + d) * N + n0) * P } ?? UnsafePointer(zeros.pointer), P) }
+            return (layerOut + ((d == 0 ? t - 1 : t + 1) * N + n0) * outWidth + d * P, outWidth)
+        }
+        func cPrev(_ d: Int, _ t: Int, _ n0: Int) -> (UnsafePointer<Float>, Int) {
+            let first = d == 0 ? t == 0 : t == L - 1
+            if first { return (c0.map { $0 + ((layer * D + d) * N + n0) * H } ?? UnsafePointer(zeros.pointer), H) }
+            return (savedGates + (layer * D + d) * gateCount + ((d == 0 ? t - 1 : t + 1) * N + n0) * S + GH, S)
+        }
+        // Phase 1, the steps of rows n0 ..< n0 + m of direction d, backwards: the gate gradients of every
+        // step and the gradients of h0 and c0. Each row's chain is the same in any group.
+        func steps(_ task: Int) {
+            let d = task / groups, group = task % groups
+            let n0 = N * group / groups, m = N * (group + 1) / groups - n0
+            if m == 0 { return }
+            let p = GatedParameters(c, parameters, layer: layer, direction: d)
+            let pk = UnsafePointer(packed.pointer + d * packedCount)
             let gates = savedGates + (layer * D + d) * gateCount
-            let state = (layer * D + d) * N
-            let out = layerOut + d * P  // this direction's h_t rows: stride outWidth
-            // h_{t-1} (in the direction's order) for step t: the previous step's output, or h0 (zeros if none).
-            func hPrev(_ t: Int) -> (UnsafePointer<Float>, Int) {
-                let first = d == 0 ? t == 0 : t == L - 1
-                if first { return (h0.map { $0 + state * P } ?? UnsafePointer(zeros.pointer), P) }
-                return (out + (d == 0 ? t - 1 : t + 1) * N * outWidth, outWidth)
-            }
-            func cPrev(_ t: Int) -> (UnsafePointer<Float>, Int) {
-                let first = d == 0 ? t == 0 : t == L - 1
-                if first { return (c0.map { $0 + state * H } ?? UnsafePointer(zeros.pointer), H) }
-                return (gates + (d == 0 ? t - 1 : t + 1) * N * S + GH, S)
-            }
-            for n in 0..<N {
-                for j in 0..<P { dhNext.pointer[n * P + j] = gradHn?[(state + n) * P + j] ?? 0 }
-                if isLSTM { for j in 0..<H { dcNext.pointer[n * H + j] = gradCn?[(state + n) * H + j] ?? 0 } }
-            }
+            let state = (layer * D + d) * N + n0
+            let dhD = dh.pointer + (d * N + n0) * P, dhNextD = dhNext.pointer + (d * N + n0) * P
+            let dhPreD = dhPre.pointer + (d * N + n0) * H, dcNextD = dcNext.pointer + (d * N + n0) * H
+            let dAxD = dAx.pointer + d * rows * GH, dAhD = dAh.pointer + d * rows * GH
+            for i in 0..<m * P { dhNextD[i] = gradHn?[state * P + i] ?? 0 }
+            if isLSTM { for i in 0..<m * H { dcNextD[i] = gradCn?[state * H + i] ?? 0 } }
             for step in stride(from: L - 1, through: 0, by: -1) {
                 let t = d == 0 ? step : L - 1 - step
-                let g = gates + t * N * S
-                for n in 0..<N {
-                    let o = dOut.pointer + (t * N + n) * outWidth + d * P, a = dhNext.pointer + n * P, b = dh.pointer + n * P
+                let g = gates + (t * N + n0) * S
+                for n in 0..<m {
+                    let o = dOut.pointer + (t * N + n0 + n) * outWidth + d * P, a = dhNextD + n * P, b = dhD + n * P
                     for j in 0..<P { b[j] = o[j] + a[j] }
                 }
+                let da = dAxD + (t * N + n0) * GH
                 if isLSTM {
-                    var dState = UnsafePointer(dh.pointer), dStride = P
-                    if let wHR = p.wHR {
-                        (dHAll.pointer + t * N * P).update(from: dh.pointer, count: N * P)
-                        sgemm(transA: false, transB: false, m: N, n: H, k: P, a: dh.pointer, lda: P, b: wHR, ldb: H,
-                              accumulate: false, c: dhPre.pointer, ldc: H)
-                        dState = UnsafePointer(dhPre.pointer)
+                    var dState = UnsafePointer(dhD), dStride = P
+                    if projected {
+                        (dHAll.pointer + d * rows * P + (t * N + n0) * P).update(from: dhD, count: m * P)
+                        sgemmPacked(transA: false, m: m, n: H, k: P, a: dhD, lda: P, packedB: pk + hrOffset,
+                                    accumulate: false, c: dhPreD, ldc: H)
+                        dState = UnsafePointer(dhPreD)
                         dStride = H
                     }
-                    let (cp, cpStride) = cPrev(t)
-                    for n in 0..<N {
+                    let (cp, cpStride) = cPrev(d, t, n0)
+                    for n in 0..<m {
                         lstmCellBackward(g + n * S, cPrev: cp + n * cpStride, dh: dState + n * dStride,
-                                         dc: dcNext.pointer + n * H, da: dAx.pointer + (t * N + n) * GH, H: H)
+                                         dc: dcNextD + n * H, da: da + n * GH, H: H)
                     }
                     // dh_next = da · W_hh
-                    sgemm(transA: false, transB: false, m: N, n: P, k: GH, a: dAx.pointer + t * N * GH, lda: GH,
-                          b: p.wHH, ldb: P, accumulate: false, c: dhNext.pointer, ldc: P)
+                    sgemmPacked(transA: false, m: m, n: P, k: GH, a: da, lda: GH, packedB: pk,
+                                accumulate: false, c: dhNextD, ldc: P)
                 } else {
-                    let (hp, hpStride) = hPrev(t)
-                    for n in 0..<N {
-                        gruCellBackward(g + n * S, hPrev: hp + n * hpStride, dh: dh.pointer + n * P,
-                                        dhPrev: dhNext.pointer + n * P, dax: dAx.pointer + (t * N + n) * GH,
-                                        dah: dAh.pointer + (t * N + n) * GH, H: H)
+                    let (hp, hpStride) = hPrev(d, t, n0)
+                    let dah = dAhD + (t * N + n0) * GH
+                    for n in 0..<m {
+                        gruCellBackward(g + n * S, hPrev: hp + n * hpStride, dh: dhD + n * P, dhPrev: dhNextD + n * P,
+                                        dax: da + n * GH, dah: dah + n * GH, H: H)
                     }
-                    sgemm(transA: false, transB: false, m: N, n: P, k: GH, a: dAh.pointer + t * N * GH, lda: GH,
-                          b: p.wHH, ldb: P, accumulate: true, c: dhNext.pointer, ldc: P)
+                    sgemmPacked(transA: false, m: m, n: P, k: GH, a: dah, lda: GH, packedB: pk,
+                                accumulate: true, c: dhNextD, ldc: P)
                 }
             }
             // The state gradients at the direction's first step.
-            if let gradH0 { for i in 0..<N * P { gradH0[state * P + i] += dhNext.pointer[i] } }
-            if isLSTM, let gradC0 { for i in 0..<N * H { gradC0[state * H + i] += dcNext.pointer[i] } }
+            if let gradH0 { for i in 0..<m * P { gradH0[state * P + i] += dhNextD[i] } }
+            if isLSTM, let gradC0 { for i in 0..<m * H { gradC0[state * H + i] += dcNextD[i] } }
+        }
+        if D * groups > 1 {
+            parallelFor(D * groups) { steps($0) }
+        } else {
+            steps(0)  // one task: its GEMMs may use the pool themselves
+        }
 
-            let daH = isLSTM ? dAx.pointer : dAh.pointer
+        // Phase 2, per direction: the weight gradients and the input's, one GEMM each over all steps.
+        for d in 0..<D {
+            let p = GatedParameters(c, parameters, layer: layer, direction: d)
+            let group = (layer * D + d) * c.paramsPerDirection
+            let gates = savedGates + (layer * D + d) * gateCount
+            let out = layerOut + d * P  // this direction's h_t rows: stride outWidth
+            let daX = dAx.pointer + d * rows * GH
+            let daH = isLSTM ? daX : dAh.pointer + d * rows * GH
             // dW_ih += da_xᵀ · x
             if let gW = grads[group] {
-                sgemm(transA: true, transB: false, m: GH, n: inWidth, k: rows, a: dAx.pointer, lda: GH, b: input,
+                sgemm(transA: true, transB: false, m: GH, n: inWidth, k: rows, a: daX, lda: GH, b: input,
                       ldb: inWidth, accumulate: true, c: gW, ldc: inWidth)
             }
             // dW_hh += da_hᵀ · h_prev: the steps after the first read the layer's own outputs, the first h0.
@@ -134,20 +166,20 @@ func gatedBackward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePo
                     sgemm(transA: true, transB: false, m: GH, n: P, k: (L - 1) * N, a: a, lda: GH, b: b, ldb: outWidth,
                           accumulate: true, c: gW, ldc: P)
                 }
-                let (h, hStride) = hPrev(first)
+                let (h, hStride) = hPrev(d, first, 0)
                 sgemm(transA: true, transB: false, m: GH, n: P, k: N, a: daH + first * N * GH, lda: GH, b: h, ldb: hStride,
                       accumulate: true, c: gW, ldc: P)
             }
             if c.bias {
-                if let gB = grads[group + 2] { addColumnSums(dAx.pointer, rows: rows, cols: GH, into: gB) }
+                if let gB = grads[group + 2] { addColumnSums(daX, rows: rows, cols: GH, into: gB) }
                 if let gB = grads[group + 3] { addColumnSums(daH, rows: rows, cols: GH, into: gB) }
             }
             if projected, let gW = grads[group + (c.bias ? 4 : 2)] {  // dW_hr += dhᵀ · h_pre
-                sgemm(transA: true, transB: false, m: P, n: H, k: rows, a: dHAll.pointer, lda: P, b: gates + GH + H,
-                      ldb: S, accumulate: true, c: gW, ldc: H)
+                sgemm(transA: true, transB: false, m: P, n: H, k: rows, a: dHAll.pointer + d * rows * P, lda: P,
+                      b: gates + GH + H, ldb: S, accumulate: true, c: gW, ldc: H)
             }
             // dx += da_x · W_ih
-            sgemm(transA: false, transB: false, m: rows, n: inWidth, k: GH, a: dAx.pointer, lda: GH, b: p.wIH,
+            sgemm(transA: false, transB: false, m: rows, n: inWidth, k: GH, a: daX, lda: GH, b: p.wIH,
                   ldb: inWidth, accumulate: true, c: dInput.pointer, ldc: inWidth)
         }
         if layer > 0 {
@@ -180,7 +212,7 @@ func gatedBackward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePo
 func lstmCellBackward(_ row: UnsafePointer<Float>, cPrev: UnsafePointer<Float>, dh: UnsafePointer<Float>,
                       dc: UnsafeMutablePointer<Float>, da: UnsafeMutablePointer<Float>, H: Int) {
     let one = F8(repeating: 1)
-    forEachLanes(H) { j, v in
+    @inline(__always) func lanes(_ j: Int, _ v: Int) {
         let i = load8(row + j, valid: v), f = load8(row + H + j, valid: v)
         let g = load8(row + 2 * H + j, valid: v), o = load8(row + 3 * H + j, valid: v)
         let tc = tanh8(load8(row + 4 * H + j, valid: v))
@@ -193,6 +225,9 @@ func lstmCellBackward(_ row: UnsafePointer<Float>, cPrev: UnsafePointer<Float>, 
         store8(dO * o * (one - o), da + 3 * H + j, valid: v)
         store8(dC * f, dc + j, valid: v)
     }
+    var j = 0
+    while j + 8 <= H { lanes(j, 8); j += 8 }  // full blocks, then the tail: `v` folds away in each
+    if j < H { lanes(j, H - j) }
 }
 
 /// One GRU row's backward: `row` r, z, n and W_hn·h + b_hn; `dh` the gradient of h'. Writes the direct part of
@@ -203,7 +238,7 @@ func gruCellBackward(_ row: UnsafePointer<Float>, hPrev: UnsafePointer<Float>, d
                      dhPrev: UnsafeMutablePointer<Float>, dax: UnsafeMutablePointer<Float>,
                      dah: UnsafeMutablePointer<Float>, H: Int) {
     let one = F8(repeating: 1)
-    forEachLanes(H) { j, v in
+    @inline(__always) func lanes(_ j: Int, _ v: Int) {
         let r = load8(row + j, valid: v), z = load8(row + H + j, valid: v), n = load8(row + 2 * H + j, valid: v)
         let hn = load8(row + 3 * H + j, valid: v), hp = load8(hPrev + j, valid: v), dH = load8(dh + j, valid: v)
         let daN = dH * (one - z) * (one - n * n)
@@ -217,6 +252,9 @@ func gruCellBackward(_ row: UnsafePointer<Float>, hPrev: UnsafePointer<Float>, d
         store8(daN * r, dah + 2 * H + j, valid: v)
         store8(dH * z, dhPrev + j, valid: v)
     }
+    var j = 0
+    while j + 8 <= H { lanes(j, 8); j += 8 }  // full blocks, then the tail: `v` folds away in each
+    if j < H { lanes(j, H - j) }
 }
 
 /// into[j] += Σ_r a[r][j] (a: rows × cols, row-major).
