@@ -2,7 +2,8 @@
 // and pre-packed) and tanh throughput.
 //
 //   swift run -c release SwiftRNNBench            all the tables
-//   swift run -c release SwiftRNNBench peak|gemm|small|pack|rnn|tanh|train   only those
+//   swift run -c release SwiftRNNBench peak|gemm|small|pack|rnn|gated|tanh|train   only those
+//   swift run -c release SwiftRNNBench gated 'LSTM(128,128)'   the LSTM/GRU rows whose label contains it
 //   swift run -c release SwiftRNNBench tanh-ulp   exhaustive max-ulp of tanhInPlace vs Glibc tanhf
 //   swift run -c release SwiftRNNBench step       the recurrent step's thread split, piece by piece
 //   swift run -c release SwiftRNNBench tile       the AVX-512 tiles alone, by k depth
@@ -216,6 +217,76 @@ func rnnTable() {
     }
 }
 
+/// LSTM and GRU (rnnForward / rnnBackward on a gated configuration): inference forward, training forward
+/// (keeping the gates) and backward, 1 thread (thread CPU time), and the inference forward on 2 threads.
+func gatedTable() {
+    print("\nLSTM / GRU, best time in us (1T: thread CPU time): forward, training forward, backward; forward on 2 threads")
+    print(pad("workload", 44) + pad("fwd 1T", 10) + pad("train 1T", 10) + pad("bwd 1T", 10) + pad("fwd 2T", 10))
+    var workloads: [(RNNConfig, Int, Int, String)] = []
+    for cell in [RecurrentCell.lstm, .gru] {
+        let name = cell == .lstm ? "LSTM" : "GRU"
+        workloads += [
+            (RNNConfig(inputSize: 128, hiddenSize: 256, cell: cell), 5, 32, "\(name)(128,256) T5 N32"),
+            (RNNConfig(inputSize: 4, hiddenSize: 4, cell: cell), 3, 1, "\(name)(4,4) T3 N1"),
+            (RNNConfig(inputSize: 128, hiddenSize: 128, cell: cell), 100, 16, "\(name)(128,128) T100 N16"),
+            (RNNConfig(inputSize: 256, hiddenSize: 512, numLayers: 2, cell: cell), 50, 64, "\(name)(256,512,2) T50 N64"),
+        ]
+    }
+    workloads.append((RNNConfig(inputSize: 64, hiddenSize: 128, numLayers: 2, batchFirst: true, bidirectional: true,
+                                cell: .lstm), 32, 8, "LSTM(64,128,2,bidir,batch_first) T32 N8"))
+    // An argument with a parenthesis picks the workloads whose label contains it, e.g. "LSTM(4,4)".
+    let filter = CommandLine.arguments.dropFirst().first { $0.contains("(") }
+    for (config, L, N, label) in workloads where filter.map(label.contains) ?? true {
+        let params = config.parameterShapes.enumerated().map { i, shape -> UnsafeMutablePointer<Float> in
+            let count = shape.reduce(1, *)
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            fill(p, count, seed: UInt64(10 + i))
+            for j in 0..<count { p[j] *= 0.1 }
+            return p
+        }
+        let grads = config.parameterShapes.map { UnsafeMutablePointer<Float>.allocate(capacity: $0.reduce(1, *)) }
+        let pointers = params.map { UnsafePointer($0) }
+        let gradPointers: [UnsafeMutablePointer<Float>?] = grads
+        let input = config.batchFirst ? [N, L, config.inputSize] : [L, N, config.inputSize]
+        let shapes = try! withShape(input) { (s) throws(SwiftRNNError) in try config.callShapes(input: s!, h0: nil) }
+        func buffer(_ count: Int, _ seed: UInt64) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+            fill(p, count, seed: seed)
+            return p
+        }
+        let x = buffer(L * N * config.inputSize, 99), out = buffer(shapes.output.count, 1)
+        let hn = buffer(shapes.state.count, 2), cn = buffer(shapes.cellState.count, 3)
+        let h0 = buffer(shapes.state.count, 4), c0 = buffer(shapes.cellState.count, 5)
+        let saved = buffer(shapes.savedCount, 6), gradOut = buffer(shapes.output.count, 7)
+        let gx = buffer(L * N * config.inputSize, 8), gh0 = buffer(shapes.state.count, 9), gc0 = buffer(shapes.cellState.count, 10)
+        let lstm = config.cell == .lstm
+        var row = pad(label, 44)
+        pointers.withUnsafeBufferPointer { ps in
+            gradPointers.withUnsafeBufferPointer { gs in
+                func forward(_ keep: Bool) {
+                    try! rnnForward(config: config, parameters: ps, x: x, seqLen: L, batch: N, h0: h0, dropoutMasks: nil,
+                                    output: out, hn: hn, saved: keep ? saved : nil, c0: lstm ? c0 : nil, cn: lstm ? cn : nil)
+                }
+                setNumThreads(1)
+                let tf = bestTime(cpuTime: true) { forward(false) }
+                let tt = bestTime(cpuTime: true) { forward(true) }
+                forward(true)
+                let tb = bestTime(cpuTime: true) {
+                    try! rnnBackward(config: config, parameters: ps, x: x, seqLen: L, batch: N, h0: h0, dropoutMasks: nil,
+                                     saved: saved, gradOutput: gradOut, gradHn: nil, parameterGradients: gs, gradInput: gx,
+                                     gradH0: gh0, c0: lstm ? c0 : nil, gradCn: nil, gradC0: lstm ? gc0 : nil)
+                }
+                setNumThreads(2)
+                let t2 = bestTime { forward(false) }
+                setNumThreads(1)
+                row += [tf, tt, tb, t2].map { pad(fmt($0 * 1e6, 1), 10) }.joined()
+            }
+        }
+        print(row)
+        (params + grads + [x, out, hn, cn, h0, c0, saved, gradOut, gx, gh0, gc0]).forEach { $0.deallocate() }
+    }
+}
+
 /// Small problems (per-call sgemm, transB, 1 thread): nanoseconds per call, to spot cliffs.
 func smallTable() {
     let sizes = [4, 16, 64, 128]
@@ -360,7 +431,7 @@ if args.contains("tile") {
 } else if args.contains("step") {
     stepTable()
 } else {
-    let only = ["peak", "gemm", "small", "pack", "tanh", "rnn", "train"].filter { args.contains($0) }
+    let only = ["peak", "gemm", "small", "pack", "tanh", "rnn", "gated", "train"].filter { args.contains($0) }
     if only.isEmpty || only.contains("peak") {
         print("FMA peak of one core (\(gemmSIMDLevel), register-resident chains): \(fmt(fmaPeakGFLOPS(seconds: 0.3))) GFLOP/s")
     }
@@ -368,6 +439,7 @@ if args.contains("tile") {
     if only.isEmpty || only.contains("small") { smallTable() }
     if only.isEmpty || only.contains("pack") { packTable() }
     if only.isEmpty || only.contains("rnn") { rnnTable() }
+    if only.isEmpty || only.contains("gated") { gatedTable() }
     if only.isEmpty || only.contains("tanh") { tanhTable() }
     if only.isEmpty || only.contains("train") { trainTable() }
 }

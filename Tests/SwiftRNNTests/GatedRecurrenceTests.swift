@@ -549,7 +549,7 @@ func expectClose(_ name: String, _ actual: [Float], _ expected: [Float], rtol: F
 
 @Suite("LSTM and GRU against torch (Generated/GatedTorchFixtures.swift)")
 struct GatedTorchParityTests {
-    static let fixtures: [(String, any GatedFixture.Type)] = [
+    nonisolated(unsafe) static let fixtures: [(String, any GatedFixture.Type)] = [
         ("LSTM 2 layers bidirectional (h0, c0)", GatedTorchFixtures.LSTMBidirectional2Layer.self),
         ("LSTM proj_size batch_first no bias (h0, c0)", GatedTorchFixtures.LSTMProjectedBatchFirstNoBias.self),
         ("LSTM without states", GatedTorchFixtures.LSTMWithoutStates.self),
@@ -579,5 +579,29 @@ struct GatedTorchParityTests {
         expectClose("\(name) grad x", g.x.array, f.gradX.scalars, atol: 5e-5)
         if let want = f.gradH0 { expectClose("\(name) grad h0", g.h0.array, want.scalars, atol: 5e-5) }
         if let want = f.gradC0 { expectClose("\(name) grad c0", g.c0.array, want.scalars, atol: 5e-5) }
+    }
+}
+
+@Suite struct GateActivationTests {
+    @Test("sigmoid8: within 3 ulp of the double-precision sigmoid from −120 to 120 (4e-39 where it is subnormal); exact ends, NaN stays NaN")
+    func sigmoidAccuracyAndEnds() {
+        var worst: Double = 0, worstAt: Float = 0
+        var x: Float = -120
+        while x <= 120 {
+            let lanes = F8((0..<8).map { x + Float($0) * 1e-3 })
+            let got = sigmoid8(lanes)
+            for k in 0..<8 {
+                let want = 1 / (1 + exp(-Double(lanes[k])))
+                let err = abs(Double(got[k]) - want)
+                let ulps = err / Double(Float(want).ulp)
+                if err > 4e-39 && ulps > worst { worst = ulps; worstAt = lanes[k] }
+            }
+            x += 0.0137
+        }
+        #expect(worst <= 3, "worst \(worst) ulp at \(worstAt)")
+        let ends = sigmoid8(F8(-.infinity, .infinity, -1000, 1000, 0, -0.0, .nan, -88.5))
+        #expect(ends[0] == 0 && ends[1] == 1 && ends[2] == 0 && ends[3] == 1 && ends[4] == 0.5 && ends[5] == 0.5)
+        #expect(ends[6].isNaN)
+        #expect(ends[7] > 0 && ends[7] < 1e-38)
     }
 }

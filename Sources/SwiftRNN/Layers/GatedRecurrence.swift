@@ -2,17 +2,21 @@
 // (`rnnForward` dispatches here for a gated cell), the same GEMMs.
 //
 // Per layer and direction: one GEMM projects every time step's input onto all gate blocks at once,
-// X·W_ihᵀ + bias → (L·N, G·H); each step then adds h_{t−1}·W_hhᵀ (W_hh packed once) and runs the cell's
-// pointwise epilogue, eight lanes at a time:
+// X·W_ihᵀ + bias → (L·N, G·H); each step then multiplies h_{t−1} by W_hhᵀ (W_hh packed once; one GEMM
+// over all gate blocks) and runs the cell's pointwise epilogue, eight lanes at a time:
 //   LSTM (rows i, f, g, o): c' = σ(f)·c + σ(i)·tanh(g), h' = σ(o)·tanh(c'), then h' = h'·W_hrᵀ if projected;
-//   GRU (rows r, z, n): r, z = σ(xr + hr), σ(xz + hz); n = tanh(xn + r·(W_hn·h + b_hn)); h' = (1 − z)·n + z·h.
-// The biases of the i/f/g/o (and r/z) blocks start the projection's chains as b_ih + b_hh; the GRU's b_hn
-// stays inside r·(...) as torch has it. Every output element is a fixed chain of operations on its own row:
+//   GRU (rows r, z, n): r, z = σ(xr + hr), σ(xz + hz); n = tanh(xn + r·hn); h' = (1 − z)·n + z·h.
+// An LSTM's step GEMM adds into the projection, whose chains start from b_ih + b_hh. A GRU's writes
+// h·W_hhᵀ + b_hh (hr, hz, hn) beside it, as the n block needs W_hn·h + b_hn apart (inside r·(...), as
+// torch has it); its projection starts from b_ih. Every output element is a fixed chain of operations on its own row:
 // a sequence's results never depend on the rest of the batch (batch invariance, as for the Elman RNN).
 //
 // Saved for backward (training): the layer outputs, as for the Elman RNN, then per layer, direction, step
 // and batch row `RNNConfig.savedPerRow` floats: the activated gates, c' (and h' before the projection) for
 // an LSTM; r, z, n and W_hn·h + b_hn for a GRU. In inference the same rows live in a workspace.
+//
+// Packed batches (torch's PackedSequence) run here too, the Elman RNN's included (one gate block, its h kept
+// per row): step t computes only the batch_sizes[t] sequences that have a step t (`StepRows`).
 
 #if canImport(Glibc)
 import Glibc
@@ -23,18 +27,47 @@ import Darwin
 #endif
 import SwiftRNNVectorMath
 
-/// σ(x) = 1 / (1 + e^−x) lane-wise: 0 and 1 at the ends (e^−x overflows to +inf below −88.7), NaN stays NaN.
-@inline(__always)
-func sigmoid8(_ x: F8) -> F8 { 1 / (1 + expLanes(-x)) }
+/// σ(x) = 1 / (1 + e^−x) lane-wise, NaN stays NaN. e^−x as `expLanes` computes it (n = round(t / ln 2),
+/// the same two-part reduction, polynomial and 2ⁿ in two factors), its range checks replaced by clamping
+/// t = −x to [−88, 100]: from 88 on σ rounds to 1 anyway, and e^100 overflows to +inf, so σ = 0 below −88.7
+/// as with the unclamped exponential. A third fewer operations than 1 / (1 + expLanes(−x)) for the
+/// three sigmoids of every LSTM element. Transparent: with `@inline(__always)` the cell loops still
+/// called it out of line.
+@_transparent
+func sigmoid8(_ x: F8) -> F8 {
+    typealias Bits = SIMD8<Int32>
+    var t = -x
+    t = t.replacing(with: -88, where: t.lanesBelow(-88))
+    t = t.replacing(with: 100, where: t.lanesAbove(100))
+    let magic = F8(repeating: 12582912)
+    let shifted = t * F8(repeating: 1.4426950408889634) + magic
+    let n = shifted - magic
+    let ni = unsafeBitCast(shifted, to: Bits.self) &- Bits(repeating: 0x4B40_0000)
+    var r = t.addingProduct(n, F8(repeating: -0.693359375))
+    r = r.addingProduct(n, F8(repeating: 2.12194440e-4))
+    var p = F8(repeating: 1.9875691500e-4)
+    p = F8(repeating: 1.3981999507e-3).addingProduct(p, r)
+    p = F8(repeating: 8.3334519073e-3).addingProduct(p, r)
+    p = F8(repeating: 4.1665795894e-2).addingProduct(p, r)
+    p = F8(repeating: 1.6666665459e-1).addingProduct(p, r)
+    p = F8(repeating: 5.0000001201e-1).addingProduct(p, r)
+    p = (r + F8(repeating: 1)).addingProduct(p, r * r)
+    let n1 = ni &>> 1, n2 = ni &- n1
+    let s1 = unsafeBitCast((n1 &+ Bits(repeating: 127)) &<< 23, to: F8.self)
+    let s2 = unsafeBitCast((n2 &+ Bits(repeating: 127)) &<< 23, to: F8.self)
+    return 1 / (1 + (p * s1) * s2)
+}
 
 /// Runs `body(j, valid)` over 0..<n in blocks of eight lanes (`valid` < 8 for the last, partial one).
+/// The full blocks and the tail are separate calls, so the inlined body's `valid == 8` tests fold away.
 @inline(__always)
 func forEachLanes(_ n: Int, _ body: (Int, Int) -> Void) {
     var j = 0
-    while j < n {
-        body(j, min(8, n - j))
+    while j + 8 <= n {
+        body(j, 8)
         j += 8
     }
+    if j < n { body(j, n - j) }
 }
 
 @inline(__always)
@@ -64,13 +97,12 @@ struct GatedParameters {
     }
 }
 
-/// The bias the input projection's chains start from: b_ih + b_hh on every block, except the GRU's n block
-/// (b_in alone: b_hn is added inside r·(...)). Written into `into` (G·H floats); nil without biases.
+/// The bias the input projection's chains start from: an LSTM's (and an Elman RNN's) b_ih + b_hh (written into
+/// `into`, G·H floats), a GRU's b_ih (its step GEMM adds b_hh); nil without biases.
 func projectionBias(_ c: RNNConfig, _ p: GatedParameters, into sum: UnsafeMutablePointer<Float>) -> UnsafePointer<Float>? {
     guard let bIH = p.bIH, let bHH = p.bHH else { return nil }
-    let H = c.hiddenSize, summed = c.cell == .gru ? 2 * H : c.gateRows
-    for j in 0..<summed { sum[j] = bIH[j] + bHH[j] }
-    for j in summed..<c.gateRows { sum[j] = bIH[j] }
+    if c.cell == .gru { return bIH }
+    for j in 0..<c.gateRows { sum[j] = bIH[j] + bHH[j] }
     return UnsafePointer(sum)
 }
 
@@ -93,6 +125,10 @@ struct StepRows {
         start = s
         count = Array(batchSizes)
     }
+
+    /// Of the rows n0 ..< n0 + m, how many are active at step t (a prefix of them).
+    @inline(__always)
+    func active(_ t: Int, from n0: Int, of m: Int) -> Int { min(m, max(0, count[t] - n0)) }
 }
 
 /// Floats a gated step keeps per row: an Elman RNN run by this engine (a packed batch) keeps its activated h.
@@ -103,9 +139,9 @@ func gateRowFloats(_ c: RNNConfig) -> Int { c.cell == .elman ? c.hiddenSize : c.
 /// checked every size before calling. `x`, `output`: the caller's layout (batch-first or not), or packed rows
 /// (total, features) with `batchSizes`; `h0`/`c0`/`hn`/`cn`: (D·numLayers, N, P or H).
 ///
-/// Each direction carries its states in (N, P) and (N, H) buffers: a step reads the first count[t] rows and
-/// writes them back, so the rows of a packed batch that have ended keep their last state (h_n) and, in the
-/// reverse direction, the rows that have not started keep h0 until their own last step.
+/// Each direction carries its states in (N, P) and (N, H) buffers: a step reads the rows active at it and writes
+/// them back, so the rows of a packed batch that have ended keep their last state (h_n) and, in the reverse
+/// direction, the rows that have not started keep h0 until their own last step.
 func gatedForward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePointer<Float>>, x: UnsafePointer<Float>,
                   seqLen L: Int, batch N: Int, h0: UnsafePointer<Float>?, c0: UnsafePointer<Float>?,
                   dropoutMasks: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
@@ -124,11 +160,16 @@ func gatedForward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePoi
     let biasSums = try Workspace(count: D * GH, what: "summed biases")
     let hState = try Workspace(count: D * N * P, what: "hidden state")
     let cState = try Workspace(count: c.cell == .lstm ? D * N * H : 0, what: "cell state")
-    // W_hh packed once per layer and direction: all of it; a GRU's r, z rows and n rows apart.
-    let packedGates = c.cell == .gru ? 2 * H : GH
-    let packedCount = packedBCount(k: P, n: packedGates) + (c.cell == .gru ? packedBCount(k: P, n: H) : 0)
+    // Per direction, packed once per layer: W_hh and an LSTM's W_hr; a GRU's step products h·W_hhᵀ + b_hh.
+    let hrOffset = packedWeightCount(rows: GH, cols: P)
+    let packedCount = hrOffset + (c.projSize > 0 ? packedWeightCount(rows: P, cols: H) : 0)
     let packed = try Workspace(count: D * packedCount, what: "packed recurrent weights")
+    let stepProducts = try Workspace(count: c.cell == .gru ? D * N * GH : 0, what: "recurrent products")
     let activation: GEMMActivation = c.nonlinearity == .tanh ? .tanh : .relu
+    // The recurrence of a direction runs over groups of batch rows, all (direction, group) pairs side by
+    // side: each row's chain of operations is the same in any group (batch invariance), so any split gives
+    // the same bits.
+    let groups = recurrentGroups(batch: N, hidden: H, seqLen: L, directions: D, threads: getNumThreads())
 
     var input = UnsafePointer(batchFirst ? UnsafePointer(xTime.pointer) : x)
     var inputWidth = c.inputSize
@@ -136,56 +177,72 @@ func gatedForward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePoi
         let layerOut = saved.map { $0 + layer * layerCount } ?? layerBuffers.pointer + (layer % 2) * layerCount
         let gatesOfLayer = saved.map { $0 + c.numLayers * layerCount + layer * D * gateCount } ?? gateBuffers.pointer
         let layerInput = input, layerInputWidth = inputWidth
-        func direction(_ d: Int) {
+        // Phase 1, per direction (each GEMM threaded inside): every step's input projection at once, into
+        // the gate rows (row stride S), and the packed weights.
+        for d in 0..<D {
+            let p = GatedParameters(c, parameters, layer: layer, direction: d)
+            let bias = projectionBias(c, p, into: biasSums.pointer + d * GH)
+            sgemm(transA: false, transB: true, m: rows, n: GH, k: layerInputWidth, a: layerInput, lda: layerInputWidth,
+                  b: p.wIH, ldb: layerInputWidth, accumulate: false, c: gatesOfLayer + d * gateCount, ldc: S, bias: bias)
+            let hh = packed.pointer + d * packedCount
+            packWeight(p.wHH, rows: GH, cols: P, into: hh)
+            if let wHR = p.wHR { packWeight(wHR, rows: P, cols: H, into: hh + hrOffset) }
+        }
+        // Phase 2, the recurrence of rows n0 ..< n0 + m of direction d.
+        func recurrence(_ task: Int) {
+            let d = task / groups, group = task % groups
+            let n0 = N * group / groups, m = N * (group + 1) / groups - n0
+            if m == 0 { return }
             let p = GatedParameters(c, parameters, layer: layer, direction: d)
             let gates = gatesOfLayer + d * gateCount
-            let bias = projectionBias(c, p, into: biasSums.pointer + d * GH)
-            // Every step's input projection at once, into the gate rows (row stride S).
-            sgemm(transA: false, transB: true, m: rows, n: GH, k: layerInputWidth, a: layerInput, lda: layerInputWidth,
-                  b: p.wIH, ldb: layerInputWidth, accumulate: false, c: gates, ldc: S, bias: bias)
-            let hh = packed.pointer + d * packedCount, hhN = hh + packedBCount(k: P, n: packedGates)
-            packWeight(p.wHH, rows: packedGates, cols: P, into: hh)
-            if c.cell == .gru { packWeight(p.wHH + 2 * H * P, rows: H, cols: P, into: hhN) }
-            let state = (layer * D + d) * N
-            let hs = hState.pointer + d * N * P, cs = cState.pointer + d * N * H
-            if let h0 { hs.update(from: h0 + state * P, count: N * P) } else { hs.initialize(repeating: 0, count: N * P) }
+            let hh = UnsafePointer(packed.pointer + d * packedCount)
+            let state = (layer * D + d) * N + n0
+            let hs = hState.pointer + (d * N + n0) * P, cs = cState.pointer + (d * N + n0) * H
+            if let h0 { hs.update(from: h0 + state * P, count: m * P) } else { hs.initialize(repeating: 0, count: m * P) }
             if c.cell == .lstm {
-                if let c0 { cs.update(from: c0 + state * H, count: N * H) } else { cs.initialize(repeating: 0, count: N * H) }
+                if let c0 { cs.update(from: c0 + state * H, count: m * H) } else { cs.initialize(repeating: 0, count: m * H) }
             }
             for step in 0..<L {
                 let t = d == 0 ? step : L - 1 - step
-                let m = steps.count[t]
-                let g = gates + steps.start[t] * S
-                let h = layerOut + steps.start[t] * outWidth + d * P
+                let ma = steps.active(t, from: n0, of: m)
+                if ma == 0 { continue }
+                let g = gates + (steps.start[t] + n0) * S
+                let h = layerOut + (steps.start[t] + n0) * outWidth + d * P
                 switch c.cell {
                 case .lstm:
-                    sgemmPacked(transA: false, m: m, n: GH, k: P, a: hs, lda: P, packedB: hh, accumulate: true, c: g, ldc: S)
-                    for n in 0..<m {
+                    sgemmPacked(transA: false, m: ma, n: GH, k: P, a: hs, lda: P, packedB: hh, accumulate: true, c: g, ldc: S)
+                    for n in 0..<ma {
                         let row = g + n * S
-                        lstmCellForward(row, cPrev: cs + n * H, cOut: row + GH, hOut: p.wHR != nil ? row + GH + H : h + n * outWidth, H: H)
+                        let hRow = p.wHR != nil ? row + GH + H : h + n * outWidth
+                        lstmCellForward(row, cPrev: cs + n * H, cOut: row + GH, hOut: hRow, H: H)
                         (cs + n * H).update(from: row + GH, count: H)
                     }
-                    if let wHR = p.wHR {  // h = h_pre · W_hrᵀ
-                        sgemm(transA: false, transB: true, m: m, n: P, k: H, a: g + GH + H, lda: S, b: wHR, ldb: H,
-                              accumulate: false, c: h, ldc: outWidth)
+                    if p.wHR != nil {  // h = h_pre · W_hrᵀ
+                        sgemmPacked(transA: false, m: ma, n: P, k: H, a: g + GH + H, lda: S, packedB: hh + hrOffset,
+                                    accumulate: false, c: h, ldc: outWidth)
                     }
                 case .gru:
-                    // r and z blocks: += h·W_h(r,z)ᵀ; the n block's h·W_hnᵀ + b_hn goes beside the gates.
-                    sgemmPacked(transA: false, m: m, n: 2 * H, k: P, a: hs, lda: P, packedB: hh, accumulate: true, c: g, ldc: S)
-                    sgemmPacked(transA: false, m: m, n: H, k: P, a: hs, lda: P, packedB: hhN, accumulate: false,
-                                c: g + 3 * H, ldc: S, bias: p.bHH.map { $0 + 2 * H })
-                    for n in 0..<m { gruCellForward(g + n * S, hPrev: hs + n * P, hOut: h + n * outWidth, H: H) }
+                    let products = stepProducts.pointer + (d * N + n0) * GH
+                    sgemmPacked(transA: false, m: ma, n: GH, k: P, a: hs, lda: P, packedB: hh, accumulate: false,
+                                c: products, ldc: GH, bias: p.bHH)
+                    for n in 0..<ma {
+                        gruCellForward(g + n * S, products + n * GH, hPrev: hs + n * P, hOut: h + n * outWidth, H: H)
+                    }
                 case .elman:
-                    sgemmPacked(transA: false, m: m, n: H, k: P, a: hs, lda: P, packedB: hh, accumulate: true, c: g, ldc: S,
-                                activation: activation)
-                    for n in 0..<m { (h + n * outWidth).update(from: g + n * S, count: H) }
+                    sgemmPacked(transA: false, m: ma, n: H, k: P, a: hs, lda: P, packedB: hh, accumulate: true, c: g,
+                                ldc: S, activation: activation)
+                    for n in 0..<ma { (h + n * outWidth).update(from: g + n * S, count: H) }
                 }
-                for n in 0..<m { (hs + n * P).update(from: h + n * outWidth, count: P) }
+                for n in 0..<ma { (hs + n * P).update(from: h + n * outWidth, count: P) }
             }
-            (hn + state * P).update(from: hs, count: N * P)
-            if let cn, c.cell == .lstm { (cn + state * H).update(from: cs, count: N * H) }
+            (hn + state * P).update(from: hs, count: m * P)
+            if let cn, c.cell == .lstm { (cn + state * H).update(from: cs, count: m * H) }
         }
-        for d in 0..<D { direction(d) }
+        if D * groups > 1 {
+            parallelFor(D * groups) { recurrence($0) }
+        } else {
+            recurrence(0)  // one task: its GEMMs may use the pool themselves
+        }
 
         var nextInput = UnsafePointer(layerOut)
         if layer < c.numLayers - 1, let dropoutMasks {
@@ -207,7 +264,7 @@ func gatedForward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePoi
 @inline(__always)
 func lstmCellForward(_ row: UnsafeMutablePointer<Float>, cPrev: UnsafePointer<Float>, cOut: UnsafeMutablePointer<Float>,
                      hOut: UnsafeMutablePointer<Float>, H: Int) {
-    forEachLanes(H) { j, v in
+    @inline(__always) func lanes(_ j: Int, _ v: Int) {
         let i = sigmoid8(load8(row + j, valid: v)), f = sigmoid8(load8(row + H + j, valid: v))
         let g = tanh8(load8(row + 2 * H + j, valid: v)), o = sigmoid8(load8(row + 3 * H + j, valid: v))
         let cNew = (f * load8(cPrev + j, valid: v)).addingProduct(i, g)
@@ -218,22 +275,31 @@ func lstmCellForward(_ row: UnsafeMutablePointer<Float>, cPrev: UnsafePointer<Fl
         store8(cNew, cOut + j, valid: v)
         store8(o * tanh8(cNew), hOut + j, valid: v)
     }
+    var j = 0
+    while j + 8 <= H { lanes(j, 8); j += 8 }  // full blocks, then the tail: `v` folds away in each
+    if j < H { lanes(j, H - j) }
 }
 
-/// One GRU row: `row` holds xr + hr, xz + hz, xn (H each; replaced by r, z, n) and then W_hn·h + b_hn;
-/// h' = (1 − z)·n + z·h goes to `hOut`.
+/// One GRU row: `row` holds the input projections xr, xz, xn (H each; replaced by r, z, n, then
+/// hn = W_hn·h + b_hn after them), `products` hr, hz, hn (h·W_hhᵀ + b_hh); h' = (1 − z)·n + z·h goes to `hOut`.
 @inline(__always)
-func gruCellForward(_ row: UnsafeMutablePointer<Float>, hPrev: UnsafePointer<Float>, hOut: UnsafeMutablePointer<Float>,
-                    H: Int) {
-    forEachLanes(H) { j, v in
-        let r = sigmoid8(load8(row + j, valid: v)), z = sigmoid8(load8(row + H + j, valid: v))
-        let n = tanh8(load8(row + 2 * H + j, valid: v).addingProduct(r, load8(row + 3 * H + j, valid: v)))
+func gruCellForward(_ row: UnsafeMutablePointer<Float>, _ products: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
+                    hOut: UnsafeMutablePointer<Float>, H: Int) {
+    @inline(__always) func lanes(_ j: Int, _ v: Int) {
+        let r = sigmoid8(load8(row + j, valid: v) + load8(products + j, valid: v))
+        let z = sigmoid8(load8(row + H + j, valid: v) + load8(products + H + j, valid: v))
+        let hn = load8(products + 2 * H + j, valid: v)
+        let n = tanh8(load8(row + 2 * H + j, valid: v).addingProduct(r, hn))
         store8(r, row + j, valid: v)
         store8(z, row + H + j, valid: v)
         store8(n, row + 2 * H + j, valid: v)
+        store8(hn, row + 3 * H + j, valid: v)
         let hp = load8(hPrev + j, valid: v)
         store8(n.addingProduct(z, hp - n), hOut + j, valid: v)  // (1 − z)·n + z·h = n + z·(h − n)
     }
+    var j = 0
+    while j + 8 <= H { lanes(j, 8); j += 8 }  // full blocks, then the tail: `v` folds away in each
+    if j < H { lanes(j, H - j) }
 }
 
 /// dst (inner, outer, width) = src (outer, inner, width) with the two leading axes swapped.
