@@ -156,12 +156,18 @@ def main() -> None:
         out += tile_function(f"tile512_{r}x{p}", params, "kc, a0, a1, {rsA}, csA", tile_body(r, p),
                              tile_body(r, p, full=True), p)
     root = pathlib.Path(__file__).resolve().parent.parent
-    path = root / "Sources/SwiftRNNAVX512/Generated/GEMMTilesAVX512.swift"
-    path.write_text("\n".join(out).rstrip() + "\n")
-    print(f"wrote {path} ({len(names)} tile shapes)")
-    path = root / "Sources/SwiftRNN/Generated/GEMMTilesAVX2.swift"
-    path.write_text("\n".join(avx2_tiles()).rstrip() + "\n")
-    print(f"wrote {path} ({len(AVX2_SHAPES)} tile shapes)")
+    write_if_changed(root / "Sources/SwiftRNNAVX512/Generated/GEMMTilesAVX512.swift", out, f"{len(names)} tile shapes")
+    write_if_changed(root / "Sources/SwiftRNN/Generated/GEMMTilesAVX2.swift", avx2_tiles(), f"{len(AVX2_SHAPES)} tile shapes")
+
+
+def write_if_changed(path: pathlib.Path, lines: list, what: str) -> None:
+    """Writes only a changed file: rewriting the same text would make SwiftPM rebuild every module using it."""
+    text = "\n".join(lines).rstrip() + "\n"
+    if path.exists() and path.read_text() == text:
+        print(f"unchanged {path} ({what})")
+        return
+    path.write_text(text)
+    print(f"wrote {path} ({what})")
 
 
 def avx2_tiles() -> list:

@@ -83,6 +83,9 @@ import SwiftRNNCAPI  // links the @_cdecl symbols; calls go through the C header
         #expect(CSwiftRNN.srnn_packed_weight_size(0, 3) == 0)
         #expect(CSwiftRNN.srnn_packed_weight_size(-1, 3) == -1)
         #expect(CSwiftRNN.srnn_packed_weight_size(Int64.max, 2) == -1)
+        // No columns: nothing to pack however many rows (the rounding up of rows once overflowed).
+        #expect(CSwiftRNN.srnn_packed_weight_size(Int64.max, 0) == 0)
+        #expect(CSwiftRNN.srnn_packed_weight_size(Int64.max - 7, 0) == 0)
         let weight = [Float](repeating: 1, count: 21)
         var packed = [Float](repeating: 0, count: 48)
         let (s1, m1) = call { err, cap in CSwiftRNN.srnn_pack_weight(weight, 7, 3, &packed, 47, err, cap) }

@@ -290,6 +290,13 @@ private let transFlags: [(Bool, Bool)] = [(false, false), (false, true), (true, 
         }
     }
 
+    @Test("packedBCount rounds the columns up to whole panels, for every n up to Int.max")
+    func packedCount() {
+        #expect(packedBCount(k: 3, n: 17) == 96 && packedBCount(k: 2, n: 32) == 64 && packedBCount(k: 5, n: 0) == 0)
+        #expect(packedBCount(k: 0, n: .max) == 0 && packedBCount(k: 0, n: .max - 15) == 0)
+        #expect(packedBCount(k: 1, n: .max / 32) == (.max / 32 / 16 + 1) * 16)
+    }
+
     @Test("PackedMatrix multiplies like sgemm")
     func packedMatrix() throws {
         let problem = GEMMProblem(transA: false, transB: true, m: 9, n: 70, k: 33, pad: 1, seed: 3)

@@ -158,9 +158,12 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     }
 }
 
-/// How many floats `packB` writes for a k×n op(B): k × n rounded up to a multiple of 16.
+/// How many floats `packB` writes for a k×n op(B): k × n rounded up to a multiple of 16. The rounding
+/// cannot overflow (n + 15 did, for n near Int.max: a size query with k = 0 trapped in a checked build);
+/// the product is the caller's to check, as `srnn_packed_weight_size` does.
 public func packedBCount(k: Int, n: Int) -> Int {
-    max(k, 0) * ((max(n, 0) + gemmNR - 1) / gemmNR) * gemmNR
+    let n = max(n, 0)
+    return max(k, 0) * (n / gemmNR + (n % gemmNR == 0 ? 0 : 1)) * gemmNR
 }
 
 /// Packs op(B) (k×n; `transB` and `ldb` as in `sgemm`) into `packed`, which must hold
