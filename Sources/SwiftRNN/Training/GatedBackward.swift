@@ -96,7 +96,6 @@ func gatedBackward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePo
             let d = task / groups, group = task % groups
             let n0 = N * group / groups, m = N * (group + 1) / groups - n0
             if m == 0 { return }
-            let p = GatedParameters(c, parameters, layer: layer, direction: d)
             let pk = UnsafePointer(packed.pointer + d * packedCount)
             let gates = savedGates + (layer * D + d) * gateCount
             let state = (layer * D + d) * N + n0
