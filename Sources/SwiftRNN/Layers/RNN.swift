@@ -118,7 +118,7 @@ public struct RNNConfig: Equatable, Sendable {
 
     /// What parameter `index` of a direction's group is: 0 weight_ih, 1 weight_hh, 2 bias_ih, 3 bias_hh,
     /// 4 weight_hr (torch's order; without biases weight_hr is the third).
-    @inlinable @usableFromInline
+    @inlinable
     func parameterKind(at index: Int) -> Int {
         let k = index % paramsPerDirection
         return !bias && k == 2 ? 4 : k
