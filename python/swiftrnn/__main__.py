@@ -2,7 +2,8 @@
 
     python -m swiftrnn demo                                  the tutorial's examples, then a model trained in seconds
     python -m swiftrnn train CORPUS --tokenizer char --out DIR   train a language model on a UTF-8 text file
-                                                             (--cell rnn|lstm|gru, --layers, --dropout)
+                                                             (--cell rnn|lstm|gru, --layers, --dropout,
+                                                             --checkpoint-every, --resume DIR, --init-from DIR)
     python -m swiftrnn generate DIR --prompt TEXT --length N     continue a prompt with a trained model
     python -m swiftrnn info                                  version, SIMD level, threads
 
@@ -12,12 +13,14 @@ know, ...) print one line to stderr and exit with status 1 (2 for command-line u
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import platform
+import signal
 import sys
 import time
-from typing import Any, Callable, List, NoReturn, Optional
+from typing import Any, Callable, Iterator, List, NoReturn, Optional
 
 import numpy as np
 
@@ -159,10 +162,74 @@ def read_corpus(path: str) -> str:
         raise CLIError(f"corpus {path!r} is not UTF-8 text (byte {e.start}: {e.reason})") from None
 
 
+class _Interrupted(Exception):
+    """`train` stopped by a signal after saving: the exit status (128 + the signal) and the message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[List[int]]:
+    """SIGINT and SIGTERM set a flag (the list gets the signal's number) that training checks after each step, so
+    the run stops at a step's end and is saved; a second signal interrupts at once (KeyboardInterrupt)."""
+    received: List[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _existing_model(path: str) -> bool:
+    from swiftrnn.models import CONFIG_FILE
+
+    return os.path.isfile(os.path.join(path, CONFIG_FILE))
+
+
+# Defaults of the train options that --resume takes from the saved run unless they are given.
+TRAIN_DEFAULTS = {"tokenizer": "char", "seq_len": 64, "batch_size": 16, "lr": 3e-3, "clip": 1.0, "seed": 0}
+
+
 def train(args: argparse.Namespace) -> None:
     from swiftrnn.models import RNNLanguageModel, check_model_directory
 
+    for name, default in TRAIN_DEFAULTS.items():
+        setattr(args, name + "_given", getattr(args, name) is not None)
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+
     check_model_directory(args.out)  # before the training a bad --out would throw away
+    same_as_resumed = args.resume is not None and os.path.realpath(args.resume) == os.path.realpath(args.out)
+    if _existing_model(args.out) and not args.overwrite and not same_as_resumed:
+        raise CLIError(f"--out {args.out!r} holds a saved model: add --overwrite to replace it (or --resume "
+                       f"{args.out} to continue its run)")
+    base = None
+    if args.resume is not None or args.init_from is not None:
+        source = args.resume if args.resume is not None else args.init_from
+        base = RNNLanguageModel.load(source)
+        if base.vocab is None:
+            raise CLIError(f"model {source!r} has no vocabulary (vocab.json) to encode the corpus with")
+        if args.resume is not None and base.training_state is None:
+            raise CLIError(f"model {source!r} has no training state (training.json) to resume: it was not saved "
+                           "by `train` or after RNNLanguageModel.fit; use --init-from to fine-tune it")
+        if base.tokenizer is not None and base.tokenizer != args.tokenizer:
+            if args.tokenizer_given:
+                raise CLIError(f"--tokenizer {args.tokenizer} differs from the model's ({base.tokenizer})")
+            args.tokenizer = base.tokenizer
+    if args.resume is not None:  # the run's settings, unless given again (then fit checks they agree)
+        saved = base.training_state["settings"]
+        for name in ("seq_len", "batch_size", "lr", "clip", "seed"):
+            if not getattr(args, name + "_given"):
+                setattr(args, name, saved[name] if saved[name] is not None else 0.0)
     text = read_corpus(args.corpus)
     tokens = tokenize(text, args.tokenizer)
     if not text.strip() or not tokens:
@@ -170,22 +237,49 @@ def train(args: argparse.Namespace) -> None:
     if len(tokens) < args.seq_len + 1:
         raise CLIError(f"corpus {args.corpus!r} has {len(tokens)} tokens ({args.tokenizer}); --seq-len "
                        f"{args.seq_len} needs at least {args.seq_len + 1}: use a smaller --seq-len or a longer text")
-    vocab = Vocab.build(tokens)
+    if base is not None:
+        vocab = base.vocab
+        unknown = vocab.unknown(tokens) if vocab.unk_index is None else []
+        if unknown:
+            shown = ", ".join(repr(t) for t in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
+            raise CLIError(f"the corpus has {len(unknown)} token(s) not in the vocabulary of "
+                           f"{args.resume or args.init_from!r} ({args.tokenizer} tokens): {shown}")
+        model = base
+    else:
+        vocab = Vocab.build(tokens)
+        swiftrnn.manual_seed(args.seed)
+        model = RNNLanguageModel(len(vocab), embedding_dim=args.embedding_dim, hidden_size=args.hidden_size,
+                                 num_layers=args.layers, dropout=args.dropout, cell=args.cell)
     ids = vocab.encode(tokens)
     steps = args.steps if args.steps is not None or args.epochs is not None else 600
-    swiftrnn.manual_seed(args.seed)
-    model = RNNLanguageModel(len(vocab), embedding_dim=args.embedding_dim, hidden_size=args.hidden_size,
-                             num_layers=args.layers, dropout=args.dropout, cell=args.cell)
+    if args.resume is not None and args.steps is None and args.epochs is None:
+        saved = model.training_state["settings"]
+        steps, args.epochs = saved["steps"], saved["epochs"]
+    c = model.config
     n_params = sum(p.size for p in model.parameters())
     print(f"corpus {args.corpus}: {len(text):,} characters -> {len(tokens):,} tokens ({args.tokenizer}), "
           f"vocabulary {len(vocab):,}")
-    print(f"model: {args.cell}, embedding {args.embedding_dim}, hidden {args.hidden_size}, layers {args.layers}: "
-          f"{n_params:,} parameters")
+    print(f"model: {c['cell']}, embedding {c['embedding_dim']}, hidden {c['hidden_size']}, layers {c['num_layers']}: "
+          f"{n_params:,} parameters" + (f" (from {args.init_from})" if args.init_from else "")
+          + (f" (resuming {args.resume} at step {model.training_state['step']})" if args.resume else ""))
+
+    def save(m: RNNLanguageModel) -> None:
+        m.save(args.out, vocab=vocab, tokenizer=args.tokenizer)
+
     start = time.perf_counter()
-    losses = model.fit(ids, steps=steps, epochs=args.epochs, seq_len=args.seq_len, batch_size=args.batch_size,
-                       lr=args.lr, clip=args.clip if args.clip > 0 else None, seed=args.seed,
-                       progress=not args.quiet, time_limit=args.time_limit, log_every=args.log_every)
+    with _stop_on_signals() as received:
+        losses = model.fit(ids, steps=steps, epochs=args.epochs, seq_len=args.seq_len, batch_size=args.batch_size,
+                           lr=args.lr, clip=args.clip if args.clip > 0 else None, seed=args.seed,
+                           progress=not args.quiet, time_limit=args.time_limit, log_every=args.log_every,
+                           checkpoint_every=args.checkpoint_every, checkpoint=save if args.checkpoint_every else None,
+                           should_stop=lambda: bool(received), resume=args.resume is not None)
     elapsed = time.perf_counter() - start
+    step = model.training_state["step"]
+    if not losses:  # resumed a run that had already reached its total
+        print(f"the run was already at step {step} of {steps or 'its epochs'}: nothing to train")
+        save(model)
+        print(f"saved to {args.out}/")
+        return
     # Every step sees batch_size windows of seq_len, except the last step of an epoch, which sees the rest.
     if args.epochs is None:
         n_tokens = len(losses) * args.batch_size * args.seq_len
@@ -196,10 +290,14 @@ def train(args: argparse.Namespace) -> None:
     print(f"trained {len(losses)} steps in {elapsed:.1f} s ({n_tokens / max(elapsed, 1e-9):,.0f} tokens/s): "
           f"loss {losses[0]:.4f} -> {losses[-1]:.4f}")
     if not math.isfinite(losses[-1]):
-        raise CLIError(f"training diverged (loss {losses[-1]} at step {len(losses)}): try a smaller --lr or a "
+        raise CLIError(f"training diverged (loss {losses[-1]} at step {step}): try a smaller --lr or a "
                        f"--clip; nothing was saved to {args.out}")
-    model.save(args.out, vocab=vocab, tokenizer=args.tokenizer)
-    print(f"saved to {args.out}/ (config.json, weights.npz, vocab.json)")
+    save(model)
+    if received:
+        name = signal.Signals(received[0]).name
+        raise _Interrupted(128 + received[0], f"interrupted by {name} at step {step}: saved the model so far to "
+                                              f"{args.out} (continue with --resume {args.out})")
+    print(f"saved to {args.out}/ (config.json, weights.npz, vocab.json, training.json, optimizer.npz)")
 
 
 # --- generate ---------------------------------------------------------------------------------
@@ -288,16 +386,27 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train an RNNLanguageModel on CORPUS and save it (config.json, weights.npz, "
                                    "vocab.json) to --out. Default: 600 steps of 16 random windows of 64 tokens.")
     t.add_argument("corpus", metavar="CORPUS", help="a UTF-8 text file")
-    t.add_argument("--tokenizer", type=_tokenizer, default="char", metavar="|".join(TOKENIZERS),
-                   help="how to split the text: characters, jieba words or whitespace (default: char)")
+    t.add_argument("--tokenizer", type=_tokenizer, default=None, metavar="|".join(TOKENIZERS),
+                   help="how to split the text: characters, jieba words or whitespace (default: char, or the "
+                        "model's with --init-from / --resume)")
     t.add_argument("--out", required=True, metavar="DIR",
-                   help="directory to save the model to: new, empty, or a saved model (replaced when training "
-                        "succeeds); checked before training")
+                   help="directory to save the model to: new or empty, or a saved model with --overwrite (replaced "
+                        "when training succeeds); checked before training")
+    t.add_argument("--overwrite", action="store_true", help="replace a model saved at --out")
+    start = t.add_mutually_exclusive_group()
+    start.add_argument("--init-from", metavar="DIR", default=None,
+                       help="start from a saved model's weights and vocabulary (fine-tuning on CORPUS, a fresh "
+                            "optimizer); its architecture, not --cell/--layers/..., is used")
+    start.add_argument("--resume", metavar="DIR", default=None,
+                       help="continue the run saved in DIR (by an interrupt, a checkpoint or the end): weights, "
+                            "optimizer state, step and window order; --steps is the run's total")
+    t.add_argument("--checkpoint-every", type=_int_at_least(1), default=None, metavar="N",
+                   help="save the model (and the run's state) to --out every N steps")
     length = t.add_mutually_exclusive_group()
     length.add_argument("--steps", type=_int_at_least(1), help="training steps (default: 600)")
     length.add_argument("--epochs", type=_int_at_least(1), help="passes over the corpus instead of --steps")
-    t.add_argument("--seq-len", type=_int_at_least(1), default=64, help="tokens per window (default: 64)")
-    t.add_argument("--batch-size", type=_int_at_least(1), default=16, help="windows per step (default: 16)")
+    t.add_argument("--seq-len", type=_int_at_least(1), default=None, help="tokens per window (default: 64)")
+    t.add_argument("--batch-size", type=_int_at_least(1), default=None, help="windows per step (default: 16)")
     t.add_argument("--embedding-dim", type=_int_at_least(1), default=64, help="default: 64")
     t.add_argument("--hidden-size", type=_int_at_least(1), default=256, help="default: 256")
     t.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="rnn",
@@ -305,10 +414,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--layers", type=_int_at_least(1), default=1, help="recurrent layers (default: 1)")
     t.add_argument("--dropout", type=_float_in(0.0, False, 1.0), default=0.0,
                    help="dropout between recurrent layers (default: 0)")
-    t.add_argument("--lr", type=_float_in(0.0, True), default=3e-3, help="Adam learning rate (default: 3e-3)")
-    t.add_argument("--clip", type=_float_in(0.0, False), default=1.0,
+    t.add_argument("--lr", type=_float_in(0.0, True), default=None, help="Adam learning rate (default: 3e-3)")
+    t.add_argument("--clip", type=_float_in(0.0, False), default=None,
                    help="max gradient norm, 0 for none (default: 1.0)")
-    t.add_argument("--seed", type=_int_at_least(0), default=0,
+    t.add_argument("--seed", type=_int_at_least(0), default=None,
                    help="seeds initialisation and window sampling (default: 0)")
     t.add_argument("--time-limit", type=_float_in(0.0, True), default=None, metavar="SECONDS",
                    help="stop training early after this many seconds")
@@ -377,6 +486,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                      "evaluate": evaluate, "export": export}
     try:
         commands[args.command](args)
+    except _Interrupted as e:
+        print(f"{PROG} {args.command}: {e}", file=sys.stderr)
+        return e.status
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return 130

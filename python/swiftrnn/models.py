@@ -36,7 +36,7 @@ import os
 import sys
 import time
 import zipfile
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -75,9 +75,11 @@ class TorchRNNLanguageModel(torch.nn.Module):
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.npz"
 VOCAB_FILE = "vocab.json"
+TRAINING_FILE = "training.json"   # the run's state for a resume: step, settings, RNG states, Adam's scalars
+OPTIMIZER_FILE = "optimizer.npz"  # Adam's moment arrays, one pair per parameter
 _FORMAT = "swiftrnn.RNNLanguageModel"
 _VERSION = 1
-_MODEL_FILES = (CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE)
+_MODEL_FILES = (CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE, TRAINING_FILE, OPTIMIZER_FILE)
 # A load that finds its directory swapped by a concurrent save (between opening the directory and one of
 # its files) starts again; a directory replaced this many times in a row during one load is an error.
 _LOAD_ATTEMPTS = 20
@@ -253,6 +255,7 @@ class RNNLanguageModel(nn.Module):
         self.nonlinearity = str(nonlinearity)
         self.vocab: Optional[Vocab] = None
         self.tokenizer: Optional[str] = None
+        self.training_state: Optional[Dict[str, Any]] = None  # set by fit (and load): what a resume needs
 
     @property
     def config(self) -> Dict[str, Any]:
@@ -290,7 +293,9 @@ class RNNLanguageModel(nn.Module):
     # --- training -----------------------------------------------------------------------------
     def fit(self, ids: Any, steps: Optional[int] = None, epochs: Optional[int] = None, seq_len: int = 64,
             batch_size: int = 16, lr: float = 3e-3, clip: Optional[float] = 1.0, seed: int = 0,
-            progress: bool = True, time_limit: Optional[float] = None, log_every: float = 10.0) -> List[float]:
+            progress: bool = True, time_limit: Optional[float] = None, log_every: float = 10.0,
+            checkpoint_every: Optional[int] = None, checkpoint: Optional[Callable[["RNNLanguageModel"], Any]] = None,
+            should_stop: Optional[Callable[[], bool]] = None, resume: bool = False) -> List[float]:
         """Trains on one long sequence of token ids to predict each next token; returns the loss of every step.
 
         Each step: a batch of ``batch_size`` windows of ``seq_len + 1`` consecutive ids (inputs are the
@@ -317,6 +322,19 @@ class RNNLanguageModel(nn.Module):
                 every ``log_every`` seconds and at the end (so a run under nohup, a pipe or CI shows it too).
             time_limit: stop early, after the first step that ends ``time_limit`` seconds or more after
                 the start (the returned list is then shorter). None: no limit.
+            checkpoint_every, checkpoint: every ``checkpoint_every`` steps, ``checkpoint(self)`` is called with
+                ``self.training_state`` up to date (e.g. ``lambda m: m.save(dir)``: an atomic save keeps the
+                last good checkpoint).
+            should_stop: called after every step; True stops the run there (a signal handler's flag).
+            resume: continue the run recorded in ``self.training_state`` (set by ``fit`` and by ``load`` of a
+                model saved after a ``fit``): the weights, Adam's state, the step and the window order go
+                on from there, so ``steps`` / ``epochs`` are the run's total and an interrupted run that is
+                resumed ends with the same weights, bit for bit, as one that never stopped. The ids and the
+                other settings must be the run's (ValueError otherwise).
+
+        After the run, ``self.training_state`` holds what a resume needs (``save`` writes it as
+        training.json and optimizer.npz): the step, the settings, the window generator's and swiftrnn's
+        generator's states and the optimizer's ``state_dict``.
 
         Raises:
             ValueError: bad arguments, or fewer than ``seq_len + 1`` ids.
@@ -345,6 +363,26 @@ class RNNLanguageModel(nn.Module):
             raise ValueError(f"fit needs at least seq_len + 1 = {seq_len + 1} token ids, got {n}; "
                              f"use a smaller seq_len or a longer text")
 
+        if checkpoint_every is not None:
+            checkpoint_every = _positive_int(checkpoint_every, "checkpoint_every")
+            if checkpoint is None:
+                raise ValueError("checkpoint_every needs a checkpoint callable (e.g. lambda m: m.save(directory))")
+        settings = {"steps": steps, "epochs": None if steps is not None else epochs, "seq_len": seq_len,
+                    "batch_size": batch_size, "lr": float(lr), "clip": None if clip is None else float(clip),
+                    "seed": seed, "ids": len(ids), "ids_sha256": _sha256(ids.tobytes())}
+        done = 0
+        if resume:
+            state = self.training_state
+            if state is None:
+                raise ValueError("resume=True but the model has no training state (load a model saved after fit)")
+            changed = sorted(k for k in settings if k not in ("steps", "epochs") and state["settings"].get(k) != settings[k])
+            if (state["settings"]["steps"] is None) != (steps is None):
+                changed.append("steps/epochs")
+            if changed:
+                raise ValueError(f"resume continues the saved run, but these differ from it: {', '.join(changed)}"
+                                 + (" (the token ids: a different text or vocabulary)" if "ids_sha256" in changed else ""))
+            done = int(state["step"])
+
         rng = np.random.default_rng(seed)
         offsets = np.arange(seq_len + 1)
         if steps is not None:
@@ -368,15 +406,32 @@ class RNNLanguageModel(nn.Module):
         criterion = nn.CrossEntropyLoss()
         params = [p for p in self.parameters() if getattr(p, "requires_grad", True)]
         optimizer = optim.Adam(params, lr=float(lr))
+        batch_iter = batches()
+        if done:
+            if done > total:
+                raise ValueError(f"the saved run is at step {done}, beyond this run's total of {total} steps")
+            optimizer.load_state_dict(self.training_state["optimizer"])
+            for _ in range(done):  # the windows of the steps already done: the generator ends where it stood
+                next(batch_iter)
+            if rng.bit_generator.state != self.training_state["rng"]:
+                raise ValueError("resume: the window generator's state differs from the saved run's")
+            _random.set_rng_state(np.frombuffer(bytes.fromhex(self.training_state["global_rng"]), dtype=np.uint8))
+
+        def record(step: int) -> None:
+            self.training_state = {"step": step, "total": total, "settings": settings,
+                                   "rng": rng.bit_generator.state, "global_rng": _random.get_rng_state().tobytes().hex(),
+                                   "optimizer": optimizer.state_dict(), "loss": losses[-1] if losses else None}
+
         V = self.vocab_size
         was_training = self.training
         bar = _Progress(total, bool(progress), float(log_every))
         losses: List[float] = []
         tokens = 0
         self.train()
+        step = done
         try:
             with enable_grad():  # fit trains, also when called inside swiftrnn.no_grad()
-                for step, starts in enumerate(batches(), 1):
+                for step, starts in enumerate(batch_iter, done + 1):
                     window = ids[starts[:, None] + offsets]             # (N, seq_len + 1)
                     x, y = window[:, :-1], window[:, 1:]
                     logits, _ = self.forward(x)                        # (N, seq_len, V)
@@ -389,11 +444,17 @@ class RNNLanguageModel(nn.Module):
                     losses.append(float(loss))
                     tokens += x.size
                     bar.update(step, losses[-1], tokens)
+                    if checkpoint_every is not None and step % checkpoint_every == 0 and step < total:
+                        record(step)
+                        checkpoint(self)
                     if time_limit is not None and time.perf_counter() - bar.start >= time_limit:
+                        break
+                    if should_stop is not None and should_stop():
                         break
         finally:
             bar.close()
             self.train(was_training)
+        record(step)
         return losses
 
     @contextlib.contextmanager
@@ -546,6 +607,8 @@ class RNNLanguageModel(nn.Module):
 
         - ``weights.npz``: the ``state_dict`` as float32 arrays under torch's names (NumPy's ``.npz``);
         - ``vocab.json``: the vocabulary (``Vocab.save``), when ``vocab`` (or ``self.vocab``) is set;
+        - ``training.json`` and ``optimizer.npz``: the run's state (``self.training_state``, set by ``fit``),
+          which ``fit(resume=True)`` continues from: step, settings, generator states, Adam's moments;
         - ``config.json``: the constructor arguments, the tokenizer mode (if any) and the SHA-256 of
           the other files.
 
@@ -585,6 +648,8 @@ class RNNLanguageModel(nn.Module):
         contents = {WEIGHTS_FILE: buf.getvalue()}
         if vocab is not None:
             contents[VOCAB_FILE] = json_bytes(vocab.to_dict(), indent=0)
+        if self.training_state is not None:
+            contents.update(_training_files(self.training_state))
         config = {"format": _FORMAT, "version": _VERSION, "config": self.config, "tokenizer": tokenizer,
                   "files": {name: _sha256(data) for name, data in contents.items()}}
         config["checksum"] = _config_checksum(config)
@@ -699,12 +764,78 @@ class RNNLanguageModel(nn.Module):
             model.load_state_dict(state)
         except RuntimeError as e:  # torch's "Error(s) in loading state_dict ...", one problem per line
             raise bad(weights_path, "does not match the config (" + "; ".join(str(e).split("\n\t")[1:]) + ")") from None
+        if TRAINING_FILE in files:
+            training_path = os.path.join(directory, TRAINING_FILE)
+            raw_training = read_checked(TRAINING_FILE)
+            if len(raw_training) > _TRAINING_MAX_BYTES:
+                raise bad(training_path, f"larger than {_TRAINING_MAX_BYTES} bytes: not a swiftrnn training state")
+            try:
+                model.training_state = _training_state(parse_json(raw_training, training_path),
+                                                       read_checked(OPTIMIZER_FILE), model)
+            except (ValueError, TypeError, KeyError, AttributeError) as e:
+                raise bad(training_path, f"not a valid training state ({_one_line_error(e)})") from None
         model.vocab = vocab
         model.tokenizer = tokenizer
         return model
 
 
 _CONFIG_MAX_BYTES = 1 << 20  # a saved config.json is a few hundred bytes
+_TRAINING_MAX_BYTES = 1 << 20  # a training.json is about a kilobyte
+_MOMENTS = ("exp_avg", "exp_avg_sq")  # Adam's arrays per parameter (fit does not use amsgrad)
+
+
+def _one_line_error(e: BaseException) -> str:
+    return e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+
+
+def _training_files(state: Dict[str, Any]) -> Dict[str, bytes]:
+    """training.json (everything but the arrays) and optimizer.npz (Adam's moments, "INDEX.exp_avg", ...) of a
+    ``training_state``."""
+    optimizer = state["optimizer"]
+    arrays: Dict[str, np.ndarray] = {}
+    scalars: Dict[str, Dict[str, Any]] = {}
+    for index, entry in optimizer["state"].items():
+        scalars[str(index)] = {k: v for k, v in entry.items() if k not in _MOMENTS}
+        for k in _MOMENTS:
+            arrays[f"{index}.{k}"] = np.ascontiguousarray(entry[k], dtype=np.float32)
+            if not np.isfinite(arrays[f"{index}.{k}"]).all():
+                raise ValueError(f"refusing to save: the optimizer's {k} of parameter {index} is not finite")
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    meta = {k: v for k, v in state.items() if k != "optimizer"}
+    meta["optimizer"] = {"param_groups": optimizer["param_groups"], "state": scalars}
+    return {TRAINING_FILE: json_bytes(meta, indent=1), OPTIMIZER_FILE: buf.getvalue()}
+
+
+def _training_state(meta: Any, data: bytes, model: "RNNLanguageModel") -> Dict[str, Any]:
+    """The ``training_state`` from training.json's content and optimizer.npz's bytes, checked against the model:
+    the structure, the step, and every moment array's shape (before it is read)."""
+    if not isinstance(meta, dict) or not isinstance(meta.get("optimizer"), dict):
+        raise ValueError("expected an object with an \"optimizer\" object")
+    step, total = meta.get("step"), meta.get("total")
+    if not _is_int(step) or not _is_int(total) or not 0 <= step <= total:
+        raise ValueError(f"step {step!r} of total {total!r}: expected integers, 0 <= step <= total")
+    if not isinstance(meta.get("settings"), dict) or not isinstance(meta.get("rng"), dict):
+        raise ValueError("\"settings\" and \"rng\" must be objects")
+    bytes.fromhex(meta["global_rng"])
+    scalars, groups = meta["optimizer"].get("state"), meta["optimizer"].get("param_groups")
+    if not isinstance(scalars, dict) or not isinstance(groups, list):
+        raise ValueError("optimizer: expected \"state\" (an object) and \"param_groups\" (a list)")
+    shapes_of = [p.shape for p in model.parameters()]
+    shapes: Dict[str, Tuple[int, ...]] = {}
+    for index in scalars:
+        if not index.isdigit() or int(index) >= len(shapes_of):
+            raise ValueError(f"optimizer state for parameter {index!r}: the model has {len(shapes_of)} parameters")
+        shapes.update({f"{index}.{k}": tuple(shapes_of[int(index)]) for k in _MOMENTS})
+    try:
+        arrays = _read_npz(data, shapes, "expected {count} Adam moment arrays")
+    except ValueError as e:
+        raise ValueError(f"{OPTIMIZER_FILE}: {e}") from None
+    state = {int(i): dict(entry, **{k: arrays[f"{i}.{k}"].copy() for k in _MOMENTS}) for i, entry in scalars.items()}
+    for group in groups:
+        if isinstance(group, dict) and isinstance(group.get("betas"), list):
+            group["betas"] = tuple(group["betas"])
+    return dict(meta, optimizer={"state": state, "param_groups": groups})
 
 
 def _expected_shapes(vocab_size: int, embedding_dim: int, hidden_size: int, num_layers: int,
@@ -729,13 +860,20 @@ def _read_weights(data: bytes, vocab_size: int, embedding_dim: int, hidden_size:
     ValueError saying what differs."""
     V, E, H, L = vocab_size, embedding_dim, hidden_size, num_layers
     G = CELLS[cell][1]
-    count = 2 + 4 * L + 1
     elements = V * E + G * (H * E + H * H + 2 * H + (L - 1) * (2 * H * H + 2 * H)) + V * H + V
     if data[:6] == b"\x93NUMPY":
         raise ValueError("a single .npy array, not a .npz archive of the state_dict (save with np.savez(path, **arrays))")
     if elements * 2 > len(data):  # 2: float16, the smallest float dtype accepted
         raise ValueError(f"the config's model has {elements:,} weights, more than this {len(data):,}-byte file "
                          "can hold: the config or the file is wrong")
+    return _read_npz(data, _expected_shapes(V, E, H, L, cell), "the config's model has {count} parameters")
+
+
+def _read_npz(data: bytes, shapes: Dict[str, Tuple[int, ...]], what: str = "expected {count}") -> Dict[str, np.ndarray]:
+    """The arrays of an .npz (its bytes) whose members must be exactly ``shapes``' keys with those shapes, each
+    header checked before its array is read (uncompressed, float, a byte count the member holds), every
+    value finite. ValueError saying what differs."""
+    count = len(shapes)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
@@ -743,8 +881,7 @@ def _read_weights(data: bytes, vocab_size: int, embedding_dim: int, hidden_size:
     with archive:
         infos = archive.infolist()
         if len(infos) != count:
-            raise ValueError(f"holds {len(infos)} arrays, the config's model has {count} parameters")
-        shapes = _expected_shapes(V, E, H, L, cell)
+            raise ValueError(f"holds {len(infos)} arrays, " + what.format(count=count))
         names = [i.filename[:-4] if i.filename.endswith(".npy") else i.filename for i in infos]
         if sorted(names) != sorted(shapes):
             missing = [k for k in shapes if k not in names][:5]
@@ -765,7 +902,7 @@ def _read_weights(data: bytes, vocab_size: int, embedding_dim: int, hidden_size:
                         raise ValueError(f"{name} has dtype {dtype}, expected float32")
                     if tuple(shape) != shapes[name]:
                         raise ValueError(f"size mismatch for {name}: the file has shape {tuple(shape)}, "
-                                         f"the config's model {shapes[name]}")
+                                         f"expected {shapes[name]}")
                     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
                     if info.file_size != f.tell() + nbytes:
                         raise ValueError(f"{name}: the member holds {info.file_size - f.tell()} bytes, its header "

@@ -1,0 +1,194 @@
+"""`train` as a daily tool: a signal saves the run so far, checkpoints, --resume (bit for bit), --init-from,
+--overwrite; and the training state that save/load carry for them."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from swiftrnn import nn
+from swiftrnn.__main__ import main
+from swiftrnn.models import RNNLanguageModel, _config_checksum
+
+SMALL = ["--embedding-dim", "4", "--hidden-size", "8", "--seq-len", "8", "--batch-size", "4"]
+
+
+def run(argv, capsys):
+    try:
+        status = main([str(a) for a in argv])
+    except SystemExit as e:
+        status = e.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("the cat sat on the mat. the dog sat on the log. " * 20, encoding="utf-8")
+    return path
+
+
+def weights(directory):
+    with np.load(os.path.join(directory, "weights.npz")) as f:
+        return {k: f[k] for k in f.files}
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_during_train_saves_the_model_so_far(tmp_path, corpus, sig, status):
+    out = tmp_path / "m"
+    p = subprocess.Popen([sys.executable, "-m", "swiftrnn", "train", str(corpus), "--out", str(out), "--steps",
+                          "1000000", "--log-every", "0.000001", *SMALL], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stderr.readline()
+        while line and not line.startswith("step "):
+            line = p.stderr.readline()
+        assert line.startswith("step "), "no progress line before the process ended"
+        p.send_signal(sig)
+        stdout, stderr = p.communicate(timeout=120)
+    finally:
+        p.kill()
+        p.wait()
+    last = stderr.splitlines()[-1]
+    assert p.returncode == status, stderr[-2000:]
+    assert last.startswith("python -m swiftrnn train: interrupted by " + signal.Signals(sig).name), last
+    assert f"--resume {out}" in last and "Traceback" not in stderr
+    model = RNNLanguageModel.load(out)
+    step = model.training_state["step"]
+    assert 1 <= step < 1000000 and f"at step {step}:" in last
+    assert model.vocab is not None and model.tokenizer == "char"
+
+
+def test_checkpoint_every_saves_atomically_and_an_error_keeps_the_last_one(tmp_path, corpus, capsys, monkeypatch):
+    out = tmp_path / "m"
+    saved_steps = []
+    real_save = RNNLanguageModel.save
+    monkeypatch.setattr(RNNLanguageModel, "save",
+                        lambda self, *a, **k: (saved_steps.append(self.training_state["step"]), real_save(self, *a, **k)))
+    status, _, err = run(["train", corpus, "--out", out, "--steps", "7", "--checkpoint-every", "3", "--quiet", *SMALL],
+                         capsys)
+    assert status == 0, err
+    assert saved_steps == [3, 6, 7]
+
+    calls = []
+    real_clip = nn.utils.clip_grad_norm_
+
+    def clip_failing_at_step_6(*a, **k):
+        calls.append(1)
+        if len(calls) == 6:
+            raise ValueError("a failure at step 6")
+        return real_clip(*a, **k)
+
+    monkeypatch.setattr(nn.utils, "clip_grad_norm_", clip_failing_at_step_6)
+    status, _, err = run(["train", corpus, "--out", out, "--overwrite", "--steps", "9", "--checkpoint-every", "2",
+                          "--quiet", *SMALL], capsys)
+    assert status == 1 and "a failure at step 6" in err
+    assert RNNLanguageModel.load(out).training_state["step"] == 4  # the last good checkpoint
+    assert sorted(os.listdir(tmp_path)) == ["corpus.txt", "m"]  # no temporary directory left behind
+
+
+@pytest.mark.parametrize("flags", [[], ["--cell", "lstm", "--layers", "2", "--dropout", "0.3"]])
+def test_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, corpus, capsys, flags):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run(["train", corpus, "--out", a, "--steps", "12", "--quiet", *SMALL, *flags], capsys)[0] == 0
+    assert run(["train", corpus, "--out", b, "--steps", "6", "--quiet", *SMALL, *flags], capsys)[0] == 0
+    first_half = weights(b)
+    status, out, err = run(["train", corpus, "--out", b, "--resume", b, "--steps", "12", "--quiet"], capsys)
+    assert status == 0, err
+    assert "resuming" in out and "trained 6 steps" in out
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys() and all(np.array_equal(wa[k], wb[k]) for k in wa)
+    assert not all(np.array_equal(wa[k], first_half[k]) for k in wa)
+    assert RNNLanguageModel.load(b).training_state["step"] == 12
+
+
+def test_resume_refuses_a_different_corpus_or_settings_and_a_model_without_a_run(tmp_path, corpus, capsys):
+    m = tmp_path / "m"
+    assert run(["train", corpus, "--out", m, "--steps", "3", "--quiet", *SMALL], capsys)[0] == 0
+    other = tmp_path / "other.txt"
+    other.write_text(corpus.read_text(encoding="utf-8")[:-5], encoding="utf-8")
+    status, _, err = run(["train", other, "--out", m, "--resume", m, "--steps", "6", "--quiet"], capsys)
+    assert status == 1 and "differ from it" in err and "ids" in err
+    status, _, err = run(["train", corpus, "--out", m, "--resume", m, "--steps", "6", "--lr", "0.1", "--quiet"], capsys)
+    assert status == 1 and "lr" in err
+    plain = tmp_path / "plain"
+    RNNLanguageModel.load(m).save(plain)  # a loaded model keeps its training state ...
+    model = RNNLanguageModel.load(m)
+    model.training_state = None  # ... unless it is dropped
+    model.save(plain)
+    status, _, err = run(["train", corpus, "--out", tmp_path / "n", "--resume", plain, "--quiet"], capsys)
+    assert status == 1 and "no training state" in err and "--init-from" in err
+
+
+def test_init_from_fine_tunes_with_the_models_vocabulary(tmp_path, corpus, capsys):
+    base, tuned = tmp_path / "base", tmp_path / "tuned"
+    assert run(["train", corpus, "--out", base, "--steps", "3", "--quiet", *SMALL], capsys)[0] == 0
+    new_text = tmp_path / "new.txt"
+    new_text.write_text("the mat sat on the cat. " * 10, encoding="utf-8")
+    status, out, err = run(["train", new_text, "--out", tuned, "--init-from", base, "--steps", "3", "--quiet",
+                            "--seq-len", "8"], capsys)
+    assert status == 0, err
+    assert f"(from {base})" in out
+    a, b = RNNLanguageModel.load(base), RNNLanguageModel.load(tuned)
+    assert a.vocab.to_dict() == b.vocab.to_dict() and a.config == b.config
+    assert not np.array_equal(weights(base)["fc.weight"], weights(tuned)["fc.weight"])
+    assert b.training_state["step"] == 3  # a fresh run, not the base's
+    unseen = tmp_path / "unseen.txt"
+    unseen.write_text("the quick brown fox jumps. " * 10, encoding="utf-8")
+    status, _, err = run(["train", unseen, "--out", tmp_path / "x", "--init-from", base, "--quiet"], capsys)
+    assert status == 1 and "not in the vocabulary" in err and "'q'" in err and "'x'" in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_an_existing_model_at_out_needs_overwrite(tmp_path, corpus, capsys, monkeypatch):
+    m = tmp_path / "m"
+    assert run(["train", corpus, "--out", m, "--steps", "2", "--quiet", *SMALL], capsys)[0] == 0
+    before = weights(m)
+    monkeypatch.setattr(RNNLanguageModel, "fit", lambda *a, **k: pytest.fail("trained before checking --out"))
+    status, out, err = run(["train", corpus, "--out", m, "--steps", "2", "--quiet", *SMALL], capsys)
+    assert status == 1 and "--overwrite" in err and out == ""
+    monkeypatch.undo()
+    status, _, err = run(["train", corpus, "--out", m, "--overwrite", "--steps", "2", "--seed", "1", "--quiet",
+                          *SMALL], capsys)
+    assert status == 0, err
+    assert not np.array_equal(before["fc.weight"], weights(m)["fc.weight"])
+
+
+def _rewrite(directory, name, data):
+    """Replaces one file of a saved model and updates config.json's hash and checksum to match (a consistent
+    but hostile directory)."""
+    import hashlib
+    (directory / name).write_bytes(data)
+    meta = json.loads((directory / "config.json").read_text())
+    meta["files"][name] = hashlib.sha256(data).hexdigest()
+    meta["checksum"] = _config_checksum(meta)
+    (directory / "config.json").write_text(json.dumps(meta))
+
+
+def test_load_checks_the_training_state_as_untrusted_input(tmp_path, corpus, capsys):
+    import io
+    m = tmp_path / "m"
+    assert run(["train", corpus, "--out", m, "--steps", "2", "--quiet", *SMALL], capsys)[0] == 0
+    (m / "training.json").write_bytes((m / "training.json").read_bytes().replace(b'"step": 2', b'"step": 3'))
+    with pytest.raises(ValueError, match="SHA-256 differs"):
+        RNNLanguageModel.load(m)
+    training = json.loads((m / "training.json").read_text())
+    training["step"] = 3
+    training["total"] = 2
+    _rewrite(m, "training.json", json.dumps(training).encode())
+    with pytest.raises(ValueError, match="training.json: not a valid training state .*step 3 of total 2"):
+        RNNLanguageModel.load(m)
+    training["step"] = 2
+    _rewrite(m, "training.json", json.dumps(training).encode())
+    with np.load(m / "optimizer.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["0.exp_avg"] = np.zeros((2, 2), np.float32)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    _rewrite(m, "optimizer.npz", buf.getvalue())
+    with pytest.raises(ValueError, match=r"optimizer.npz: .*size mismatch for 0.exp_avg: the file has shape \(2, 2\)"):
+        RNNLanguageModel.load(m)
