@@ -238,6 +238,9 @@ def train(args: argparse.Namespace) -> None:
         raise CLIError(f"corpus {args.corpus!r} has {len(tokens)} tokens ({args.tokenizer}); --seq-len "
                        f"{args.seq_len} needs at least {args.seq_len + 1}: use a smaller --seq-len or a longer text")
     if base is not None:
+        if args.min_freq > 1 or args.max_vocab is not None:
+            raise CLIError("--min-freq and --max-vocab build a new vocabulary; with --init-from or --resume the "
+                           "model's vocabulary is used")
         vocab = base.vocab
         unknown = vocab.unknown(tokens) if vocab.unk_index is None else []
         if unknown:
@@ -246,7 +249,10 @@ def train(args: argparse.Namespace) -> None:
                            f"{args.resume or args.init_from!r} ({args.tokenizer} tokens): {shown}")
         model = base
     else:
-        vocab = Vocab.build(tokens)
+        if args.min_freq > 1 or args.max_vocab is not None:  # rare tokens are left out and read as <unk>
+            vocab = Vocab.build(tokens, specials=(Vocab.UNK,), min_freq=args.min_freq, max_tokens=args.max_vocab)
+        else:
+            vocab = Vocab.build(tokens)
         swiftrnn.manual_seed(args.seed)
         model = RNNLanguageModel(len(vocab), embedding_dim=args.embedding_dim, hidden_size=args.hidden_size,
                                  num_layers=args.layers, dropout=args.dropout, cell=args.cell)
@@ -297,7 +303,8 @@ def train(args: argparse.Namespace) -> None:
         name = signal.Signals(received[0]).name
         raise _Interrupted(128 + received[0], f"interrupted by {name} at step {step}: saved the model so far to "
                                               f"{args.out} (continue with --resume {args.out})")
-    print(f"saved to {args.out}/ (config.json, weights.npz, vocab.json, training.json, optimizer.npz)")
+    print(f"saved to {args.out}/ (config.json, weights.npz, vocab.json, training.json, optimizer.npz, "
+          "metrics.jsonl)")
 
 
 # --- generate ---------------------------------------------------------------------------------
@@ -320,12 +327,14 @@ def generate(args: argparse.Namespace) -> None:
     tokens = tokenize(args.prompt, mode)
     if not tokens:
         raise CLIError("--prompt is empty: give at least one token to start from")
-    if model.vocab.unk_index is None:
-        unknown = model.vocab.unknown(tokens)
-        if unknown:
-            shown = ", ".join(repr(t) for t in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
+    unknown = model.vocab.unknown(tokens)
+    if unknown:
+        shown = ", ".join(repr(t) for t in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
+        if model.vocab.unk_index is None:
             raise CLIError(f"the prompt has {len(unknown)} token(s) not in the model's vocabulary "
                            f"({mode} tokens): {shown}")
+        print(f"warning: the prompt has {len(unknown)} token(s) not in the model's vocabulary, read as "
+              f"{Vocab.UNK}: {shown}", file=sys.stderr)
     with swiftrnn.no_grad():
         ids = model.generate(model.vocab.encode(tokens), args.length,
                              temperature=1.0 if args.temperature is None else args.temperature,
@@ -407,6 +416,10 @@ def build_parser() -> argparse.ArgumentParser:
     length.add_argument("--epochs", type=_int_at_least(1), help="passes over the corpus instead of --steps")
     t.add_argument("--seq-len", type=_int_at_least(1), default=None, help="tokens per window (default: 64)")
     t.add_argument("--batch-size", type=_int_at_least(1), default=None, help="windows per step (default: 16)")
+    t.add_argument("--min-freq", type=_int_at_least(1), default=1, metavar="N",
+                   help="keep tokens seen at least N times; the others become <unk> (default: 1, keep all)")
+    t.add_argument("--max-vocab", type=_int_at_least(2), default=None, metavar="N",
+                   help="keep the N - 1 most frequent tokens and <unk> for the others")
     t.add_argument("--embedding-dim", type=_int_at_least(1), default=64, help="default: 64")
     t.add_argument("--hidden-size", type=_int_at_least(1), default=256, help="default: 256")
     t.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="rnn",

@@ -77,9 +77,10 @@ WEIGHTS_FILE = "weights.npz"
 VOCAB_FILE = "vocab.json"
 TRAINING_FILE = "training.json"   # the run's state for a resume: step, settings, RNG states, Adam's scalars
 OPTIMIZER_FILE = "optimizer.npz"  # Adam's moment arrays, one pair per parameter
+METRICS_FILE = "metrics.jsonl"    # one JSON object per training step: step, loss, lr, tokens/s, wall time
 _FORMAT = "swiftrnn.RNNLanguageModel"
 _VERSION = 1
-_MODEL_FILES = (CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE, TRAINING_FILE, OPTIMIZER_FILE)
+_MODEL_FILES = (CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE, TRAINING_FILE, OPTIMIZER_FILE, METRICS_FILE)
 # A load that finds its directory swapped by a concurrent save (between opening the directory and one of
 # its files) starts again; a directory replaced this many times in a row during one load is an error.
 _LOAD_ATTEMPTS = 20
@@ -256,6 +257,7 @@ class RNNLanguageModel(nn.Module):
         self.vocab: Optional[Vocab] = None
         self.tokenizer: Optional[str] = None
         self.training_state: Optional[Dict[str, Any]] = None  # set by fit (and load): what a resume needs
+        self.metrics: List[Dict[str, Any]] = []  # one record per step of the last run (fit, load)
 
     @property
     def config(self) -> Dict[str, Any]:
@@ -332,7 +334,8 @@ class RNNLanguageModel(nn.Module):
                 resumed ends with the same weights, bit for bit, as one that never stopped. The ids and the
                 other settings must be the run's (ValueError otherwise).
 
-        After the run, ``self.training_state`` holds what a resume needs (``save`` writes it as
+        ``self.metrics`` gets one record per step: ``{"step", "loss", "lr", "tokens_per_s", "wall_time"}`` (seconds
+        since the run started; a resumed run continues the saved record). After the run, ``self.training_state`` holds what a resume needs (``save`` writes it as
         training.json and optimizer.npz): the step, the settings, the window generator's and swiftrnn's
         generator's states and the optimizer's ``state_dict``.
 
@@ -422,9 +425,14 @@ class RNNLanguageModel(nn.Module):
                                    "rng": rng.bit_generator.state, "global_rng": _random.get_rng_state().tobytes().hex(),
                                    "optimizer": optimizer.state_dict(), "loss": losses[-1] if losses else None}
 
+        if not resume:
+            self.metrics = []
+        self.metrics = [m for m in self.metrics if m["step"] <= done]  # a resume continues the run's record
+        wall_offset = self.metrics[-1]["wall_time"] if self.metrics else 0.0
         V = self.vocab_size
         was_training = self.training
         bar = _Progress(total, bool(progress), float(log_every))
+        step_start = bar.start
         losses: List[float] = []
         tokens = 0
         self.train()
@@ -443,6 +451,11 @@ class RNNLanguageModel(nn.Module):
                     optimizer.step()
                     losses.append(float(loss))
                     tokens += x.size
+                    now = time.perf_counter()
+                    self.metrics.append({"step": step, "loss": losses[-1], "lr": float(lr),
+                                         "tokens_per_s": x.size / max(now - step_start, 1e-9),
+                                         "wall_time": wall_offset + now - bar.start})
+                    step_start = now
                     bar.update(step, losses[-1], tokens)
                     if checkpoint_every is not None and step % checkpoint_every == 0 and step < total:
                         record(step)
@@ -609,6 +622,8 @@ class RNNLanguageModel(nn.Module):
         - ``vocab.json``: the vocabulary (``Vocab.save``), when ``vocab`` (or ``self.vocab``) is set;
         - ``training.json`` and ``optimizer.npz``: the run's state (``self.training_state``, set by ``fit``),
           which ``fit(resume=True)`` continues from: step, settings, generator states, Adam's moments;
+        - ``metrics.jsonl``: ``self.metrics``, one JSON line per training step (step, loss, lr,
+          tokens_per_s, wall_time in seconds since the run started), when ``fit`` has run;
         - ``config.json``: the constructor arguments, the tokenizer mode (if any) and the SHA-256 of
           the other files.
 
@@ -650,6 +665,8 @@ class RNNLanguageModel(nn.Module):
             contents[VOCAB_FILE] = json_bytes(vocab.to_dict(), indent=0)
         if self.training_state is not None:
             contents.update(_training_files(self.training_state))
+        if self.metrics:
+            contents[METRICS_FILE] = b"".join(json_bytes(m) for m in self.metrics)
         config = {"format": _FORMAT, "version": _VERSION, "config": self.config, "tokenizer": tokenizer,
                   "files": {name: _sha256(data) for name, data in contents.items()}}
         config["checksum"] = _config_checksum(config)
@@ -774,6 +791,8 @@ class RNNLanguageModel(nn.Module):
                                                        read_checked(OPTIMIZER_FILE), model)
             except (ValueError, TypeError, KeyError, AttributeError) as e:
                 raise bad(training_path, f"not a valid training state ({_one_line_error(e)})") from None
+        if METRICS_FILE in files:
+            model.metrics = _read_metrics(read_checked(METRICS_FILE), os.path.join(directory, METRICS_FILE))
         model.vocab = vocab
         model.tokenizer = tokenizer
         return model
@@ -782,6 +801,17 @@ class RNNLanguageModel(nn.Module):
 _CONFIG_MAX_BYTES = 1 << 20  # a saved config.json is a few hundred bytes
 _TRAINING_MAX_BYTES = 1 << 20  # a training.json is about a kilobyte
 _MOMENTS = ("exp_avg", "exp_avg_sq")  # Adam's arrays per parameter (fit does not use amsgrad)
+
+
+def _read_metrics(data: bytes, path: str) -> List[Dict[str, Any]]:
+    """The records of a metrics.jsonl: one JSON object with an integer "step" per line."""
+    records = []
+    for number, line in enumerate(data.splitlines(), 1):
+        record = parse_json(line, f"{path} line {number}")
+        if not isinstance(record, dict) or not _is_int(record.get("step")):
+            raise ValueError(f"{path} line {number}: expected a JSON object with an integer \"step\"")
+        records.append(record)
+    return records
 
 
 def _one_line_error(e: BaseException) -> str:

@@ -199,7 +199,8 @@ def test_train_then_generate(corpus, tmp_path, capsys):
     status, out, err = run(argv, capsys)
     assert status == 0, err
     assert "vocabulary" in out and "trained 40 steps" in out and "saved to" in out and err == ""
-    assert sorted(os.listdir(out_dir)) == ["config.json", "optimizer.npz", "training.json", "vocab.json", "weights.npz"]
+    assert sorted(os.listdir(out_dir)) == ["config.json", "metrics.jsonl", "optimizer.npz", "training.json", "vocab.json",
+                                        "weights.npz"]
     model = RNNLanguageModel.load(out_dir)
     assert model.tokenizer == "char" and model.hidden_size == 64 and len(model.vocab) == len(set(builtin_corpus()))
     status, gen, err = run(["generate", str(out_dir), "--prompt", "上善", "--length", "20", "--greedy"], capsys)

@@ -192,3 +192,55 @@ def test_load_checks_the_training_state_as_untrusted_input(tmp_path, corpus, cap
     _rewrite(m, "optimizer.npz", buf.getvalue())
     with pytest.raises(ValueError, match=r"optimizer.npz: .*size mismatch for 0.exp_avg: the file has shape \(2, 2\)"):
         RNNLanguageModel.load(m)
+
+
+def test_vocab_max_tokens_keeps_the_most_frequent_in_first_seen_order():
+    from swiftrnn.text import Vocab
+    tokens = list("abcbcdcdd") + ["e"]  # counts: a1 b2 c3 d3 e1
+    v = Vocab.build(tokens, specials=("<unk>",), max_tokens=3)
+    assert v.itos == ["<unk>", "c", "d"]
+    assert list(v.encode(["a", "c", "z"])) == [0, 1, 0]
+    assert Vocab.build(tokens, max_tokens=4).itos == ["a", "b", "c", "d"]
+    assert Vocab.build(tokens, min_freq=2, max_tokens=10).itos == ["b", "c", "d"]
+    with pytest.raises(ValueError, match="max_tokens"):
+        Vocab.build(tokens, specials=("<unk>", "<pad>"), max_tokens=1)
+
+
+def test_min_freq_and_max_vocab_give_an_unk_token_used_for_unseen_prompt_words(tmp_path, capsys):
+    corpus = tmp_path / "words.txt"
+    corpus.write_text("the cat sat on the mat and the dog sat on the log " * 8 + "zebra", encoding="utf-8")
+    m = tmp_path / "m"
+    status, out, err = run(["train", corpus, "--tokenizer", "whitespace", "--out", m, "--min-freq", "2", "--steps",
+                            "3", "--quiet", *SMALL], capsys)
+    assert status == 0, err
+    vocab = RNNLanguageModel.load(m).vocab
+    assert vocab.itos[0] == "<unk>" and vocab.unk_index == 0 and "zebra" not in vocab and "the" in vocab
+    status, out, err = run(["generate", m, "--prompt", "the zebra and a unicorn", "--length", "3", "--greedy"], capsys)
+    assert status == 0, err
+    assert err.startswith("warning: the prompt has 3 token(s) not in the model's vocabulary, read as <unk>: "
+                          "'zebra', 'a', 'unicorn'")
+    assert out.startswith("the <unk> and <unk> <unk>")
+    m2 = tmp_path / "m2"
+    assert run(["train", corpus, "--tokenizer", "whitespace", "--out", m2, "--max-vocab", "4", "--steps", "3",
+                "--quiet", *SMALL], capsys)[0] == 0
+    assert RNNLanguageModel.load(m2).vocab.itos == ["<unk>", "the", "sat", "on"]
+    status, _, err = run(["train", corpus, "--out", tmp_path / "m3", "--init-from", m, "--min-freq", "2"], capsys)
+    assert status == 1 and "model's vocabulary is used" in err
+
+
+def test_metrics_jsonl_records_every_step_and_a_resume_continues_it(tmp_path, corpus, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run(["train", corpus, "--out", a, "--steps", "6", "--quiet", *SMALL], capsys)[0] == 0
+    assert run(["train", corpus, "--out", b, "--steps", "3", "--quiet", *SMALL], capsys)[0] == 0
+    assert run(["train", corpus, "--out", b, "--resume", b, "--steps", "6", "--quiet"], capsys)[0] == 0
+    ra = [json.loads(line) for line in (a / "metrics.jsonl").read_text().splitlines()]
+    rb = [json.loads(line) for line in (b / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in ra] == [r["step"] for r in rb] == [1, 2, 3, 4, 5, 6]
+    assert [r["loss"] for r in ra] == [r["loss"] for r in rb]  # the resumed run's losses, exactly
+    assert set(ra[0]) == {"step", "loss", "lr", "tokens_per_s", "wall_time"}
+    assert all(r["lr"] == 3e-3 and r["tokens_per_s"] > 0 for r in rb)
+    assert all(x["wall_time"] <= y["wall_time"] for x, y in zip(rb, rb[1:]))
+    assert RNNLanguageModel.load(b).metrics == rb
+    (b / "metrics.jsonl").write_text("")  # a changed file is refused
+    with pytest.raises(ValueError, match="metrics.jsonl: SHA-256 differs"):
+        RNNLanguageModel.load(b)
