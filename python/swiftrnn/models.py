@@ -172,8 +172,9 @@ class _Progress:
     """Training progress on stderr (step, loss, tokens/s, ETA): on a terminal a one-line bar redrawn at most 10 times
     a second; elsewhere (a pipe, nohup, CI, a notebook) a plain line every `log_every` seconds and at the end."""
 
-    def __init__(self, total: int, enabled: bool, log_every: float = 10.0) -> None:
+    def __init__(self, total: int, enabled: bool, log_every: float = 10.0, first: int = 0) -> None:
         self.total, self.enabled, self.log_every = total, enabled, log_every
+        self.first = first  # the step a resumed run starts after: the speed counts the steps of this run
         self.tty = enabled and _isatty(sys.stderr)
         self.start = self.last = time.perf_counter()
         self.drawn = False
@@ -186,7 +187,7 @@ class _Progress:
             return
         self.last = now
         elapsed = max(now - self.start, 1e-9)
-        eta = (self.total - step) * elapsed / step if step else 0.0
+        eta = (self.total - step) * elapsed / (step - self.first) if step > self.first else 0.0
         facts = f"loss {loss:.4f}  {tokens / elapsed:,.0f} tok/s  eta {eta:.0f}s"
         if self.tty:
             width = 24
@@ -431,7 +432,7 @@ class RNNLanguageModel(nn.Module):
         wall_offset = self.metrics[-1]["wall_time"] if self.metrics else 0.0
         V = self.vocab_size
         was_training = self.training
-        bar = _Progress(total, bool(progress), float(log_every))
+        bar = _Progress(total, bool(progress), float(log_every), first=done)
         step_start = bar.start
         losses: List[float] = []
         tokens = 0

@@ -244,3 +244,13 @@ def test_metrics_jsonl_records_every_step_and_a_resume_continues_it(tmp_path, co
     (b / "metrics.jsonl").write_text("")  # a changed file is refused
     with pytest.raises(ValueError, match="metrics.jsonl: SHA-256 differs"):
         RNNLanguageModel.load(b)
+
+
+def test_progress_of_a_resumed_run_estimates_from_its_own_steps(capsys, monkeypatch):
+    from swiftrnn import models
+    clock = iter([100.0, 102.0])  # the start, then one step later: 2 s for the one step run so far
+    monkeypatch.setattr(models.time, "perf_counter", lambda: next(clock))
+    bar = models._Progress(total=10, enabled=True, log_every=0.0, first=5)
+    bar.update(6, 1.0, 32)
+    err = capsys.readouterr().err
+    assert err.startswith("step 6/10 ") and "eta 8s" in err  # 4 steps left at 2 s each, not at 2 s / 6 steps
