@@ -20,7 +20,7 @@ import platform
 import signal
 import sys
 import time
-from typing import Any, Callable, Iterator, List, NoReturn, Optional
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional
 
 import numpy as np
 
@@ -212,21 +212,29 @@ def train(args: argparse.Namespace) -> None:
     if _existing_model(args.out) and not args.overwrite and not same_as_resumed:
         raise CLIError(f"--out {args.out!r} holds a saved model: add --overwrite to replace it (or --resume "
                        f"{args.out} to continue its run)")
-    base = None
+    base: Optional[RNNLanguageModel] = None
+    base_vocab: Optional[Vocab] = None
+    run: Dict[str, Any] = {}  # the saved run's training_state, with --resume
     if args.resume is not None or args.init_from is not None:
         source = args.resume if args.resume is not None else args.init_from
+        if args.min_freq > 1 or args.max_vocab is not None:
+            raise CLIError("--min-freq and --max-vocab build a new vocabulary; with --init-from or --resume the "
+                           "model's vocabulary is used")
         base = RNNLanguageModel.load(source)
-        if base.vocab is None:
+        base_vocab = base.vocab
+        if base_vocab is None:
             raise CLIError(f"model {source!r} has no vocabulary (vocab.json) to encode the corpus with")
-        if args.resume is not None and base.training_state is None:
-            raise CLIError(f"model {source!r} has no training state (training.json) to resume: it was not saved "
-                           "by `train` or after RNNLanguageModel.fit; use --init-from to fine-tune it")
+        if args.resume is not None:
+            if base.training_state is None:
+                raise CLIError(f"model {source!r} has no training state (training.json) to resume: it was not "
+                               "saved by `train` or after RNNLanguageModel.fit; use --init-from to fine-tune it")
+            run = base.training_state
         if base.tokenizer is not None and base.tokenizer != args.tokenizer:
             if args.tokenizer_given:
                 raise CLIError(f"--tokenizer {args.tokenizer} differs from the model's ({base.tokenizer})")
             args.tokenizer = base.tokenizer
     if args.resume is not None:  # the run's settings, unless given again (then fit checks they agree)
-        saved = base.training_state["settings"]
+        saved = run["settings"]
         for name in ("seq_len", "batch_size", "lr", "clip", "seed"):
             if not getattr(args, name + "_given"):
                 setattr(args, name, saved[name] if saved[name] is not None else 0.0)
@@ -237,11 +245,8 @@ def train(args: argparse.Namespace) -> None:
     if len(tokens) < args.seq_len + 1:
         raise CLIError(f"corpus {args.corpus!r} has {len(tokens)} tokens ({args.tokenizer}); --seq-len "
                        f"{args.seq_len} needs at least {args.seq_len + 1}: use a smaller --seq-len or a longer text")
-    if base is not None:
-        if args.min_freq > 1 or args.max_vocab is not None:
-            raise CLIError("--min-freq and --max-vocab build a new vocabulary; with --init-from or --resume the "
-                           "model's vocabulary is used")
-        vocab = base.vocab
+    if base is not None and base_vocab is not None:
+        vocab = base_vocab
         unknown = vocab.unknown(tokens) if vocab.unk_index is None else []
         if unknown:
             shown = ", ".join(repr(t) for t in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
@@ -259,15 +264,14 @@ def train(args: argparse.Namespace) -> None:
     ids = vocab.encode(tokens)
     steps = args.steps if args.steps is not None or args.epochs is not None else 600
     if args.resume is not None and args.steps is None and args.epochs is None:
-        saved = model.training_state["settings"]
-        steps, args.epochs = saved["steps"], saved["epochs"]
+        steps, args.epochs = run["settings"]["steps"], run["settings"]["epochs"]
     c = model.config
     n_params = sum(p.size for p in model.parameters())
     print(f"corpus {args.corpus}: {len(text):,} characters -> {len(tokens):,} tokens ({args.tokenizer}), "
           f"vocabulary {len(vocab):,}")
     print(f"model: {c['cell']}, embedding {c['embedding_dim']}, hidden {c['hidden_size']}, layers {c['num_layers']}: "
           f"{n_params:,} parameters" + (f" (from {args.init_from})" if args.init_from else "")
-          + (f" (resuming {args.resume} at step {model.training_state['step']})" if args.resume else ""))
+          + (f" (resuming {args.resume} at step {run['step']})" if args.resume else ""))
 
     def save(m: RNNLanguageModel) -> None:
         m.save(args.out, vocab=vocab, tokenizer=args.tokenizer)
@@ -280,7 +284,7 @@ def train(args: argparse.Namespace) -> None:
                            checkpoint_every=args.checkpoint_every, checkpoint=save if args.checkpoint_every else None,
                            should_stop=lambda: bool(received), resume=args.resume is not None)
     elapsed = time.perf_counter() - start
-    step = model.training_state["step"]
+    step = len(losses) + (run["step"] if run else 0)
     if not losses:  # resumed a run that had already reached its total
         print(f"the run was already at step {step} of {steps or 'its epochs'}: nothing to train")
         save(model)

@@ -823,7 +823,7 @@ def _training_files(state: Dict[str, Any]) -> Dict[str, bytes]:
     """training.json (everything but the arrays) and optimizer.npz (Adam's moments, "INDEX.exp_avg", ...) of a
     ``training_state``."""
     optimizer = state["optimizer"]
-    arrays: Dict[str, np.ndarray] = {}
+    arrays: Dict[str, Any] = {}
     scalars: Dict[str, Dict[str, Any]] = {}
     for index, entry in optimizer["state"].items():
         scalars[str(index)] = {k: v for k, v in entry.items() if k not in _MOMENTS}
@@ -843,7 +843,8 @@ def _training_state(meta: Any, data: bytes, model: "RNNLanguageModel") -> Dict[s
     the structure, the step, and every moment array's shape (before it is read)."""
     if not isinstance(meta, dict) or not isinstance(meta.get("optimizer"), dict):
         raise ValueError("expected an object with an \"optimizer\" object")
-    step, total = meta.get("step"), meta.get("total")
+    step: Any = meta.get("step")
+    total: Any = meta.get("total")
     if not _is_int(step) or not _is_int(total) or not 0 <= step <= total:
         raise ValueError(f"step {step!r} of total {total!r}: expected integers, 0 <= step <= total")
     if not isinstance(meta.get("settings"), dict) or not isinstance(meta.get("rng"), dict):

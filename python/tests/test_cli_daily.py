@@ -254,3 +254,16 @@ def test_progress_of_a_resumed_run_estimates_from_its_own_steps(capsys, monkeypa
     bar.update(6, 1.0, 32)
     err = capsys.readouterr().err
     assert err.startswith("step 6/10 ") and "eta 8s" in err  # 4 steps left at 2 s each, not at 2 s / 6 steps
+
+
+def test_init_from_takes_the_models_tokenizer_and_refuses_another(tmp_path, corpus, capsys):
+    base = tmp_path / "base"
+    assert run(["train", corpus, "--out", base, "--tokenizer", "whitespace", "--steps", "2", "--quiet", *SMALL],
+               capsys)[0] == 0
+    status, out, err = run(["train", corpus, "--out", tmp_path / "t", "--init-from", base, "--steps", "2", "--quiet",
+                            "--seq-len", "4"], capsys)
+    assert status == 0, err
+    assert "tokens (whitespace)" in out and RNNLanguageModel.load(tmp_path / "t").tokenizer == "whitespace"
+    status, _, err = run(["train", corpus, "--out", tmp_path / "u", "--init-from", base, "--tokenizer", "char",
+                          "--quiet"], capsys)
+    assert status == 1 and "--tokenizer char differs from the model's (whitespace)" in err
