@@ -149,6 +149,11 @@ def info() -> None:
 
 # --- train ------------------------------------------------------------------------------------
 
+def _some(tokens: List[str], limit: int = 10) -> str:
+    """The first ``limit`` tokens, quoted, for a message ("'a', 'b', ...")."""
+    return ", ".join(repr(t) for t in tokens[:limit]) + (", ..." if len(tokens) > limit else "")
+
+
 def read_corpus(path: str) -> str:
     if not os.path.exists(path):
         raise CLIError(f"corpus file {path!r} not found")
@@ -249,7 +254,7 @@ def train(args: argparse.Namespace) -> None:
         vocab = base_vocab
         unknown = vocab.unknown(tokens) if vocab.unk_index is None else []
         if unknown:
-            shown = ", ".join(repr(t) for t in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
+            shown = _some(unknown)
             raise CLIError(f"the corpus has {len(unknown)} token(s) not in the vocabulary of "
                            f"{args.resume or args.init_from!r} ({args.tokenizer} tokens): {shown}")
         model = base
@@ -333,7 +338,7 @@ def generate(args: argparse.Namespace) -> None:
         raise CLIError("--prompt is empty: give at least one token to start from")
     unknown = model.vocab.unknown(tokens)
     if unknown:
-        shown = ", ".join(repr(t) for t in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
+        shown = _some(unknown)
         if model.vocab.unk_index is None:
             raise CLIError(f"the prompt has {len(unknown)} token(s) not in the model's vocabulary "
                            f"({mode} tokens): {shown}")
@@ -474,9 +479,13 @@ def evaluate(args: argparse.Namespace) -> None:
         raise CLIError(f"model {args.model!r} has no vocabulary (vocab.json) to encode the text with")
     with open(args.text, encoding="utf-8") as f:
         tokens = tokenize(f.read(), model.tokenizer or "char")
-    unknown = model.vocab.unknown(tokens) if model.vocab.unk_index is None else []
-    if unknown:
+    unknown = model.vocab.unknown(tokens)
+    if unknown and model.vocab.unk_index is None:
         raise CLIError(f"the text has {len(unknown)} token(s) not in the model's vocabulary, e.g. {unknown[0]!r}")
+    if unknown:  # scored as <unk>, which flatters the loss: say how many
+        shown = _some(unknown)
+        print(f"warning: the text has {len(unknown)} token(s) not in the model's vocabulary, read as {Vocab.UNK}: "
+              f"{shown}", file=sys.stderr)
     if len(tokens) < 2:
         raise CLIError("the text needs at least two tokens (one to predict the next from)")
     loss = model.evaluate(model.vocab.encode(tokens), seq_len=args.seq_len)

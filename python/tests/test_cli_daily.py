@@ -220,6 +220,11 @@ def test_min_freq_and_max_vocab_give_an_unk_token_used_for_unseen_prompt_words(t
     assert err.startswith("warning: the prompt has 3 token(s) not in the model's vocabulary, read as <unk>: "
                           "'zebra', 'a', 'unicorn'")
     assert out.startswith("the <unk> and <unk> <unk>")
+    text = tmp_path / "eval.txt"
+    text.write_text("the cat met a zebra", encoding="utf-8")
+    status, out, err = run(["evaluate", m, text], capsys)
+    assert status == 0 and out.startswith("loss ")
+    assert err == "warning: the text has 3 token(s) not in the model's vocabulary, read as <unk>: 'met', 'a', 'zebra'\n"
     m2 = tmp_path / "m2"
     assert run(["train", corpus, "--tokenizer", "whitespace", "--out", m2, "--max-vocab", "4", "--steps", "3",
                 "--quiet", *SMALL], capsys)[0] == 0
