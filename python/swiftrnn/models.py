@@ -801,6 +801,7 @@ class RNNLanguageModel(nn.Module):
 
 _CONFIG_MAX_BYTES = 1 << 20  # a saved config.json is a few hundred bytes
 _TRAINING_MAX_BYTES = 1 << 20  # a training.json is about a kilobyte
+_SETTINGS = ("steps", "epochs", "seq_len", "batch_size", "lr", "clip", "seed", "ids", "ids_sha256")  # fit's run
 _MOMENTS = ("exp_avg", "exp_avg_sq")  # Adam's arrays per parameter (fit does not use amsgrad)
 
 
@@ -849,7 +850,11 @@ def _training_state(meta: Any, data: bytes, model: "RNNLanguageModel") -> Dict[s
         raise ValueError(f"step {step!r} of total {total!r}: expected integers, 0 <= step <= total")
     if not isinstance(meta.get("settings"), dict) or not isinstance(meta.get("rng"), dict):
         raise ValueError("\"settings\" and \"rng\" must be objects")
-    bytes.fromhex(meta["global_rng"])
+    missing = sorted(set(_SETTINGS) - set(meta["settings"]))
+    if missing:
+        raise ValueError(f"\"settings\" lacks {', '.join(missing)}")
+    if len(bytes.fromhex(meta["global_rng"])) != len(_random.get_rng_state()):
+        raise ValueError("\"global_rng\" is not a swiftrnn generator state")
     scalars, groups = meta["optimizer"].get("state"), meta["optimizer"].get("param_groups")
     if not isinstance(scalars, dict) or not isinstance(groups, list):
         raise ValueError("optimizer: expected \"state\" (an object) and \"param_groups\" (a list)")

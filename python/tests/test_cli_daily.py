@@ -177,13 +177,20 @@ def test_load_checks_the_training_state_as_untrusted_input(tmp_path, corpus, cap
     with pytest.raises(ValueError, match="SHA-256 differs"):
         RNNLanguageModel.load(m)
     training = json.loads((m / "training.json").read_text())
+    from swiftrnn.models import _SETTINGS
+    assert sorted(training["settings"]) == sorted(_SETTINGS)  # what load requires is what fit writes
     training["step"] = 3
     training["total"] = 2
     _rewrite(m, "training.json", json.dumps(training).encode())
     with pytest.raises(ValueError, match="training.json: not a valid training state .*step 3 of total 2"):
         RNNLanguageModel.load(m)
     training["step"] = 2
+    for key, value, fragment in (("global_rng", "00ff", "global_rng"), ("settings", {"seed": 0}, "lacks batch_size")):
+        _rewrite(m, "training.json", json.dumps(dict(training, **{key: value})).encode())
+        with pytest.raises(ValueError, match=fragment):
+            RNNLanguageModel.load(m)
     _rewrite(m, "training.json", json.dumps(training).encode())
+    assert RNNLanguageModel.load(m).training_state["step"] == 2
     with np.load(m / "optimizer.npz") as f:
         arrays = {k: f[k] for k in f.files}
     arrays["0.exp_avg"] = np.zeros((2, 2), np.float32)
