@@ -19,6 +19,7 @@ import os
 import platform
 import signal
 import sys
+import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional
 
@@ -186,6 +187,9 @@ def _stop_on_signals() -> Iterator[List[int]]:
             raise KeyboardInterrupt
         received.append(signum)
 
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield received
+        return
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield received

@@ -279,3 +279,21 @@ def test_init_from_takes_the_models_tokenizer_and_refuses_another(tmp_path, corp
     status, _, err = run(["train", corpus, "--out", tmp_path / "u", "--init-from", base, "--tokenizer", "char",
                           "--quiet"], capsys)
     assert status == 1 and "--tokenizer char differs from the model's (whitespace)" in err
+
+
+def test_train_runs_in_a_thread_other_than_the_main_one(tmp_path, corpus):
+    """Signal handlers can only be set in the main thread: elsewhere (a worker, a notebook's executor) train
+    runs without them."""
+    import contextlib
+    import io
+    import threading
+    result = {}
+
+    def target():
+        with contextlib.redirect_stdout(io.StringIO()):
+            result["status"] = main(["train", str(corpus), "--out", str(tmp_path / "m"), "--steps", "2", "--quiet",
+                                     *SMALL])
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    assert result["status"] == 0 and RNNLanguageModel.load(tmp_path / "m").training_state["step"] == 2
