@@ -271,13 +271,25 @@ def train(args: argparse.Namespace) -> None:
         model = RNNLanguageModel(len(vocab), embedding_dim=args.embedding_dim, hidden_size=args.hidden_size,
                                  num_layers=args.layers, dropout=args.dropout, cell=args.cell)
     ids = vocab.encode(tokens)
+    val_ids = None
+    if args.val_fraction is not None:
+        n_val = max(2, round(len(ids) * args.val_fraction))
+    else:  # a resumed run holds out what it held out
+        n_val = run["settings"]["val_ids"] if run else 0
+    if args.eval_every is not None and not n_val:
+        raise CLIError("--eval-every scores held-out text: give --val-fraction too")
+    if n_val:  # the tail of the corpus is held out and scored, never trained on
+        if len(ids) - n_val < args.seq_len + 1:
+            raise CLIError(f"--val-fraction leaves {len(ids) - n_val} tokens to train on; --seq-len {args.seq_len} "
+                           f"needs at least {args.seq_len + 1}")
+        ids, val_ids = ids[:-n_val], ids[-n_val:]
     steps = args.steps if args.steps is not None or args.epochs is not None else 600
     if args.resume is not None and args.steps is None and args.epochs is None:
         steps, args.epochs = run["settings"]["steps"], run["settings"]["epochs"]
     c = model.config
     n_params = sum(p.size for p in model.parameters())
     print(f"corpus {args.corpus}: {len(text):,} characters -> {len(tokens):,} tokens ({args.tokenizer}), "
-          f"vocabulary {len(vocab):,}")
+          f"vocabulary {len(vocab):,}" + (f"; the last {n_val:,} held out for validation" if n_val else ""))
     print(f"model: {c['cell']}, embedding {c['embedding_dim']}, hidden {c['hidden_size']}, layers {c['num_layers']}: "
           f"{n_params:,} parameters" + (f" (from {args.init_from})" if args.init_from else "")
           + (f" (resuming {args.resume} at step {run['step']})" if args.resume else ""))
@@ -291,7 +303,8 @@ def train(args: argparse.Namespace) -> None:
                            lr=args.lr, clip=args.clip if args.clip > 0 else None, seed=args.seed,
                            progress=not args.quiet, time_limit=args.time_limit, log_every=args.log_every,
                            checkpoint_every=args.checkpoint_every, checkpoint=save if args.checkpoint_every else None,
-                           should_stop=lambda: bool(received), resume=args.resume is not None)
+                           should_stop=lambda: bool(received), resume=args.resume is not None, val_ids=val_ids,
+                           eval_every=args.eval_every if val_ids is not None else None)
     elapsed = time.perf_counter() - start
     step = len(losses) + (run["step"] if run else 0)
     if not losses:  # resumed a run that had already reached its total
@@ -308,6 +321,9 @@ def train(args: argparse.Namespace) -> None:
         n_tokens = (epochs_done * per_epoch + min(steps_more * args.batch_size, per_epoch)) * args.seq_len
     print(f"trained {len(losses)} steps in {elapsed:.1f} s ({n_tokens / max(elapsed, 1e-9):,.0f} tokens/s): "
           f"loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+    if val_ids is not None:
+        print(f"validation loss {model.metrics[-1]['val_loss']:.4f}  perplexity "
+              f"{model.metrics[-1]['val_perplexity']:.2f}")
     if not math.isfinite(losses[-1]):
         raise CLIError(f"training diverged (loss {losses[-1]} at step {step}): try a smaller --lr or a "
                        f"--clip; nothing was saved to {args.out}")
@@ -422,6 +438,11 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--resume", metavar="DIR", default=None,
                        help="continue the run saved in DIR (by an interrupt, a checkpoint or the end): weights, "
                             "optimizer state, step and window order; --steps is the run's total")
+    t.add_argument("--val-fraction", type=_float_in(0.0, True, 0.5), default=None, metavar="F",
+                   help="hold out the last F of the corpus (0 < F <= 0.5) and report its loss and perplexity "
+                        "(in metrics.jsonl too)")
+    t.add_argument("--eval-every", type=_int_at_least(1), default=None, metavar="N",
+                   help="with --val-fraction, score the held-out text every N steps as well as at the end")
     t.add_argument("--checkpoint-every", type=_int_at_least(1), default=None, metavar="N",
                    help="save the model (and the run's state) to --out every N steps")
     length = t.add_mutually_exclusive_group()

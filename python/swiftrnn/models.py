@@ -298,7 +298,8 @@ class RNNLanguageModel(nn.Module):
             batch_size: int = 16, lr: float = 3e-3, clip: Optional[float] = 1.0, seed: int = 0,
             progress: bool = True, time_limit: Optional[float] = None, log_every: float = 10.0,
             checkpoint_every: Optional[int] = None, checkpoint: Optional[Callable[["RNNLanguageModel"], Any]] = None,
-            should_stop: Optional[Callable[[], bool]] = None, resume: bool = False) -> List[float]:
+            should_stop: Optional[Callable[[], bool]] = None, resume: bool = False, val_ids: Any = None,
+            eval_every: Optional[int] = None) -> List[float]:
         """Trains on one long sequence of token ids to predict each next token; returns the loss of every step.
 
         Each step: a batch of ``batch_size`` windows of ``seq_len + 1`` consecutive ids (inputs are the
@@ -325,6 +326,9 @@ class RNNLanguageModel(nn.Module):
                 every ``log_every`` seconds and at the end (so a run under nohup, a pipe or CI shows it too).
             time_limit: stop early, after the first step that ends ``time_limit`` seconds or more after
                 the start (the returned list is then shorter). None: no limit.
+            val_ids, eval_every: held-out token ids scored (``evaluate(val_ids, seq_len)``, eval mode, no
+                gradients) every ``eval_every`` steps and after the last step; the step's ``metrics`` record
+                gets ``val_loss`` and ``val_perplexity``. ``eval_every=None``: after the last step only.
             checkpoint_every, checkpoint: every ``checkpoint_every`` steps, ``checkpoint(self)`` is called with
                 ``self.training_state`` up to date (e.g. ``lambda m: m.save(dir)``: an atomic save keeps the
                 last good checkpoint).
@@ -367,13 +371,22 @@ class RNNLanguageModel(nn.Module):
             raise ValueError(f"fit needs at least seq_len + 1 = {seq_len + 1} token ids, got {n}; "
                              f"use a smaller seq_len or a longer text")
 
+        if val_ids is not None:
+            val_ids = _token_ids(val_ids, "val_ids", self.vocab_size)
+            if len(val_ids) < 2:
+                raise ValueError(f"val_ids needs at least 2 token ids (one prediction), got {len(val_ids)}")
+        if eval_every is not None:
+            eval_every = _positive_int(eval_every, "eval_every")
+            if val_ids is None:
+                raise ValueError("eval_every needs val_ids to score")
         if checkpoint_every is not None:
             checkpoint_every = _positive_int(checkpoint_every, "checkpoint_every")
             if checkpoint is None:
                 raise ValueError("checkpoint_every needs a checkpoint callable (e.g. lambda m: m.save(directory))")
         settings = {"steps": steps, "epochs": None if steps is not None else epochs, "seq_len": seq_len,
                     "batch_size": batch_size, "lr": float(lr), "clip": None if clip is None else float(clip),
-                    "seed": seed, "ids": len(ids), "ids_sha256": _sha256(ids.tobytes())}
+                    "seed": seed, "ids": len(ids), "ids_sha256": _sha256(ids.tobytes()),
+                    "val_ids": 0 if val_ids is None else len(val_ids)}
         done = 0
         if resume:
             state = self.training_state
@@ -458,6 +471,8 @@ class RNNLanguageModel(nn.Module):
                                          "wall_time": wall_offset + now - bar.start})
                     step_start = now
                     bar.update(step, losses[-1], tokens)
+                    if eval_every is not None and step % eval_every == 0:
+                        self._validate(val_ids, seq_len)
                     if checkpoint_every is not None and step % checkpoint_every == 0 and step < total:
                         record(step)
                         checkpoint(self)
@@ -468,8 +483,16 @@ class RNNLanguageModel(nn.Module):
         finally:
             bar.close()
             self.train(was_training)
+        if val_ids is not None and losses and "val_loss" not in self.metrics[-1]:
+            self._validate(val_ids, seq_len)  # the last step's, also when the run stopped early
         record(step)
         return losses
+
+    def _validate(self, val_ids: np.ndarray, seq_len: int) -> None:
+        """Adds the validation loss and perplexity to the last metrics record (evaluate leaves every generator
+        alone, so a run with validation trains exactly as one without)."""
+        loss = self.evaluate(val_ids, seq_len=seq_len)
+        self.metrics[-1].update(val_loss=loss, val_perplexity=math.exp(min(loss, 700.0)))
 
     @contextlib.contextmanager
     def _serving(self) -> Iterator[None]:
@@ -801,7 +824,7 @@ class RNNLanguageModel(nn.Module):
 
 _CONFIG_MAX_BYTES = 1 << 20  # a saved config.json is a few hundred bytes
 _TRAINING_MAX_BYTES = 1 << 20  # a training.json is about a kilobyte
-_SETTINGS = ("steps", "epochs", "seq_len", "batch_size", "lr", "clip", "seed", "ids", "ids_sha256")  # fit's run
+_SETTINGS = ("steps", "epochs", "seq_len", "batch_size", "lr", "clip", "seed", "ids", "ids_sha256", "val_ids")  # fit's run
 _MOMENTS = ("exp_avg", "exp_avg_sq")  # Adam's arrays per parameter (fit does not use amsgrad)
 
 

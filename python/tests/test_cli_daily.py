@@ -297,3 +297,31 @@ def test_train_runs_in_a_thread_other_than_the_main_one(tmp_path, corpus):
     t.start()
     t.join()
     assert result["status"] == 0 and RNNLanguageModel.load(tmp_path / "m").training_state["step"] == 2
+
+
+def test_val_fraction_holds_out_the_tail_and_logs_its_loss(tmp_path, corpus, capsys):
+    m, r = tmp_path / "m", tmp_path / "r"
+    status, out, err = run(["train", corpus, "--out", m, "--steps", "6", "--val-fraction", "0.25", "--eval-every",
+                            "2", "--quiet", *SMALL], capsys)
+    assert status == 0, err
+    n_tokens = len(corpus.read_text(encoding="utf-8"))
+    assert f"the last {round(n_tokens * 0.25):,} held out for validation" in out
+    records = [json.loads(line) for line in (m / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "val_loss" in r] == [2, 4, 6]
+    model = RNNLanguageModel.load(m)
+    ids = model.vocab.encode(list(corpus.read_text(encoding="utf-8")))
+    expected = model.evaluate(ids[-round(n_tokens * 0.25):], seq_len=8)
+    assert records[-1]["val_loss"] == expected  # the held-out tail, scored as evaluate does
+    assert f"validation loss {expected:.4f}" in out
+    assert model.training_state["settings"]["ids"] == n_tokens - round(n_tokens * 0.25)
+    # a resumed run holds out the same tail and trains as the uninterrupted one
+    assert run(["train", corpus, "--out", r, "--steps", "3", "--val-fraction", "0.25", "--eval-every", "2",
+                "--quiet", *SMALL], capsys)[0] == 0
+    status, _, err = run(["train", corpus, "--out", r, "--resume", r, "--steps", "6", "--eval-every", "2", "--quiet"],
+                         capsys)
+    assert status == 0, err
+    assert weights(r).keys() == weights(m).keys() and all(np.array_equal(weights(r)[k], weights(m)[k]) for k in weights(m))
+    resumed = [json.loads(line) for line in (r / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in resumed if "val_loss" in r] == [2, 3, 4, 6]  # 3: the end of the first part
+    status, _, err = run(["train", corpus, "--out", tmp_path / "x", "--eval-every", "2", "--quiet"], capsys)
+    assert status == 1 and "--val-fraction" in err
