@@ -278,6 +278,8 @@ def train(args: argparse.Namespace) -> None:
         n_val = run["settings"]["val_ids"] if run else 0
     if args.eval_every is not None and not n_val:
         raise CLIError("--eval-every scores held-out text: give --val-fraction too")
+    if args.patience is not None and args.eval_every is None:
+        raise CLIError("--patience counts validations: give --val-fraction and --eval-every too")
     if n_val:  # the tail of the corpus is held out and scored, never trained on
         if len(ids) - n_val < args.seq_len + 1:
             raise CLIError(f"--val-fraction leaves {len(ids) - n_val} tokens to train on; --seq-len {args.seq_len} "
@@ -304,7 +306,7 @@ def train(args: argparse.Namespace) -> None:
                            progress=not args.quiet, time_limit=args.time_limit, log_every=args.log_every,
                            checkpoint_every=args.checkpoint_every, checkpoint=save if args.checkpoint_every else None,
                            should_stop=lambda: bool(received), resume=args.resume is not None, val_ids=val_ids,
-                           eval_every=args.eval_every if val_ids is not None else None)
+                           eval_every=args.eval_every if val_ids is not None else None, patience=args.patience)
     elapsed = time.perf_counter() - start
     step = len(losses) + (run["step"] if run else 0)
     if not losses:  # resumed a run that had already reached its total
@@ -321,6 +323,8 @@ def train(args: argparse.Namespace) -> None:
         n_tokens = (epochs_done * per_epoch + min(steps_more * args.batch_size, per_epoch)) * args.seq_len
     print(f"trained {len(losses)} steps in {elapsed:.1f} s ({n_tokens / max(elapsed, 1e-9):,.0f} tokens/s): "
           f"loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+    if (model.training_state or {}).get("stopped_early"):
+        print(f"stopped early at step {step}: no lower validation loss in the last {args.patience} validations")
     if val_ids is not None:
         print(f"validation loss {model.metrics[-1]['val_loss']:.4f}  perplexity "
               f"{model.metrics[-1]['val_perplexity']:.2f}")
@@ -443,6 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(in metrics.jsonl too)")
     t.add_argument("--eval-every", type=_int_at_least(1), default=None, metavar="N",
                    help="with --val-fraction, score the held-out text every N steps as well as at the end")
+    t.add_argument("--patience", type=_int_at_least(1), default=None, metavar="K",
+                   help="with --eval-every, stop after K validations in a row without a lower validation loss")
     t.add_argument("--checkpoint-every", type=_int_at_least(1), default=None, metavar="N",
                    help="save the model (and the run's state) to --out every N steps")
     length = t.add_mutually_exclusive_group()

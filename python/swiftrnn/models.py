@@ -299,7 +299,7 @@ class RNNLanguageModel(nn.Module):
             progress: bool = True, time_limit: Optional[float] = None, log_every: float = 10.0,
             checkpoint_every: Optional[int] = None, checkpoint: Optional[Callable[["RNNLanguageModel"], Any]] = None,
             should_stop: Optional[Callable[[], bool]] = None, resume: bool = False, val_ids: Any = None,
-            eval_every: Optional[int] = None) -> List[float]:
+            eval_every: Optional[int] = None, patience: Optional[int] = None) -> List[float]:
         """Trains on one long sequence of token ids to predict each next token; returns the loss of every step.
 
         Each step: a batch of ``batch_size`` windows of ``seq_len + 1`` consecutive ids (inputs are the
@@ -329,6 +329,9 @@ class RNNLanguageModel(nn.Module):
             val_ids, eval_every: held-out token ids scored (``evaluate(val_ids, seq_len)``, eval mode, no
                 gradients) every ``eval_every`` steps and after the last step; the step's ``metrics`` record
                 gets ``val_loss`` and ``val_perplexity``. ``eval_every=None``: after the last step only.
+            patience: early stopping: the run ends after ``patience`` validations in a row (every ``eval_every``
+                steps) without a validation loss below the best so far in the run. The weights are the last
+                step's, not the best's.
             checkpoint_every, checkpoint: every ``checkpoint_every`` steps, ``checkpoint(self)`` is called with
                 ``self.training_state`` up to date (e.g. ``lambda m: m.save(dir)``: an atomic save keeps the
                 last good checkpoint).
@@ -340,7 +343,8 @@ class RNNLanguageModel(nn.Module):
                 other settings must be the run's (ValueError otherwise).
 
         ``self.metrics`` gets one record per step: ``{"step", "loss", "lr", "tokens_per_s", "wall_time"}`` (seconds
-        since the run started; a resumed run continues the saved record). After the run, ``self.training_state`` holds what a resume needs (``save`` writes it as
+        since the run started; a resumed run continues the saved record). After the run, ``self.training_state`` holds
+        ``stopped_early`` (True when ``patience`` ended it) and what a resume needs (``save`` writes it as
         training.json and optimizer.npz): the step, the settings, the window generator's and swiftrnn's
         generator's states and the optimizer's ``state_dict``.
 
@@ -379,6 +383,10 @@ class RNNLanguageModel(nn.Module):
             eval_every = _positive_int(eval_every, "eval_every")
             if val_ids is None:
                 raise ValueError("eval_every needs val_ids to score")
+        if patience is not None:
+            patience = _positive_int(patience, "patience")
+            if eval_every is None:
+                raise ValueError("patience counts validations: give val_ids and eval_every too")
         if checkpoint_every is not None:
             checkpoint_every = _positive_int(checkpoint_every, "checkpoint_every")
             if checkpoint is None:
@@ -434,8 +442,8 @@ class RNNLanguageModel(nn.Module):
                 raise ValueError("resume: the window generator's state differs from the saved run's")
             _random.set_rng_state(np.frombuffer(bytes.fromhex(self.training_state["global_rng"]), dtype=np.uint8))
 
-        def record(step: int) -> None:
-            self.training_state = {"step": step, "total": total, "settings": settings,
+        def record(step: int, stopped_early: bool = False) -> None:
+            self.training_state = {"step": step, "total": total, "settings": settings, "stopped_early": stopped_early,
                                    "rng": rng.bit_generator.state, "global_rng": _random.get_rng_state().tobytes().hex(),
                                    "optimizer": optimizer.state_dict(), "loss": losses[-1] if losses else None}
 
@@ -450,7 +458,7 @@ class RNNLanguageModel(nn.Module):
         losses: List[float] = []
         tokens = 0
         self.train()
-        step = done
+        step, stale = done, False  # stale: patience validations without a lower loss (early stopping)
         try:
             with enable_grad():  # fit trains, also when called inside swiftrnn.no_grad()
                 for step, starts in enumerate(batch_iter, done + 1):
@@ -471,21 +479,23 @@ class RNNLanguageModel(nn.Module):
                                          "wall_time": wall_offset + now - bar.start})
                     step_start = now
                     bar.update(step, losses[-1], tokens)
+                    stale = False
                     if eval_every is not None and step % eval_every == 0:
                         self._validate(val_ids, seq_len)
+                        stale = patience is not None and self._validations_since_best() >= patience
                     if checkpoint_every is not None and step % checkpoint_every == 0 and step < total:
                         record(step)
                         checkpoint(self)
                     if time_limit is not None and time.perf_counter() - bar.start >= time_limit:
                         break
-                    if should_stop is not None and should_stop():
+                    if stale or (should_stop is not None and should_stop()):
                         break
         finally:
             bar.close()
             self.train(was_training)
         if val_ids is not None and losses and "val_loss" not in self.metrics[-1]:
             self._validate(val_ids, seq_len)  # the last step's, also when the run stopped early
-        record(step)
+        record(step, stopped_early=stale)
         return losses
 
     def _validate(self, val_ids: np.ndarray, seq_len: int) -> None:
@@ -493,6 +503,11 @@ class RNNLanguageModel(nn.Module):
         alone, so a run with validation trains exactly as one without)."""
         loss = self.evaluate(val_ids, seq_len=seq_len)
         self.metrics[-1].update(val_loss=loss, val_perplexity=math.exp(min(loss, 700.0)))
+
+    def _validations_since_best(self) -> int:
+        """Validations of the run (the metrics records, a resumed run's included) after its lowest validation loss."""
+        losses = [m["val_loss"] for m in self.metrics if "val_loss" in m]
+        return len(losses) - 1 - int(np.argmin(losses))
 
     @contextlib.contextmanager
     def _serving(self) -> Iterator[None]:

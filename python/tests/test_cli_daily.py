@@ -325,3 +325,18 @@ def test_val_fraction_holds_out_the_tail_and_logs_its_loss(tmp_path, corpus, cap
     assert [r["step"] for r in resumed if "val_loss" in r] == [2, 3, 4, 6]  # 3: the end of the first part
     status, _, err = run(["train", corpus, "--out", tmp_path / "x", "--eval-every", "2", "--quiet"], capsys)
     assert status == 1 and "--val-fraction" in err
+
+
+def test_patience_stops_after_validations_without_improvement(tmp_path, corpus, capsys, monkeypatch):
+    val_losses = iter([1.0, 0.9, 0.95, 0.91, 0.92, 0.5])
+    monkeypatch.setattr(RNNLanguageModel, "evaluate", lambda self, ids, seq_len=None, batch_size=16: next(val_losses))
+    status, out, err = run(["train", corpus, "--out", tmp_path / "m", "--steps", "50", "--val-fraction", "0.2",
+                            "--eval-every", "2", "--patience", "3", "--quiet", *SMALL], capsys)
+    assert status == 0, err
+    # validations at steps 2, 4, 6, 8, 10: the best (0.9) at step 4, then three without a lower loss
+    assert "stopped early at step 10: no lower validation loss in the last 3 validations" in out
+    assert "validation loss 0.9200" in out
+    state = RNNLanguageModel.load(tmp_path / "m").training_state
+    assert state["step"] == 10 and state["stopped_early"] is True
+    status, _, err = run(["train", corpus, "--out", tmp_path / "x", "--val-fraction", "0.2", "--patience", "3"], capsys)
+    assert status == 1 and "--eval-every" in err
