@@ -5,6 +5,8 @@
                                                              (--cell rnn|lstm|gru, --layers, --dropout,
                                                              --checkpoint-every, --resume DIR, --init-from DIR)
     python -m swiftrnn generate DIR --prompt TEXT --length N     continue a prompt with a trained model
+    python -m swiftrnn evaluate DIR FILE                     loss and perplexity of a text
+    python -m swiftrnn plot DIR                              the loss curve as a PNG (needs matplotlib)
     python -m swiftrnn info                                  version, SIMD level, threads
 
 Errors (a missing file, an empty corpus, an unknown tokenizer, a prompt with tokens the model does not
@@ -496,6 +498,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("text", metavar="FILE", help="a UTF-8 text file, tokenized as the model's tokenizer")
     e.add_argument("--seq-len", type=_int_at_least(1), default=None, help="tokens per window (default: the model's)")
 
+    p = sub.add_parser("plot", help="draw a trained model's loss curve as a PNG (needs matplotlib)",
+                       description="Plot the training (and validation) loss per step from MODEL_DIR/metrics.jsonl.")
+    p.add_argument("model", metavar="MODEL_DIR", help="a directory written by `train`")
+    p.add_argument("--output", metavar="PNG", default=None, help="the image to write (default: MODEL_DIR-loss.png, beside the directory)")
+
     x = sub.add_parser("export", help="write a trained model as an ONNX file (needs pip install 'swiftrnn[onnx]')")
     x.add_argument("model", metavar="MODEL_DIR", help="a directory written by `train`")
     x.add_argument("output", metavar="MODEL.onnx", help="the ONNX file to write")
@@ -523,6 +530,39 @@ def evaluate(args: argparse.Namespace) -> None:
     print(f"loss {loss:.4f}  perplexity {math.exp(min(loss, 700)):.2f}  tokens {len(tokens)}")
 
 
+def plot(args: argparse.Namespace) -> None:
+    from swiftrnn.models import METRICS_FILE, RNNLanguageModel
+
+    model = RNNLanguageModel.load(args.model)  # the metrics are checked against config.json's hash
+    if not model.metrics:
+        raise CLIError(f"model {args.model!r} has no {METRICS_FILE}: it was saved before any training step")
+    try:
+        import matplotlib
+    except ImportError:
+        raise CLIError("plot needs matplotlib: pip install matplotlib") from None
+    matplotlib.use("Agg")  # a file, no display needed
+    from matplotlib import pyplot as plt
+
+    # Beside the model, not in it: a save replaces the model's directory and refuses one holding other files.
+    out = args.output or os.path.normpath(args.model) + "-loss.png"
+    fig, ax = plt.subplots(figsize=(7, 4))
+    try:
+        ax.plot([m["step"] for m in model.metrics], [m["loss"] for m in model.metrics], label="training loss", lw=1)
+        val = [m for m in model.metrics if "val_loss" in m]
+        if val:
+            ax.plot([m["step"] for m in val], [m["val_loss"] for m in val], "o-", label="validation loss")
+        ax.set_xlabel("step")
+        ax.set_ylabel("cross-entropy (nats)")
+        ax.set_title(os.path.basename(os.path.normpath(args.model)))
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out, dpi=100)
+    finally:
+        plt.close(fig)
+    print(f"wrote {out}")
+
+
 def export(args: argparse.Namespace) -> None:
     from swiftrnn import onnx  # an ImportError says how to install the extra
 
@@ -540,7 +580,7 @@ def _one_line(e: BaseException) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     commands: Any = {"demo": lambda a: demo(), "info": lambda a: info(), "train": train, "generate": generate,
-                     "evaluate": evaluate, "export": export}
+                     "evaluate": evaluate, "export": export, "plot": plot}
     try:
         commands[args.command](args)
     except _Interrupted as e:

@@ -340,3 +340,26 @@ def test_patience_stops_after_validations_without_improvement(tmp_path, corpus, 
     assert state["step"] == 10 and state["stopped_early"] is True
     status, _, err = run(["train", corpus, "--out", tmp_path / "x", "--val-fraction", "0.2", "--patience", "3"], capsys)
     assert status == 1 and "--eval-every" in err
+
+
+def test_plot_draws_the_loss_curve_or_says_what_to_install(tmp_path, corpus, capsys, monkeypatch):
+    m = tmp_path / "m"
+    assert run(["train", corpus, "--out", m, "--steps", "4", "--val-fraction", "0.2", "--eval-every", "2", "--quiet",
+                *SMALL], capsys)[0] == 0
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    status, _, err = run(["plot", m], capsys)
+    assert status == 1 and "plot needs matplotlib: pip install matplotlib" in err
+    monkeypatch.undo()
+    pytest.importorskip("matplotlib")
+    status, out, err = run(["plot", m], capsys)
+    assert status == 0, err
+    png = tmp_path / "m-loss.png"
+    assert out == f"wrote {png}\n" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(os.listdir(m)) == ["config.json", "metrics.jsonl", "optimizer.npz", "training.json", "vocab.json",
+                                     "weights.npz"]  # nothing added to the model's directory
+    status, out, _ = run(["plot", m, "--output", tmp_path / "c.png"], capsys)
+    assert status == 0 and (tmp_path / "c.png").stat().st_size > 1000
+    untrained = tmp_path / "u"
+    RNNLanguageModel(5, 4, 4).save(untrained)
+    status, _, err = run(["plot", untrained], capsys)
+    assert status == 1 and "has no metrics.jsonl" in err
