@@ -5,6 +5,7 @@
                                                              (--cell rnn|lstm|gru, --layers, --dropout,
                                                              --checkpoint-every, --resume DIR, --init-from DIR)
     python -m swiftrnn generate DIR --prompt TEXT --length N     continue a prompt with a trained model
+                                                             (--prompts FILE --workers N: many, as JSON lines)
     python -m swiftrnn evaluate DIR FILE                     loss and perplexity of a text
     python -m swiftrnn plot DIR                              the loss curve as a PNG (needs matplotlib)
     python -m swiftrnn info                                  version, SIMD level, threads
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
 import os
 import platform
@@ -344,6 +346,45 @@ def train(args: argparse.Namespace) -> None:
 
 # --- generate ---------------------------------------------------------------------------------
 
+def _prompt_ids(model: Any, text: str, what: str, flag: Optional[str] = None) -> Any:
+    """The ids of a prompt: an error for an empty one, and for tokens the vocabulary lacks unless it has <unk>
+    (then a warning naming them)."""
+    mode = model.tokenizer or "char"
+    tokens = tokenize(text, mode)
+    if not tokens:
+        raise CLIError(f"{flag or what} is empty: give at least one token to start from")
+    unknown = model.vocab.unknown(tokens)
+    if unknown:
+        shown = _some(unknown)
+        if model.vocab.unk_index is None:
+            raise CLIError(f"{what} has {len(unknown)} token(s) not in the model's vocabulary ({mode} tokens): {shown}")
+        print(f"warning: {what} has {len(unknown)} token(s) not in the model's vocabulary, read as {Vocab.UNK}: "
+              f"{shown}", file=sys.stderr)
+    return model.vocab.encode(tokens)
+
+
+def _continue(model: Any, ids: Any, seed: Optional[int], settings: Dict[str, Any]) -> str:
+    with swiftrnn.no_grad():
+        out = model.generate(ids, seed=seed, **settings)
+    return detokenize(model.vocab.decode(out), model.tokenizer or "char")
+
+
+# Each worker process of `generate --workers` loads the model once and runs single-threaded.
+_WORKER: Dict[str, Any] = {}
+
+
+def _worker_init(model_dir: str, settings: Dict[str, Any]) -> None:
+    from swiftrnn.models import RNNLanguageModel
+
+    swiftrnn.set_num_threads(1)
+    _WORKER.update(model=RNNLanguageModel.load(model_dir).eval(), settings=settings)
+
+
+def _worker_continue(job: Any) -> str:
+    ids, seed = job
+    return _continue(_WORKER["model"], ids, seed, _WORKER["settings"])
+
+
 def generate(args: argparse.Namespace) -> None:
     from swiftrnn.models import RNNLanguageModel
 
@@ -353,28 +394,36 @@ def generate(args: argparse.Namespace) -> None:
         if given:
             raise CLIError(f"--greedy takes the most likely token every step; {', '.join(given)} would be ignored: "
                            "drop --greedy to sample")
+    if args.workers != 1 and args.prompts is None:
+        raise CLIError("--workers spreads --prompts FILE over processes; with one --prompt there is one job")
 
     model = RNNLanguageModel.load(args.model).eval()  # inference only: no dropout, nothing kept for a backward
     if model.vocab is None:
         raise CLIError(f"model {args.model!r} has no vocabulary (vocab.json): save it with "
                        "model.save(dir, vocab=..., tokenizer=...) or train it with `python -m swiftrnn train`")
-    mode = model.tokenizer or "char"
-    tokens = tokenize(args.prompt, mode)
-    if not tokens:
-        raise CLIError("--prompt is empty: give at least one token to start from")
-    unknown = model.vocab.unknown(tokens)
-    if unknown:
-        shown = _some(unknown)
-        if model.vocab.unk_index is None:
-            raise CLIError(f"the prompt has {len(unknown)} token(s) not in the model's vocabulary "
-                           f"({mode} tokens): {shown}")
-        print(f"warning: the prompt has {len(unknown)} token(s) not in the model's vocabulary, read as "
-              f"{Vocab.UNK}: {shown}", file=sys.stderr)
-    with swiftrnn.no_grad():
-        ids = model.generate(model.vocab.encode(tokens), args.length,
-                             temperature=1.0 if args.temperature is None else args.temperature,
-                             top_k=args.top_k, top_p=args.top_p, greedy=args.greedy, seed=args.seed)
-    print(detokenize(model.vocab.decode(ids), mode))
+    settings = {"max_new_tokens": args.length, "temperature": 1.0 if args.temperature is None else args.temperature,
+                "top_k": args.top_k, "top_p": args.top_p, "greedy": args.greedy}
+    if args.prompts is None:
+        print(_continue(model, _prompt_ids(model, args.prompt, "the prompt", "--prompt"), args.seed, settings))
+        return
+
+    with open(args.prompts, encoding="utf-8-sig") as f:
+        prompts = f.read().splitlines()
+    jobs = [_prompt_ids(model, p, f"prompt {n} (line {n} of {args.prompts})") for n, p in enumerate(prompts, 1)]
+    # Prompt n samples with its own seed, derived from the run's seed and n: the outputs do not depend on
+    # how the prompts are spread over workers.
+    base = args.seed if args.seed is not None else int(swiftrnn.random.randint(0, 2**62, ()))
+    seeds = [None if args.greedy else int(np.random.SeedSequence([base, n]).generate_state(1, np.uint64)[0] >> 2)
+             for n in range(len(jobs))]
+    if args.workers == 1:
+        outputs = [_continue(model, ids, seed, settings) for ids, seed in zip(jobs, seeds)]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(args.workers, initializer=_worker_init, initargs=(args.model, settings)) as pool:
+            outputs = list(pool.map(_worker_continue, zip(jobs, seeds), chunksize=max(1, len(jobs) // (4 * args.workers))))
+    for prompt, text in zip(prompts, outputs):  # one JSON object a line: a continuation may hold newlines
+        print(json.dumps({"prompt": prompt, "output": text}, ensure_ascii=False))
 
 
 # --- argument parsing -------------------------------------------------------------------------
@@ -483,7 +532,13 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="continue a prompt with a trained model",
                        description="Print the prompt followed by --length generated tokens.")
     g.add_argument("model", metavar="DIR", help="a directory written by `train` (or RNNLanguageModel.save)")
-    g.add_argument("--prompt", required=True, help="the text to continue")
+    source = g.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prompt", help="the text to continue")
+    source.add_argument("--prompts", metavar="FILE",
+                        help="a UTF-8 file of prompts, one a line: prints one JSON line per prompt "
+                             "({\"prompt\": ..., \"output\": ...}); with sampling, prompt n's seed derives from --seed and n")
+    g.add_argument("--workers", type=_int_at_least(1), default=1, metavar="N",
+                   help="with --prompts, generate in N processes, each single-threaded (the same output as 1)")
     g.add_argument("--length", type=_int_at_least(0), default=100, help="new tokens to generate (default: 100)")
     g.add_argument("--temperature", type=_float_in(0.0, True), default=None, help="sampling temperature (default: 1)")
     g.add_argument("--top-k", type=_int_at_least(1), default=None, help="sample among the k most likely tokens")

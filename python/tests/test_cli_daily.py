@@ -363,3 +363,25 @@ def test_plot_draws_the_loss_curve_or_says_what_to_install(tmp_path, corpus, cap
     RNNLanguageModel(5, 4, 4).save(untrained)
     status, _, err = run(["plot", untrained], capsys)
     assert status == 1 and "has no metrics.jsonl" in err
+
+
+def test_generate_prompts_file_with_workers_gives_the_same_lines_as_one_process(tmp_path, corpus, capsys):
+    m = tmp_path / "m"
+    assert run(["train", corpus, "--out", m, "--steps", "3", "--quiet", *SMALL], capsys)[0] == 0
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("the cat\nthe dog\non the\nsat\nmat\n", encoding="utf-8")
+    gen = lambda *a: subprocess.run([sys.executable, "-m", "swiftrnn", "generate", str(m), "--prompts", str(prompts),  # noqa: E731
+                                     "--length", "12", *a], capture_output=True, text=True)
+    one, three = gen("--seed", "5"), gen("--seed", "5", "--workers", "3")
+    assert one.returncode == 0 and three.returncode == 0, one.stderr + three.stderr
+    lines = [json.loads(line) for line in one.stdout.splitlines()]
+    assert [r["prompt"] for r in lines] == ["the cat", "the dog", "on the", "sat", "mat"]
+    assert all(r["output"].startswith(r["prompt"]) and len(r["output"]) == len(r["prompt"]) + 12 for r in lines)
+    assert three.stdout == one.stdout
+    assert gen("--seed", "6").stdout != one.stdout
+    assert gen("--greedy", "--workers", "2").stdout == gen("--greedy").stdout
+    status, _, err = run(["generate", m, "--prompt", "the", "--workers", "2"], capsys)
+    assert status == 1 and "--prompts" in err
+    prompts.write_text("the cat\n\n", encoding="utf-8")
+    status, _, err = run(["generate", m, "--prompts", prompts], capsys)
+    assert status == 1 and "prompt 2 (line 2 of" in err and "is empty" in err
