@@ -450,7 +450,7 @@ class RNNLanguageModel(nn.Module):
         if not resume:
             self.metrics = []
         self.metrics = [m for m in self.metrics if m["step"] <= done]  # a resume continues the run's record
-        wall_offset = self.metrics[-1]["wall_time"] if self.metrics else 0.0
+        wall_offset = float(self.metrics[-1].get("wall_time", 0.0)) if self.metrics else 0.0
         V = self.vocab_size
         was_training = self.training
         bar = _Progress(total, bool(progress), float(log_every), first=done)
@@ -848,8 +848,10 @@ def _read_metrics(data: bytes, path: str) -> List[Dict[str, Any]]:
     records = []
     for number, line in enumerate(data.splitlines(), 1):
         record = parse_json(line, f"{path} line {number}")
-        if not isinstance(record, dict) or not _is_int(record.get("step")):
-            raise ValueError(f"{path} line {number}: expected a JSON object with an integer \"step\"")
+        if (not isinstance(record, dict) or not _is_int(record.get("step"))
+                or not all(isinstance(record.get(k, 0.0), (int, float)) for k in ("wall_time", "val_loss"))):
+            raise ValueError(f"{path} line {number}: expected a JSON object with an integer \"step\" (and numbers "
+                             "for \"wall_time\" and \"val_loss\", which a resumed run reads)")
         records.append(record)
     return records
 

@@ -253,6 +253,10 @@ def test_metrics_jsonl_records_every_step_and_a_resume_continues_it(tmp_path, co
     assert all(r["lr"] == 3e-3 and r["tokens_per_s"] > 0 for r in rb)
     assert all(x["wall_time"] <= y["wall_time"] for x, y in zip(rb, rb[1:]))
     assert RNNLanguageModel.load(b).metrics == rb
+    for bad in (b'{"step": 1, "wall_time": "x"}\n', b'["step"]\n'):  # consistent hashes, bad records
+        with pytest.raises(ValueError, match="metrics.jsonl line 1: expected a JSON object"):
+            _rewrite(b, "metrics.jsonl", bad)
+            RNNLanguageModel.load(b)
     (b / "metrics.jsonl").write_text("")  # a changed file is refused
     with pytest.raises(ValueError, match="metrics.jsonl: SHA-256 differs"):
         RNNLanguageModel.load(b)
