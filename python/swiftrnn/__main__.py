@@ -369,8 +369,10 @@ def _continue(model: Any, ids: Any, seed: Optional[int], settings: Dict[str, Any
     return detokenize(model.vocab.decode(out), model.tokenizer or "char")
 
 
-# Each worker process of `generate --workers` loads the model once and runs single-threaded.
+# Each worker process of `generate --workers` and `evaluate --workers` loads the model once and runs
+# single-threaded; settings holds what every job of the command shares.
 _WORKER: Dict[str, Any] = {}
+EVAL_BATCH = 16  # RNNLanguageModel.evaluate's default batch_size: the parts --workers spreads are its batches
 
 
 def _worker_init(model_dir: str, settings: Dict[str, Any]) -> None:
@@ -378,6 +380,12 @@ def _worker_init(model_dir: str, settings: Dict[str, Any]) -> None:
 
     swiftrnn.set_num_threads(1)
     _WORKER.update(model=RNNLanguageModel.load(model_dir).eval(), settings=settings)
+
+
+def _worker_score(job: Any) -> Any:
+    first, last = job
+    s = _WORKER["settings"]
+    return _WORKER["model"]._window_nll(s["ids"], s["seq_len"], EVAL_BATCH, int(first), int(last))
 
 
 def _worker_continue(job: Any) -> str:
@@ -551,7 +559,11 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="the loss and perplexity of a trained model on a text file")
     e.add_argument("model", metavar="DIR", help="a directory written by `train`")
     e.add_argument("text", metavar="FILE", help="a UTF-8 text file, tokenized as the model's tokenizer")
-    e.add_argument("--seq-len", type=_int_at_least(1), default=None, help="tokens per window (default: the model's)")
+    e.add_argument("--seq-len", type=_int_at_least(1), default=None,
+                   help="score independent windows of this many predictions (default: one stream, the hidden "
+                        "state carried through the whole text)")
+    e.add_argument("--workers", type=_int_at_least(1), default=1, metavar="N",
+                   help="with --seq-len, score the windows in N processes, each single-threaded (the same result)")
 
     p = sub.add_parser("plot", help="draw a trained model's loss curve as a PNG (needs matplotlib)",
                        description="Plot the training (and validation) loss per step from MODEL_DIR/metrics.jsonl.")
@@ -581,7 +593,25 @@ def evaluate(args: argparse.Namespace) -> None:
               f"{shown}", file=sys.stderr)
     if len(tokens) < 2:
         raise CLIError("the text needs at least two tokens (one to predict the next from)")
-    loss = model.evaluate(model.vocab.encode(tokens), seq_len=args.seq_len)
+    ids = model.vocab.encode(tokens)
+    if args.workers == 1:
+        loss = model.evaluate(ids, seq_len=args.seq_len)
+    else:  # the windows' batches in contiguous ranges, one per job; their sums added in evaluate's order
+        from concurrent.futures import ProcessPoolExecutor
+
+        if args.seq_len is None:
+            raise CLIError("--workers scores independent windows: give --seq-len too (without it the hidden "
+                           "state runs through the whole text, one step after another)")
+        parts = model._window_batches(len(ids), args.seq_len, EVAL_BATCH)
+        bounds = np.linspace(0, parts, min(parts, 4 * args.workers) + 1).astype(int)
+        with ProcessPoolExecutor(args.workers, initializer=_worker_init,
+                                 initargs=(args.model, {"ids": ids, "seq_len": args.seq_len})) as pool:
+            results = pool.map(_worker_score, zip(bounds[:-1], bounds[1:]))
+            total, count = 0.0, 0
+            for part_total, part_count in (p for chunk in results for p in chunk):
+                total += part_total
+                count += part_count
+        loss = total / count
     print(f"loss {loss:.4f}  perplexity {math.exp(min(loss, 700)):.2f}  tokens {len(tokens)}")
 
 

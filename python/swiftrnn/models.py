@@ -549,21 +549,41 @@ class RNNLanguageModel(nn.Module):
                     total += self._nll_sum(logits[0], y)
                     count += len(y)
             else:
-                m = len(ids) - 1
-                full = m // seq_len
-                starts = seq_len * np.arange(full)
-                offsets = np.arange(seq_len + 1)
-                for i in range(0, full, batch_size):
-                    w = ids[starts[i:i + batch_size, None] + offsets]
+                batches = self._window_batches(len(ids), seq_len, batch_size)
+                for part_total, part_count in self._window_nll(ids, seq_len, batch_size, 0, batches):
+                    total += part_total
+                    count += part_count
+        return total / count
+
+    @staticmethod
+    def _window_batches(n: int, seq_len: int, batch_size: int) -> int:
+        """How many parts ``_window_nll`` cuts n ids into: batches of full windows, then the shorter tail."""
+        full = (n - 1) // seq_len
+        return -(-full // batch_size) + (1 if full * seq_len < n - 1 else 0)
+
+    def _window_nll(self, ids: np.ndarray, seq_len: int, batch_size: int, first: int,
+                    last: int) -> List[Tuple[float, int]]:
+        """(summed negative log-likelihood, predictions) of parts ``first`` to ``last - 1`` of ``evaluate``'s
+        windowed scoring (batch_size windows of seq_len predictions each, the last part the shorter tail),
+        so that parts scored elsewhere (``evaluate --workers``) add up, in order, to the same total."""
+        m = len(ids) - 1
+        full = m // seq_len
+        offsets = np.arange(seq_len + 1)
+        out = []
+        with self._serving():
+            for part in range(first, last):
+                i = part * batch_size
+                if i < full:
+                    starts = seq_len * np.arange(i, min(i + batch_size, full))
+                    w = ids[starts[:, None] + offsets]
                     logits, _ = self.forward(w[:, :-1])
-                    total += self._nll_sum(logits.reshape(-1, self.vocab_size), w[:, 1:].reshape(-1))
-                    count += w[:, 1:].size
-                if full * seq_len < m:
+                    out.append((self._nll_sum(logits.reshape(-1, self.vocab_size), w[:, 1:].reshape(-1)),
+                                int(w[:, 1:].size)))
+                else:  # the tail: fewer than seq_len predictions
                     w = ids[full * seq_len:]
                     logits, _ = self.forward(w[None, :-1])
-                    total += self._nll_sum(logits[0], w[1:])
-                    count += len(w) - 1
-        return total / count
+                    out.append((self._nll_sum(logits[0], w[1:]), len(w) - 1))
+        return out
 
     def perplexity(self, ids: Any, seq_len: Optional[int] = None, batch_size: int = 16) -> float:
         """``exp(evaluate(ids, seq_len, batch_size))``."""

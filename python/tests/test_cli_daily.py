@@ -389,3 +389,25 @@ def test_generate_prompts_file_with_workers_gives_the_same_lines_as_one_process(
     prompts.write_text("the cat\n\n", encoding="utf-8")
     status, _, err = run(["generate", m, "--prompts", prompts], capsys)
     assert status == 1 and "prompt 2 (line 2 of" in err and "is empty" in err
+
+
+def test_evaluate_with_workers_prints_what_one_process_prints(tmp_path, corpus, capsys):
+    m = tmp_path / "m"
+    assert run(["train", corpus, "--out", m, "--steps", "3", "--quiet", *SMALL], capsys)[0] == 0
+    text = tmp_path / "t.txt"
+    text.write_text(corpus.read_text(encoding="utf-8") * 3 + "the end", encoding="utf-8")  # a tail window too
+    ev = lambda *a: subprocess.run([sys.executable, "-m", "swiftrnn", "evaluate", str(m), str(text), *a],  # noqa: E731
+                                   capture_output=True, text=True)
+    one, three = ev("--seq-len", "7"), ev("--seq-len", "7", "--workers", "3")
+    assert one.returncode == 0 and three.returncode == 0, one.stderr + three.stderr
+    assert three.stdout == one.stdout and one.stdout.startswith("loss ")
+    model = RNNLanguageModel.load(m)
+    ids = model.vocab.encode(list(text.read_text(encoding="utf-8")))
+    parts = model._window_batches(len(ids), 7, 16)
+    pieces = model._window_nll(ids, 7, 16, 0, 2) + model._window_nll(ids, 7, 16, 2, parts)
+    total = 0.0
+    for t, _ in pieces:
+        total += t
+    assert total / sum(c for _, c in pieces) == model.evaluate(ids, seq_len=7)  # parts add up exactly
+    status, _, err = run(["evaluate", m, text, "--workers", "2"], capsys)
+    assert status == 1 and "--seq-len" in err
