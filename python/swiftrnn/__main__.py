@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import math
+import multiprocessing
 import os
 import platform
 import signal
@@ -372,6 +374,19 @@ def _continue(model: Any, ids: Any, seed: Optional[int], settings: Dict[str, Any
 # Each worker process of `generate --workers` and `evaluate --workers` loads the model once and runs
 # single-threaded; settings holds what every job of the command shares.
 _WORKER: Dict[str, Any] = {}
+# Fresh interpreters rather than forks: a fork copies the core's worker threads' locks in whatever state they are.
+_SPAWN = multiprocessing.get_context("spawn")
+
+
+def _pool(workers: int, settings: Dict[str, Any]) -> Any:
+    """A pool of ``workers`` spawned processes, each with the model loaded. Its functions are passed as
+    ``swiftrnn.__main__``'s: run as ``python -m swiftrnn`` this module is ``__main__``, which a spawned
+    process cannot import by that name."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    module = importlib.import_module("swiftrnn.__main__")
+    return ProcessPoolExecutor(workers, mp_context=_SPAWN, initializer=module._worker_init,
+                               initargs=(settings["model_dir"], settings)), module
 EVAL_BATCH = 16  # RNNLanguageModel.evaluate's default batch_size: the parts --workers spreads are its batches
 
 
@@ -379,6 +394,7 @@ def _worker_init(model_dir: str, settings: Dict[str, Any]) -> None:
     from swiftrnn.models import RNNLanguageModel
 
     swiftrnn.set_num_threads(1)
+    settings = {k: v for k, v in settings.items() if k != "model_dir"}
     _WORKER.update(model=RNNLanguageModel.load(model_dir).eval(), settings=settings)
 
 
@@ -426,10 +442,10 @@ def generate(args: argparse.Namespace) -> None:
     if args.workers == 1:
         outputs = [_continue(model, ids, seed, settings) for ids, seed in zip(jobs, seeds)]
     else:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(args.workers, initializer=_worker_init, initargs=(args.model, settings)) as pool:
-            outputs = list(pool.map(_worker_continue, zip(jobs, seeds), chunksize=max(1, len(jobs) // (4 * args.workers))))
+        pool, module = _pool(args.workers, dict(settings, model_dir=args.model))
+        with pool:
+            outputs = list(pool.map(module._worker_continue, zip(jobs, seeds),
+                                    chunksize=max(1, len(jobs) // (4 * args.workers))))
     for prompt, text in zip(prompts, outputs):  # one JSON object a line: a continuation may hold newlines
         print(json.dumps({"prompt": prompt, "output": text}, ensure_ascii=False))
 
@@ -597,16 +613,14 @@ def evaluate(args: argparse.Namespace) -> None:
     if args.workers == 1:
         loss = model.evaluate(ids, seq_len=args.seq_len)
     else:  # the windows' batches in contiguous ranges, one per job; their sums added in evaluate's order
-        from concurrent.futures import ProcessPoolExecutor
-
         if args.seq_len is None:
             raise CLIError("--workers scores independent windows: give --seq-len too (without it the hidden "
                            "state runs through the whole text, one step after another)")
         parts = model._window_batches(len(ids), args.seq_len, EVAL_BATCH)
         bounds = np.linspace(0, parts, min(parts, 4 * args.workers) + 1).astype(int)
-        with ProcessPoolExecutor(args.workers, initializer=_worker_init,
-                                 initargs=(args.model, {"ids": ids, "seq_len": args.seq_len})) as pool:
-            results = pool.map(_worker_score, zip(bounds[:-1], bounds[1:]))
+        pool, module = _pool(args.workers, {"model_dir": args.model, "ids": ids, "seq_len": args.seq_len})
+        with pool:
+            results = pool.map(module._worker_score, zip(bounds[:-1], bounds[1:]))
             total, count = 0.0, 0
             for part_total, part_count in (p for chunk in results for p in chunk):
                 total += part_total
