@@ -36,7 +36,7 @@ import os
 import sys
 import time
 import zipfile
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -75,9 +75,12 @@ class TorchRNNLanguageModel(torch.nn.Module):
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.npz"
 VOCAB_FILE = "vocab.json"
+TRAINING_FILE = "training.json"   # the run's state for a resume: step, settings, RNG states, Adam's scalars
+OPTIMIZER_FILE = "optimizer.npz"  # Adam's moment arrays, one pair per parameter
+METRICS_FILE = "metrics.jsonl"    # one JSON object per training step: step, loss, lr, tokens/s, wall time
 _FORMAT = "swiftrnn.RNNLanguageModel"
 _VERSION = 1
-_MODEL_FILES = (CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE)
+_MODEL_FILES = (CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE, TRAINING_FILE, OPTIMIZER_FILE, METRICS_FILE)
 # A load that finds its directory swapped by a concurrent save (between opening the directory and one of
 # its files) starts again; a directory replaced this many times in a row during one load is an error.
 _LOAD_ATTEMPTS = 20
@@ -169,8 +172,9 @@ class _Progress:
     """Training progress on stderr (step, loss, tokens/s, ETA): on a terminal a one-line bar redrawn at most 10 times
     a second; elsewhere (a pipe, nohup, CI, a notebook) a plain line every `log_every` seconds and at the end."""
 
-    def __init__(self, total: int, enabled: bool, log_every: float = 10.0) -> None:
+    def __init__(self, total: int, enabled: bool, log_every: float = 10.0, first: int = 0) -> None:
         self.total, self.enabled, self.log_every = total, enabled, log_every
+        self.first = first  # the step a resumed run starts after: the speed counts the steps of this run
         self.tty = enabled and _isatty(sys.stderr)
         self.start = self.last = time.perf_counter()
         self.drawn = False
@@ -183,7 +187,7 @@ class _Progress:
             return
         self.last = now
         elapsed = max(now - self.start, 1e-9)
-        eta = (self.total - step) * elapsed / step if step else 0.0
+        eta = (self.total - step) * elapsed / (step - self.first) if step > self.first else 0.0
         facts = f"loss {loss:.4f}  {tokens / elapsed:,.0f} tok/s  eta {eta:.0f}s"
         if self.tty:
             width = 24
@@ -253,6 +257,8 @@ class RNNLanguageModel(nn.Module):
         self.nonlinearity = str(nonlinearity)
         self.vocab: Optional[Vocab] = None
         self.tokenizer: Optional[str] = None
+        self.training_state: Optional[Dict[str, Any]] = None  # set by fit (and load): what a resume needs
+        self.metrics: List[Dict[str, Any]] = []  # one record per step of the last run (fit, load)
 
     @property
     def config(self) -> Dict[str, Any]:
@@ -290,7 +296,10 @@ class RNNLanguageModel(nn.Module):
     # --- training -----------------------------------------------------------------------------
     def fit(self, ids: Any, steps: Optional[int] = None, epochs: Optional[int] = None, seq_len: int = 64,
             batch_size: int = 16, lr: float = 3e-3, clip: Optional[float] = 1.0, seed: int = 0,
-            progress: bool = True, time_limit: Optional[float] = None, log_every: float = 10.0) -> List[float]:
+            progress: bool = True, time_limit: Optional[float] = None, log_every: float = 10.0,
+            checkpoint_every: Optional[int] = None, checkpoint: Optional[Callable[["RNNLanguageModel"], Any]] = None,
+            should_stop: Optional[Callable[[], bool]] = None, resume: bool = False, val_ids: Any = None,
+            eval_every: Optional[int] = None, patience: Optional[int] = None) -> List[float]:
         """Trains on one long sequence of token ids to predict each next token; returns the loss of every step.
 
         Each step: a batch of ``batch_size`` windows of ``seq_len + 1`` consecutive ids (inputs are the
@@ -317,6 +326,27 @@ class RNNLanguageModel(nn.Module):
                 every ``log_every`` seconds and at the end (so a run under nohup, a pipe or CI shows it too).
             time_limit: stop early, after the first step that ends ``time_limit`` seconds or more after
                 the start (the returned list is then shorter). None: no limit.
+            val_ids, eval_every: held-out token ids scored (``evaluate(val_ids, seq_len)``, eval mode, no
+                gradients) every ``eval_every`` steps and after the last step; the step's ``metrics`` record
+                gets ``val_loss`` and ``val_perplexity``. ``eval_every=None``: after the last step only.
+            patience: early stopping: the run ends after ``patience`` validations in a row (every ``eval_every``
+                steps) without a validation loss below the best so far in the run. The weights are the last
+                step's, not the best's.
+            checkpoint_every, checkpoint: every ``checkpoint_every`` steps, ``checkpoint(self)`` is called with
+                ``self.training_state`` up to date (e.g. ``lambda m: m.save(dir)``: an atomic save keeps the
+                last good checkpoint).
+            should_stop: called after every step; True stops the run there (a signal handler's flag).
+            resume: continue the run recorded in ``self.training_state`` (set by ``fit`` and by ``load`` of a
+                model saved after a ``fit``): the weights, Adam's state, the step and the window order go
+                on from there, so ``steps`` / ``epochs`` are the run's total and an interrupted run that is
+                resumed ends with the same weights, bit for bit, as one that never stopped. The ids and the
+                other settings must be the run's (ValueError otherwise).
+
+        ``self.metrics`` gets one record per step: ``{"step", "loss", "lr", "tokens_per_s", "wall_time"}`` (seconds
+        since the run started; a resumed run continues the saved record). After the run, ``self.training_state`` holds
+        ``stopped_early`` (True when ``patience`` ended it) and what a resume needs (``save`` writes it as
+        training.json and optimizer.npz): the step, the settings, the window generator's and swiftrnn's
+        generator's states and the optimizer's ``state_dict``.
 
         Raises:
             ValueError: bad arguments, or fewer than ``seq_len + 1`` ids.
@@ -345,6 +375,39 @@ class RNNLanguageModel(nn.Module):
             raise ValueError(f"fit needs at least seq_len + 1 = {seq_len + 1} token ids, got {n}; "
                              f"use a smaller seq_len or a longer text")
 
+        if val_ids is not None:
+            val_ids = _token_ids(val_ids, "val_ids", self.vocab_size)
+            if len(val_ids) < 2:
+                raise ValueError(f"val_ids needs at least 2 token ids (one prediction), got {len(val_ids)}")
+        if eval_every is not None:
+            eval_every = _positive_int(eval_every, "eval_every")
+            if val_ids is None:
+                raise ValueError("eval_every needs val_ids to score")
+        if patience is not None:
+            patience = _positive_int(patience, "patience")
+            if eval_every is None:
+                raise ValueError("patience counts validations: give val_ids and eval_every too")
+        if checkpoint_every is not None:
+            checkpoint_every = _positive_int(checkpoint_every, "checkpoint_every")
+            if checkpoint is None:
+                raise ValueError("checkpoint_every needs a checkpoint callable (e.g. lambda m: m.save(directory))")
+        settings = {"steps": steps, "epochs": None if steps is not None else epochs, "seq_len": seq_len,
+                    "batch_size": batch_size, "lr": float(lr), "clip": None if clip is None else float(clip),
+                    "seed": seed, "ids": len(ids), "ids_sha256": _sha256(ids.tobytes()),
+                    "val_ids": 0 if val_ids is None else len(val_ids)}
+        done = 0
+        if resume:
+            state = self.training_state
+            if state is None:
+                raise ValueError("resume=True but the model has no training state (load a model saved after fit)")
+            changed = sorted(k for k in settings if k not in ("steps", "epochs") and state["settings"].get(k) != settings[k])
+            if (state["settings"]["steps"] is None) != (steps is None):
+                changed.append("steps/epochs")
+            if changed:
+                raise ValueError(f"resume continues the saved run, but these differ from it: {', '.join(changed)}"
+                                 + (" (the token ids: a different text or vocabulary)" if "ids_sha256" in changed else ""))
+            done = int(state["step"])
+
         rng = np.random.default_rng(seed)
         offsets = np.arange(seq_len + 1)
         if steps is not None:
@@ -368,15 +431,37 @@ class RNNLanguageModel(nn.Module):
         criterion = nn.CrossEntropyLoss()
         params = [p for p in self.parameters() if getattr(p, "requires_grad", True)]
         optimizer = optim.Adam(params, lr=float(lr))
+        batch_iter = batches()
+        if done:
+            if done > total:
+                raise ValueError(f"the saved run is at step {done}, beyond this run's total of {total} steps")
+            optimizer.load_state_dict(self.training_state["optimizer"])
+            for _ in range(done):  # the windows of the steps already done: the generator ends where it stood
+                next(batch_iter)
+            if rng.bit_generator.state != self.training_state["rng"]:
+                raise ValueError("resume: the window generator's state differs from the saved run's")
+            _random.set_rng_state(np.frombuffer(bytes.fromhex(self.training_state["global_rng"]), dtype=np.uint8))
+
+        def record(step: int, stopped_early: bool = False) -> None:
+            self.training_state = {"step": step, "total": total, "settings": settings, "stopped_early": stopped_early,
+                                   "rng": rng.bit_generator.state, "global_rng": _random.get_rng_state().tobytes().hex(),
+                                   "optimizer": optimizer.state_dict(), "loss": losses[-1] if losses else None}
+
+        if not resume:
+            self.metrics = []
+        self.metrics = [m for m in self.metrics if m["step"] <= done]  # a resume continues the run's record
+        wall_offset = float(self.metrics[-1].get("wall_time", 0.0)) if self.metrics else 0.0
         V = self.vocab_size
         was_training = self.training
-        bar = _Progress(total, bool(progress), float(log_every))
+        bar = _Progress(total, bool(progress), float(log_every), first=done)
+        step_start = bar.start
         losses: List[float] = []
         tokens = 0
         self.train()
+        step, stale = done, False  # stale: patience validations without a lower loss (early stopping)
         try:
             with enable_grad():  # fit trains, also when called inside swiftrnn.no_grad()
-                for step, starts in enumerate(batches(), 1):
+                for step, starts in enumerate(batch_iter, done + 1):
                     window = ids[starts[:, None] + offsets]             # (N, seq_len + 1)
                     x, y = window[:, :-1], window[:, 1:]
                     logits, _ = self.forward(x)                        # (N, seq_len, V)
@@ -388,13 +473,41 @@ class RNNLanguageModel(nn.Module):
                     optimizer.step()
                     losses.append(float(loss))
                     tokens += x.size
+                    now = time.perf_counter()
+                    self.metrics.append({"step": step, "loss": losses[-1], "lr": float(lr),
+                                         "tokens_per_s": x.size / max(now - step_start, 1e-9),
+                                         "wall_time": wall_offset + now - bar.start})
+                    step_start = now
                     bar.update(step, losses[-1], tokens)
+                    stale = False
+                    if eval_every is not None and step % eval_every == 0:
+                        self._validate(val_ids, seq_len)
+                        stale = patience is not None and self._validations_since_best() >= patience
+                    if checkpoint_every is not None and step % checkpoint_every == 0 and step < total:
+                        record(step)
+                        checkpoint(self)
                     if time_limit is not None and time.perf_counter() - bar.start >= time_limit:
+                        break
+                    if stale or (should_stop is not None and should_stop()):
                         break
         finally:
             bar.close()
             self.train(was_training)
+        if val_ids is not None and losses and "val_loss" not in self.metrics[-1]:
+            self._validate(val_ids, seq_len)  # the last step's, also when the run stopped early
+        record(step, stopped_early=stale)
         return losses
+
+    def _validate(self, val_ids: np.ndarray, seq_len: int) -> None:
+        """Adds the validation loss and perplexity to the last metrics record (evaluate leaves every generator
+        alone, so a run with validation trains exactly as one without)."""
+        loss = self.evaluate(val_ids, seq_len=seq_len)
+        self.metrics[-1].update(val_loss=loss, val_perplexity=math.exp(min(loss, 700.0)))
+
+    def _validations_since_best(self) -> int:
+        """Validations of the run (the metrics records, a resumed run's included) after its lowest validation loss."""
+        losses = [m["val_loss"] for m in self.metrics if "val_loss" in m]
+        return len(losses) - 1 - int(np.argmin(losses))
 
     @contextlib.contextmanager
     def _serving(self) -> Iterator[None]:
@@ -436,21 +549,41 @@ class RNNLanguageModel(nn.Module):
                     total += self._nll_sum(logits[0], y)
                     count += len(y)
             else:
-                m = len(ids) - 1
-                full = m // seq_len
-                starts = seq_len * np.arange(full)
-                offsets = np.arange(seq_len + 1)
-                for i in range(0, full, batch_size):
-                    w = ids[starts[i:i + batch_size, None] + offsets]
+                batches = self._window_batches(len(ids), seq_len, batch_size)
+                for part_total, part_count in self._window_nll(ids, seq_len, batch_size, 0, batches):
+                    total += part_total
+                    count += part_count
+        return total / count
+
+    @staticmethod
+    def _window_batches(n: int, seq_len: int, batch_size: int) -> int:
+        """How many parts ``_window_nll`` cuts n ids into: batches of full windows, then the shorter tail."""
+        full = (n - 1) // seq_len
+        return -(-full // batch_size) + (1 if full * seq_len < n - 1 else 0)
+
+    def _window_nll(self, ids: np.ndarray, seq_len: int, batch_size: int, first: int,
+                    last: int) -> List[Tuple[float, int]]:
+        """(summed negative log-likelihood, predictions) of parts ``first`` to ``last - 1`` of ``evaluate``'s
+        windowed scoring (batch_size windows of seq_len predictions each, the last part the shorter tail),
+        so that parts scored elsewhere (``evaluate --workers``) add up, in order, to the same total."""
+        m = len(ids) - 1
+        full = m // seq_len
+        offsets = np.arange(seq_len + 1)
+        out = []
+        with self._serving():
+            for part in range(first, last):
+                i = part * batch_size
+                if i < full:
+                    starts = seq_len * np.arange(i, min(i + batch_size, full))
+                    w = ids[starts[:, None] + offsets]
                     logits, _ = self.forward(w[:, :-1])
-                    total += self._nll_sum(logits.reshape(-1, self.vocab_size), w[:, 1:].reshape(-1))
-                    count += w[:, 1:].size
-                if full * seq_len < m:
+                    out.append((self._nll_sum(logits.reshape(-1, self.vocab_size), w[:, 1:].reshape(-1)),
+                                int(w[:, 1:].size)))
+                else:  # the tail: fewer than seq_len predictions
                     w = ids[full * seq_len:]
                     logits, _ = self.forward(w[None, :-1])
-                    total += self._nll_sum(logits[0], w[1:])
-                    count += len(w) - 1
-        return total / count
+                    out.append((self._nll_sum(logits[0], w[1:]), len(w) - 1))
+        return out
 
     def perplexity(self, ids: Any, seq_len: Optional[int] = None, batch_size: int = 16) -> float:
         """``exp(evaluate(ids, seq_len, batch_size))``."""
@@ -546,6 +679,10 @@ class RNNLanguageModel(nn.Module):
 
         - ``weights.npz``: the ``state_dict`` as float32 arrays under torch's names (NumPy's ``.npz``);
         - ``vocab.json``: the vocabulary (``Vocab.save``), when ``vocab`` (or ``self.vocab``) is set;
+        - ``training.json`` and ``optimizer.npz``: the run's state (``self.training_state``, set by ``fit``),
+          which ``fit(resume=True)`` continues from: step, settings, generator states, Adam's moments;
+        - ``metrics.jsonl``: ``self.metrics``, one JSON line per training step (step, loss, lr,
+          tokens_per_s, wall_time in seconds since the run started), when ``fit`` has run;
         - ``config.json``: the constructor arguments, the tokenizer mode (if any) and the SHA-256 of
           the other files.
 
@@ -585,6 +722,10 @@ class RNNLanguageModel(nn.Module):
         contents = {WEIGHTS_FILE: buf.getvalue()}
         if vocab is not None:
             contents[VOCAB_FILE] = json_bytes(vocab.to_dict(), indent=0)
+        if self.training_state is not None:
+            contents.update(_training_files(self.training_state))
+        if self.metrics:
+            contents[METRICS_FILE] = b"".join(json_bytes(m) for m in self.metrics)
         config = {"format": _FORMAT, "version": _VERSION, "config": self.config, "tokenizer": tokenizer,
                   "files": {name: _sha256(data) for name, data in contents.items()}}
         config["checksum"] = _config_checksum(config)
@@ -699,12 +840,99 @@ class RNNLanguageModel(nn.Module):
             model.load_state_dict(state)
         except RuntimeError as e:  # torch's "Error(s) in loading state_dict ...", one problem per line
             raise bad(weights_path, "does not match the config (" + "; ".join(str(e).split("\n\t")[1:]) + ")") from None
+        if TRAINING_FILE in files:
+            training_path = os.path.join(directory, TRAINING_FILE)
+            raw_training = read_checked(TRAINING_FILE)
+            if len(raw_training) > _TRAINING_MAX_BYTES:
+                raise bad(training_path, f"larger than {_TRAINING_MAX_BYTES} bytes: not a swiftrnn training state")
+            try:
+                model.training_state = _training_state(parse_json(raw_training, training_path),
+                                                       read_checked(OPTIMIZER_FILE), model)
+            except (ValueError, TypeError, KeyError, AttributeError) as e:
+                raise bad(training_path, f"not a valid training state ({_one_line_error(e)})") from None
+        if METRICS_FILE in files:
+            model.metrics = _read_metrics(read_checked(METRICS_FILE), os.path.join(directory, METRICS_FILE))
         model.vocab = vocab
         model.tokenizer = tokenizer
         return model
 
 
 _CONFIG_MAX_BYTES = 1 << 20  # a saved config.json is a few hundred bytes
+_TRAINING_MAX_BYTES = 1 << 20  # a training.json is about a kilobyte
+_SETTINGS = ("steps", "epochs", "seq_len", "batch_size", "lr", "clip", "seed", "ids", "ids_sha256", "val_ids")  # fit's run
+_MOMENTS = ("exp_avg", "exp_avg_sq")  # Adam's arrays per parameter (fit does not use amsgrad)
+
+
+def _read_metrics(data: bytes, path: str) -> List[Dict[str, Any]]:
+    """The records of a metrics.jsonl: one JSON object with an integer "step" per line."""
+    records = []
+    for number, line in enumerate(data.splitlines(), 1):
+        record = parse_json(line, f"{path} line {number}")
+        if (not isinstance(record, dict) or not _is_int(record.get("step"))
+                or not all(isinstance(record.get(k, 0.0), (int, float)) for k in ("wall_time", "val_loss"))):
+            raise ValueError(f"{path} line {number}: expected a JSON object with an integer \"step\" (and numbers "
+                             "for \"wall_time\" and \"val_loss\", which a resumed run reads)")
+        records.append(record)
+    return records
+
+
+def _one_line_error(e: BaseException) -> str:
+    return e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+
+
+def _training_files(state: Dict[str, Any]) -> Dict[str, bytes]:
+    """training.json (everything but the arrays) and optimizer.npz (Adam's moments, "INDEX.exp_avg", ...) of a
+    ``training_state``."""
+    optimizer = state["optimizer"]
+    arrays: Dict[str, Any] = {}
+    scalars: Dict[str, Dict[str, Any]] = {}
+    for index, entry in optimizer["state"].items():
+        scalars[str(index)] = {k: v for k, v in entry.items() if k not in _MOMENTS}
+        for k in _MOMENTS:
+            arrays[f"{index}.{k}"] = np.ascontiguousarray(entry[k], dtype=np.float32)
+            if not np.isfinite(arrays[f"{index}.{k}"]).all():
+                raise ValueError(f"refusing to save: the optimizer's {k} of parameter {index} is not finite")
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    meta = {k: v for k, v in state.items() if k != "optimizer"}
+    meta["optimizer"] = {"param_groups": optimizer["param_groups"], "state": scalars}
+    return {TRAINING_FILE: json_bytes(meta, indent=1), OPTIMIZER_FILE: buf.getvalue()}
+
+
+def _training_state(meta: Any, data: bytes, model: "RNNLanguageModel") -> Dict[str, Any]:
+    """The ``training_state`` from training.json's content and optimizer.npz's bytes, checked against the model:
+    the structure, the step, and every moment array's shape (before it is read)."""
+    if not isinstance(meta, dict) or not isinstance(meta.get("optimizer"), dict):
+        raise ValueError("expected an object with an \"optimizer\" object")
+    step: Any = meta.get("step")
+    total: Any = meta.get("total")
+    if not _is_int(step) or not _is_int(total) or not 0 <= step <= total:
+        raise ValueError(f"step {step!r} of total {total!r}: expected integers, 0 <= step <= total")
+    if not isinstance(meta.get("settings"), dict) or not isinstance(meta.get("rng"), dict):
+        raise ValueError("\"settings\" and \"rng\" must be objects")
+    missing = sorted(set(_SETTINGS) - set(meta["settings"]))
+    if missing:
+        raise ValueError(f"\"settings\" lacks {', '.join(missing)}")
+    if len(bytes.fromhex(meta["global_rng"])) != len(_random.get_rng_state()):
+        raise ValueError("\"global_rng\" is not a swiftrnn generator state")
+    scalars, groups = meta["optimizer"].get("state"), meta["optimizer"].get("param_groups")
+    if not isinstance(scalars, dict) or not isinstance(groups, list):
+        raise ValueError("optimizer: expected \"state\" (an object) and \"param_groups\" (a list)")
+    shapes_of = [p.shape for p in model.parameters()]
+    shapes: Dict[str, Tuple[int, ...]] = {}
+    for index in scalars:
+        if not index.isdigit() or int(index) >= len(shapes_of):
+            raise ValueError(f"optimizer state for parameter {index!r}: the model has {len(shapes_of)} parameters")
+        shapes.update({f"{index}.{k}": tuple(shapes_of[int(index)]) for k in _MOMENTS})
+    try:
+        arrays = _read_npz(data, shapes, "expected {count} Adam moment arrays")
+    except ValueError as e:
+        raise ValueError(f"{OPTIMIZER_FILE}: {e}") from None
+    state = {int(i): dict(entry, **{k: arrays[f"{i}.{k}"].copy() for k in _MOMENTS}) for i, entry in scalars.items()}
+    for group in groups:
+        if isinstance(group, dict) and isinstance(group.get("betas"), list):
+            group["betas"] = tuple(group["betas"])
+    return dict(meta, optimizer={"state": state, "param_groups": groups})
 
 
 def _expected_shapes(vocab_size: int, embedding_dim: int, hidden_size: int, num_layers: int,
@@ -729,13 +957,20 @@ def _read_weights(data: bytes, vocab_size: int, embedding_dim: int, hidden_size:
     ValueError saying what differs."""
     V, E, H, L = vocab_size, embedding_dim, hidden_size, num_layers
     G = CELLS[cell][1]
-    count = 2 + 4 * L + 1
     elements = V * E + G * (H * E + H * H + 2 * H + (L - 1) * (2 * H * H + 2 * H)) + V * H + V
     if data[:6] == b"\x93NUMPY":
         raise ValueError("a single .npy array, not a .npz archive of the state_dict (save with np.savez(path, **arrays))")
     if elements * 2 > len(data):  # 2: float16, the smallest float dtype accepted
         raise ValueError(f"the config's model has {elements:,} weights, more than this {len(data):,}-byte file "
                          "can hold: the config or the file is wrong")
+    return _read_npz(data, _expected_shapes(V, E, H, L, cell), "the config's model has {count} parameters")
+
+
+def _read_npz(data: bytes, shapes: Dict[str, Tuple[int, ...]], what: str = "expected {count}") -> Dict[str, np.ndarray]:
+    """The arrays of an .npz (its bytes) whose members must be exactly ``shapes``' keys with those shapes, each
+    header checked before its array is read (uncompressed, float, a byte count the member holds), every
+    value finite. ValueError saying what differs."""
+    count = len(shapes)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
@@ -743,8 +978,7 @@ def _read_weights(data: bytes, vocab_size: int, embedding_dim: int, hidden_size:
     with archive:
         infos = archive.infolist()
         if len(infos) != count:
-            raise ValueError(f"holds {len(infos)} arrays, the config's model has {count} parameters")
-        shapes = _expected_shapes(V, E, H, L, cell)
+            raise ValueError(f"holds {len(infos)} arrays, " + what.format(count=count))
         names = [i.filename[:-4] if i.filename.endswith(".npy") else i.filename for i in infos]
         if sorted(names) != sorted(shapes):
             missing = [k for k in shapes if k not in names][:5]
@@ -765,7 +999,7 @@ def _read_weights(data: bytes, vocab_size: int, embedding_dim: int, hidden_size:
                         raise ValueError(f"{name} has dtype {dtype}, expected float32")
                     if tuple(shape) != shapes[name]:
                         raise ValueError(f"size mismatch for {name}: the file has shape {tuple(shape)}, "
-                                         f"the config's model {shapes[name]}")
+                                         f"expected {shapes[name]}")
                     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
                     if info.file_size != f.tell() + nbytes:
                         raise ValueError(f"{name}: the member holds {info.file_size - f.tell()} bytes, its header "

@@ -132,15 +132,20 @@ class Vocab:
         self._unk = stoi.get(self.UNK) if self.UNK in specials else None
 
     @classmethod
-    def build(cls, tokens: Iterable[str], specials: Sequence[str] = (), min_freq: int = 1) -> "Vocab":
-        """A vocabulary of ``specials`` followed by every token of ``tokens`` seen at least ``min_freq`` times.
+    def build(cls, tokens: Iterable[str], specials: Sequence[str] = (), min_freq: int = 1,
+              max_tokens: Optional[int] = None) -> "Vocab":
+        """A vocabulary of ``specials`` followed by every token of ``tokens`` seen at least ``min_freq`` times;
+        with ``max_tokens`` (as torchtext's ``build_vocab_from_iterator``), at most that many ids in all,
+        specials included: the most frequent tokens are kept (on a tie, the one seen first).
 
         Tokens keep the order of their first occurrence (an order-preserving deduplication, unlike
         ``list(set(tokens))``), so the same text always gives the same ids. A token that is also a
-        special keeps the special's id.
+        special keeps the special's id. Give ``specials=("<unk>",)`` so that the tokens left out encode
+        to ``unk_index``.
 
         Raises:
-            ValueError: duplicate specials, or ``min_freq`` < 1.
+            ValueError: duplicate specials, ``min_freq`` < 1, or ``max_tokens`` smaller than the number of
+                specials.
             TypeError: a token or special that is not a str; ``tokens`` given as a single str.
         """
         if isinstance(tokens, str):
@@ -160,9 +165,17 @@ class Vocab:
                 raise TypeError(f"tokens must be str, got {type(tok).__name__} ({tok!r})")
             counts[tok] += 1
             order.setdefault(tok, None)
+        if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, numbers.Integral)
+                                       or max_tokens < len(specials)):
+            raise ValueError(f"max_tokens must be an integer >= the number of specials ({len(specials)}), "
+                             f"got {max_tokens!r}")
         taken = set(specials)
-        itos = specials + [t for t in order if counts[t] >= min_freq and t not in taken]
-        return cls(itos, specials)
+        kept = [t for t in order if counts[t] >= min_freq and t not in taken]
+        if max_tokens is not None and len(kept) > max_tokens - len(specials):
+            # sorted() is stable: among equally frequent tokens the first seen are kept
+            chosen = set(sorted(kept, key=lambda t: -counts[t])[:max_tokens - len(specials)])
+            kept = [t for t in kept if t in chosen]
+        return cls(specials + kept, specials)
 
     # --- lookups ------------------------------------------------------------------------------
     def __len__(self) -> int:

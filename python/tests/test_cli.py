@@ -199,7 +199,8 @@ def test_train_then_generate(corpus, tmp_path, capsys):
     status, out, err = run(argv, capsys)
     assert status == 0, err
     assert "vocabulary" in out and "trained 40 steps" in out and "saved to" in out and err == ""
-    assert sorted(os.listdir(out_dir)) == ["config.json", "vocab.json", "weights.npz"]
+    assert sorted(os.listdir(out_dir)) == ["config.json", "metrics.jsonl", "optimizer.npz", "training.json", "vocab.json",
+                                        "weights.npz"]
     model = RNNLanguageModel.load(out_dir)
     assert model.tokenizer == "char" and model.hidden_size == 64 and len(model.vocab) == len(set(builtin_corpus()))
     status, gen, err = run(["generate", str(out_dir), "--prompt", "上善", "--length", "20", "--greedy"], capsys)
@@ -255,7 +256,7 @@ def test_save_refuses_non_finite_weights_naming_the_parameter(tmp_path):
 
 def test_train_that_diverges_fails_and_keeps_the_existing_model(tmp_path, capsys, corpus, model_dir):
     before = {p.name: p.read_bytes() for p in model_dir.iterdir()}
-    status, out, err = run(["train", str(corpus), "--out", str(model_dir), "--steps", "3", "--lr", "1e38",
+    status, out, err = run(["train", str(corpus), "--out", str(model_dir), "--overwrite", "--steps", "3", "--lr", "1e38",
                             "--clip", "0", "--embedding-dim", "4", "--hidden-size", "8", "--quiet"], capsys)
     assert_one_line_error(status, err, "diverged", "--lr", "nothing was saved")
     assert "saved to" not in out
