@@ -635,12 +635,12 @@ def plot(args: argparse.Namespace) -> None:
     model = RNNLanguageModel.load(args.model)  # the metrics are checked against config.json's hash
     if not model.metrics:
         raise CLIError(f"model {args.model!r} has no {METRICS_FILE}: it was saved before any training step")
-    try:
-        import matplotlib
+    try:  # an optional extra: imported by name, so type checkers need no stubs for it
+        matplotlib = importlib.import_module("matplotlib")
     except ImportError:
-        raise CLIError("plot needs matplotlib: pip install matplotlib") from None
+        raise CLIError("plot needs matplotlib: pip install 'swiftrnn[plot]'") from None
     matplotlib.use("Agg")  # a file, no display needed
-    from matplotlib import pyplot as plt
+    plt = importlib.import_module("matplotlib.pyplot")
 
     # Beside the model, not in it: a save replaces the model's directory and refuses one holding other files.
     out = args.output or os.path.normpath(args.model) + "-loss.png"

@@ -352,7 +352,7 @@ def test_plot_draws_the_loss_curve_or_says_what_to_install(tmp_path, corpus, cap
                 *SMALL], capsys)[0] == 0
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
     status, _, err = run(["plot", m], capsys)
-    assert status == 1 and "plot needs matplotlib: pip install matplotlib" in err
+    assert status == 1 and "plot needs matplotlib: pip install 'swiftrnn[plot]'" in err
     monkeypatch.undo()
     pytest.importorskip("matplotlib")
     status, out, err = run(["plot", m], capsys)
