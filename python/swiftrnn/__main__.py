@@ -253,6 +253,9 @@ def train(args: argparse.Namespace) -> None:
         for name in ("seq_len", "batch_size", "lr", "clip", "seed"):
             if not getattr(args, name + "_given"):
                 setattr(args, name, saved[name] if saved[name] is not None else 0.0)
+        for name in ("eval_every", "patience"):  # the saved run's validation schedule, unless given again
+            if getattr(args, name) is None:
+                setattr(args, name, saved[name])
     text = read_corpus(args.corpus)
     tokens = tokenize(text, args.tokenizer)
     if not text.strip() or not tokens:
@@ -516,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "optimizer); its architecture, not --cell/--layers/..., is used")
     start.add_argument("--resume", metavar="DIR", default=None,
                        help="continue the run saved in DIR (by an interrupt, a checkpoint or the end): weights, "
-                            "optimizer state, step and window order; --steps is the run's total")
+                            "optimizer state, step, window order and validation schedule; --steps is the run's total")
     t.add_argument("--val-fraction", type=_float_in(0.0, True, 0.5), default=None, metavar="F",
                    help="hold out the last F of the corpus (0 < F <= 0.5) and report its loss and perplexity "
                         "(in metrics.jsonl too)")

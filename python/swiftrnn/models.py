@@ -394,13 +394,15 @@ class RNNLanguageModel(nn.Module):
         settings = {"steps": steps, "epochs": None if steps is not None else epochs, "seq_len": seq_len,
                     "batch_size": batch_size, "lr": float(lr), "clip": None if clip is None else float(clip),
                     "seed": seed, "ids": len(ids), "ids_sha256": _sha256(ids.tobytes()),
-                    "val_ids": 0 if val_ids is None else len(val_ids)}
+                    "val_ids": 0 if val_ids is None else len(val_ids),
+                    "eval_every": eval_every, "patience": patience}
         done = 0
         if resume:
             state = self.training_state
             if state is None:
                 raise ValueError("resume=True but the model has no training state (load a model saved after fit)")
-            changed = sorted(k for k in settings if k not in ("steps", "epochs") and state["settings"].get(k) != settings[k])
+            changed = sorted(k for k in settings if k not in _SETTINGS_A_RESUME_MAY_CHANGE
+                             and state["settings"].get(k) != settings[k])
             if (state["settings"]["steps"] is None) != (steps is None):
                 changed.append("steps/epochs")
             if changed:
@@ -859,7 +861,10 @@ class RNNLanguageModel(nn.Module):
 
 _CONFIG_MAX_BYTES = 1 << 20  # a saved config.json is a few hundred bytes
 _TRAINING_MAX_BYTES = 1 << 20  # a training.json is about a kilobyte
-_SETTINGS = ("steps", "epochs", "seq_len", "batch_size", "lr", "clip", "seed", "ids", "ids_sha256", "val_ids")  # fit's run
+_SETTINGS = ("steps", "epochs", "seq_len", "batch_size", "lr", "clip", "seed", "ids", "ids_sha256", "val_ids",
+             "eval_every", "patience")  # fit's run
+# How long to train and how often to validate may change on resume; the rest must equal the saved run's.
+_SETTINGS_A_RESUME_MAY_CHANGE = ("steps", "epochs", "eval_every", "patience")
 _MOMENTS = ("exp_avg", "exp_avg_sq")  # Adam's arrays per parameter (fit does not use amsgrad)
 
 

@@ -106,6 +106,26 @@ def test_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, corpus, capsys
     assert RNNLanguageModel.load(b).training_state["step"] == 12
 
 
+def test_resume_keeps_the_runs_validation_schedule_unless_given_again(tmp_path, corpus, capsys):
+    val = ["--val-fraction", "0.2", "--eval-every", "2", "--patience", "50"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run(["train", corpus, "--out", a, "--steps", "8", "--quiet", *SMALL, *val], capsys)[0] == 0
+    assert run(["train", corpus, "--out", b, "--steps", "4", "--quiet", *SMALL, *val], capsys)[0] == 0
+    status, _, err = run(["train", corpus, "--out", b, "--resume", b, "--steps", "8", "--quiet"], capsys)
+    assert status == 0, err
+    ma, mb = RNNLanguageModel.load(a), RNNLanguageModel.load(b)
+    assert [r["step"] for r in mb.metrics if "val_loss" in r] == [2, 4, 6, 8]
+    assert mb.metrics == [dict(r, wall_time=s["wall_time"], tokens_per_s=s["tokens_per_s"])
+                          for r, s in zip(ma.metrics, mb.metrics)]
+    assert mb.training_state["settings"]["patience"] == 50 and mb.training_state["settings"]["eval_every"] == 2
+    status, _, err = run(["train", corpus, "--out", b, "--resume", b, "--steps", "12", "--eval-every", "4",
+                          "--quiet"], capsys)  # a new schedule for the steps to come
+    assert status == 0, err
+    mb = RNNLanguageModel.load(b)
+    assert [r["step"] for r in mb.metrics if "val_loss" in r] == [2, 4, 6, 8, 12]
+    assert mb.training_state["settings"]["eval_every"] == 4 and mb.training_state["settings"]["patience"] == 50
+
+
 def test_resume_refuses_a_different_corpus_or_settings_and_a_model_without_a_run(tmp_path, corpus, capsys):
     m = tmp_path / "m"
     assert run(["train", corpus, "--out", m, "--steps", "3", "--quiet", *SMALL], capsys)[0] == 0
