@@ -212,12 +212,16 @@ def _existing_model(path: str) -> bool:
 
 # Defaults of the train options that --resume takes from the saved run unless they are given.
 TRAIN_DEFAULTS = {"tokenizer": "char", "seq_len": 64, "batch_size": 16, "lr": 3e-3, "clip": 1.0, "seed": 0}
+# The architecture of a new model; a saved model (--init-from, --resume) keeps its own. Option -> config key.
+ARCHITECTURE_DEFAULTS = {"embedding_dim": 64, "hidden_size": 256, "cell": "rnn", "layers": 1, "dropout": 0.0}
+ARCHITECTURE_KEYS = {"embedding_dim": "embedding_dim", "hidden_size": "hidden_size", "cell": "cell",
+                     "layers": "num_layers", "dropout": "dropout"}
 
 
 def train(args: argparse.Namespace) -> None:
     from swiftrnn.models import RNNLanguageModel, check_model_directory
 
-    for name, default in TRAIN_DEFAULTS.items():
+    for name, default in {**TRAIN_DEFAULTS, **ARCHITECTURE_DEFAULTS}.items():
         setattr(args, name + "_given", getattr(args, name) is not None)
         if getattr(args, name) is None:
             setattr(args, name, default)
@@ -236,6 +240,12 @@ def train(args: argparse.Namespace) -> None:
             raise CLIError("--min-freq and --max-vocab build a new vocabulary; with --init-from or --resume the "
                            "model's vocabulary is used")
         base = RNNLanguageModel.load(source)
+        for name, key in ARCHITECTURE_KEYS.items():  # a saved model's architecture is not changed by a flag
+            if getattr(args, name + "_given") and getattr(args, name) != base.config[key]:
+                flag = "--" + name.replace("_", "-")
+                raise CLIError(f"{flag} {getattr(args, name)} differs from the model's ({base.config[key]}): "
+                               f"{'--resume' if args.resume is not None else '--init-from'} keeps the saved "
+                               "architecture; leave the flag out")
         base_vocab = base.vocab
         if base_vocab is None:
             raise CLIError(f"model {source!r} has no vocabulary (vocab.json) to encode the corpus with")
@@ -516,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     start = t.add_mutually_exclusive_group()
     start.add_argument("--init-from", metavar="DIR", default=None,
                        help="start from a saved model's weights and vocabulary (fine-tuning on CORPUS, a fresh "
-                            "optimizer); its architecture, not --cell/--layers/..., is used")
+                            "optimizer); its architecture is used (--cell, --layers, ... if given must agree)")
     start.add_argument("--resume", metavar="DIR", default=None,
                        help="continue the run saved in DIR (by an interrupt, a checkpoint or the end): weights, "
                             "optimizer state, step, window order and validation schedule; --steps is the run's total")
@@ -538,12 +548,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep tokens seen at least N times; the others become <unk> (default: 1, keep all)")
     t.add_argument("--max-vocab", type=_int_at_least(2), default=None, metavar="N",
                    help="keep the N - 1 most frequent tokens and <unk> for the others")
-    t.add_argument("--embedding-dim", type=_int_at_least(1), default=64, help="default: 64")
-    t.add_argument("--hidden-size", type=_int_at_least(1), default=256, help="default: 256")
-    t.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="rnn",
+    t.add_argument("--embedding-dim", type=_int_at_least(1), default=None, help="default: 64")
+    t.add_argument("--hidden-size", type=_int_at_least(1), default=None, help="default: 256")
+    t.add_argument("--cell", choices=("rnn", "lstm", "gru"), default=None,
                    help="the recurrent layer: Elman RNN, LSTM or GRU (default: rnn)")
-    t.add_argument("--layers", type=_int_at_least(1), default=1, help="recurrent layers (default: 1)")
-    t.add_argument("--dropout", type=_float_in(0.0, False, 1.0), default=0.0,
+    t.add_argument("--layers", type=_int_at_least(1), default=None, help="recurrent layers (default: 1)")
+    t.add_argument("--dropout", type=_float_in(0.0, False, 1.0), default=None,
                    help="dropout between recurrent layers (default: 0)")
     t.add_argument("--lr", type=_float_in(0.0, True), default=None, help="Adam learning rate (default: 3e-3)")
     t.add_argument("--clip", type=_float_in(0.0, False), default=None,

@@ -144,6 +144,23 @@ def test_resume_refuses_a_different_corpus_or_settings_and_a_model_without_a_run
     assert status == 1 and "no training state" in err and "--init-from" in err
 
 
+@pytest.mark.parametrize("start", ["--resume", "--init-from"])
+def test_architecture_flags_that_differ_from_a_saved_model_are_refused(tmp_path, corpus, capsys, start):
+    m = tmp_path / "m"
+    assert run(["train", corpus, "--out", m, "--steps", "3", "--quiet", "--cell", "gru", *SMALL], capsys)[0] == 0
+    out = m if start == "--resume" else tmp_path / "n"
+    for flags, said in ((["--hidden-size", "16"], "--hidden-size 16 differs from the model's (8)"),
+                        (["--cell", "lstm"], "--cell lstm differs from the model's (gru)"),
+                        (["--layers", "2"], "--layers 2 differs from the model's (1)"),
+                        (["--dropout", "0.5"], "--dropout 0.5 differs from the model's (0.0)")):
+        status, _, err = run(["train", corpus, "--out", out, start, m, "--steps", "6", "--quiet", *flags], capsys)
+        assert status == 1 and said in err and f"{start} keeps the saved architecture" in err, err
+    status, _, err = run(["train", corpus, "--out", out, start, m, "--steps", "6", "--quiet", "--cell", "gru",
+                          "--hidden-size", "8", "--embedding-dim", "4"], capsys)  # the same architecture is fine
+    assert status == 0, err
+    assert RNNLanguageModel.load(out).config["cell"] == "gru"
+
+
 def test_init_from_fine_tunes_with_the_models_vocabulary(tmp_path, corpus, capsys):
     base, tuned = tmp_path / "base", tmp_path / "tuned"
     assert run(["train", corpus, "--out", base, "--steps", "3", "--quiet", *SMALL], capsys)[0] == 0
