@@ -439,7 +439,8 @@ def generate(args: argparse.Namespace) -> None:
         raise CLIError(f"model {args.model!r} has no vocabulary (vocab.json): save it with "
                        "model.save(dir, vocab=..., tokenizer=...) or train it with `python -m swiftrnn train`")
     settings = {"max_new_tokens": args.length, "temperature": 1.0 if args.temperature is None else args.temperature,
-                "top_k": args.top_k, "top_p": args.top_p, "greedy": args.greedy}
+                "top_k": args.top_k, "top_p": args.top_p, "greedy": args.greedy,
+                "repetition_penalty": args.repetition_penalty}
     if args.prompts is None:
         print(_continue(model, _prompt_ids(model, args.prompt, "the prompt", "--prompt"), args.seed, settings))
         return
@@ -581,6 +582,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--top-k", type=_int_at_least(1), default=None, help="sample among the k most likely tokens")
     g.add_argument("--top-p", type=_float_in(0.0, True, 1.0), default=None,
                    help="sample among the most likely tokens whose probability reaches P (nucleus sampling)")
+    g.add_argument("--repetition-penalty", type=_float_in(0.0, True), default=1.0, metavar="R",
+                   help="make tokens already in the text less likely: a positive logit is divided by R, a "
+                        "negative one multiplied (default: 1, off; applies with --greedy too)")
     g.add_argument("--greedy", action="store_true",
                    help="always take the most likely token (not with --temperature, --top-k, --top-p or --seed)")
     g.add_argument("--seed", type=_int_at_least(0), default=None, help="seed for sampling (default: fresh)")

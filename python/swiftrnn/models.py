@@ -598,7 +598,8 @@ class RNNLanguageModel(nn.Module):
 
     # --- generation ---------------------------------------------------------------------------
     def generate(self, prompt_ids: Any, max_new_tokens: int, temperature: float = 1.0, top_k: Optional[int] = None,
-                 greedy: bool = False, seed: Optional[int] = None, top_p: Optional[float] = None) -> np.ndarray:
+                 greedy: bool = False, seed: Optional[int] = None, top_p: Optional[float] = None,
+                 repetition_penalty: float = 1.0) -> np.ndarray:
         """Continues ``prompt_ids`` by ``max_new_tokens`` ids; returns prompt + new ids as a 1-d int64 array.
 
         Streaming: the prompt goes through the network once, then each new token costs one single-step
@@ -608,14 +609,17 @@ class RNNLanguageModel(nn.Module):
         ``softmax(logits / temperature)``, restricted to the ``top_k`` most likely tokens when
         ``top_k`` is given and to the smallest set of most likely tokens whose probability reaches ``top_p``
         (nucleus sampling) when ``top_p`` is given; as the temperature tends to 0 this tends to greedy (a
-        temperature of 1e-300 is greedy: nothing overflows). The choice runs in the core (``_native.sample``)
+        temperature of 1e-300 is greedy: nothing overflows). ``repetition_penalty`` (the CTRL paper's rule, as in
+        Hugging Face's ``generate``) first makes every token already in the sequence, prompt included, less likely:
+        its logit is divided by the penalty when positive and multiplied by it otherwise (1.0: off; greedy
+        choices are penalised too). The choice runs in the core (``_native.sample``)
         from one ``numpy.random.default_rng(seed)`` uniform draw per token: the same seed gives the same tokens. ``seed=None`` takes a seed from swiftrnn's default generator (so
         ``swiftrnn.manual_seed`` makes it reproducible) and advances it. Runs in eval mode (no dropout)
         under ``no_grad`` (nothing is kept for a backward).
 
         Raises:
             ValueError: an empty prompt, ``max_new_tokens`` < 0, ``temperature`` <= 0, ``top_k`` < 1, ``top_p``
-                outside (0, 1], or logits that are not finite (a model whose weights are not).
+                outside (0, 1], ``repetition_penalty`` <= 0, or logits that are not finite (a model whose weights are not).
             IndexError: a prompt id outside ``[0, vocab_size)``.
         """
         prompt = _token_ids(prompt_ids, "prompt_ids", self.vocab_size)
@@ -633,6 +637,11 @@ class RNNLanguageModel(nn.Module):
         if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, numbers.Real)
                                   or not 0 < top_p <= 1):
             raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}")
+        if (isinstance(repetition_penalty, bool) or not isinstance(repetition_penalty, numbers.Real)
+                or not repetition_penalty > 0 or not math.isfinite(repetition_penalty)):
+            raise ValueError(f"repetition_penalty must be a positive finite number (1.0: off), got "
+                             f"{repetition_penalty!r}")
+        penalty = float(repetition_penalty)
         if seed is not None:
             seed = _positive_int(seed, "seed", minimum=0)  # a numpy.random.default_rng seed
         P = len(prompt)
@@ -665,10 +674,18 @@ class RNNLanguageModel(nn.Module):
         with self._serving():
             logits, h = step(prompt[None, :], None)                  # the prompt, once
             step_input = np.empty((1, 1), dtype=np.int64)
+            seen = np.zeros(self.vocab_size, dtype=bool)  # the tokens the repetition penalty applies to
+            seen[prompt] = True
             for i in range(max_new_tokens):
+                if penalty != 1.0:
+                    ids = np.flatnonzero(seen)
+                    chosen = logits[ids]
+                    logits = logits.copy()
+                    logits[ids] = np.where(chosen > 0, chosen / np.float32(penalty), chosen * np.float32(penalty))
                 token = _native.sample(logits, greedy, float(temperature), top_k,
                                        None if top_p is None else float(top_p), 0.0 if rng is None else rng.random())
                 out[P + i] = token
+                seen[token] = True
                 if i + 1 < max_new_tokens:
                     step_input[0, 0] = token
                     logits, h = step(step_input, h)                  # one token, carrying hn

@@ -448,3 +448,50 @@ def test_evaluate_with_workers_prints_what_one_process_prints(tmp_path, corpus, 
     assert total / sum(c for _, c in pieces) == model.evaluate(ids, seq_len=7)  # parts add up exactly
     status, _, err = run(["evaluate", m, text, "--workers", "2"], capsys)
     assert status == 1 and "--seq-len" in err
+
+
+def _penalised_greedy_reference(model, prompt, n, penalty):
+    """The CTRL repetition-penalty rule written out over the modules' own step-by-step forward."""
+    from swiftrnn import no_grad
+    model.eval()
+    ids, h = list(prompt), None
+    with no_grad():
+        hidden, h = model.rnn(model.embedding(np.array([ids])), h)
+        for _ in range(n):
+            logits = np.array(model.fc(hidden[0, -1]), dtype=np.float64)
+            for t in set(ids):
+                logits[t] = logits[t] / penalty if logits[t] > 0 else logits[t] * penalty
+            ids.append(int(np.argmax(logits)))
+            hidden, h = model.rnn(model.embedding(np.array([[ids[-1]]])), h)
+    return ids
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_repetition_penalty_follows_the_ctrl_rule_and_reaches_the_cli(tmp_path, cell, capsys):
+    import swiftrnn
+    swiftrnn.manual_seed(3)
+    model = RNNLanguageModel(12, embedding_dim=6, hidden_size=10, cell=cell)
+    prompt = [1, 2, 1]
+    plain = model.generate(prompt, 20, greedy=True)
+    assert list(model.generate(prompt, 20, greedy=True, repetition_penalty=1.0)) == list(plain)
+    for penalty in (1.5, 4.0, 0.5):
+        got = model.generate(prompt, 20, greedy=True, repetition_penalty=penalty)
+        assert list(got) == _penalised_greedy_reference(model, prompt, 20, penalty), penalty
+    assert list(model.generate(prompt, 20, greedy=True, repetition_penalty=4.0)) != list(plain)  # it bites here
+    sampled = model.generate(prompt, 30, seed=5, repetition_penalty=2.0)
+    assert list(sampled) == list(model.generate(prompt, 30, seed=5, repetition_penalty=2.0))
+    for bad in (0, -1.0, float("nan"), float("inf"), True, "2"):
+        with pytest.raises(ValueError, match="repetition_penalty must be a positive finite number"):
+            model.generate(prompt, 3, repetition_penalty=bad)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("abcabcabcabd " * 30, encoding="utf-8")
+    m = tmp_path / "m"
+    assert run(["train", corpus, "--out", m, "--steps", "20", "--quiet", "--cell", cell, *SMALL], capsys)[0] == 0
+    status, out, err = run(["generate", m, "--prompt", "ab", "--length", "8", "--greedy", "--repetition-penalty",
+                            "3"], capsys)
+    assert status == 0, err
+    saved = RNNLanguageModel.load(m)
+    expected = saved.generate(saved.vocab.encode(list("ab")), 8, greedy=True, repetition_penalty=3.0)
+    assert out == "".join(saved.vocab.decode(expected)) + "\n"
+    status, _, err = run(["generate", m, "--prompt", "ab", "--repetition-penalty", "0"], capsys)
+    assert status == 2 and "--repetition-penalty" in err
