@@ -14,7 +14,7 @@ How a block states what it does (write docs this way; the tests enforce it):
 - ``<!-- not-run: REASON -->`` on the line before a block: it cannot run in a test (it installs packages,
   builds for minutes, benchmarks). It is reported as a skip with its reason, and NOT_RUN below counts
   such blocks per page, so that one more is a deliberate change.
-- ``<!-- needs: jieba -->`` (or torch, onnx, onnxruntime) before a block, or an ``import jieba`` / ``import torch`` line in a
+- ``<!-- needs: jieba -->`` (or torch, onnx, onnxruntime, distributed) before a block, or an ``import jieba`` / ``import torch`` line in a
   python block: the block is skipped when that module is absent, and runs when it is present.
 - ``<!-- excerpt: PATH -->`` before a block: the block is a verbatim excerpt of PATH (a program that
   runs elsewhere, e.g. in CI); its lines must appear in PATH, in order and consecutively.
@@ -61,7 +61,7 @@ NOT_RUN = {
 QUICK_START = ["pip install '.[jieba]' && python -m swiftrnn demo",
                "pip install pytest hypothesis && swift test && python -m pytest python/tests"]
 
-OPTIONAL_MODULES = ("jieba", "torch", "onnx", "onnxruntime")
+OPTIONAL_MODULES = ("jieba", "torch", "onnx", "onnxruntime", "distributed")  # distributed: Dask's
 CLAIM = re.compile(r"(?:^|\s)# -> ?(.*)$")
 MARKER = re.compile(r"^<!--\s*(not-run|needs|excerpt):\s*(.*?)\s*-->$")
 
