@@ -3,7 +3,7 @@
     python -m swiftrnn demo                                  the tutorial's examples, then a model trained in seconds
     python -m swiftrnn train CORPUS --tokenizer char --out DIR   train a language model on a UTF-8 text file
                                                              (--cell rnn|lstm|gru, --layers, --dropout,
-                                                             --checkpoint-every, --resume DIR, --init-from DIR)
+                                                             --checkpoint-every/-minutes, --resume DIR, --init-from DIR)
     python -m swiftrnn generate DIR --prompt TEXT --length N     continue a prompt with a trained model
                                                              (--prompts FILE --workers N: many, as JSON lines)
     python -m swiftrnn evaluate DIR FILE                     loss and perplexity of a text
@@ -323,7 +323,8 @@ def train(args: argparse.Namespace) -> None:
         losses = model.fit(ids, steps=steps, epochs=args.epochs, seq_len=args.seq_len, batch_size=args.batch_size,
                            lr=args.lr, clip=args.clip if args.clip > 0 else None, seed=args.seed,
                            progress=not args.quiet, time_limit=args.time_limit, log_every=args.log_every,
-                           checkpoint_every=args.checkpoint_every, checkpoint=save if args.checkpoint_every else None,
+                           checkpoint_every=args.checkpoint_every, checkpoint_minutes=args.checkpoint_minutes,
+                           checkpoint=save if args.checkpoint_every or args.checkpoint_minutes else None,
                            should_stop=lambda: bool(received), resume=args.resume is not None, val_ids=val_ids,
                            eval_every=args.eval_every if val_ids is not None else None, patience=args.patience)
     elapsed = time.perf_counter() - start
@@ -540,6 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --eval-every, stop after K validations in a row without a lower validation loss")
     t.add_argument("--checkpoint-every", type=_int_at_least(1), default=None, metavar="N",
                    help="save the model (and the run's state) to --out every N steps")
+    t.add_argument("--checkpoint-minutes", type=_float_in(0.0, True), default=None, metavar="M",
+                   help="save the model (and the run's state) to --out every M minutes (with or without "
+                        "--checkpoint-every)")
     length = t.add_mutually_exclusive_group()
     length.add_argument("--steps", type=_int_at_least(1), help="training steps (default: 600)")
     length.add_argument("--epochs", type=_int_at_least(1), help="passes over the corpus instead of --steps")

@@ -299,7 +299,8 @@ class RNNLanguageModel(nn.Module):
             progress: bool = True, time_limit: Optional[float] = None, log_every: float = 10.0,
             checkpoint_every: Optional[int] = None, checkpoint: Optional[Callable[["RNNLanguageModel"], Any]] = None,
             should_stop: Optional[Callable[[], bool]] = None, resume: bool = False, val_ids: Any = None,
-            eval_every: Optional[int] = None, patience: Optional[int] = None) -> List[float]:
+            eval_every: Optional[int] = None, patience: Optional[int] = None,
+            checkpoint_minutes: Optional[float] = None) -> List[float]:
         """Trains on one long sequence of token ids to predict each next token; returns the loss of every step.
 
         Each step: a batch of ``batch_size`` windows of ``seq_len + 1`` consecutive ids (inputs are the
@@ -335,6 +336,8 @@ class RNNLanguageModel(nn.Module):
             checkpoint_every, checkpoint: every ``checkpoint_every`` steps, ``checkpoint(self)`` is called with
                 ``self.training_state`` up to date (e.g. ``lambda m: m.save(dir)``: an atomic save keeps the
                 last good checkpoint).
+            checkpoint_minutes: also (or instead) call ``checkpoint`` after the first step that ends at least
+                this many minutes after the run started or after the last checkpoint.
             should_stop: called after every step; True stops the run there (a signal handler's flag).
             resume: continue the run recorded in ``self.training_state`` (set by ``fit`` and by ``load`` of a
                 model saved after a ``fit``): the weights, Adam's state, the step and the window order go
@@ -389,8 +392,13 @@ class RNNLanguageModel(nn.Module):
                 raise ValueError("patience counts validations: give val_ids and eval_every too")
         if checkpoint_every is not None:
             checkpoint_every = _positive_int(checkpoint_every, "checkpoint_every")
-            if checkpoint is None:
-                raise ValueError("checkpoint_every needs a checkpoint callable (e.g. lambda m: m.save(directory))")
+        if checkpoint_minutes is not None and (isinstance(checkpoint_minutes, bool)
+                                               or not isinstance(checkpoint_minutes, numbers.Real)
+                                               or not 0 < checkpoint_minutes < math.inf):
+            raise ValueError(f"checkpoint_minutes must be a positive finite number, got {checkpoint_minutes!r}")
+        if (checkpoint_every is not None or checkpoint_minutes is not None) and checkpoint is None:
+            raise ValueError("checkpoint_every and checkpoint_minutes need a checkpoint callable "
+                             "(e.g. lambda m: m.save(directory))")
         settings = {"steps": steps, "epochs": None if steps is not None else epochs, "seq_len": seq_len,
                     "batch_size": batch_size, "lr": float(lr), "clip": None if clip is None else float(clip),
                     "seed": seed, "ids": len(ids), "ids_sha256": _sha256(ids.tobytes()),
@@ -461,6 +469,7 @@ class RNNLanguageModel(nn.Module):
         tokens = 0
         self.train()
         step, stale = done, False  # stale: patience validations without a lower loss (early stopping)
+        last_checkpoint = bar.start
         try:
             with enable_grad():  # fit trains, also when called inside swiftrnn.no_grad()
                 for step, starts in enumerate(batch_iter, done + 1):
@@ -485,9 +494,12 @@ class RNNLanguageModel(nn.Module):
                     if eval_every is not None and step % eval_every == 0:
                         self._validate(val_ids, seq_len)
                         stale = patience is not None and self._validations_since_best() >= patience
-                    if checkpoint_every is not None and step % checkpoint_every == 0 and step < total:
+                    due = ((checkpoint_every is not None and step % checkpoint_every == 0)
+                           or (checkpoint_minutes is not None and now - last_checkpoint >= 60 * checkpoint_minutes))
+                    if due and step < total:
                         record(step)
                         checkpoint(self)
+                        last_checkpoint = time.perf_counter()
                     if time_limit is not None and time.perf_counter() - bar.start >= time_limit:
                         break
                     if stale or (should_stop is not None and should_stop()):

@@ -91,6 +91,48 @@ def test_checkpoint_every_saves_atomically_and_an_error_keeps_the_last_one(tmp_p
     assert sorted(os.listdir(tmp_path)) == ["corpus.txt", "m"]  # no temporary directory left behind
 
 
+def test_checkpoint_minutes_saves_when_the_time_has_come(tmp_path, corpus, capsys, monkeypatch):
+    import swiftrnn.models as models
+    clock = [1000.0]
+    monkeypatch.setattr(models.time, "perf_counter", lambda: clock[0])
+    calls = []
+
+    def checkpoint(m):
+        calls.append(m.training_state["step"])
+
+    def advance():  # each step takes 25 seconds on this clock
+        clock[0] += 25.0
+        return False
+
+    model = RNNLanguageModel(20, embedding_dim=4, hidden_size=8)
+    ids = np.arange(200) % 20
+    model.fit(ids, steps=10, seq_len=8, batch_size=2, progress=False, checkpoint_minutes=1.0,
+              checkpoint=checkpoint, should_stop=advance)
+    # step k ends 25 (k - 1) s after the start (the clock moves after each step): due at 75 s, 150 s, ...
+    assert calls == [4, 7]  # (step 10 is the last: the caller saves it, not a checkpoint)
+    calls.clear()
+    model.fit(ids, steps=10, seq_len=8, batch_size=2, progress=False, checkpoint_minutes=1.0, checkpoint_every=3,
+              checkpoint=checkpoint, should_stop=advance)
+    assert calls == [3, 6, 9]  # every 3 steps; the minutes never run out between two of them
+    for bad in (0, -1.0, float("inf"), float("nan"), True):
+        with pytest.raises(ValueError, match="checkpoint_minutes must be a positive finite number"):
+            model.fit(ids, steps=1, seq_len=8, progress=False, checkpoint_minutes=bad, checkpoint=checkpoint)
+    with pytest.raises(ValueError, match="need a checkpoint callable"):
+        model.fit(ids, steps=1, seq_len=8, progress=False, checkpoint_minutes=1.0)
+    monkeypatch.undo()
+    out = tmp_path / "m"
+    saved_steps = []
+    real_save = RNNLanguageModel.save
+    monkeypatch.setattr(RNNLanguageModel, "save",
+                        lambda self, *a, **k: (saved_steps.append(self.training_state["step"]), real_save(self, *a, **k)))
+    status, _, err = run(["train", corpus, "--out", out, "--steps", "5", "--checkpoint-minutes", "1e-9", "--quiet",
+                          *SMALL], capsys)
+    assert status == 0, err
+    assert saved_steps == [1, 2, 3, 4, 5]  # every step is past a nanominute
+    status, _, err = run(["train", corpus, "--out", out, "--overwrite", "--checkpoint-minutes", "0"], capsys)
+    assert status == 2 and "--checkpoint-minutes" in err
+
+
 @pytest.mark.parametrize("flags", [[], ["--cell", "lstm", "--layers", "2", "--dropout", "0.3"]])
 def test_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, corpus, capsys, flags):
     a, b = tmp_path / "a", tmp_path / "b"
