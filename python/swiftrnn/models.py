@@ -138,6 +138,13 @@ def _positive_int(x: Any, name: str, minimum: int = 1) -> int:
     return int(x)
 
 
+def _positive_finite(x: Any, name: str, hint: str = "") -> float:
+    """``x`` as a float > 0 and finite (a bool is not a number here); ``hint`` ends the error message."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not 0 < float(x) < math.inf:
+        raise ValueError(f"{name} must be a positive finite number, got {x!r}{hint}")
+    return float(x)
+
+
 def _token_ids(ids: Any, name: str, vocab_size: int) -> np.ndarray:
     """``ids`` as a 1-d int64 array with every id in [0, vocab_size)."""
     if hasattr(ids, "detach") and hasattr(ids, "cpu"):  # a torch tensor
@@ -392,10 +399,8 @@ class RNNLanguageModel(nn.Module):
                 raise ValueError("patience counts validations: give val_ids and eval_every too")
         if checkpoint_every is not None:
             checkpoint_every = _positive_int(checkpoint_every, "checkpoint_every")
-        if checkpoint_minutes is not None and (isinstance(checkpoint_minutes, bool)
-                                               or not isinstance(checkpoint_minutes, numbers.Real)
-                                               or not 0 < checkpoint_minutes < math.inf):
-            raise ValueError(f"checkpoint_minutes must be a positive finite number, got {checkpoint_minutes!r}")
+        if checkpoint_minutes is not None:
+            checkpoint_minutes = _positive_finite(checkpoint_minutes, "checkpoint_minutes")
         if (checkpoint_every is not None or checkpoint_minutes is not None) and checkpoint is None:
             raise ValueError("checkpoint_every and checkpoint_minutes need a checkpoint callable "
                              "(e.g. lambda m: m.save(directory))")
@@ -640,20 +645,14 @@ class RNNLanguageModel(nn.Module):
         max_new_tokens = _positive_int(max_new_tokens, "max_new_tokens", minimum=0)
         if not isinstance(greedy, bool):
             raise TypeError(f"greedy must be a bool, got {type(greedy).__name__}")
-        if (isinstance(temperature, bool) or not isinstance(temperature, numbers.Real)
-                or not temperature > 0 or not math.isfinite(temperature)):
-            raise ValueError(f"temperature must be a positive finite number, got {temperature!r} "
-                             "(for the most likely token every step, use greedy=True)")
+        temperature = _positive_finite(temperature, "temperature",
+                                       " (for the most likely token every step, use greedy=True)")
         if top_k is not None:
             top_k = min(_positive_int(top_k, "top_k"), self.vocab_size)
         if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, numbers.Real)
                                   or not 0 < top_p <= 1):
             raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}")
-        if (isinstance(repetition_penalty, bool) or not isinstance(repetition_penalty, numbers.Real)
-                or not repetition_penalty > 0 or not math.isfinite(repetition_penalty)):
-            raise ValueError(f"repetition_penalty must be a positive finite number (1.0: off), got "
-                             f"{repetition_penalty!r}")
-        penalty = float(repetition_penalty)
+        penalty = _positive_finite(repetition_penalty, "repetition_penalty", " (1.0: off)")
         if seed is not None:
             seed = _positive_int(seed, "seed", minimum=0)  # a numpy.random.default_rng seed
         P = len(prompt)
@@ -694,7 +693,7 @@ class RNNLanguageModel(nn.Module):
                     chosen = logits[ids]
                     logits = logits.copy()
                     logits[ids] = np.where(chosen > 0, chosen / np.float32(penalty), chosen * np.float32(penalty))
-                token = _native.sample(logits, greedy, float(temperature), top_k,
+                token = _native.sample(logits, greedy, temperature, top_k,
                                        None if top_p is None else float(top_p), 0.0 if rng is None else rng.random())
                 out[P + i] = token
                 seen[token] = True
