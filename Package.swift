@@ -17,10 +17,12 @@ let x86Kernels = false
 // The sources test this one condition (`#if SWIFTRNN_X86_KERNELS`) rather than restating the rule above.
 let kernelDefine: [SwiftSetting] = x86Kernels ? [.define("SWIFTRNN_X86_KERNELS")] : []
 let simdFlags: [SwiftSetting]
+let cKernelFlags: [CSetting]
 let kernelTargets: [Target]
 let kernelDependencies: [Target.Dependency]
 if x86Kernels {
     simdFlags = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Ounchecked"])] + kernelDefine
+    cKernelFlags = [.unsafeFlags(["-mavx2", "-mfma", "-O2"])]
     // The AVX-512 GEMM micro-kernels (target SwiftRNNAVX512) only: SwiftRNN calls them after a runtime
     // CPU check (CSwiftRNNCPU), so no AVX-512 instruction runs on an AVX2-only CPU.
     let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx512f", "-Xcc", "-mavx512vl", "-Xcc", "-mavx512bw",
@@ -32,6 +34,7 @@ if x86Kernels {
     kernelDependencies = ["SwiftRNNVectorMath", "CSwiftRNNCPU", "SwiftRNNAVX512"]
 } else {
     simdFlags = [.unsafeFlags(["-Ounchecked"])]
+    cKernelFlags = [.unsafeFlags(["-O2"])]
     kernelTargets = []
     kernelDependencies = ["SwiftRNNVectorMath"]
 }
@@ -48,8 +51,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "SwiftRNN", dependencies: kernelDependencies + ["CSwiftRNNMath"], swiftSettings: simdFlags),
-        // Header-only vector math for the core (srnn_sqrt8).
-        .target(name: "CSwiftRNNMath"),
+        // Vector code that Swift SIMD lowers poorly: inline functions in the header, and the few-rows GEMM loop
+        // (fewrows.c), optimised in every configuration (a debug `swift test` runs it too).
+        .target(name: "CSwiftRNNMath", cSettings: cKernelFlags),
         .target(name: "CSwiftRNN"),
         // Lane-wise tanh/relu/exp, generic over the vector width: each kernel module specialises it. Compiled
         // for SIMD + FMA too: whatever the optimizer leaves out of line runs from here (once baseline x86-64,

@@ -131,6 +131,7 @@ private let transFlags: [(Bool, Bool)] = [(false, false), (false, true), (true, 
     @Test("every element is the documented FMA chain, bit for bit", arguments: [
         (1, 4, 4), (5, 37, 19), (6, 16, 256), (11, 50, 300), (40, 70, 9), (3, 200, 513),
         (1, 9, 300), (4, 23, 7), (2, 64, 17),  // few rows: W read in place when transposed
+        (1, 45, 300), (2, 40, 77), (1, 16, 8), (3, 24, 64),  // one or two rows: two blocks of W side by side, tails
     ])
     func isTheDocumentedChain(shape: (Int, Int, Int)) {
         let (m, n, k) = shape

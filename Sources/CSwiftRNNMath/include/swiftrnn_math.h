@@ -73,24 +73,11 @@ static inline __attribute__((always_inline)) void srnn_pack_rows6(long k8, const
 }
 
 /// For a weight W read in place by a GEMM of up to four rows (SwiftRNN's `sgemmFewRowsTransB`): over k steps
-/// 0..<k8 (a multiple of 8), acc[i] lane t += x_i[p]·W[t][p] for rows t < 8 of W (row t at w + t·ldw), one
-/// FMA per k step in increasing order, for rows i < m of x (x_i[p] at x + i·rs + p·cs). Each block of 8×8 is
-/// transposed in registers (`srnn_transpose8x8`).
-static inline __attribute__((always_inline)) void srnn_fewrows_columns8(const float *w, long ldw, long k8,
-                                                                         const float *x, long rs, long cs, int m,
-                                                                         srnn_float8 *acc) {
-    srnn_float8 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    for (long p = 0; p < k8; p += 8) {
-        srnn_float8 r[8], c[8];  /* c[s] lane t = W[t][p + s] */
-        for (int t = 0; t < 8; t++) __builtin_memcpy(&r[t], w + t * ldw + p, sizeof(srnn_float8));
-        srnn_transpose8x8(r, c);
-        const float *x0 = x + p * cs;
-        for (int s = 0; s < 8; s++) a0 = __builtin_elementwise_fma((srnn_float8)(x0[s * cs]), c[s], a0);
-        if (m > 1) for (int s = 0; s < 8; s++) a1 = __builtin_elementwise_fma((srnn_float8)(x0[rs + s * cs]), c[s], a1);
-        if (m > 2) for (int s = 0; s < 8; s++) a2 = __builtin_elementwise_fma((srnn_float8)(x0[2 * rs + s * cs]), c[s], a2);
-        if (m > 3) for (int s = 0; s < 8; s++) a3 = __builtin_elementwise_fma((srnn_float8)(x0[3 * rs + s * cs]), c[s], a3);
-    }
-    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
-}
+/// 0..<k8 (a multiple of 8), acc[b·m + i] lane t += x_i[p]·W[8b + t][p] for `blocks` blocks of 8 rows of W
+/// (row r at w + r·ldw), one FMA per k step in increasing order, for rows i < m of x (x_i[p] at x + i·rs + p·cs);
+/// m·blocks ≤ 4, blocks ≤ 2; acc: 4 × 8 floats, any alignment (Swift's are 16-byte aligned). Compiled C (fewrows.c), not an inline function: imported into Swift, clang's
+/// unrolled loops came out rolled, with the transposed blocks on the stack (1.7x slower).
+void srnn_fewrows(const float *w, long ldw, long k8, const float *x, long rs, long cs, int m, int blocks,
+                  float *acc);
 
 #endif /* SWIFTRNN_MATH_H */

@@ -589,39 +589,52 @@ let fewRowsMax = 4
 /// C (m ≤ `fewRowsMax` rows) = start + op(A)·Wᵀ, W (n×k) row-major read in place, no packing: blocks of
 /// 8 rows × 8 k steps of W are transposed in registers, so each lane (an output column j) runs its own
 /// chain of FMAs over k in increasing order from the same start — the kernels' chains, bit for bit.
+/// One or two rows take 4 or 2 blocks of W (32 or 16 columns of C) at a time, four chains in flight.
 func sgemmFewRowsTransB(m: Int, n: Int, k: Int, a: OperandA, w: UnsafePointer<Float>, ldw: Int, accumulate: Bool,
                         c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?,
                         activation: GEMMActivation) {
-    let zeros = F8()
+    let wide = m <= 2 ? 2 : 1
     var j0 = 0
     while j0 < n {
-        let width = min(8, n - j0)
-        var acc = InlineArray<4, F8>(repeating: zeros)
-        for i in 0..<m {
-            for t in 0..<width {
-                acc[i][t] = chainStart(accumulate: accumulate, c: c[i * ldc + j0 + t], bias: bias?[j0 + t])
+        let blocks = n - j0 >= 8 * wide ? wide : 1
+        let width = min(8 * blocks, n - j0)
+        // acc[b·m + i]: row i of C, columns j0 + 8b ..< j0 + 8b + 8.
+        var acc = InlineArray<4, F8>(repeating: F8())
+        for b in 0..<blocks {
+            for i in 0..<m {
+                for t in 0..<min(8, width - 8 * b) {
+                    let j = j0 + 8 * b + t
+                    acc[b * m + i][t] = chainStart(accumulate: accumulate, c: c[i * ldc + j], bias: bias?[j])
+                }
             }
         }
         var p = 0
-        if width == 8 && k >= 8 {  // whole blocks of 8 k steps (a partial last block of columns gathers below)
+        if width == 8 * blocks && k >= 8 {  // whole blocks of 8 k steps (a partial last block of columns gathers below)
             p = k / 8 * 8
             withUnsafeMutablePointer(to: &acc) {
-                $0.withMemoryRebound(to: F8.self, capacity: 4) {
-                    srnn_fewrows_columns8(w + j0 * ldw, ldw, p, a.base, a.rs, a.cs, Int32(m), OpaquePointer($0))
+                $0.withMemoryRebound(to: Float.self, capacity: 32) {
+                    srnn_fewrows(w + j0 * ldw, ldw, p, a.base, a.rs, a.cs, Int32(m), Int32(blocks), $0)
                 }
             }
         }
         while p < k {
-            var column = zeros
-            for t in 0..<width { column[t] = w[(j0 + t) * ldw + p] }
-            for i in 0..<m { acc[i] = acc[i].addingProduct(F8(repeating: a.base[i * a.rs + p * a.cs]), column) }
+            for b in 0..<blocks {
+                var column = F8()
+                for t in 0..<min(8, width - 8 * b) { column[t] = w[(j0 + 8 * b + t) * ldw + p] }
+                for i in 0..<m {
+                    acc[b * m + i] = acc[b * m + i].addingProduct(F8(repeating: a.base[i * a.rs + p * a.cs]), column)
+                }
+            }
             p += 1
         }
-        for i in 0..<m {
-            let v = activate(activation, acc[i])
-            if width == 8 { storeF8(v, c + i * ldc + j0) } else { storePartialF8(v, c + i * ldc + j0, width) }
+        for b in 0..<blocks {
+            let valid = min(8, width - 8 * b)
+            for i in 0..<m {
+                let v = activate(activation, acc[b * m + i]), out = c + i * ldc + j0 + 8 * b
+                if valid == 8 { storeF8(v, out) } else { storePartialF8(v, out, valid) }
+            }
         }
-        j0 += 8
+        j0 += width
     }
 }
 
