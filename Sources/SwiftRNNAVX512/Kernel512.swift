@@ -122,6 +122,46 @@ public func avx512ExpShifted(_ x: UnsafePointer<Float>, minus shift: Float, coun
     return expShifted8(x, minus: shift, from: c, count: n, into: e, acc: acc)
 }
 
+/// The largest of x[0..<n] (n ≥ 1), NaN if any is NaN: SwiftRNN's `rowMax` sixteen lanes at a time, two
+/// vectors per step. A maximum is exact, so the value is the same in any order (of two zeros of either sign the
+/// one kept may differ, which no softmax or cross-entropy output can show: the shifted zeros' exponentials are 1).
+public func avx512RowMax(_ x: UnsafePointer<Float>, count n: Int) -> Float {
+    var b0 = F16(repeating: -.infinity), b1 = b0
+    var nan = SIMDMask<SIMD16<Int32>>(repeating: false)
+    var c = 0
+    let raw = UnsafeRawPointer(x)
+    while c + 32 <= n {
+        let v0 = raw.loadUnaligned(fromByteOffset: c * 4, as: F16.self)
+        let v1 = raw.loadUnaligned(fromByteOffset: c * 4 + 64, as: F16.self)
+        nan .|= (v0 .!= v0) .| (v1 .!= v1)
+        b0.replace(with: v0, where: v0 .> b0)
+        b1.replace(with: v1, where: v1 .> b1)
+        c += 32
+    }
+    b0.replace(with: b1, where: b1 .> b0)
+    var m = -Float.infinity
+    for k in 0..<16 where b0[k] > m { m = b0[k] }
+    while c < n {
+        let v = x[c]
+        if v.isNaN { return v }
+        if v > m { m = v }
+        c += 1
+    }
+    return any(nan) ? .nan : m
+}
+
+/// p[c] = p[c]·s for c < n, sixteen at a time (each product rounded once: the same bits in any width).
+public func avx512Scale(_ p: UnsafeMutablePointer<Float>, count n: Int, by s: Float) {
+    let v = F16(repeating: s)
+    var c = 0
+    let raw = UnsafeMutableRawPointer(p)
+    while c + 16 <= n {
+        raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: c * 4, as: F16.self) * v, toByteOffset: c * 4, as: F16.self)
+        c += 16
+    }
+    while c < n { p[c] *= s; c += 1 }
+}
+
 /// `fmaChains` on 16-lane vectors (see SwiftRNN's `fmaPeakGFLOPS`).
 @inline(never)
 public func avx512FMAChains(iterations: Int) -> Float { fmaChains(F16.self, iterations: iterations) }

@@ -209,6 +209,39 @@ struct AVX512Tests {
         }
     }
 
+    /// softmax / log_softmax rows and the row maximum (16-lane max and scaling on AVX-512) give the AVX2
+    /// path's bits, for every row length around the vector widths, with NaN, infinities and zero ties.
+    @Test func avx512SoftmaxRowsMatchAVX2BitForBit() {
+        var values = Self.randomFloats(6000, seed: 21).map { $0 * 30 }
+        for (i, v) in [Float.nan, .infinity, -.infinity, 0, -0, 0, -0, 1e-40].enumerated() { values[i * 97 + 5] = v }
+        for n in Array(1...70) + [459, 5000] {
+            for start in [0, 3, 90, 400, 990] where start + n <= values.count {
+                values.withUnsafeBufferPointer { v in
+                    let x = v.baseAddress! + start
+                    var outs: [[Float]] = []
+                    var maxima: [Float] = []
+                    for avx512 in [true, false] {
+                        setGEMMUsesAVX512(avx512)
+                        maxima.append(rowMax(x, count: n))
+                        for log in [false, true] {
+                            var out = [Float](repeating: 7, count: n)
+                            out.withUnsafeMutableBufferPointer {
+                                softmaxForward(x, outer: 1, dim: n, inner: 1, log: log, out: $0.baseAddress!)
+                            }
+                            outs.append(out)
+                        }
+                    }
+                    setGEMMUsesAVX512(true)
+                    let same = (0..<2).allSatisfy { k in
+                        zip(outs[k], outs[k + 2]).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
+                    }
+                    #expect(same, "softmax n \(n) from \(start)")
+                    #expect(maxima[0] == maxima[1] || (maxima[0].isNaN && maxima[1].isNaN), "max n \(n) from \(start)")
+                }
+            }
+        }
+    }
+
     /// The 16-lane FMA chains of the peak probe compute every chain for every iteration.
     @Test func fmaChains16Lanes() {
         for iterations in [0, 1, 1000, 4097] {

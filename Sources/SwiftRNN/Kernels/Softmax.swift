@@ -6,6 +6,9 @@ import Musl
 import Darwin
 #endif
 import SwiftRNNVectorMath
+#if SWIFTRNN_X86_KERNELS
+import SwiftRNNAVX512
+#endif
 
 /// Softmax, or log-softmax if `log`, of `x` viewed as (outer, dim, inner) along the middle axis.
 /// Numerically stable (the row maximum is subtracted first); NaN propagates; a slice that is all
@@ -44,6 +47,9 @@ func softmaxRow(_ x: UnsafePointer<Float>, count n: Int, log: Bool, out: UnsafeM
         while c < n { out[c] = x[c] - maxv - logSum; c += 1 }
     } else {
         let inv = 1 / sum
+        #if SWIFTRNN_X86_KERNELS
+        if gemmUsesAVX512 { return avx512Scale(out, count: n, by: inv) }
+        #endif
         let v = F8(repeating: inv)
         while c + 8 <= n { storeF8(loadF8(out + c) * v, out + c); c += 8 }
         while c < n { out[c] *= inv; c += 1 }

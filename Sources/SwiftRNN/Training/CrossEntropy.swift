@@ -207,6 +207,9 @@ func checkCrossEntropyArguments(outer: Int, classes C: Int, inner: Int, targets:
 /// The largest element; NaN if any element is NaN.
 @inline(__always)
 func rowMax(_ x: UnsafePointer<Float>, count n: Int) -> Float {
+    #if SWIFTRNN_X86_KERNELS
+    if gemmUsesAVX512 { return avx512RowMax(x, count: n) }
+    #endif
     typealias F = SIMD8<Float>
     var best = F(repeating: -.infinity)
     var nan = SIMDMask<SIMD8<Int32>>()
