@@ -6,7 +6,10 @@ before timing. Needs torch (the exporter), onnx and onnxruntime.
     python benchmarks/onnx_compare.py
 
 The targets (swiftrnn's loaded module at least 1.5x ONNX Runtime on the recurrent rows, 1.3x on the generation
-step) are printed with each row, met or not.
+step) are printed with each row, met or not. The "ceiling" column is the largest ratio any code could reach on
+this machine: ONNX Runtime's time over the recurrent GEMMs' flops at this core's FMA peak (measured in the run,
+as in compare.py; it leaves out the activations and every memory access), "-" where the work is too small to
+bound it so (a few microseconds: per-call overhead) or is not GEMM-bound (the generation step reads a 5 MB weight).
 """
 from __future__ import annotations
 
@@ -33,8 +36,11 @@ def export(torch: Any, module: Any, args: Tuple[Any, ...], names: List[str]) -> 
     return buf.getvalue()
 
 
-def workloads(torch: Any) -> List[Tuple[str, float, bytes, Dict[str, np.ndarray]]]:
-    """(row title, target ratio, model bytes, feeds)."""
+GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+
+
+def workloads(torch: Any) -> List[Tuple[str, float, bytes, Dict[str, np.ndarray], float]]:
+    """(row title, target ratio, model bytes, feeds, GEMM flops or 0 where they do not bound the time)."""
     torch.manual_seed(0)
     rows = []
     for kind, I, H, T, N in (("RNN", 128, 128, 100, 16), ("RNN", 4, 4, 3, 1), ("LSTM", 128, 256, 5, 32),
@@ -45,7 +51,9 @@ def workloads(torch: Any) -> List[Tuple[str, float, bytes, Dict[str, np.ndarray]
         args: Tuple[Any, ...] = (x, (h, h.clone())) if kind == "LSTM" else (x, h)
         names = ["x", "h0", "c0"] if kind == "LSTM" else ["x", "h0"]
         feeds = {"x": x.numpy(), "h0": h.numpy(), **({"c0": h.numpy().copy()} if kind == "LSTM" else {})}
-        rows.append((f"{kind}({I}, {H}) T{T} N{N}", 1.5, export(torch, module, args, names), feeds))
+        flops = 2.0 * T * N * GATES[kind] * H * (I + H)
+        rows.append((f"{kind}({I}, {H}) T{T} N{N}", 1.5, export(torch, module, args, names), feeds,
+                     flops if flops > 1e6 else 0.0))
 
     V, E, H = 5000, 64, 256
 
@@ -60,7 +68,7 @@ def workloads(torch: Any) -> List[Tuple[str, float, bytes, Dict[str, np.ndarray]
 
     token, h0 = torch.tensor([[17]]), torch.randn(1, 1, H) * 0.1
     rows.append((f"generation step: Embedding({V}, {E}) -> RNN({E}, {H}) -> Linear({H}, {V}) -> softmax", 1.3,
-                 export(torch, Step(), (token, h0), ["tok", "h"]), {"tok": token.numpy(), "h": h0.numpy()}))
+                 export(torch, Step(), (token, h0), ["tok", "h"]), {"tok": token.numpy(), "h": h0.numpy()}, 0.0))
     return rows
 
 
@@ -76,12 +84,15 @@ def main() -> None:
     print(f"CPU: {cpu_name()}; one thread each; same ONNX file; ratio = ONNX Runtime time / swiftrnn time")
     print("(the module alone: the loaded model's swiftrnn RNN/LSTM/GRU module called through its Python API, for")
     print(" reference: the loaded graph calls the core directly, with the Elman RNN's weights packed at load)")
-    print("| model (torch.onnx.export, opset 17) | swiftrnn.onnx.load | the module alone | ONNX Runtime | ratio | target |")
-    print("|---|---|---|---|---|---|")
+    fma_peak = swiftrnn._native.fma_peak_gflops(0.3)
+    print(f"one core: FMA peak {fma_peak:.1f} GFLOP/s")
+    print("| model (torch.onnx.export, opset 17) | swiftrnn.onnx.load | the module alone | ONNX Runtime | ratio | target "
+          "| ceiling |")
+    print("|---|---|---|---|---|---|---|")
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    for title, target, data, feeds in workloads(torch):
+    for title, target, data, feeds, flops in workloads(torch):
         session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         model = swiftrnn.onnx.load(data)
         for ours, theirs in zip(model(**feeds), session.run(None, feeds)):
@@ -98,9 +109,11 @@ def main() -> None:
         with swiftrnn.no_grad():
             times = median_times(fns, rounds=15, calls=20 if big else 2000)
         ratio = times["ONNX Runtime"] / times["swiftrnn"]
+        fma_peak = max(fma_peak, swiftrnn._native.fma_peak_gflops(0.1))  # the higher of the readings
+        ceiling = f"{times['ONNX Runtime'] / (flops / (fma_peak * 1e9)):.2f}x" if flops else "-"
         print(f"| {title} | {fmt(times['swiftrnn'])} | {fmt(times.get('module'))} | {fmt(times['ONNX Runtime'])} | "
               f"{ratio:.2f}x | "
-              f">= {target}x: {'met' if ratio >= target else 'MISSED'} |")
+              f">= {target}x: {'met' if ratio >= target else 'MISSED'} | {ceiling} |")
 
 
 if __name__ == "__main__":

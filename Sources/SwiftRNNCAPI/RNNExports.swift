@@ -96,7 +96,8 @@ public func srnn_rnn_forward(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: Un
                              _ h0: UnsafePointer<Float>?, _ dropoutMasks: UnsafePointer<Float>?,
                              _ output: UnsafeMutablePointer<Float>?, _ hn: UnsafeMutablePointer<Float>?,
                              _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
-    rnnForwardExport(desc, params, numParams, packed: nil, x, seqLen, batch, h0, dropoutMasks, output, hn, err, cap)
+    rnnForwardExport(desc, params, numParams, packed: nil, x, seqLen, batch, h0, nil, dropoutMasks, output, hn, nil,
+                     err, cap)
 }
 
 @_cdecl("srnn_rnn_forward_packed")
@@ -107,36 +108,52 @@ public func srnn_rnn_forward_packed(_ desc: UnsafePointer<srnn_rnn_desc>?, _ par
                                     _ h0: UnsafePointer<Float>?, _ dropoutMasks: UnsafePointer<Float>?,
                                     _ output: UnsafeMutablePointer<Float>?, _ hn: UnsafeMutablePointer<Float>?,
                                     _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
-    rnnForwardExport(desc, params, numParams, packed: (packed, packedSizes, numPacked), x, seqLen, batch, h0,
-                     dropoutMasks, output, hn, err, cap)
+    rnnForwardExport(desc, params, numParams, packed: (packed, packedSizes, numPacked), x, seqLen, batch, h0, nil,
+                     dropoutMasks, output, hn, nil, err, cap)
 }
 
-/// The packed weights of `srnn_rnn_forward_packed`, checked: W_ih and W_hh per layer and direction, each the
+@_cdecl("srnn_recurrent_forward_packed")
+public func srnn_recurrent_forward_packed(_ desc: UnsafePointer<srnn_rnn_desc>?,
+                                          _ params: UnsafePointer<UnsafePointer<Float>?>?, _ numParams: Int64,
+                                          _ packed: UnsafePointer<UnsafePointer<Float>?>?,
+                                          _ packedSizes: UnsafePointer<Int64>?, _ numPacked: Int64,
+                                          _ x: UnsafePointer<Float>?, _ seqLen: Int64, _ batch: Int64,
+                                          _ h0: UnsafePointer<Float>?, _ c0: UnsafePointer<Float>?,
+                                          _ dropoutMasks: UnsafePointer<Float>?, _ output: UnsafeMutablePointer<Float>?,
+                                          _ hn: UnsafeMutablePointer<Float>?, _ cn: UnsafeMutablePointer<Float>?,
+                                          _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
+    rnnForwardExport(desc, params, numParams, packed: (packed, packedSizes, numPacked), x, seqLen, batch, h0, c0,
+                     dropoutMasks, output, hn, cn, err, cap)
+}
+
+/// The packed weights of `srnn_recurrent_forward_packed`, checked: W_ih and W_hh per layer and direction, each the
 /// size its weight packs to (an empty one, input_size 0, may be NULL: it is never read).
 private func rnnPackedWeights(_ config: RNNConfig, _ packed: UnsafePointer<UnsafePointer<Float>?>?,
                               _ packedSizes: UnsafePointer<Int64>?, _ numPacked: Int64) throws(SwiftRNNError) -> [UnsafePointer<Float>] {
-    let D = config.numDirections, H = Int64(config.hiddenSize)
+    let D = config.numDirections, rows = Int64(config.gateRows), P = Int64(config.stateSize)
     try config.checkPackedWeightCount(Int(clamping: numPacked))
     guard let packed, let packedSizes else { throw .invalidArgument("packed and packed_sizes must not be NULL") }
     let dangling = UnsafePointer<Float>(bitPattern: MemoryLayout<Float>.alignment)!
     var pointers: [UnsafePointer<Float>] = []
     for i in 0..<Int(numPacked) {
         let layer = i / (2 * D), isHH = i % 2 == 1
-        let cols = isHH ? H : Int64(layer == 0 ? config.inputSize : D * config.hiddenSize)
-        try checkPackedWeight(packed[i], packedSizes[i], rows: H, cols: cols,
+        let cols = isHH ? P : (layer == 0 ? Int64(config.inputSize) : Int64(D) * P)
+        try checkPackedWeight(packed[i], packedSizes[i], rows: rows, cols: cols,
                               what: "packed weight \(i) (\(config.parameterName(at: (i / 2) * config.paramsPerDirection + i % 2)))")
         pointers.append(packed[i] ?? dangling)
     }
     return pointers
 }
 
-/// srnn_rnn_forward, with the caller's packed weights when `packed` is given.
+/// srnn_recurrent_forward over a padded batch, with the caller's packed weights when `packed` is given.
 private func rnnForwardExport(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: UnsafePointer<UnsafePointer<Float>?>?,
                               _ numParams: Int64,
                               packed: (UnsafePointer<UnsafePointer<Float>?>?, UnsafePointer<Int64>?, Int64)?,
                               _ x: UnsafePointer<Float>?, _ seqLen: Int64, _ batch: Int64,
-                              _ h0: UnsafePointer<Float>?, _ dropoutMasks: UnsafePointer<Float>?,
+                              _ h0: UnsafePointer<Float>?, _ c0: UnsafePointer<Float>?,
+                              _ dropoutMasks: UnsafePointer<Float>?,
                               _ output: UnsafeMutablePointer<Float>?, _ hn: UnsafeMutablePointer<Float>?,
+                              _ cn: UnsafeMutablePointer<Float>?,
                               _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
     guarded(err, cap) { () throws(SwiftRNNError) in
         let config = try rnnConfig(desc)
@@ -147,9 +164,11 @@ private func rnnForwardExport(_ desc: UnsafePointer<srnn_rnn_desc>?, _ params: U
         try config.checkSequence(seqLen: Int(clamping: seqLen), batch: Int(clamping: batch))
         if batch == 0 { return }
         try require(x, "x"); try require(output, "output"); try require(hn, "hn")
+        if config.cell == .lstm { try require(cn, "cn") }
         func run(_ packedWeights: UnsafeBufferPointer<UnsafePointer<Float>>?) throws(SwiftRNNError) {
             try rnnForward(config: config, parameters: pointers, x: x!, seqLen: Int(seqLen), batch: Int(batch), h0: h0,
-                           dropoutMasks: dropoutMasks, output: output!, hn: hn!, packedWeights: packedWeights)
+                           dropoutMasks: dropoutMasks, output: output!, hn: hn!, packedWeights: packedWeights,
+                           c0: config.cell == .lstm ? c0 : nil, cn: config.cell == .lstm ? cn : nil)
         }
         if let packedPointers {
             try packedPointers.withUnsafeBufferPointer { (buffer) throws(SwiftRNNError) in try run(buffer) }

@@ -667,20 +667,17 @@ class RNNLanguageModel(nn.Module):
                 seed = int(_random.randint(0, 2**62, ()))
             rng = np.random.default_rng(seed)
         rnn, fc = self.rnn, self.fc
-        if self.cell == "rnn":
-            # The weights are packed once for the whole generation: a one-token step would otherwise spend most
-            # of its time packing W_ih, W_hh and the output layer's weight (same results, bit for bit).
-            packed_rnn = tuple(_native.pack_weight(w) for group in rnn.all_weights for w in group[:2])  # W_ih, W_hh
-            packed_fc = _native.pack_weight(fc.weight)
+        # The weights are packed once for the whole generation: a one-token step would otherwise spend most of its
+        # time packing W_ih, W_hh and the output layer's weight, or reading them in place (same results, bit for bit).
+        packed_rnn = tuple(_native.pack_weight(w) for group in rnn.all_weights for w in group[:2])  # W_ih, W_hh
+        packed_fc = _native.pack_weight(fc.weight)
+        lstm = self.cell == "lstm"
 
-            def step(ids: np.ndarray, h: Any) -> Tuple[np.ndarray, Any]:
-                hidden, h = _native.rnn_forward(self.embedding(ids), h, rnn._flat, rnn._desc, None, None,
-                                                packed_rnn)
-                return _native.linear_forward(hidden[0, -1], fc.weight, fc.bias, packed_fc), h  # logits (V,), hn
-        else:
-            def step(ids: np.ndarray, h: Any) -> Tuple[np.ndarray, Any]:  # the modules' forward (eval, no_grad)
-                hidden, h = rnn(self.embedding(ids), h)
-                return fc(hidden[0, -1]), h
+        def step(ids: np.ndarray, state: Any) -> Tuple[np.ndarray, Any]:
+            h0, c0 = state if lstm and state is not None else (state, None)
+            result = _native.rnn_forward(self.embedding(ids), h0, rnn._flat, rnn._desc, None, None, packed_rnn, c0)
+            logits = _native.linear_forward(result[0][0, -1], fc.weight, fc.bias, packed_fc)  # (V,)
+            return logits, (result[1], result[2]) if lstm else result[1]  # and hn (h_n, c_n)
 
         with self._serving():
             logits, h = step(prompt[None, :], None)                  # the prompt, once

@@ -403,6 +403,50 @@ def test_packed_rnn_forward_is_bit_identical(layers, bidirectional, batch_first,
             assert a.tobytes() == b.tobytes()
 
 
+@pytest.mark.parametrize("kind, layers, bidirectional, batch_first, bias, proj", [
+    ("LSTM", 1, False, False, True, 0), ("LSTM", 2, True, True, False, 0), ("LSTM", 2, False, False, True, 5),
+    ("GRU", 1, False, True, True, 0), ("GRU", 2, True, False, True, 0), ("GRU", 3, False, False, False, 0)])
+def test_packed_gated_forward_is_bit_identical(kind, layers, bidirectional, batch_first, bias, proj):
+    # LSTM and GRU take the caller's packed W_ih and W_hh (a generation loop packs them once); one step of at most
+    # four rows reads W_hh in place instead of packing it: every path gives the bits of a longer, wider run.
+    from swiftrnn import _native
+    extra = {"proj_size": proj} if proj else {}
+    rnn = getattr(nn, kind)(6, 20, layers, bias=bias, batch_first=batch_first, bidirectional=bidirectional,
+                            **extra).eval()
+    packed = tuple(_native.pack_weight(w) for group in rnn.all_weights for w in group[:2])
+    D, P = 2 if bidirectional else 1, proj or 20
+    rng = np.random.default_rng(3)
+    for L, N in ((1, 1), (1, 3), (3, 2), (4, 6)):
+        x = rng.standard_normal((N, L, 6) if batch_first else (L, N, 6)).astype(np.float32)
+        h0 = rng.standard_normal((layers * D, N, P)).astype(np.float32)
+        c0 = rng.standard_normal((layers * D, N, 20)).astype(np.float32) if kind == "LSTM" else None
+        for h, c in ((None, None), (h0, c0)):
+            want = _native.rnn_forward(x, h, rnn._flat, rnn._desc, None, None, None, c)
+            got = _native.rnn_forward(x, h, rnn._flat, rnn._desc, None, None, packed, c)
+            for a, b in zip(got, want):
+                assert a.tobytes() == b.tobytes()
+        if L == 1:  # the rows of a one-step call equal the same rows of a call over eight rows (W_hh packed there)
+            batch_axis = 0 if batch_first else 1
+            wide_x = np.concatenate([x, rng.standard_normal(x.shape[:batch_axis] + (8 - N,) + x.shape[batch_axis + 1:])
+                                     .astype(np.float32)], axis=batch_axis)
+            wide_h = np.concatenate([h0, np.zeros((layers * D, 8 - N, P), np.float32)], axis=1)
+            wide_c = None if c0 is None else np.concatenate([c0, np.zeros((layers * D, 8 - N, 20), np.float32)], axis=1)
+            one = _native.rnn_forward(x, h0, rnn._flat, rnn._desc, None, None, None, c0)
+            wide = _native.rnn_forward(wide_x, wide_h, rnn._flat, rnn._desc, None, None, None, wide_c)
+            assert one[0].tobytes() == np.take(wide[0], range(N), axis=batch_axis).tobytes()
+            for a, b in zip(one[1:], wide[1:]):
+                assert a.tobytes() == np.ascontiguousarray(b[:, :N]).tobytes()
+
+
+def test_packed_gated_weight_errors():
+    from swiftrnn import _native
+    lstm = nn.LSTM(6, 20).eval()
+    x = np.zeros((2, 1, 6), dtype=np.float32)
+    rnn_sized = (_native.pack_weight(np.zeros((20, 6), np.float32)), _native.pack_weight(np.zeros((20, 20), np.float32)))
+    with pytest.raises(ValueError, match=r"weight_ih_l0.*\(80, 6\)"):
+        _native.rnn_forward(x, None, lstm._flat, lstm._desc, None, None, rnn_sized)
+
+
 def test_packed_weights_are_what_gets_used():
     # A packing of other weights gives the other weights' results: the call reads the packing, not W.
     from swiftrnn import _native

@@ -106,14 +106,16 @@ def test_greedy_streaming_equals_rerunning_the_whole_sequence(num_layers, nonlin
     assert out.tolist() == reference_greedy(m, [3, 1, 4], 20)
 
 
-def test_generate_runs_the_prompt_once_then_one_step_per_token(monkeypatch):
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_generate_runs_the_prompt_once_then_one_step_per_token(monkeypatch, cell):
     from swiftrnn import models
-    m = small()
+    m = small(cell=cell)
     calls = []
     forward = models._native.rnn_forward
 
     def spy(x, h, *args):
-        calls.append((np.shape(x)[1], h is None, args[-1] is not None))  # batch_first: (N, L, E); packed weights
+        # batch_first: (N, L, E); args: params, desc, masks, save, packed weights (packed once, for every cell), c0
+        calls.append((np.shape(x)[1], h is None, args[4] is not None))
         return forward(x, h, *args)
     monkeypatch.setattr(models._native, "rnn_forward", spy)
     m.generate([1, 2, 3, 4, 5], 50, seed=0)

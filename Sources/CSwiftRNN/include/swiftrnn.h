@@ -189,6 +189,18 @@ int32_t srnn_rnn_forward_packed(const srnn_rnn_desc *desc, const float *const *p
                                 const float *x, int64_t seq_len, int64_t batch, const float *h0,
                                 const float *dropout_masks, float *output, float *hn, char *err, size_t err_cap);
 
+/*
+ * srnn_recurrent_forward (swiftrnn_train.h) over a padded batch, inference, with the packed W_ih and W_hh of
+ * srnn_rnn_forward_packed for any cell: each packs rows = gate blocks x hidden_size (an LSTM's 4 H, a GRU's
+ * 3 H); W_hh's columns are proj_size if set (an LSTM's W_hr is packed by the call), else hidden_size. c0 and
+ * cn: an LSTM's (c0 may be NULL: zeros), NULL for the others. Bit-identical to the unpacked call.
+ */
+int32_t srnn_recurrent_forward_packed(const srnn_rnn_desc *desc, const float *const *params, int64_t num_params,
+                                      const float *const *packed, const int64_t *packed_sizes, int64_t num_packed,
+                                      const float *x, int64_t seq_len, int64_t batch, const float *h0, const float *c0,
+                                      const float *dropout_masks, float *output, float *hn, float *cn, char *err,
+                                      size_t err_cap);
+
 #ifdef __cplusplus
 }
 #endif

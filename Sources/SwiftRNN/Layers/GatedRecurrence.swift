@@ -15,6 +15,10 @@
 // and batch row `RNNConfig.savedPerRow` floats: the activated gates, c' (and h' before the projection) for
 // an LSTM; r, z, n and W_hn·h + b_hn for a GRU. In inference the same rows live in a workspace.
 //
+// W_ih and W_hh packed by the caller (`packedWeights`, as for the Elman RNN: a generation loop packs them once)
+// replace the call's own packing; a call of one step over at most `fewRowsMax` rows (a generation step) packs
+// nothing and reads W_hh in place, since packing it would cost more than the one product. Same bits either way.
+//
 // Packed batches (torch's PackedSequence) run here too, the Elman RNN's included (one gate block, its h kept
 // per row): step t computes only the batch_sizes[t] sequences that have a step t (`StepRows`).
 
@@ -146,7 +150,8 @@ func gatedForward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePoi
                   seqLen L: Int, batch N: Int, h0: UnsafePointer<Float>?, c0: UnsafePointer<Float>?,
                   dropoutMasks: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                   hn: UnsafeMutablePointer<Float>, cn: UnsafeMutablePointer<Float>?,
-                  saved: UnsafeMutablePointer<Float>?, batchSizes: UnsafeBufferPointer<Int>? = nil) throws(SwiftRNNError) {
+                  saved: UnsafeMutablePointer<Float>?, batchSizes: UnsafeBufferPointer<Int>? = nil,
+                  packedWeights: UnsafeBufferPointer<UnsafePointer<Float>>? = nil) throws(SwiftRNNError) {
     let H = c.hiddenSize, P = c.stateSize, GH = c.gateRows, D = c.numDirections, S = gateRowFloats(c)
     let steps = batchSizes.map { StepRows(batchSizes: $0) } ?? StepRows(seqLen: L, batch: N)
     let rows = steps.total, outWidth = D * P, layerCount = rows * outWidth, gateCount = rows * S
@@ -163,7 +168,9 @@ func gatedForward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePoi
     // Per direction, packed once per layer: W_hh and an LSTM's W_hr; a GRU's step products h·W_hhᵀ + b_hh.
     let hrOffset = packedWeightCount(rows: GH, cols: P)
     let packedCount = hrOffset + (c.projSize > 0 ? packedWeightCount(rows: P, cols: H) : 0)
-    let packed = try Workspace(count: D * packedCount, what: "packed recurrent weights")
+    // One step of a few rows reads W_hh (and W_hr) in place: packing would cost more than the product.
+    let packsRecurrent = L > 1 || N > fewRowsMax
+    let packed = try Workspace(count: packsRecurrent ? D * packedCount : 0, what: "packed recurrent weights")
     let stepProducts = try Workspace(count: c.cell == .gru ? D * N * GH : 0, what: "recurrent products")
     let activation: GEMMActivation = c.nonlinearity == .tanh ? .tanh : .relu
     // The recurrence of a direction runs over groups of batch rows, all (direction, group) pairs side by
@@ -182,10 +189,17 @@ func gatedForward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePoi
         for d in 0..<D {
             let p = GatedParameters(c, parameters, layer: layer, direction: d)
             let bias = projectionBias(c, p, into: biasSums.pointer + d * GH)
-            sgemm(transA: false, transB: true, m: rows, n: GH, k: layerInputWidth, a: layerInput, lda: layerInputWidth,
-                  b: p.wIH, ldb: layerInputWidth, accumulate: false, c: gatesOfLayer + d * gateCount, ldc: S, bias: bias)
+            if let packedWeights {
+                sgemmPacked(transA: false, m: rows, n: GH, k: layerInputWidth, a: layerInput, lda: layerInputWidth,
+                            packedB: packedWeights[2 * (layer * D + d)], accumulate: false, c: gatesOfLayer + d * gateCount,
+                            ldc: S, bias: bias)
+            } else {
+                sgemm(transA: false, transB: true, m: rows, n: GH, k: layerInputWidth, a: layerInput, lda: layerInputWidth,
+                      b: p.wIH, ldb: layerInputWidth, accumulate: false, c: gatesOfLayer + d * gateCount, ldc: S, bias: bias)
+            }
+            if !packsRecurrent { continue }
             let hh = packed.pointer + d * packedCount
-            packWeight(p.wHH, rows: GH, cols: P, into: hh)
+            if packedWeights == nil { packWeight(p.wHH, rows: GH, cols: P, into: hh) }
             if let wHR = p.wHR { packWeight(wHR, rows: P, cols: H, into: hh + hrOffset) }
         }
         // Phase 2, the recurrence of rows n0 ..< n0 + m of direction d.
@@ -196,6 +210,20 @@ func gatedForward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePoi
             let p = GatedParameters(c, parameters, layer: layer, direction: d)
             let gates = gatesOfLayer + d * gateCount
             let hh = UnsafePointer(packed.pointer + d * packedCount)
+            let packedHH = packedWeights?[2 * (layer * D + d) + 1] ?? (packsRecurrent ? hh : nil)
+            let packedHR = packsRecurrent ? hh + hrOffset : nil
+            // h·W_hhᵀ (n = G·H) or h_pre·W_hrᵀ (n = P) for `rows` rows: packed, or W read in place (see above).
+            func product(_ w: UnsafePointer<Float>, packedW: UnsafePointer<Float>?, n: Int, k: Int, rows: Int,
+                         a: UnsafePointer<Float>, lda: Int, accumulate: Bool, c out: UnsafeMutablePointer<Float>, ldc: Int,
+                         bias: UnsafePointer<Float>? = nil, activation: GEMMActivation = .identity) {
+                if let packedW {
+                    sgemmPacked(transA: false, m: rows, n: n, k: k, a: a, lda: lda, packedB: packedW, accumulate: accumulate,
+                                c: out, ldc: ldc, bias: bias, activation: activation)
+                } else {
+                    sgemm(transA: false, transB: true, m: rows, n: n, k: k, a: a, lda: lda, b: w, ldb: k,
+                          accumulate: accumulate, c: out, ldc: ldc, bias: bias, activation: activation)
+                }
+            }
             let state = (layer * D + d) * N + n0
             let hs = hState.pointer + (d * N + n0) * P, cs = cState.pointer + (d * N + n0) * H
             if let h0 { hs.update(from: h0 + state * P, count: m * P) } else { hs.initialize(repeating: 0, count: m * P) }
@@ -210,7 +238,7 @@ func gatedForward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePoi
                 let h = layerOut + (steps.start[t] + n0) * outWidth + d * P
                 switch c.cell {
                 case .lstm:
-                    sgemmPacked(transA: false, m: ma, n: GH, k: P, a: hs, lda: P, packedB: hh, accumulate: true, c: g, ldc: S)
+                    product(p.wHH, packedW: packedHH, n: GH, k: P, rows: ma, a: hs, lda: P, accumulate: true, c: g, ldc: S)
                     for n in 0..<ma {
                         let row = g + n * S
                         let hRow = p.wHR != nil ? row + GH + H : h + n * outWidth
@@ -218,19 +246,19 @@ func gatedForward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePoi
                         (cs + n * H).update(from: row + GH, count: H)
                     }
                     if p.wHR != nil {  // h = h_pre · W_hrᵀ
-                        sgemmPacked(transA: false, m: ma, n: P, k: H, a: g + GH + H, lda: S, packedB: hh + hrOffset,
-                                    accumulate: false, c: h, ldc: outWidth)
+                        product(p.wHR!, packedW: packedHR, n: P, k: H, rows: ma, a: g + GH + H, lda: S,
+                                accumulate: false, c: h, ldc: outWidth)
                     }
                 case .gru:
                     let products = stepProducts.pointer + (d * N + n0) * GH
-                    sgemmPacked(transA: false, m: ma, n: GH, k: P, a: hs, lda: P, packedB: hh, accumulate: false,
-                                c: products, ldc: GH, bias: p.bHH)
+                    product(p.wHH, packedW: packedHH, n: GH, k: P, rows: ma, a: hs, lda: P, accumulate: false,
+                            c: products, ldc: GH, bias: p.bHH)
                     for n in 0..<ma {
                         gruCellForward(g + n * S, products + n * GH, hPrev: hs + n * P, hOut: h + n * outWidth, H: H)
                     }
                 case .elman:
-                    sgemmPacked(transA: false, m: ma, n: H, k: P, a: hs, lda: P, packedB: hh, accumulate: true, c: g,
-                                ldc: S, activation: activation)
+                    product(p.wHH, packedW: packedHH, n: H, k: P, rows: ma, a: hs, lda: P, accumulate: true, c: g,
+                            ldc: S, activation: activation)
                     for n in 0..<ma { (h + n * outWidth).update(from: g + n * S, count: H) }
                 }
                 for n in 0..<ma { (hs + n * P).update(from: h + n * outWidth, count: P) }

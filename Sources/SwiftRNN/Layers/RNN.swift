@@ -187,8 +187,8 @@ func checkBatchSizes(_ b: UnsafeBufferPointer<Int>, seqLen: Int, batch: Int) thr
 ///   of the internal ping-pong buffers, and the last layer's slice is copied into `output`.
 ///
 /// - `packedWeights`: nil, or for each layer and direction (state_dict order) W_ih then W_hh, each
-///   packed by `packWeight` (`packedWeightCount(rows: hiddenSize, cols: its columns)` floats): the call then
-///   packs nothing, which is most of the cost of a one-token step (generation). The packings must be
+///   packed by `packWeight` (`packedWeightCount(rows: gateRows, cols: its columns)` floats; an LSTM's W_hr is
+///   packed by the call): the call then packs nothing, which is most of the cost of a one-token step (generation). The packings must be
 ///   of the current `parameters` (the caller's job); the results are bit-identical.
 ///
 /// A few workspace allocations per call, none per time step. Each sequence's result depends only on its
@@ -218,12 +218,12 @@ public func rnnForward(config: RNNConfig, parameters: UnsafeBufferPointer<Unsafe
     }
     if rows == 0 { return }  // batch 0: empty output and hn, as torch
     if config.cell != .elman || batchSizes != nil {
-        guard packedWeights == nil else { throw .invalidArgument("packed weights are for the Elman RNN's padded batches only") }
         guard config.cell == .lstm || c0 == nil else { throw .invalidArgument("only an LSTM has a cell state c0") }
         guard config.cell != .lstm || cn != nil else { throw .invalidArgument("an LSTM needs a buffer for c_n") }
         if let batchSizes { try checkBatchSizes(batchSizes, seqLen: L, batch: N) }
         try gatedForward(config: config, parameters: parameters, x: x, seqLen: L, batch: N, h0: h0, c0: c0,
-                         dropoutMasks: dropoutMasks, output: output, hn: hn, cn: cn, saved: saved, batchSizes: batchSizes)
+                         dropoutMasks: dropoutMasks, output: output, hn: hn, cn: cn, saved: saved, batchSizes: batchSizes,
+                         packedWeights: packedWeights)
         return
     }
 

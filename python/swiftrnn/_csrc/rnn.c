@@ -134,10 +134,11 @@ static PyObject *rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t n
         int64_t *sizes = PyMem_Malloc(sizeof(int64_t) * (size_t)(packed.count ? packed.count : 1));
         if (sizes == NULL) { PyErr_NoMemory(); goto fail; }
         for (Py_ssize_t i = 0; i < packed.count; i++) sizes[i] = packed.shapes[i].dims[0];  /* 1-d: checked above */
-        CALL_CORE(status, srnn_rnn_forward_packed(&desc, pp, params.count, (const float *const *)packed.data, sizes,
-                                                  packed.count, data_or_null(x), plan.seq_len, plan.batch,
-                                                  data_or_null(h0), data_or_null(masks), (float *)PyArray_DATA(out),
-                                                  (float *)PyArray_DATA(hn), err, sizeof err));
+        CALL_CORE(status, srnn_recurrent_forward_packed(&desc, pp, params.count, (const float *const *)packed.data,
+                                                        sizes, packed.count, data_or_null(x), plan.seq_len, plan.batch,
+                                                        data_or_null(h0), data_or_null(c0), data_or_null(masks),
+                                                        (float *)PyArray_DATA(out), (float *)PyArray_DATA(hn),
+                                                        cn ? (float *)PyArray_DATA(cn) : NULL, err, sizeof err));
         PyMem_Free(sizes);
     } else {
         CALL_CORE(status, srnn_recurrent_forward(&desc, pp, params.count, data_or_null(x), plan.seq_len, plan.batch, bs,

@@ -378,8 +378,8 @@ def _recurrent_step(module: nn.RNNBase, op: str, D: int, H: int, layout: int, re
     ``squeezed``: Y is wanted as (T, N, H), the unidirectional output with its direction axis squeezed away
     (torch's Squeeze after the operator, folded into it at load)."""
     flat, desc = module._flat, module._desc
-    # W_ih and W_hh packed once for the GEMM kernel (the core takes packed weights for the Elman RNN only).
-    packed = tuple(_native.pack_weight(w) for group in module.all_weights for w in group[:2]) if op == "RNN" else None
+    # W_ih and W_hh packed once for the GEMM kernel (bit-identical to packing them on every call).
+    packed = tuple(_native.pack_weight(w) for group in module.all_weights for w in group[:2])
     time_axis = layout  # X: (T, N, I) for layout 0, (N, T, I) for layout 1
 
     def check(x: np.ndarray, seq_lens: Optional[np.ndarray]) -> None:
