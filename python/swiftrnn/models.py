@@ -18,8 +18,8 @@ token, fed back in — as one module that trains (``fit``), scores (``evaluate``
 
 The saved weights load into the PyTorch module of the same shape (``TORCH_EQUIVALENT`` below).
 
-Serving: ``generate``, ``evaluate`` and ``perplexity`` run in eval mode under ``swiftrnn.no_grad()``, so
-they keep nothing per thread. Calling the model yourself (``logits, h = model(ids)``) to serve requests,
+Serving: ``generate``, ``evaluate`` and ``perplexity`` run as in eval mode under ``swiftrnn.no_grad()``, so
+they keep nothing per thread, and they never change the model's mode: another thread may train it meanwhile. Calling the model yourself (``logits, h = model(ids)``) to serve requests,
 do the same: ``model.eval()`` once, and each call inside ``with swiftrnn.no_grad():``; a training-mode
 forward keeps its activations in the calling thread until a backward.
 """
@@ -43,6 +43,7 @@ import numpy as np
 from . import _native, nn
 from . import random as _random
 from .grad_mode import enable_grad, no_grad
+from .nn.modules.module import serving_mode
 from ._io import json_bytes, parse_json, replace_directory
 from .text import TOKENIZERS, Vocab
 
@@ -530,15 +531,11 @@ class RNNLanguageModel(nn.Module):
 
     @contextlib.contextmanager
     def _serving(self) -> Iterator[None]:
-        """Eval mode (no dropout) and ``no_grad`` (nothing kept for a backward: a serving thread holds no
-        activations) for the block; the mode is restored after it."""
-        was_training = self.training
-        self.eval()
-        try:
-            with no_grad():
-                yield
-        finally:
-            self.train(was_training)
+        """As eval mode (no dropout) and ``no_grad`` (nothing kept for a backward: a serving thread holds no
+        activations) for the block, in this thread only: the modules' ``training`` flags are left alone, so a
+        thread training the same model meanwhile keeps its dropout."""
+        with serving_mode(), no_grad():
+            yield
 
     # --- scoring ------------------------------------------------------------------------------
     def evaluate(self, ids: Any, seq_len: Optional[int] = None, batch_size: int = 16) -> float:

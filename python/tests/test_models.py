@@ -209,6 +209,27 @@ def test_generate_runs_in_eval_mode_and_restores_the_mode():
     assert np.array_equal(a, m.generate([1, 2], 30, greedy=True)) and not m.training
 
 
+def test_serving_leaves_the_shared_mode_alone_for_a_thread_training_the_model(monkeypatch):
+    # generate/evaluate once switched the model to eval mode and back: a thread training the same model meanwhile
+    # ran its forwards without dropout. Now the serving thread alone runs as in eval mode.
+    import threading
+    from swiftrnn import models
+    m = small(num_layers=2, dropout=0.5)
+    m.train()
+    seen_by_trainer = []
+    sample = models._native.sample
+
+    def spy(*args):  # between tokens of a generation, another thread looks at the model
+        t = threading.Thread(target=lambda: seen_by_trainer.append((m.training, m.rnn.training,
+                                                                    m.rnn._training_now())))
+        t.start()
+        t.join()
+        return sample(*args)
+    monkeypatch.setattr(models._native, "sample", spy)
+    m.generate([1, 2], 5, greedy=True)
+    assert seen_by_trainer == [(True, True, True)] * 5
+
+
 @pytest.mark.parametrize("kw, exc, match", [
     ({"prompt_ids": []}, ValueError, "empty"),
     ({"prompt_ids": [12]}, IndexError, "12 is out of range"),
@@ -544,14 +565,18 @@ def test_generate_and_evaluate_run_in_eval_mode_without_gradients():
     seen = []
     for sub in (m.embedding, m.rnn, m.fc):
         def spy(*args, _sub=sub, _forward=sub.forward, **kwargs):
-            seen.append((type(_sub).__name__, _sub.training, swiftrnn.is_grad_enabled()))
+            seen.append((type(_sub).__name__, _sub._training_now(), _sub._records(), swiftrnn.is_grad_enabled()))
             return _forward(*args, **kwargs)
         sub.forward = spy
     m.generate([1, 2], 5, seed=0)
     m.evaluate(np.arange(12), seq_len=4)
     m.evaluate(np.arange(12))
     assert seen and {s[0] for s in seen} == {"Embedding", "RNN", "Linear"}
-    assert all(not training and not grad for _, training, grad in seen), seen
-    assert m.training and m.rnn.training and swiftrnn.is_grad_enabled()  # both restored
+    assert all(not training and not records and not grad for _, training, records, grad in seen), seen
+    assert m.training and m.rnn.training and swiftrnn.is_grad_enabled()  # never changed, grad mode restored
+    train_loss = m.evaluate(np.arange(12), seq_len=4)
+    m.eval()
+    assert m.evaluate(np.arange(12), seq_len=4) == train_loss  # no dropout while evaluating a training-mode model
+    m.train()
     with pytest.raises(RuntimeError, match="nothing to work from"):  # nothing was kept for a backward
         m.rnn.backward(np.zeros((1, 12, 8), np.float32))

@@ -56,7 +56,7 @@ class Dropout(Module):
 
     def forward(self, input: Any) -> np.ndarray:
         """``input * mask`` in training mode; the input itself (as a float32 array) in eval mode."""
-        y, mask = _dropout(input, self.p, self.training)
+        y, mask = _dropout(input, self.p, self._training_now())
         self._save_for_backward((mask, y.shape) if self._records() else None)
         if self.inplace and mask is not None and isinstance(input, np.ndarray) and input.dtype == np.float32:
             np.copyto(input, y)

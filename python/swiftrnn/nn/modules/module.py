@@ -37,6 +37,25 @@ class _IncompatibleKeys(NamedTuple):
 # A new C-contiguous float32 copy of a parameter value (NumPy array, nested list or torch tensor).
 _as_float32 = _to_float32_copy
 
+# Serving (RNNLanguageModel.generate/evaluate): modules run as in eval mode in this thread only, without touching
+# their shared `training` flags (flipping those let a thread training the same model lose its dropout meanwhile).
+_serving_state = threading.local()
+
+
+class _ServingMode:
+    """Context manager: modules run as in eval mode (no dropout, nothing saved) in the calling thread."""
+
+    def __enter__(self) -> None:
+        self._was = getattr(_serving_state, "on", False)
+        _serving_state.on = True
+
+    def __exit__(self, *exc: Any) -> None:
+        _serving_state.on = self._was
+
+
+def serving_mode() -> _ServingMode:
+    return _ServingMode()
+
 
 def _addindent(s: str, spaces: int) -> str:
     lines = s.split("\n")
@@ -437,16 +456,20 @@ class Module:
         state.pop("_tape_local", None)
         return state
 
+    def _training_now(self) -> bool:
+        """Training mode as this thread's forward sees it: the module's flag, off inside `serving_mode()`."""
+        return self.training and not getattr(_serving_state, "on", False)
+
     def _records(self) -> bool:
         """Whether a forward now saves what backward needs: in training mode, with gradients enabled."""
-        return self.training and is_grad_enabled()
+        return self._training_now() and is_grad_enabled()
 
     def _save_for_backward(self, state: Any) -> None:
         """Pushes what one backward needs (None: a forward that saves nothing, in eval mode or with gradients
         disabled; a backward with nothing pending then says which)."""
         tape = self.__dict__.get("_tape_local") or self._tape()  # the common case without a method call
         if state is None:
-            tape.reason = _NO_GRAD if self.training else _EVAL
+            tape.reason = _NO_GRAD if self._training_now() else _EVAL
             return
         stack = tape.__dict__.get("stack")
         if stack is None:

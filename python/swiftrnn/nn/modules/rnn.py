@@ -175,7 +175,7 @@ class RNNBase(Module):
             input, packing = _unpack(input)
             h0, c0 = _permute_states(packing[1], h0, c0)
         masks = None
-        if self.dropout > 0 and self.training and self.num_layers > 1:
+        if self.dropout > 0 and self._training_now() and self.num_layers > 1:
             masks = self._dropout_masks(input, packed=packing is not None)
         sizes = None if packing is None else packing[0]
         if not self._records():
