@@ -101,7 +101,12 @@ extension RecurrentLayer {
     }
 }
 
-extension RNN {
+/// The recurrent layers whose state is h alone (`RNN`, `GRU`): one training forward and backward for both.
+public protocol HiddenStateRecurrentLayer: RecurrentLayer {}
+extension RNN: HiddenStateRecurrentLayer {}
+extension GRU: HiddenStateRecurrentLayer {}
+
+extension HiddenStateRecurrentLayer {
     /// The forward pass of training: returns what `callAsFunction` returns plus the record `backward`
     /// needs. `dropoutMasks` (numLayers − 1, L, N, D·H), already scaled by 1/(1 − p), or nil.
     public func trainingForward(_ x: Tensor, h0: Tensor? = nil,
@@ -113,24 +118,6 @@ extension RNN {
     /// Backpropagation through time for the forward that made `record`: accumulates (+=) each
     /// parameter's gradient into `parameterGradients` (shaped like `parameters`) and returns the
     /// gradients of the input and of h0 (shaped like the input and like hn). `gradHn` nil means zeros.
-    public func backward(_ record: RNNForwardRecord, gradOutput: Tensor, gradHn: Tensor? = nil,
-                         parameterGradients: inout [Tensor]) throws(SwiftRNNError) -> (gradInput: Tensor, gradH0: Tensor) {
-        let (gradInput, gradH0, _) = try recordedBackward(record, gradOutput: gradOutput, gradHn: gradHn, gradCn: nil,
-                                                          parameterGradients: &parameterGradients)
-        return (gradInput, gradH0)
-    }
-}
-
-extension GRU {
-    /// The forward pass of training: what `callAsFunction` returns plus the record `backward` needs.
-    /// `dropoutMasks` (numLayers − 1, L, N, D·H), already scaled by 1/(1 − p), or nil.
-    public func trainingForward(_ x: Tensor, h0: Tensor? = nil,
-                                dropoutMasks: Tensor? = nil) throws(SwiftRNNError) -> (output: Tensor, hn: Tensor, record: RNNForwardRecord) {
-        let (output, hn, _, record) = try recordedForward(x, h0: h0, c0: nil, dropoutMasks: dropoutMasks)
-        return (output, hn, record)
-    }
-
-    /// Backpropagation through time, as `RNN.backward`.
     public func backward(_ record: RNNForwardRecord, gradOutput: Tensor, gradHn: Tensor? = nil,
                          parameterGradients: inout [Tensor]) throws(SwiftRNNError) -> (gradInput: Tensor, gradH0: Tensor) {
         let (gradInput, gradH0, _) = try recordedBackward(record, gradOutput: gradOutput, gradHn: gradHn, gradCn: nil,
