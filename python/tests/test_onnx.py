@@ -197,14 +197,35 @@ def test_relu_rnn_and_default_attributes_load():
     sonnx.load(rnn_node_model("GRU", G=3, linear_before_reset=1, activations=["Sigmoid", "Tanh"]))
 
 
-def test_sequence_lens_other_than_the_sequence_length_is_a_clear_error():
-    name = "gru_reverse"
+def test_sequence_lens_shorter_than_the_sequence_run_packed():
+    # The *_varlen fixtures (ONNX Runtime's outputs, lengths [4, 6, 1] of 6) run through the fixture parity test;
+    # here: every direction and cell against the loaded module run on each sequence alone, over its own length.
+    for name in ("rnn_reverse_varlen", "lstm_bidirectional_varlen", "gru_forward_varlen"):
+        assert name in FIXTURE_NAMES
+        model = sonnx.load(os.path.join(ONNX_DIR, f"{name}.onnx"))
+        (module,) = [m for _, m in model.named_modules()][1:]
+        feeds, _ = fixture_io(name)
+        y, *finals = model(**feeds)
+        reverse = name.startswith("rnn_reverse")
+        for n, length in enumerate(feeds["sequence_lens"]):
+            x = feeds["X"][:length, n:n + 1]
+            h = feeds["initial_h"][:, n:n + 1]
+            hx = (h, feeds["initial_c"][:, n:n + 1]) if "initial_c" in feeds else h
+            out, hn = module(x[::-1] if reverse else x, hx)
+            out = out[::-1] if reverse else out
+            np.testing.assert_array_equal(y[:length, :, n], out.reshape(length, -1, y.shape[-1]))
+            assert not y[length:, :, n].any()
+            for f, f1 in zip(finals, hn if isinstance(hn, tuple) else (hn,)):
+                np.testing.assert_array_equal(f[:, n:n + 1], f1)
+
+
+@pytest.mark.parametrize("lengths", [[0, 6, 1], [4, 7, 1], [-2, 6, 1]])
+def test_sequence_lens_out_of_range_are_a_clear_error(lengths):
+    name = "gru_reverse_varlen"
     model = sonnx.load(os.path.join(ONNX_DIR, f"{name}.onnx"))
     feeds, _ = fixture_io(name)
-    lens = feeds["sequence_lens"].copy()
-    lens[0] -= 1
-    with pytest.raises(ValueError, match="sequence_lens .* differ from the sequence length 5"):
-        model(**{**feeds, "sequence_lens": lens})
+    with pytest.raises(ValueError, match=r"sequence_lens must hold one length in \[1, 6\]"):
+        model(**{**feeds, "sequence_lens": np.array(lengths, np.int32)})
 
 
 # --- import: hostile files -----------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Un
 import numpy as np
 
 from .. import _native, nn
+from ..nn.utils import rnn as rnn_utils
 from .. import random as _random
 from . import UnsupportedModelError, _require_onnx
 
@@ -382,20 +383,51 @@ def _recurrent_step(module: nn.RNNBase, op: str, D: int, H: int, layout: int, re
     packed = tuple(_native.pack_weight(w) for group in module.all_weights for w in group[:2])
     time_axis = layout  # X: (T, N, I) for layout 0, (N, T, I) for layout 1
 
-    def check(x: np.ndarray, seq_lens: Optional[np.ndarray]) -> None:
+    def check(x: np.ndarray, seq_lens: Optional[np.ndarray]) -> bool:
+        """Whether the call runs sequences of their own lengths (sequence_lens below X's time axis)."""
         if x.ndim != 3:
             raise ValueError(f"{op}: X must be 3-d ({'(N, T, I)' if layout else '(T, N, I)'}), got shape {x.shape}")
-        if seq_lens is not None and seq_lens.size and np.any(seq_lens != x.shape[time_axis]):
-            raise ValueError(f"{op}: sequence_lens {seq_lens.tolist()} differ from the sequence length "
-                             f"{x.shape[time_axis]}; swiftrnn runs equal-length sequences only (pad and mask "
-                             "outside the model)")
+        if seq_lens is None or not seq_lens.size or np.all(seq_lens == x.shape[time_axis]):
+            return False
+        T, N = x.shape[time_axis], x.shape[1 - time_axis]
+        if seq_lens.shape != (N,) or seq_lens.dtype.kind not in "iu" or seq_lens.min() < 1 or seq_lens.max() > T:
+            raise ValueError(f"{op}: sequence_lens must hold one length in [1, {T}] (X's time axis) per sequence of "
+                             f"the batch ({N}), got {seq_lens.tolist()}")
+        return True
+
+    def own_lengths(x: np.ndarray, lens: np.ndarray, h0: Optional[np.ndarray],
+                    c0: Optional[np.ndarray]) -> Tuple[Any, ...]:
+        """(Y, Y_h[, Y_c]) in ONNX's layout for sequences of their own lengths: the packed recurrence (each sequence
+        stops at its length, a reverse direction starts there), Y zero past each length, as ONNX specifies."""
+        xt = np.swapaxes(x, 0, 1) if layout else x  # (T, N, I)
+        T, N = xt.shape[0], xt.shape[1]
+        lens = lens.astype(np.int64)
+        cols = np.arange(N)
+        flip = np.clip(lens[None, :] - 1 - np.arange(T)[:, None], 0, T - 1)  # step t of a sequence read backwards
+        if reverse:  # a reverse-only operator: each sequence flipped within its own length
+            xt = xt[flip, cols]
+        states = [None if s is None else (np.swapaxes(s, 0, 1) if layout else s) for s in (h0, c0)]
+        if op == "LSTM" and (states[0] is not None or states[1] is not None):
+            hx: Any = tuple(np.zeros((D, N, H), np.float32) if s is None else s for s in states)
+        else:
+            hx = states[0]
+        out, *final = module(rnn_utils.pack_padded_sequence(xt, lens, enforce_sorted=False), hx)
+        y, _ = rnn_utils.pad_packed_sequence(out, total_length=T)  # (T, N, D·H), zeros past each length
+        if reverse:
+            y = np.where((np.arange(T)[:, None] < lens[None, :])[..., None], y[flip, cols], 0).astype(np.float32)
+        finals = tuple(final[0]) if op == "LSTM" else (final[0],)  # (D, N, H) each
+        if squeezed:
+            return (np.swapaxes(y, 0, 1) if layout else y,) + finals
+        if layout:
+            return (np.swapaxes(y, 0, 1).reshape(N, T, D, H),) + tuple(np.swapaxes(f, 0, 1) for f in finals)
+        return (y.reshape(T, N, D, H).transpose(0, 2, 1, 3),) + finals
 
     if not layout and not reverse:  # what torch exports: the shortest path
         def step_forward(x: np.ndarray, _w: Any, _r: Any, _b: Any = None, seq_lens: Optional[np.ndarray] = None,
                          h0: Optional[np.ndarray] = None, c0: Optional[np.ndarray] = None,
                          _p: Any = None) -> Tuple[Any, ...]:
-            if x.ndim != 3 or seq_lens is not None:
-                check(x, seq_lens)
+            if (x.ndim != 3 or seq_lens is not None) and check(x, seq_lens):
+                return own_lengths(x, seq_lens, h0, c0)  # type: ignore[arg-type]
             result = _native.rnn_forward(x, h0, flat, desc, None, None, packed, c0)
             out = result[0]
             if squeezed:
@@ -410,7 +442,8 @@ def _recurrent_step(module: nn.RNNBase, op: str, D: int, H: int, layout: int, re
 
     def step(x: np.ndarray, _w: Any, _r: Any, _b: Any = None, seq_lens: Optional[np.ndarray] = None,
              h0: Optional[np.ndarray] = None, c0: Optional[np.ndarray] = None, _p: Any = None) -> Tuple[Any, ...]:
-        check(x, seq_lens)
+        if check(x, seq_lens):
+            return own_lengths(x, seq_lens, h0, c0)  # type: ignore[arg-type]
         if reverse:  # a reverse-only operator: the forward recurrence over the flipped sequence, flipped back
             x = x[::-1] if time_axis == 0 else x[:, ::-1]
         result = _native.rnn_forward(x, state(h0), flat, desc, None, None, packed, state(c0))
@@ -538,8 +571,8 @@ def load(source: Union[str, "os.PathLike[str]", bytes], max_bytes: int = DEFAULT
     """Loads an ONNX model (a path or the file's bytes) into an ``OnnxModel`` run by swiftrnn.
 
     Supported: ``RNN`` (Tanh/Relu), ``LSTM`` and ``GRU`` (``linear_before_reset=1``: torch's and Keras's GRU)
-    with any direction, ``initial_h``/``initial_c``, ``layout`` 0 or 1 and ``sequence_lens`` equal to the
-    sequence length; and ``Gather``, ``MatMul``, ``Gemm``, ``Add``, ``Softmax``, ``LogSoftmax``, ``Squeeze``,
+    with any direction, ``initial_h``/``initial_c``, ``layout`` 0 or 1 and ``sequence_lens`` (each sequence
+    stops at its own length through the packed recurrence, Y is zero past it, as ONNX specifies); and ``Gather``, ``MatMul``, ``Gemm``, ``Add``, ``Softmax``, ``LogSoftmax``, ``Squeeze``,
     ``Unsqueeze``, ``Transpose``, ``Reshape``, ``Concat``, ``Slice``, ``Shape``, ``ConstantOfShape``,
     ``Expand``, ``Cast``, ``Constant``, ``Identity`` (the operators of torch's and tf2onnx's exports of recurrent models).
 
