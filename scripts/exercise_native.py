@@ -112,6 +112,19 @@ def main(rounds: int = 3) -> int:
                     lambda: _native.linear_forward(x[0], lin.weight, lin.bias, packed[0])):
             expect_error(bad)
 
+        # LSTM (projected) and GRU with packed weights, and one step of a few rows (W_hh read in place)
+        for gated in (nn.LSTM(4, 6, 2, proj_size=3), nn.GRU(4, 6, 2, bidirectional=True)):
+            gated.eval()
+            gpacked = tuple(_native.pack_weight(w) for group in gated.all_weights for w in group[:2])
+            c0 = np.ones((2, 2, 6), np.float32) if isinstance(gated, nn.LSTM) else None
+            for steps in (5, 1):
+                xg = np.ones((steps, 2, 4), np.float32)
+                np.testing.assert_array_equal(_native.rnn_forward(xg, None, gated._flat, gated._desc, None, None,
+                                                                  gpacked, c0)[0],
+                                              _native.rnn_forward(xg, None, gated._flat, gated._desc, None, None,
+                                                                  None, c0)[0])
+            expect_error(lambda: _native.rnn_forward(xg, None, gated._flat, gated._desc, None, None, gpacked[::-1], c0))
+
         # Module state: state_dict, load_state_dict (success and all-or-nothing failure), huge sizes
         net = nn.RNN(3, 4, num_layers=2)
         net.load_state_dict({k: v * 0.5 for k, v in net.state_dict().items()})
