@@ -1,12 +1,14 @@
 """Text generation speed, one token at a time: swiftrnn vs PyTorch (when importable), interleaved in one process.
 
-Two ways to generate, per model size (embedding -> RNN -> linear -> argmax, the next token fed back in):
+Two ways to generate, per cell (RNN, LSTM, GRU) and model size (embedding -> recurrent layer -> linear -> argmax,
+the next token fed back in):
 - `RNNLanguageModel.generate` (greedy): the weights are packed once per call, then each token is one
-  single-step RNN call and one Linear call on the packed weights;
+  single-step recurrent call and one Linear call on the packed weights;
 - the tutorial's own loop of module calls, `rnn(emb(token), h)` then `fc(out)`, in swiftrnn and in torch:
   every call sees the weights for the first time (for up to 4 rows swiftrnn reads them in place).
 
     python benchmarks/generation.py            # microseconds per token, medians over interleaved rounds
+    python benchmarks/generation.py --cell rnn # one cell only
 """
 from __future__ import annotations
 
@@ -45,8 +47,8 @@ def per_token(fns: Dict[str, Callable[[], object]], rounds: int = 9) -> Dict[str
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def workload(E: int, H: int, V: int) -> Dict[str, float]:
-    model = RNNLanguageModel(V, embedding_dim=E, hidden_size=H)
+def workload(cell: str, E: int, H: int, V: int) -> Dict[str, float]:
+    model = RNNLanguageModel(V, embedding_dim=E, hidden_size=H, cell=cell)
     emb, rnn, fc = model.embedding, model.rnn, model.fc  # batch_first RNN: (1, 1, E) per token
     model.eval()
 
@@ -61,7 +63,8 @@ def workload(E: int, H: int, V: int) -> Dict[str, float]:
         "swiftrnn loop": module_loop,
     }
     if torch is not None:
-        temb, trnn, tfc = torch.nn.Embedding(V, E), torch.nn.RNN(E, H, batch_first=True), torch.nn.Linear(H, V)
+        torch_cell = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+        temb, trnn, tfc = torch.nn.Embedding(V, E), torch_cell(E, H, batch_first=True), torch.nn.Linear(H, V)
         for mod, src in ((temb, emb), (trnn, rnn), (tfc, fc)):
             mod.load_state_dict({k: torch.from_numpy(v) for k, v in src.state_dict().items()})
 
@@ -76,18 +79,24 @@ def workload(E: int, H: int, V: int) -> Dict[str, float]:
 
 
 def main() -> None:
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cell", choices=["rnn", "lstm", "gru"], action="append", help="(repeatable) default: all")
+    cells = parser.parse_args().cell or ["rnn", "lstm", "gru"]
     swiftrnn.set_num_threads(1)
     if torch is not None:
         torch.set_num_threads(1)
     print(f"swiftrnn {swiftrnn.__version__}, torch {torch.__version__ if torch else 'not installed'}; 1 thread, "
           f"{TOKENS} tokens per round, median us/token\n")
-    print("| model | swiftrnn generate | swiftrnn module loop | torch module loop | torch loop / generate |")
-    print("|---|---|---|---|---|")
-    for E, H, V in ((64, 256, 459), (128, 512, 5000)):
-        t = workload(E, H, V)
-        tl = t.get("torch loop")
-        torch_cell, ratio = (f"{tl:.1f}", f"{tl / t['generate']:.2f}x") if tl else ("-", "-")
-        print(f"| E{E} H{H} V{V} | {t['generate']:.1f} | {t['swiftrnn loop']:.1f} | {torch_cell} | {ratio} |")
+    print("| cell | model | swiftrnn generate | swiftrnn module loop | torch module loop | torch loop / generate |")
+    print("|---|---|---|---|---|---|")
+    for cell in cells:
+        for E, H, V in ((64, 256, 459), (128, 512, 5000)):
+            t = workload(cell, E, H, V)
+            tl = t.get("torch loop")
+            torch_time, ratio = (f"{tl:.1f}", f"{tl / t['generate']:.2f}x") if tl else ("-", "-")
+            print(f"| {cell} | E{E} H{H} V{V} | {t['generate']:.1f} | {t['swiftrnn loop']:.1f} | {torch_time} | "
+                  f"{ratio} |", flush=True)
 
 
 if __name__ == "__main__":
