@@ -6,6 +6,9 @@ NumPy arrays out; the table shows median times, the ratio PyTorch time / swiftrn
 The single-core SGEMM peak (swiftrnn's Linear on 1024^3) is measured in the same run. The 2-thread
 row's ratio is the median over adjacent 1-thread / 2-thread swiftrnn calls (benchmarks/thread_scaling.py).
 
+An "ONNX Runtime" column times ONNX Runtime (one thread, sequential; when onnxruntime is installed) on torch's
+ONNX export of the same module, for the single-thread RNN, LSTM and GRU rows, outputs checked against swiftrnn's.
+
 The "ceiling" column is the largest ratio any implementation could reach on this machine: PyTorch's time
 over a lower bound of the work's own time. For the RNNs and the training step the bound is the GEMM flops
 at the core's FMA peak (register-resident FMA chains at the kernels' vector width, measured at the start
@@ -49,6 +52,10 @@ try:
     import torch
 except ImportError:  # the PyTorch column is left empty
     torch = None
+try:  # the ONNX Runtime column of the recurrent rows (the model exported by torch, so it needs torch too)
+    import onnxruntime as ort
+except ImportError:
+    ort = None
 
 
 GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}  # blocks of hidden_size rows in W_ih and W_hh
@@ -154,6 +161,10 @@ def rnn_workload(label: str, input_size: int, hidden: int, layers: int, L: int, 
         # Same weights, same numbers: a benchmark of wrong results would be worthless.
         got, want = ours(x, hx)[0], torch_call()[0]
         assert np.allclose(got, want, rtol=1e-4, atol=2e-5), f"{label}: swiftrnn and torch disagree"
+        if ort is not None and threads == 1:
+            session, feeds = ort_session(ref, x, hx, mode)
+            assert np.allclose(session.run(None, feeds)[0], got, rtol=1e-4, atol=2e-5), f"{label}: ONNX Runtime disagrees"
+            fns["ort"] = lambda: session.run(None, feeds)
     if mode == "RNN":
         fns["numpy"] = lambda: numpy_rnn(params, x, layers, D, batch_first)
     if threads > 1:
@@ -168,6 +179,25 @@ def rnn_workload(label: str, input_size: int, hidden: int, layers: int, L: int, 
         t = measure(fns, budget)
     flops = rnn_flops(input_size, hidden, layers, D, L, N, mode)
     return label, t, flops, None
+
+
+def ort_session(ref, x: np.ndarray, hx, mode: str):
+    """ONNX Runtime (one thread, sequential) on torch's export of `ref` (real RNN/LSTM/GRU operators), and its feeds."""
+    import io
+    import warnings
+    names = ["x"] + ([] if hx is None else ["h0", "c0"] if mode == "LSTM" else ["h0"])
+    arrays = [x] + ([] if hx is None else list(hx) if mode == "LSTM" else [hx])
+    tensors = [torch.from_numpy(a) for a in arrays]
+    args = (tensors[0],) if hx is None else (tensors[0], tuple(tensors[1:]) if mode == "LSTM" else tensors[1])
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's deprecation notes
+        torch.onnx.export(ref, args, buf, dynamo=False, opset_version=17, input_names=names)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    session = ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
+    return session, dict(zip(names, arrays))
 
 
 def packed_workload(budget: float):
@@ -335,8 +365,8 @@ def main() -> None:
     fma_peak = max(fma_peak, swiftrnn._native.fma_peak_gflops(0.3))
 
     header = ("| workload | swiftrnn | PyTorch | NumPy | PyTorch / swiftrnn | target | ceiling | "
-              "swiftrnn GFLOP/s (% of FMA peak) |")
-    lines = [header, "|---|---|---|---|---|---|---|---|"]
+              "swiftrnn GFLOP/s (% of FMA peak) | ONNX Runtime (its time / swiftrnn's) |")
+    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
     for label, t, flops, floor in rows:
         ratio = t["torch"] / t["swiftrnn"] if "torch" in t else None
         if floor is None and flops:
@@ -351,12 +381,13 @@ def main() -> None:
         lines.append(f"| {label} | {fmt_time(t['swiftrnn'])} | {fmt_time(t['torch']) if 'torch' in t else '-'} | "
                      f"{fmt_time(t['numpy']) if 'numpy' in t else (('swiftrnn padded ' + fmt_time(t['padded'])) if 'padded' in t else '-')} | "
                      f"{f'{ratio:.2f}x' if ratio else '-'} | "
-                     f"{f'>= {target}x' if target else '-'}{verdict} | {f'{ceiling:.2f}x' if ceiling else '-'} | {gflops} |")
+                     f"{f'>= {target}x' if target else '-'}{verdict} | {f'{ceiling:.2f}x' if ceiling else '-'} | {gflops} | "
+                     f"{(fmt_time(t['ort']) + ' (' + format(t['ort'] / t['swiftrnn'], '.2f') + 'x)') if 'ort' in t else '-'} |")
     if two is not None:
         lines.append(f"| 2 threads vs 1, RNN(256,512,2) T50 N64 | {fmt_time(two[1]['swiftrnn'])} | "
                      f"{fmt_time(two[1]['torch']) if 'torch' in two[1] else '-'} | - | {scale:.2f}x (swiftrnn 1 -> 2 "
                      f"threads) | >= 1.7x{' met' if scale >= 1.7 else ' **missed**'} | 2.00x | "
-                     f"{two[2] / two[1]['swiftrnn'] / 1e9:.1f} |")
+                     f"{two[2] / two[1]['swiftrnn'] / 1e9:.1f} | - |")
     table = "\n".join(lines)
     if args.markdown:
         print(table)
