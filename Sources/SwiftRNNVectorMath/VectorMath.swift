@@ -62,7 +62,8 @@ public func reluLanes<V: FloatLanes>(_ x: V) -> V {
 ///   is off by little more than t's own error;
 /// - a >= 9.5 (and +Inf): 1, which is tanhf's value from a ≈ 9.011 on.
 /// The sign of x is put back last (so tanh(-0) = -0); NaN stays NaN.
-@inlinable @inline(__always)
+/// Transparent: with `@inline(__always)` the 16-lane LSTM/GRU cells still called it out of line.
+@_transparent
 public func tanhLanes<V: FloatLanes>(_ x: V) -> V {
     typealias F = V
     typealias Bits = V.MaskStorage
@@ -242,19 +243,6 @@ public func storeLanes<V: FloatLanes>(_ v: V, _ p: UnsafeMutablePointer<Float>, 
     }
 }
 
-/// `body(j, valid)` over 0..<n in blocks of V's width (`valid` < width for the last, partial one). The full
-/// blocks and the tail are separate calls, so the inlined body's `valid == width` tests fold away.
-@inlinable @inline(__always)
-public func forEachBlock<V: FloatLanes>(_: V.Type, _ n: Int, _ body: (Int, Int) -> Void) {
-    let w = V.scalarCount
-    var j = 0
-    while j + w <= n {
-        body(j, w)
-        j += w
-    }
-    if j < n { body(j, n - j) }
-}
-
 /// The LSTM cell's pointwise step over `rows` rows, in vectors of V (every lane the same operations, so the
 /// same bits at any width). Row r: the pre-activations i, f, g, o (H each) at gates + r·gateStride, its cell
 /// state at c + r·H, replaced by c' = σ(f)·c + σ(i)·tanh(g); h' = σ(o)·tanh(c') goes to h + r·hStride.
@@ -266,9 +254,12 @@ public func forEachBlock<V: FloatLanes>(_: V.Type, _ n: Int, _ body: (Int, Int) 
 public func lstmCellRows<V: FloatLanes>(_: V.Type, rows: Int, H: Int, gates: UnsafeMutablePointer<Float>, gateStride: Int,
                                         c: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>, hStride: Int,
                                         save: Bool) {
+    // Nested functions, each called for the full vectors and then for the tail, so `valid == width` folds away
+    // in each copy (as closures passed to a shared loop helper, both 16-lane passes stayed out-of-line calls).
+    let w = V.scalarCount
     for r in 0..<rows {
         let row = gates + r * gateStride, cr = c + r * H, hr = h + r * hStride
-        forEachBlock(V.self, H) { j, v in
+        @inline(__always) func gatesAndC(_ j: Int, _ v: Int) {
             let i: V = sigmoidLanes(loadLanes(row + j, v)), f: V = sigmoidLanes(loadLanes(row + H + j, v))
             let g: V = tanhLanes(loadLanes(row + 2 * H + j, v)), o: V = sigmoidLanes(loadLanes(row + 3 * H + j, v))
             let cNew = (f * loadLanes(cr + j, v)).addingProduct(i, g)
@@ -281,10 +272,16 @@ public func lstmCellRows<V: FloatLanes>(_: V.Type, rows: Int, H: Int, gates: Uns
             storeLanes(o, row + 3 * H + j, v)
             storeLanes(cNew, cr + j, v)
         }
-        forEachBlock(V.self, H) { j, v in
+        @inline(__always) func hidden(_ j: Int, _ v: Int) {
             let o: V = loadLanes(row + 3 * H + j, v)
             storeLanes(o * tanhLanes(loadLanes(cr + j, v) as V), hr + j, v)
         }
+        var j = 0
+        while j + w <= H { gatesAndC(j, w); j += w }
+        if j < H { gatesAndC(j, H - j) }
+        j = 0
+        while j + w <= H { hidden(j, w); j += w }
+        if j < H { hidden(j, H - j) }
     }
 }
 
@@ -298,16 +295,17 @@ public func gruCellRows<V: FloatLanes>(_: V.Type, rows: Int, H: Int, gates: Unsa
                                        products: UnsafePointer<Float>, productStride: Int,
                                        hPrev: UnsafePointer<Float>, hPrevStride: Int,
                                        h: UnsafeMutablePointer<Float>, hStride: Int, save: Bool) {
+    let w = V.scalarCount
     for q in 0..<rows {
         let row = gates + q * gateStride, pr = products + q * productStride
         let hp = hPrev + q * hPrevStride, hq = h + q * hStride
-        forEachBlock(V.self, H) { j, v in
+        @inline(__always) func resetAndUpdate(_ j: Int, _ v: Int) {
             let r: V = sigmoidLanes(loadLanes(row + j, v) + loadLanes(pr + j, v))
             let z: V = sigmoidLanes(loadLanes(row + H + j, v) + loadLanes(pr + H + j, v))
             storeLanes(r, row + j, v)
             storeLanes(z, row + H + j, v)
         }
-        forEachBlock(V.self, H) { j, v in
+        @inline(__always) func hidden(_ j: Int, _ v: Int) {
             let r: V = loadLanes(row + j, v), z: V = loadLanes(row + H + j, v)
             let hn: V = loadLanes(pr + 2 * H + j, v)
             let n = tanhLanes((loadLanes(row + 2 * H + j, v) as V).addingProduct(r, hn))
@@ -318,5 +316,11 @@ public func gruCellRows<V: FloatLanes>(_: V.Type, rows: Int, H: Int, gates: Unsa
             let hPrevLanes: V = loadLanes(hp + j, v)
             storeLanes(n.addingProduct(z, hPrevLanes - n), hq + j, v)
         }
+        var j = 0
+        while j + w <= H { resetAndUpdate(j, w); j += w }
+        if j < H { resetAndUpdate(j, H - j) }
+        j = 0
+        while j + w <= H { hidden(j, w); j += w }
+        if j < H { hidden(j, H - j) }
     }
 }
