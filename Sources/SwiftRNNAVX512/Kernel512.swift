@@ -165,3 +165,20 @@ public func avx512Scale(_ p: UnsafeMutablePointer<Float>, count n: Int, by s: Fl
 /// `fmaChains` on 16-lane vectors (see SwiftRNN's `fmaPeakGFLOPS`).
 @inline(never)
 public func avx512FMAChains(iterations: Int) -> Float { fmaChains(F16.self, iterations: iterations) }
+
+/// `lstmCellRows` (SwiftRNNVectorMath) in 16-lane vectors: the same lane-wise operations as SwiftRNN's
+/// 8-lane calls, so the same bits. On Zen 4 the LSTM's ran ~12 % faster than the 8-lane AVX2 build: half the
+/// instructions per element, and 32 registers keep the functions' constants out of memory.
+public func avx512LSTMCells(rows: Int, H: Int, gates: UnsafeMutablePointer<Float>, gateStride: Int,
+                            c: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>, hStride: Int, save: Bool) {
+    lstmCellRows(F16.self, rows: rows, H: H, gates: gates, gateStride: gateStride, c: c, h: h, hStride: hStride,
+                 save: save)
+}
+
+/// `gruCellRows` (SwiftRNNVectorMath) in 16-lane vectors, as `avx512LSTMCells`.
+public func avx512GRUCells(rows: Int, H: Int, gates: UnsafeMutablePointer<Float>, gateStride: Int,
+                           products: UnsafePointer<Float>, productStride: Int, hPrev: UnsafePointer<Float>,
+                           hPrevStride: Int, h: UnsafeMutablePointer<Float>, hStride: Int, save: Bool) {
+    gruCellRows(F16.self, rows: rows, H: H, gates: gates, gateStride: gateStride, products: products,
+                productStride: productStride, hPrev: hPrev, hPrevStride: hPrevStride, h: h, hStride: hStride, save: save)
+}

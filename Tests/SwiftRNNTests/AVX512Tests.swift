@@ -179,6 +179,60 @@ struct AVX512Tests {
         }
     }
 
+    /// The LSTM and GRU cell epilogues in 16 lanes (`lstmCells` / `gruCells` with the AVX-512 switch on) give the
+    /// 8-lane bits: every output (h', c', and with `save` the stored gates) over pre-activations swept through
+    /// every 4103rd float bit pattern (both signs, subnormals, ±Inf, NaNs) and the functions' branch points,
+    /// with H = 37 (two full vectors and a tail of 5) and row strides wider than the rows.
+    @Test func avx512GatedCellsMatchAVX2BitForBit() {
+        var values: [Float] = [0, -0, 0.625, -0.625, 9.5, -9.5, 88, -88, 88.8, -88.8, 100, -100, .infinity, -.infinity,
+                               .nan, .leastNonzeroMagnitude, .greatestFiniteMagnitude]
+        var bits: UInt32 = 0
+        while true {
+            values.append(Float(bitPattern: bits))
+            let (next, o) = bits.addingReportingOverflow(4096 + 7)
+            if o { break }
+            bits = next
+        }
+        values += Self.randomFloats(20000, seed: 5).map { $0 * 12 }
+        let H = 37, gateStride = 6 * H + 3, hStride = H + 2, rows = values.count / (4 * H) + 1
+        func sample(_ count: Int, _ offset: Int) -> [Float] { (0..<count).map { values[($0 * 7 + offset) % values.count] } }
+        let had = gemmUsesAVX512
+        defer { setGEMMUsesAVX512(had) }
+        func same(_ a: [Float], _ b: [Float]) -> Bool {
+            zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
+        }
+        for save in [false, true] {
+            // LSTM: gates i, f, g, o; the cell state from the sweep too.
+            func lstm(_ wide: Bool) -> ([Float], [Float], [Float]) {
+                setGEMMUsesAVX512(wide)
+                var g = sample(rows * gateStride, 0), c = sample(rows * H, 3)
+                var h = [Float](repeating: 7, count: rows * hStride)
+                g.withUnsafeMutableBufferPointer { gp in c.withUnsafeMutableBufferPointer { cp in h.withUnsafeMutableBufferPointer { hp in
+                    lstmCells(rows: rows, H: H, gates: gp.baseAddress!, gateStride: gateStride, c: cp.baseAddress!,
+                              h: hp.baseAddress!, hStride: hStride, save: save)
+                } } }
+                return (g, c, h)
+            }
+            let (g8, c8, h8) = lstm(false), (g16, c16, h16) = lstm(true)
+            #expect(same(g8, g16) && same(c8, c16) && same(h8, h16), "LSTM, save \(save)")
+            // GRU: gates xr, xz, xn (+ room for hn), the step products and h from the sweep.
+            func gru(_ wide: Bool) -> ([Float], [Float]) {
+                setGEMMUsesAVX512(wide)
+                var g = sample(rows * gateStride, 1)
+                let products = sample(rows * 3 * H, 2), hPrev = sample(rows * hStride, 5)
+                var h = [Float](repeating: 7, count: rows * hStride)
+                g.withUnsafeMutableBufferPointer { gp in h.withUnsafeMutableBufferPointer { hp in
+                    gruCells(rows: rows, H: H, gates: gp.baseAddress!, gateStride: gateStride, products: products,
+                             productStride: 3 * H, hPrev: hPrev, hPrevStride: hStride, h: hp.baseAddress!, hStride: hStride,
+                             save: save)
+                } }
+                return (g, h)
+            }
+            let (gr8, hr8) = gru(false), (gr16, hr16) = gru(true)
+            #expect(same(gr8, gr16) && same(hr8, hr16), "GRU, save \(save)")
+        }
+    }
+
     /// The cross-entropy's exponentials and their sums, sixteen lanes at a time against eight: the same
     /// bits for every row length (the 16-wide loop, then eight-lane chunks, then the padded tail),
     /// over arguments from every binade, the edges of exp's range, infinities and NaN.

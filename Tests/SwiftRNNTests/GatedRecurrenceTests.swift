@@ -10,6 +10,7 @@ import CSwiftRNN
 import Testing
 import SwiftRNNCAPI
 @testable import SwiftRNN
+import SwiftRNNVectorMath
 
 /// Floats at a fixed address for the raw entry points (deallocated with the object).
 final class FloatBuffer {
@@ -583,13 +584,13 @@ struct GatedTorchParityTests {
 }
 
 @Suite struct GateActivationTests {
-    @Test("sigmoid8: within 3 ulp of the double-precision sigmoid from −120 to 120 (4e-39 where it is subnormal); exact ends, NaN stays NaN")
+    @Test("sigmoidLanes: within 3 ulp of the double-precision sigmoid from −120 to 120 (4e-39 where it is subnormal); exact ends, NaN stays NaN")
     func sigmoidAccuracyAndEnds() {
         var worst: Double = 0, worstAt: Float = 0
         var x: Float = -120
         while x <= 120 {
             let lanes = F8((0..<8).map { x + Float($0) * 1e-3 })
-            let got = sigmoid8(lanes)
+            let got = sigmoidLanes(lanes)
             for k in 0..<8 {
                 let want = 1 / (1 + exp(-Double(lanes[k])))
                 let err = abs(Double(got[k]) - want)
@@ -599,7 +600,7 @@ struct GatedTorchParityTests {
             x += 0.0137
         }
         #expect(worst <= 3, "worst \(worst) ulp at \(worstAt)")
-        let ends = sigmoid8(F8(-.infinity, .infinity, -1000, 1000, 0, -0.0, .nan, -88.5))
+        let ends = sigmoidLanes(F8(-.infinity, .infinity, -1000, 1000, 0, -0.0, .nan, -88.5))
         #expect(ends[0] == 0 && ends[1] == 1 && ends[2] == 0 && ends[3] == 1 && ends[4] == 0.5 && ends[5] == 0.5)
         #expect(ends[6].isNaN)
         #expect(ends[7] > 0 && ends[7] < 1e-38)

@@ -3,7 +3,7 @@
 //
 // Per layer and direction: one GEMM projects every time step's input onto all gate blocks at once,
 // X·W_ihᵀ + bias → (L·N, G·H); each step then multiplies h_{t−1} by W_hhᵀ (W_hh packed once; one GEMM
-// over all gate blocks) and runs the cell's pointwise epilogue, eight lanes at a time:
+// over all gate blocks) and runs the cell's pointwise epilogue, 8 lanes at a time (16 on an AVX-512 CPU):
 //   LSTM (rows i, f, g, o): c' = σ(f)·c + σ(i)·tanh(g), h' = σ(o)·tanh(c'), then h' = h'·W_hrᵀ if projected;
 //   GRU (rows r, z, n): r, z = σ(xr + hr), σ(xz + hz); n = tanh(xn + r·hn); h' = (1 − z)·n + z·h.
 // An LSTM's step GEMM adds into the projection, whose chains start from b_ih + b_hh. A GRU's writes
@@ -13,7 +13,8 @@
 //
 // Saved for backward (training): the layer outputs, as for the Elman RNN, then per layer, direction, step
 // and batch row `RNNConfig.savedPerRow` floats: the activated gates, c' (and h' before the projection) for
-// an LSTM; r, z, n and W_hn·h + b_hn for a GRU. In inference the same rows live in a workspace.
+// an LSTM; r, z, n and W_hn·h + b_hn for a GRU. In inference the same rows live in a workspace, and the
+// epilogue skips the stores only backward reads.
 //
 // W_ih and W_hh packed by the caller (`packedWeights`, as for the Elman RNN: a generation loop packs them once)
 // replace the call's own packing; a call of one step over at most `fewRowsMax` rows (a generation step) packs
@@ -30,37 +31,9 @@ import Musl
 import Darwin
 #endif
 import SwiftRNNVectorMath
-
-/// σ(x) = 1 / (1 + e^−x) lane-wise, NaN stays NaN. e^−x as `expLanes` computes it (n = round(t / ln 2),
-/// the same two-part reduction, polynomial and 2ⁿ in two factors), its range checks replaced by clamping
-/// t = −x to [−88, 100]: from 88 on σ rounds to 1 anyway, and e^100 overflows to +inf, so σ = 0 below −88.7
-/// as with the unclamped exponential. A third fewer operations than 1 / (1 + expLanes(−x)) for the
-/// three sigmoids of every LSTM element. Transparent: with `@inline(__always)` the cell loops still
-/// called it out of line.
-@_transparent
-func sigmoid8(_ x: F8) -> F8 {
-    typealias Bits = SIMD8<Int32>
-    var t = -x
-    t = t.replacing(with: -88, where: t.lanesBelow(-88))
-    t = t.replacing(with: 100, where: t.lanesAbove(100))
-    let magic = F8(repeating: 12582912)
-    let shifted = t * F8(repeating: 1.4426950408889634) + magic
-    let n = shifted - magic
-    let ni = unsafeBitCast(shifted, to: Bits.self) &- Bits(repeating: 0x4B40_0000)
-    var r = t.addingProduct(n, F8(repeating: -0.693359375))
-    r = r.addingProduct(n, F8(repeating: 2.12194440e-4))
-    var p = F8(repeating: 1.9875691500e-4)
-    p = F8(repeating: 1.3981999507e-3).addingProduct(p, r)
-    p = F8(repeating: 8.3334519073e-3).addingProduct(p, r)
-    p = F8(repeating: 4.1665795894e-2).addingProduct(p, r)
-    p = F8(repeating: 1.6666665459e-1).addingProduct(p, r)
-    p = F8(repeating: 5.0000001201e-1).addingProduct(p, r)
-    p = (r + F8(repeating: 1)).addingProduct(p, r * r)
-    let n1 = ni &>> 1, n2 = ni &- n1
-    let s1 = unsafeBitCast((n1 &+ Bits(repeating: 127)) &<< 23, to: F8.self)
-    let s2 = unsafeBitCast((n2 &+ Bits(repeating: 127)) &<< 23, to: F8.self)
-    return 1 / (1 + (p * s1) * s2)
-}
+#if SWIFTRNN_X86_KERNELS
+import SwiftRNNAVX512
+#endif
 
 /// Runs `body(j, valid)` over 0..<n in blocks of eight lanes (`valid` < 8 for the last, partial one).
 /// The full blocks and the tail are separate calls, so the inlined body's `valid == 8` tests fold away.
@@ -230,6 +203,11 @@ func gatedForward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePoi
             if c.cell == .lstm {
                 if let c0 { cs.update(from: c0 + state * H, count: m * H) } else { cs.initialize(repeating: 0, count: m * H) }
             }
+            // A padded batch has every row active at every step: a step's GEMM reads h_{t−1} where the previous
+            // step wrote it (the layer output, rows outWidth apart), rather than from a copy in hs. A packed
+            // batch keeps copying into hs, where the rows that have not started (reverse direction) hold h0.
+            let inPlace = batchSizes == nil
+            var hPrev = UnsafePointer(hs), ldh = P
             for step in 0..<L {
                 let t = d == 0 ? step : L - 1 - step
                 let ma = steps.active(t, from: n0, of: m)
@@ -238,32 +216,34 @@ func gatedForward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePoi
                 let h = layerOut + (steps.start[t] + n0) * outWidth + d * P
                 switch c.cell {
                 case .lstm:
-                    product(p.wHH, packedW: packedHH, n: GH, k: P, rows: ma, a: hs, lda: P, accumulate: true, c: g, ldc: S)
-                    for n in 0..<ma {
-                        let row = g + n * S
-                        let hRow = p.wHR != nil ? row + GH + H : h + n * outWidth
-                        lstmCellForward(row, cPrev: cs + n * H, cOut: row + GH, hOut: hRow, H: H)
-                        (cs + n * H).update(from: row + GH, count: H)
-                    }
-                    if p.wHR != nil {  // h = h_pre · W_hrᵀ
+                    product(p.wHH, packedW: packedHH, n: GH, k: P, rows: ma, a: hPrev, lda: ldh, accumulate: true,
+                            c: g, ldc: S)
+                    let projected = p.wHR != nil
+                    lstmCells(rows: ma, H: H, gates: g, gateStride: S, c: cs, h: projected ? g + GH + H : h,
+                              hStride: projected ? S : outWidth, save: saved != nil)
+                    if projected {  // h = h_pre · W_hrᵀ
                         product(p.wHR!, packedW: packedHR, n: P, k: H, rows: ma, a: g + GH + H, lda: S,
                                 accumulate: false, c: h, ldc: outWidth)
                     }
                 case .gru:
                     let products = stepProducts.pointer + (d * N + n0) * GH
-                    product(p.wHH, packedW: packedHH, n: GH, k: P, rows: ma, a: hs, lda: P, accumulate: false,
+                    product(p.wHH, packedW: packedHH, n: GH, k: P, rows: ma, a: hPrev, lda: ldh, accumulate: false,
                             c: products, ldc: GH, bias: p.bHH)
-                    for n in 0..<ma {
-                        gruCellForward(g + n * S, products + n * GH, hPrev: hs + n * P, hOut: h + n * outWidth, H: H)
-                    }
+                    gruCells(rows: ma, H: H, gates: g, gateStride: S, products: products, productStride: GH,
+                             hPrev: hPrev, hPrevStride: ldh, h: h, hStride: outWidth, save: saved != nil)
                 case .elman:
-                    product(p.wHH, packedW: packedHH, n: H, k: P, rows: ma, a: hs, lda: P, accumulate: true, c: g,
+                    product(p.wHH, packedW: packedHH, n: H, k: P, rows: ma, a: hPrev, lda: ldh, accumulate: true, c: g,
                             ldc: S, activation: activation)
                     for n in 0..<ma { (h + n * outWidth).update(from: g + n * S, count: H) }
                 }
-                for n in 0..<ma { (hs + n * P).update(from: h + n * outWidth, count: P) }
+                if inPlace {
+                    hPrev = UnsafePointer(h)
+                    ldh = outWidth
+                } else {
+                    for n in 0..<ma { (hs + n * P).update(from: h + n * outWidth, count: P) }
+                }
             }
-            (hn + state * P).update(from: hs, count: m * P)
+            for n in 0..<m { (hn + (state + n) * P).update(from: hPrev + n * ldh, count: P) }
             if let cn, c.cell == .lstm { (cn + state * H).update(from: cs, count: m * H) }
         }
         if D * groups > 1 {
@@ -287,47 +267,33 @@ func gatedForward(config c: RNNConfig, parameters: UnsafeBufferPointer<UnsafePoi
     }
 }
 
-/// One LSTM row: `row` holds the pre-activations i, f, g, o (H each), replaced by their activations;
-/// c' = f·c + i·g goes to `cOut`, h' = o·tanh(c') to `hOut`.
-@inline(__always)
-func lstmCellForward(_ row: UnsafeMutablePointer<Float>, cPrev: UnsafePointer<Float>, cOut: UnsafeMutablePointer<Float>,
-                     hOut: UnsafeMutablePointer<Float>, H: Int) {
-    @inline(__always) func lanes(_ j: Int, _ v: Int) {
-        let i = sigmoid8(load8(row + j, valid: v)), f = sigmoid8(load8(row + H + j, valid: v))
-        let g = tanh8(load8(row + 2 * H + j, valid: v)), o = sigmoid8(load8(row + 3 * H + j, valid: v))
-        let cNew = (f * load8(cPrev + j, valid: v)).addingProduct(i, g)
-        store8(i, row + j, valid: v)
-        store8(f, row + H + j, valid: v)
-        store8(g, row + 2 * H + j, valid: v)
-        store8(o, row + 3 * H + j, valid: v)
-        store8(cNew, cOut + j, valid: v)
-        store8(o * tanh8(cNew), hOut + j, valid: v)
+/// The LSTM cell's pointwise step over `rows` rows (`lstmCellRows`): 16 lanes at a time on an AVX-512 CPU,
+/// else 8; every lane goes through the same operations, so the same bits.
+func lstmCells(rows: Int, H: Int, gates: UnsafeMutablePointer<Float>, gateStride: Int, c: UnsafeMutablePointer<Float>,
+               h: UnsafeMutablePointer<Float>, hStride: Int, save: Bool) {
+    #if SWIFTRNN_X86_KERNELS
+    if gemmUsesAVX512 {
+        avx512LSTMCells(rows: rows, H: H, gates: gates, gateStride: gateStride, c: c, h: h, hStride: hStride, save: save)
+        return
     }
-    var j = 0
-    while j + 8 <= H { lanes(j, 8); j += 8 }  // full blocks, then the tail: `v` folds away in each
-    if j < H { lanes(j, H - j) }
+    #endif
+    lstmCellRows(F8.self, rows: rows, H: H, gates: gates, gateStride: gateStride, c: c, h: h, hStride: hStride, save: save)
 }
 
-/// One GRU row: `row` holds the input projections xr, xz, xn (H each; replaced by r, z, n, then
-/// hn = W_hn·h + b_hn after them), `products` hr, hz, hn (h·W_hhᵀ + b_hh); h' = (1 − z)·n + z·h goes to `hOut`.
-@inline(__always)
-func gruCellForward(_ row: UnsafeMutablePointer<Float>, _ products: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
-                    hOut: UnsafeMutablePointer<Float>, H: Int) {
-    @inline(__always) func lanes(_ j: Int, _ v: Int) {
-        let r = sigmoid8(load8(row + j, valid: v) + load8(products + j, valid: v))
-        let z = sigmoid8(load8(row + H + j, valid: v) + load8(products + H + j, valid: v))
-        let hn = load8(products + 2 * H + j, valid: v)
-        let n = tanh8(load8(row + 2 * H + j, valid: v).addingProduct(r, hn))
-        store8(r, row + j, valid: v)
-        store8(z, row + H + j, valid: v)
-        store8(n, row + 2 * H + j, valid: v)
-        store8(hn, row + 3 * H + j, valid: v)
-        let hp = load8(hPrev + j, valid: v)
-        store8(n.addingProduct(z, hp - n), hOut + j, valid: v)  // (1 − z)·n + z·h = n + z·(h − n)
+/// The GRU cell's pointwise step over `rows` rows (`gruCellRows`), 16 or 8 lanes at a time as `lstmCells`.
+func gruCells(rows: Int, H: Int, gates: UnsafeMutablePointer<Float>, gateStride: Int, products: UnsafePointer<Float>,
+              productStride: Int, hPrev: UnsafePointer<Float>, hPrevStride: Int, h: UnsafeMutablePointer<Float>,
+              hStride: Int, save: Bool) {
+    #if SWIFTRNN_X86_KERNELS
+    if gemmUsesAVX512 {
+        avx512GRUCells(rows: rows, H: H, gates: gates, gateStride: gateStride, products: products,
+                       productStride: productStride, hPrev: hPrev, hPrevStride: hPrevStride, h: h, hStride: hStride,
+                       save: save)
+        return
     }
-    var j = 0
-    while j + 8 <= H { lanes(j, 8); j += 8 }  // full blocks, then the tail: `v` folds away in each
-    if j < H { lanes(j, H - j) }
+    #endif
+    gruCellRows(F8.self, rows: rows, H: H, gates: gates, gateStride: gateStride, products: products,
+                productStride: productStride, hPrev: hPrev, hPrevStride: hPrevStride, h: h, hStride: hStride, save: save)
 }
 
 /// dst (inner, outer, width) = src (outer, inner, width) with the two leading axes swapped.
