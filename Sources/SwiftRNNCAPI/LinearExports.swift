@@ -31,6 +31,27 @@ public func srnn_linear_forward(_ x: UnsafePointer<Float>?, _ m: Int64, _ inFeat
     }
 }
 
+@_cdecl("srnn_linear_softmax_forward")
+public func srnn_linear_softmax_forward(_ x: UnsafePointer<Float>?, _ m: Int64, _ inFeatures: Int64,
+                                        _ weight: UnsafePointer<Float>?, _ packed: UnsafePointer<Float>?,
+                                        _ packedSize: Int64, _ bias: UnsafePointer<Float>?, _ outFeatures: Int64,
+                                        _ log: Int32, _ out: UnsafeMutablePointer<Float>?,
+                                        _ err: UnsafeMutablePointer<CChar>?, _ cap: Int) -> Int32 {
+    guarded(err, cap) { () throws(SwiftRNNError) in
+        try checkLinearSizes(m, inFeatures, outFeatures)
+        if packed != nil || packedSize != 0 {
+            try checkPackedWeight(packed, packedSize, rows: outFeatures, cols: inFeatures, what: "the packed Linear weight")
+        }
+        if m == 0 || outFeatures == 0 { return }
+        try require(out, "out")
+        if inFeatures > 0 { try require(x, "x"); if packed == nil { try require(weight, "weight") } }
+        let dangling = UnsafePointer<Float>(bitPattern: MemoryLayout<Float>.alignment)!
+        try linearSoftmaxForward(x: x ?? dangling, m: Int(m), inFeatures: Int(inFeatures), weight: weight ?? dangling,
+                                 bias: bias, outFeatures: Int(outFeatures), log: log != 0, out: out!,
+                                 packedWeight: packed)
+    }
+}
+
 /// Floats a packed (rows, cols) weight takes; nil for a negative size or an overflow.
 func packedWeightSize(_ rows: Int64, _ cols: Int64) -> Int? {
     guard rows >= 0, cols >= 0,

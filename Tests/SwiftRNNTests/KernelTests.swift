@@ -428,3 +428,35 @@ private func ulps(_ got: Float, _ ref: Float) -> Double {
         #expect(xs[11].sign == .plus && xs[12].sign == .plus)  // both the SIMD body and the tail
     }
 }
+
+@Suite struct LinearSoftmaxTests {
+    @Test("linearSoftmaxForward is linearForward then softmaxForward, bit for bit", arguments: [
+        (1, 64, 300), (4, 9, 37), (130, 16, 50), (250, 32, 7),  // one row, few rows, blocks of rows with a tail
+    ])
+    func fusedEqualsTwoCalls(shape: (Int, Int, Int)) throws {
+        let (m, k, n) = shape
+        let x = randomFloats(m * k, seed: 5).map { $0 * 3 }, w = randomFloats(n * k, seed: 6), b = randomFloats(n, seed: 7)
+        var packed = [Float](repeating: 0, count: packedWeightCount(rows: n, cols: k))
+        packed.withUnsafeMutableBufferPointer { packWeight(w, rows: n, cols: k, into: $0.baseAddress!) }
+        for log in [false, true] {
+            var want = [Float](repeating: 0, count: m * n)
+            want.withUnsafeMutableBufferPointer { o in
+                linearForward(x: x, m: m, inFeatures: k, weight: w, bias: b, outFeatures: n, out: o.baseAddress!)
+            }
+            let logits = want
+            want.withUnsafeMutableBufferPointer { o in
+                softmaxForward(logits, outer: m, dim: n, inner: 1, log: log, out: o.baseAddress!)
+            }
+            for prePacked in [false, true] {
+                var got = [Float](repeating: .nan, count: m * n)
+                try got.withUnsafeMutableBufferPointer { o in
+                    try packed.withUnsafeBufferPointer { p in
+                        try linearSoftmaxForward(x: x, m: m, inFeatures: k, weight: w, bias: b, outFeatures: n, log: log,
+                                                 out: o.baseAddress!, packedWeight: prePacked ? p.baseAddress : nil)
+                    }
+                }
+                #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "log \(log), pre-packed \(prePacked)")
+            }
+        }
+    }
+}

@@ -447,6 +447,24 @@ def test_packed_gated_weight_errors():
         _native.rnn_forward(x, None, lstm._flat, lstm._desc, None, None, rnn_sized)
 
 
+@pytest.mark.parametrize("m, k, n", [(1, 256, 5000), (3, 7, 13), (250, 16, 37), (0, 4, 5), (5, 0, 3)])
+def test_linear_with_a_fused_softmax_is_bit_identical_to_the_two_calls(m, k, n):
+    # linear_forward(..., softmax=1 or 2): each output row's (log-)softmax while it is in cache (rows in blocks,
+    # the weight packed once for all of them): the bits of linear_forward then softmax.
+    from swiftrnn import _native
+    lin = nn.Linear(k, n)
+    x = np.random.default_rng(m + n).standard_normal((m, k)).astype(np.float32) * 3
+    for packed in (None, _native.pack_weight(lin.weight)):
+        for mode, log in ((1, False), (2, True)):
+            got = _native.linear_forward(x, lin.weight, lin.bias, packed, False, mode)
+            want = _native.softmax(_native.linear_forward(x, lin.weight, lin.bias), -1, log)
+            assert got.tobytes() == want.tobytes()
+    with pytest.raises(ValueError, match="inference"):
+        _native.linear_forward(x, lin.weight, lin.bias, None, True, 1)
+    with pytest.raises(ValueError, match="softmax must be 0"):
+        _native.linear_forward(x, lin.weight, lin.bias, None, False, 3)
+
+
 def test_packed_weights_are_what_gets_used():
     # A packing of other weights gives the other weights' results: the call reads the packing, not W.
     from swiftrnn import _native

@@ -197,6 +197,14 @@ def test_relu_rnn_and_default_attributes_load():
     sonnx.load(rnn_node_model("GRU", G=3, linear_before_reset=1, activations=["Sigmoid", "Tanh"]))
 
 
+@pytest.mark.parametrize("name, fused", [("lm_softmax", "Softmax"), ("lm_log_softmax", "LogSoftmax")])
+def test_a_linear_followed_by_a_softmax_runs_as_one_fused_step(name, fused):
+    # torch's export of the generation step ends in Gemm -> (Log)Softmax: one core call, the outputs still ONNX
+    # Runtime's (the fixture test) and bit for bit the two separate calls'.
+    model = sonnx.load(os.path.join(ONNX_DIR, f"{name}.onnx"))
+    assert any(op.endswith("+" + fused) for op in model._operators), model._operators
+
+
 def test_sequence_lens_shorter_than_the_sequence_run_packed():
     # The *_varlen fixtures (ONNX Runtime's outputs, lengths [4, 6, 1] of 6) run through the fixture parity test;
     # here: every direction and cell against the loaded module run on each sequence alone, over its own length.

@@ -85,6 +85,15 @@ int32_t srnn_linear_forward_packed(const float *x, int64_t m, int64_t in_feature
                                    char *err, size_t err_cap);
 
 /*
+ * srnn_linear_forward (or its packed form: packed non-NULL, packed_size its size; else NULL and 0), then the
+ * softmax (log-softmax if `log` != 0) of every output row, a block of rows at a time while it is in cache: the
+ * bits of srnn_linear_forward followed by srnn_softmax over the last axis.
+ */
+int32_t srnn_linear_softmax_forward(const float *x, int64_t m, int64_t in_features, const float *weight,
+                                    const float *packed, int64_t packed_size, const float *bias,
+                                    int64_t out_features, int32_t log, float *out, char *err, size_t err_cap);
+
+/*
  * Softmax (or log-softmax if `log` != 0) of x viewed as (outer, dim, inner) along the middle axis.
  */
 int32_t srnn_softmax(const float *x, int64_t outer, int64_t dim, int64_t inner, int32_t log, float *out,

@@ -18,6 +18,41 @@ public func linearForward(x: UnsafePointer<Float>, m: Int, inFeatures: Int,
           accumulate: false, c: out, ldc: outFeatures, bias: bias)
 }
 
+/// `linearForward`, then the softmax (or log-softmax if `log`) of every output row, in place, a block of rows at a
+/// time: each block's logits are still in cache when their softmax reads them, instead of a second pass over the
+/// whole (m, outFeatures) output in memory. The bits of `linearForward` followed by `softmaxForward`.
+/// Without `packedWeight`, more than `fewRowsMax` rows pack the weight once for all the blocks.
+public func linearSoftmaxForward(x: UnsafePointer<Float>, m: Int, inFeatures: Int, weight: UnsafePointer<Float>,
+                                 bias: UnsafePointer<Float>?, outFeatures: Int, log: Bool, out: UnsafeMutablePointer<Float>,
+                                 packedWeight: UnsafePointer<Float>? = nil) throws(SwiftRNNError) {
+    if m <= 0 || outFeatures <= 0 { return }
+    let packOnce = packedWeight == nil && m > fewRowsMax && inFeatures > 0
+    let packing = try Workspace(count: packOnce ? packedWeightCount(rows: outFeatures, cols: inFeatures) : 0,
+                                what: "the packed Linear weight")
+    if packOnce { packWeight(weight, rows: outFeatures, cols: inFeatures, into: packing.pointer) }
+    let packed = packOnce ? UnsafePointer(packing.pointer) : packedWeight
+    // A log-softmax reads its input again after summing the exponentials, which a softmax in place has overwritten:
+    // it writes each row to `scratch`, copied back while in cache.
+    let scratch = try Workspace(count: log ? outFeatures : 0, what: "a log-softmax row")
+    let block = gemmMC  // rows per block: the GEMM's own row block, so each block costs what it would in one call
+    var r0 = 0
+    while r0 < m {
+        let rows = min(block, m - r0)
+        linearForward(x: x + r0 * inFeatures, m: rows, inFeatures: inFeatures, weight: weight, bias: bias,
+                      outFeatures: outFeatures, out: out + r0 * outFeatures, packedWeight: packed)
+        for r in r0..<(r0 + rows) {
+            let row = out + r * outFeatures
+            if log {
+                softmaxRow(row, count: outFeatures, log: true, out: scratch.pointer)
+                row.update(from: scratch.pointer, count: outFeatures)
+            } else {
+                softmaxRow(row, count: outFeatures, log: false, out: row)
+            }
+        }
+        r0 += rows
+    }
+}
+
 /// A fully connected layer, `torch.nn.Linear`: y = x · Wᵀ + b over the last dimension of x.
 public struct Linear: Sendable {
     /// (outFeatures, inFeatures).

@@ -34,11 +34,18 @@ static PyArrayObject *packed_argument(PyObject *obj, const char *what) {
 /* linear_forward(x, weight, bias or None[, packed weight or None[, save]]) -> (*x.shape[:-1], out_features)
  * With a true `save` (a training forward): (output, x as a private float32 array), what backward needs. */
 static PyObject *linear_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs < 3 || nargs > 5)
-        return PyErr_Format(PyExc_TypeError, "linear_forward takes 3 to 5 arguments, got %zd", nargs);
+    if (nargs < 3 || nargs > 6)
+        return PyErr_Format(PyExc_TypeError, "linear_forward takes 3 to 6 arguments, got %zd", nargs);
     /* 1. Conversions (they may run user code). */
     int32_t save = 0;
-    if (nargs == 5 && srnn_arg_flag(args[4], &save) < 0) return NULL;
+    int64_t softmax = 0;
+    if (nargs >= 5 && srnn_arg_flag(args[4], &save) < 0) return NULL;
+    if (nargs == 6 && srnn_arg_int64(args[5], &softmax) < 0) return NULL;
+    if (softmax < 0 || softmax > 2)
+        return PyErr_Format(PyExc_ValueError, "softmax must be 0 (none), 1 (softmax) or 2 (log_softmax), got %lld",
+                            (long long)softmax);
+    if (softmax && save)
+        return PyErr_Format(PyExc_ValueError, "a softmax after the Linear is for inference calls, not a training forward");
     PyArrayObject *x = save ? srnn_private_float32(args[0], "Linear input") : srnn_as_float32(args[0], "Linear input");
     if (x == NULL) return NULL;
     /* 2. The module's arrays, then shapes. */
@@ -79,7 +86,13 @@ static PyObject *linear_forward(PyObject *self, PyObject *const *args, Py_ssize_
     char err[SRNN_ERR_CAP];
     int32_t status;
     const float *b = bias ? (const float *)PyArray_DATA(bias) : NULL;
-    if (packed) {
+    if (softmax) {
+        CALL_CORE(status, srnn_linear_softmax_forward((const float *)PyArray_DATA(x), m, in_f,
+                                                      (const float *)PyArray_DATA(weight),
+                                                      packed ? (const float *)PyArray_DATA(packed) : NULL,
+                                                      packed ? (int64_t)PyArray_SIZE(packed) : 0, b, out_f, softmax == 2,
+                                                      (float *)PyArray_DATA(out), err, sizeof err));
+    } else if (packed) {
         CALL_CORE(status, srnn_linear_forward_packed((const float *)PyArray_DATA(x), m, in_f,
                                                      (const float *)PyArray_DATA(packed), (int64_t)PyArray_SIZE(packed),
                                                      b, out_f, (float *)PyArray_DATA(out), err, sizeof err));
@@ -153,8 +166,9 @@ PyMethodDef srnn_linear_methods[] = {
     {"pack_weight", pack_weight, METH_O,
      "pack_weight(weight) -> 1-d float32 array: a (out, in) weight packed for linear_forward / rnn_forward's `packed`"},
     {"linear_forward", FASTCALL(linear_forward),
-     "linear_forward(x, weight, bias[, packed[, save]]) -> array (*, out_features), or with a true save "
-     "(array, private float32 copy of x) for linear_backward"},
+     "linear_forward(x, weight, bias[, packed[, save[, softmax]]]) -> array (*, out_features), or with a true save "
+     "(array, private float32 copy of x) for linear_backward; softmax 1 or 2: the softmax or log_softmax of each "
+     "output row, fused (inference)"},
     {"linear_backward", FASTCALL(linear_backward),
      "linear_backward(x, grad_out, weight, grad_weight, grad_bias, want_grad_input) -> grad_input or None"},
     {NULL, NULL, 0, NULL},

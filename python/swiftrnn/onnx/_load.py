@@ -256,7 +256,11 @@ def _build_simple(node: _Node, ctx: _Context) -> Optional[_Fn]:
         log = op == "LogSoftmax"
         if ctx.opset >= 13:
             axis = a.get("axis", -1)
-            return lambda x: _native.softmax(x, axis, log)
+
+            def softmax(x: np.ndarray) -> np.ndarray:
+                return _native.softmax(x, axis, log)
+            softmax.fusable = (axis, log)  # type: ignore[attr-defined]  # see _fuse_linear_softmax
+            return softmax
         axis = a.get("axis", 1)  # before opset 13: over the input flattened to 2-d at axis
 
         def coerced(x: np.ndarray) -> np.ndarray:
@@ -269,9 +273,38 @@ def _build_simple(node: _Node, ctx: _Context) -> Optional[_Fn]:
 def _linear(weight: np.ndarray, bias: Optional[np.ndarray], takes_extra: int = 1) -> _Fn:
     """y = x W^T + b through swiftrnn's Linear kernel, W packed once (MatMul by a constant, Gemm with transB)."""
     packed = _native.pack_weight(weight)
-    if takes_extra == 1:
-        return lambda x, _w: _native.linear_forward(x, weight, bias, packed)
-    return lambda x, _w, _c: _native.linear_forward(x, weight, bias, packed)
+
+    def linear(x: np.ndarray, *_constants: Any) -> np.ndarray:
+        return _native.linear_forward(x, weight, bias, packed)
+    linear.fusable = (weight, bias, packed)  # type: ignore[attr-defined]  # see _fuse_linear_softmax
+    return linear
+
+
+def _fuse_linear_softmax(plan: List["_Step"], outputs: List[int]) -> List["_Step"]:
+    """A linear step whose output only a Softmax/LogSoftmax right after it reads becomes one step: the core's
+    Linear with the softmax of each row fused in (the same bits, without a second pass over the logits)."""
+    fused: List[_Step] = []
+    k = 0
+    while k < len(plan):
+        op, fn, ins, outs = plan[k]
+        nxt = plan[k + 1] if k + 1 < len(plan) else None
+        if (nxt is not None and hasattr(fn, "fusable") and hasattr(nxt[1], "fusable") and len(outs) == 1
+                and nxt[2] == outs and outs[0] not in outputs
+                and not any(outs[0] in step[2] for step in plan[k + 2:])):
+            weight, bias, packed = fn.fusable
+            axis, log = nxt[1].fusable
+
+            def linear_softmax(x: np.ndarray, *_constants: Any, _w: Any = weight, _b: Any = bias, _p: Any = packed,
+                               _axis: int = axis, _log: bool = log) -> np.ndarray:
+                if _axis in (-1, x.ndim - 1):
+                    return _native.linear_forward(x, _w, _b, _p, False, 2 if _log else 1)
+                return _native.softmax(_native.linear_forward(x, _w, _b, _p), _axis, _log)
+            fused.append((f"{op}+{nxt[0]}", linear_softmax, ins, nxt[3]))
+            k += 2
+        else:
+            fused.append(plan[k])
+            k += 1
+    return fused
 
 
 def _slice(x: np.ndarray, starts: Sequence[int], ends: Sequence[int], axes: Optional[Sequence[int]],
@@ -521,6 +554,7 @@ class OnnxModel(nn.Module):
         self._inputs = inputs
         self._input_index = {name: i for i, (name, _, _) in enumerate(inputs)}
         self._run = _compile(inputs, plan, outputs, slots, self._bad_input)
+        self._operators = tuple(op for op, *_ in plan)  # what a call runs, after folding and fusion
         for i, (name, module) in enumerate(modules):
             self.add_module(f"{type(module).__name__.lower()}{i}", module)
         self.eval()
@@ -674,6 +708,7 @@ def load(source: Union[str, "os.PathLike[str]", bytes], max_bytes: int = DEFAULT
     if missing:
         raise ValueError(f"graph outputs {missing} are produced by no node")
     outputs = [slot_of[o.name] for o in graph.output]
+    plan = _fuse_linear_softmax(plan, outputs)
     return OnnxModel(inputs, outputs, [o.name for o in graph.output], slots, plan, ctx.modules)
 
 
