@@ -105,6 +105,11 @@ def main(rounds: int = 3) -> int:
                                       _native.rnn_forward(xs, None, flat, desc, None)[0])
         np.testing.assert_array_equal(_native.linear_forward(x[0], lin.weight, lin.bias, _native.pack_weight(lin.weight)),
                                       lin(x[0]))
+        for mode, log in ((1, False), (2, True)):  # the fused Linear -> (log-)softmax, packed or not
+            for pk in (None, _native.pack_weight(lin.weight)):
+                np.testing.assert_array_equal(_native.linear_forward(x[0], lin.weight, lin.bias, pk, False, mode),
+                                              _native.softmax(lin(x[0]), -1, log))
+        expect_error(lambda: _native.linear_forward(x[0], lin.weight, lin.bias, None, False, 7))
         for bad in (lambda: _native.rnn_forward(xs, None, flat, desc, None, None, packed[::-1]),
                     lambda: _native.rnn_forward(xs, None, flat, desc, None, None, packed[:1]),
                     lambda: _native.rnn_forward(xs, None, flat, desc, None, None, packed * 9),
