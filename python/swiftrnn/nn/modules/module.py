@@ -40,6 +40,10 @@ _as_float32 = _to_float32_copy
 # Serving (RNNLanguageModel.generate/evaluate): modules run as in eval mode in this thread only, without touching
 # their shared `training` flags (flipping those let a thread training the same model lose its dropout meanwhile).
 _serving_state = threading.local()
+# How many threads are serving now: while none is, a forward's mode check skips the thread-local lookup (a
+# per-call cost of ~0.4 us on the smallest calls).
+_serving_threads = [0]
+_serving_lock = threading.Lock()
 
 
 class _ServingMode:
@@ -48,9 +52,13 @@ class _ServingMode:
     def __enter__(self) -> None:
         self._was = getattr(_serving_state, "on", False)
         _serving_state.on = True
+        with _serving_lock:
+            _serving_threads[0] += 1
 
     def __exit__(self, *exc: Any) -> None:
         _serving_state.on = self._was
+        with _serving_lock:
+            _serving_threads[0] -= 1
 
 
 def serving_mode() -> _ServingMode:
@@ -458,11 +466,12 @@ class Module:
 
     def _training_now(self) -> bool:
         """Training mode as this thread's forward sees it: the module's flag, off inside `serving_mode()`."""
-        return self.training and not getattr(_serving_state, "on", False)
+        return self.training and not (_serving_threads[0] and getattr(_serving_state, "on", False))
 
     def _records(self) -> bool:
         """Whether a forward now saves what backward needs: in training mode, with gradients enabled."""
-        return self._training_now() and is_grad_enabled()
+        return (self.training and not (_serving_threads[0] and getattr(_serving_state, "on", False))
+                and is_grad_enabled())
 
     def _save_for_backward(self, state: Any) -> None:
         """Pushes what one backward needs (None: a forward that saves nothing, in eval mode or with gradients
