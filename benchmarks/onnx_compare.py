@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pipeline import cpu_name, fmt, median_times  # noqa: E402  (sets one thread everywhere, pins the CPU)
+from compare import rnn_flops  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -36,9 +37,6 @@ def export(torch: Any, module: Any, args: Tuple[Any, ...], names: List[str]) -> 
     return buf.getvalue()
 
 
-GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
-
-
 def workloads(torch: Any) -> List[Tuple[str, float, bytes, Dict[str, np.ndarray], float]]:
     """(row title, target ratio, model bytes, feeds, GEMM flops or 0 where they do not bound the time)."""
     torch.manual_seed(0)
@@ -51,7 +49,7 @@ def workloads(torch: Any) -> List[Tuple[str, float, bytes, Dict[str, np.ndarray]
         args: Tuple[Any, ...] = (x, (h, h.clone())) if kind == "LSTM" else (x, h)
         names = ["x", "h0", "c0"] if kind == "LSTM" else ["x", "h0"]
         feeds = {"x": x.numpy(), "h0": h.numpy(), **({"c0": h.numpy().copy()} if kind == "LSTM" else {})}
-        flops = 2.0 * T * N * GATES[kind] * H * (I + H)
+        flops = rnn_flops(I, H, 1, 1, T, N, kind)
         rows.append((f"{kind}({I}, {H}) T{T} N{N}", 1.5, export(torch, module, args, names), feeds,
                      flops if flops > 1e6 else 0.0))
 

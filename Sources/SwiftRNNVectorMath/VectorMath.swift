@@ -117,10 +117,18 @@ public func tanhLanes<V: FloatLanes>(_ x: V) -> V {
 /// line from the cross-entropy loop, its argument and result split into four xmm registers.
 @_transparent
 public func expLanes<V: FloatLanes>(_ x: V) -> V {
-    typealias F = V
-    typealias Bits = V.MaskStorage
     let tooSmall = x.lanesBelow(-87.33654), tooLarge = x.lanesAbove(88.72283), nan = x.lanesNaN()
     let xc = x.replacing(with: 0, where: tooSmall).replacing(with: 0, where: tooLarge).replacing(with: 0, where: nan)
+    return expInRange(xc).replacing(with: 0, where: tooSmall).replacing(with: .infinity, where: tooLarge)
+        .replacing(with: x, where: nan)
+}
+
+/// e^x without range checks, for x within [−88, 100] (the callers clamp or replace the rest): `expLanes`'s
+/// reduction, polynomial and scaling, shared by `expLanes` and `sigmoidLanes`.
+@_transparent
+public func expInRange<V: FloatLanes>(_ xc: V) -> V {
+    typealias F = V
+    typealias Bits = V.MaskStorage
     // Adding 1.5·2²³ rounds to an integer (to nearest even) held in the low mantissa bits.
     let magic = F(repeating: 12582912)
     let shifted = xc * F(repeating: 1.4426950408889634) + magic
@@ -139,8 +147,7 @@ public func expLanes<V: FloatLanes>(_ x: V) -> V {
     let n1 = ni &>> 1, n2 = ni &- n1
     let s1 = unsafeBitCast((n1 &+ Bits(repeating: 127)) &<< 23, to: F.self)
     let s2 = unsafeBitCast((n2 &+ Bits(repeating: 127)) &<< 23, to: F.self)
-    return ((p * s1) * s2).replacing(with: 0, where: tooSmall).replacing(with: .infinity, where: tooLarge)
-        .replacing(with: x, where: nan)
+    return (p * s1) * s2
 }
 
 /// e[c] = exp(x[c] − shift) for c in start..<n, eight at a time, added to `acc`: lane k adds e[c] for
@@ -201,27 +208,10 @@ public let fmaChainCount = 12
 /// called it out of line.
 @_transparent
 public func sigmoidLanes<V: FloatLanes>(_ x: V) -> V {
-    typealias Bits = V.MaskStorage
     var t = -x
     t = t.replacing(with: -88, where: t.lanesBelow(-88))
     t = t.replacing(with: 100, where: t.lanesAbove(100))
-    let magic = V(repeating: 12582912)
-    let shifted = t * V(repeating: 1.4426950408889634) + magic
-    let n = shifted - magic
-    let ni = unsafeBitCast(shifted, to: Bits.self) &- Bits(repeating: 0x4B40_0000)
-    var r = t.addingProduct(n, V(repeating: -0.693359375))
-    r = r.addingProduct(n, V(repeating: 2.12194440e-4))
-    var p = V(repeating: 1.9875691500e-4)
-    p = V(repeating: 1.3981999507e-3).addingProduct(p, r)
-    p = V(repeating: 8.3334519073e-3).addingProduct(p, r)
-    p = V(repeating: 4.1665795894e-2).addingProduct(p, r)
-    p = V(repeating: 1.6666665459e-1).addingProduct(p, r)
-    p = V(repeating: 5.0000001201e-1).addingProduct(p, r)
-    p = (r + V(repeating: 1)).addingProduct(p, r * r)
-    let n1 = ni &>> 1, n2 = ni &- n1
-    let s1 = unsafeBitCast((n1 &+ Bits(repeating: 127)) &<< 23, to: V.self)
-    let s2 = unsafeBitCast((n2 &+ Bits(repeating: 127)) &<< 23, to: V.self)
-    return 1 / (1 + (p * s1) * s2)
+    return 1 / (1 + expInRange(t))
 }
 
 /// The first `valid` (1...width) floats at p, the other lanes zero.

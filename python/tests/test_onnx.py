@@ -227,6 +227,40 @@ def test_sequence_lens_shorter_than_the_sequence_run_packed():
                 np.testing.assert_array_equal(f[:, n:n + 1], f1)
 
 
+@pytest.mark.parametrize("op, G, direction", [("LSTM", 4, "bidirectional"), ("GRU", 3, "reverse")])
+def test_sequence_lens_with_layout_1_are_the_layout_0_twins_outputs(op, G, direction):
+    # ONNX Runtime refuses layout 1; the layout-0 model with the same weights (checked against it by the *_varlen
+    # fixtures) gives the reference, transposed.
+    D, H, I, T, N = (2 if direction == "bidirectional" else 1), 4, 3, 5, 3
+    rng = np.random.default_rng(7)
+    inits = [numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), n)
+             for n, s in (("W", (D, G * H, I)), ("R", (D, G * H, H)), ("B", (D, 2 * G * H)))]
+    states = ["initial_h", "initial_c"] if op == "LSTM" else ["initial_h"]
+    feeds0 = {"X": rng.standard_normal((T, N, I)).astype(np.float32), "sequence_lens": np.array([2, 5, 1], np.int32),
+              **{s: rng.standard_normal((D, N, H)).astype(np.float32) for s in states}}
+
+    def model(layout):
+        swap = (lambda shape: [shape[1], shape[0], *shape[2:]]) if layout else list
+        extra = {"linear_before_reset": 1} if op == "GRU" else {}
+        node = helper.make_node(op, ["X", "W", "R", "B", "sequence_lens", *states],
+                                ["Y", "Y_h"] + (["Y_c"] if op == "LSTM" else []), hidden_size=H, direction=direction,
+                                layout=layout, **extra)
+        inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, swap([T, N, I])),
+                  helper.make_tensor_value_info("sequence_lens", TensorProto.INT32, [N])]
+        inputs += [helper.make_tensor_value_info(s, TensorProto.FLOAT, swap([D, N, H])) for s in states]
+        outputs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, None)
+                   for o in ["Y", "Y_h"] + (["Y_c"] if op == "LSTM" else [])]
+        graph = helper.make_graph([node], "g", inputs, outputs, inits)
+        return sonnx.load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+
+    want = model(0)(**feeds0)
+    feeds1 = {k: (v if k == "sequence_lens" else np.ascontiguousarray(np.swapaxes(v, 0, 1))) for k, v in feeds0.items()}
+    got = model(1)(**feeds1)
+    np.testing.assert_array_equal(got[0], np.transpose(want[0], (2, 0, 1, 3)))  # (N, T, D, H)
+    for g, w in zip(got[1:], want[1:]):
+        np.testing.assert_array_equal(g, np.swapaxes(w, 0, 1))  # (N, D, H)
+
+
 @pytest.mark.parametrize("lengths", [[0, 6, 1], [4, 7, 1], [-2, 6, 1]])
 def test_sequence_lens_out_of_range_are_a_clear_error(lengths):
     name = "gru_reverse_varlen"

@@ -428,6 +428,20 @@ def _recurrent_step(module: nn.RNNBase, op: str, D: int, H: int, layout: int, re
                              f"the batch ({N}), got {seq_lens.tolist()}")
         return True
 
+    def state(s: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        if s is None:
+            return None
+        return np.ascontiguousarray(np.swapaxes(s, 0, 1)) if layout else s  # layout 1: (N, D, H)
+
+    def onnx_outputs(out: np.ndarray, finals: Tuple[np.ndarray, ...]) -> Tuple[Any, ...]:
+        """(Y, Y_h[, Y_c]) in ONNX's shapes from swiftrnn's output, in the module's layout ((T, N, D·H), or
+        (N, T, D·H) for layout 1), and final states (D, N, H)."""
+        if squeezed:  # layout 0 only
+            return (out,) + finals
+        if layout:
+            return (out.reshape(out.shape[0], out.shape[1], D, H),) + tuple(np.swapaxes(f, 0, 1) for f in finals)
+        return (out.reshape(out.shape[0], out.shape[1], D, H).transpose(0, 2, 1, 3),) + finals
+
     def own_lengths(x: np.ndarray, lens: np.ndarray, h0: Optional[np.ndarray],
                     c0: Optional[np.ndarray]) -> Tuple[Any, ...]:
         """(Y, Y_h[, Y_c]) in ONNX's layout for sequences of their own lengths: the packed recurrence (each sequence
@@ -439,7 +453,7 @@ def _recurrent_step(module: nn.RNNBase, op: str, D: int, H: int, layout: int, re
         flip = np.clip(lens[None, :] - 1 - np.arange(T)[:, None], 0, T - 1)  # step t of a sequence read backwards
         if reverse:  # a reverse-only operator: each sequence flipped within its own length
             xt = xt[flip, cols]
-        states = [None if s is None else (np.swapaxes(s, 0, 1) if layout else s) for s in (h0, c0)]
+        states = [state(h0), state(c0)]
         if op == "LSTM" and (states[0] is not None or states[1] is not None):
             hx: Any = tuple(np.zeros((D, N, H), np.float32) if s is None else s for s in states)
         else:
@@ -448,12 +462,7 @@ def _recurrent_step(module: nn.RNNBase, op: str, D: int, H: int, layout: int, re
         y, _ = rnn_utils.pad_packed_sequence(out, total_length=T)  # (T, N, D·H), zeros past each length
         if reverse:
             y = np.where((np.arange(T)[:, None] < lens[None, :])[..., None], y[flip, cols], 0).astype(np.float32)
-        finals = tuple(final[0]) if op == "LSTM" else (final[0],)  # (D, N, H) each
-        if squeezed:
-            return (np.swapaxes(y, 0, 1) if layout else y,) + finals
-        if layout:
-            return (np.swapaxes(y, 0, 1).reshape(N, T, D, H),) + tuple(np.swapaxes(f, 0, 1) for f in finals)
-        return (y.reshape(T, N, D, H).transpose(0, 2, 1, 3),) + finals
+        return onnx_outputs(np.swapaxes(y, 0, 1) if layout else y, tuple(final[0]) if op == "LSTM" else (final[0],))
 
     if not layout and not reverse:  # what torch exports: the shortest path
         def step_forward(x: np.ndarray, _w: Any, _r: Any, _b: Any = None, seq_lens: Optional[np.ndarray] = None,
@@ -462,16 +471,11 @@ def _recurrent_step(module: nn.RNNBase, op: str, D: int, H: int, layout: int, re
             if (x.ndim != 3 or seq_lens is not None) and check(x, seq_lens):
                 return own_lengths(x, seq_lens, h0, c0)  # type: ignore[arg-type]
             result = _native.rnn_forward(x, h0, flat, desc, None, None, packed, c0)
-            out = result[0]
+            out = result[0]  # onnx_outputs, written out: this path is the per-token call of a generation loop
             if squeezed:
                 return (out,) + result[1:]
             return (out.reshape(out.shape[0], out.shape[1], D, H).transpose(0, 2, 1, 3),) + result[1:]
         return step_forward
-
-    def state(s: Optional[np.ndarray]) -> Optional[np.ndarray]:
-        if s is None:
-            return None
-        return np.ascontiguousarray(np.swapaxes(s, 0, 1)) if layout else s  # layout 1: (N, D, H)
 
     def step(x: np.ndarray, _w: Any, _r: Any, _b: Any = None, seq_lens: Optional[np.ndarray] = None,
              h0: Optional[np.ndarray] = None, c0: Optional[np.ndarray] = None, _p: Any = None) -> Tuple[Any, ...]:
@@ -483,11 +487,7 @@ def _recurrent_step(module: nn.RNNBase, op: str, D: int, H: int, layout: int, re
         out = result[0]
         if reverse:
             out = out[::-1] if time_axis == 0 else out[:, ::-1]
-        if squeezed:
-            return (out,) + result[1:]
-        if layout:
-            return (out.reshape(out.shape[0], out.shape[1], D, H),) + tuple(np.swapaxes(s, 0, 1) for s in result[1:])
-        return (out.reshape(out.shape[0], out.shape[1], D, H).transpose(0, 2, 1, 3),) + result[1:]
+        return onnx_outputs(out, result[1:])
     return step
 
 

@@ -470,6 +470,7 @@ class Module:
 
     def _records(self) -> bool:
         """Whether a forward now saves what backward needs: in training mode, with gradients enabled."""
+        # `_training_now()` written out: every forward asks, and the call would cost as much as the check.
         return (self.training and not (_serving_threads[0] and getattr(_serving_state, "on", False))
                 and is_grad_enabled())
 
